@@ -1,0 +1,143 @@
+//! `PBox<T>`: one value in its own pool allocation, like `Box<T>`.
+
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+use super::handle::{self, off_of, pack};
+use crate::error::Result;
+use crate::heap::check::Visitor;
+use crate::persistent::{Fingerprint, Persistent};
+
+/// A pool allocation holding one `T`. Lives in pool memory (a root field, a container
+/// element); dropping or overwriting it frees the allocation when the transaction commits.
+///
+/// ```
+/// use pcoll::{PBox, Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct Root { cfg: Option<PBox<[u64; 4]>> }
+///
+/// let pool = Pool::<Root>::options().in_memory()?;
+/// pool.write().cfg = Some(PBox::new([1, 2, 3, 4]));
+/// assert_eq!(pool.read().cfg.as_deref(), Some(&[1, 2, 3, 4]));
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+#[repr(transparent)]
+pub struct PBox<T: Persistent> {
+    raw: u64,
+    _own: PhantomData<(T, *const ())>,
+}
+
+impl<T: Persistent> PBox<T> {
+    /// Moves `value` into a new allocation in the pool of this thread's write transaction.
+    ///
+    /// # Panics
+    /// With no write transaction (or several) open on this thread, or when the pool is full.
+    pub fn new(value: T) -> PBox<T> {
+        Self::try_new(value).unwrap_or_else(|(e, _)| panic!("pcoll: PBox::new: {e}"))
+    }
+
+    /// Like [`PBox::new`], but a full pool gives the value back with the error.
+    pub fn try_new(value: T) -> std::result::Result<PBox<T>, (crate::Error, T)> {
+        let b = PBox::<T> {
+            raw: 0,
+            _own: PhantomData,
+        };
+        let res = handle::with_writer(&b, 0, "PBox", |core| -> Result<u64> {
+            let off = core.tx().alloc(size_of::<T>(), align_of::<T>())?;
+            Ok(pack(core.tag, off))
+        });
+        match res {
+            Ok(raw) => {
+                handle::with_writer(&b, raw, "PBox", |core| {
+                    handle::write_fresh(core, off_of(raw), value)
+                });
+                Ok(PBox {
+                    raw,
+                    _own: PhantomData,
+                })
+            }
+            Err(e) => Err((e, value)),
+        }
+    }
+
+    /// Moves the value out and frees the allocation (at commit). A value holding pcoll
+    /// handles comes out as handles that can be stored again but not read off the pool.
+    pub fn into_inner(b: PBox<T>) -> T {
+        let raw = b.raw;
+        let v = handle::with_writer(&b, raw, "PBox", |core| {
+            core.tx().free(off_of(raw));
+            // SAFETY: the block holds our initialised T; ownership moves out, the block is
+            // freed and `b` is forgotten below, so nothing reads or drops it again.
+            unsafe { handle::read_out::<T>(core, off_of(raw)) }
+        });
+        std::mem::forget(b);
+        v
+    }
+}
+
+impl<T: Persistent> Deref for PBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: a PBox owns an initialised T at its pointer.
+        unsafe { handle::value(self, self.raw, "PBox") }
+    }
+}
+
+impl<T: Persistent> DerefMut for PBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        let raw = self.raw;
+        // SAFETY: a PBox owns an initialised T at its pointer.
+        let r = unsafe { handle::value_mut(self, raw, "PBox") };
+        r.unwrap_or_else(|e| panic!("pcoll: cannot log PBox contents: {e}"))
+    }
+}
+
+impl<T: Persistent> Drop for PBox<T> {
+    fn drop(&mut self) {
+        let raw = self.raw;
+        if raw == 0 {
+            return;
+        }
+        // Outside pool memory with its transaction gone, the block leaks (check() reports it).
+        handle::with_core(self, raw, |core| {
+            // SAFETY: the T is initialised and, being dropped with its box, never used again.
+            if let Err(e) = unsafe { handle::drop_at::<T>(core, off_of(raw)) } {
+                panic!("pcoll: cannot log a dropped PBox: {e}");
+            }
+            core.tx().free(off_of(raw));
+        });
+    }
+}
+
+// SAFETY: PBox holds a pool offset (no address); layout names T; visit reports its block
+// and what the value owns.
+unsafe impl<T: Persistent> Persistent for PBox<T> {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("PBox", size_of::<Self>(), align_of::<Self>()) {
+            T::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        if self.raw != 0 {
+            v.block(off_of(self.raw), size_of::<T>());
+            (**self).visit(v);
+        }
+    }
+}
+
+impl<T: Persistent + fmt::Debug> fmt::Debug for PBox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq for PBox<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}

@@ -1,0 +1,89 @@
+//! The one error type of pcoll. Every variant names the pool file and what was wrong.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong with a pool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed.
+    #[error("{path}: {op} failed: {source}")]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `open_existing` on a path where no file exists.
+    #[error("{path}: no pool file here")]
+    NotFound { path: PathBuf },
+    /// `create` on a path where a file exists already.
+    #[error("{path}: a file exists already; open it, or remove it first")]
+    AlreadyExists { path: PathBuf },
+    /// Another process (or another `Pool` in this one) has the pool open.
+    #[error("{path}: the pool is open in another process or handle (advisory lock held)")]
+    Locked { path: PathBuf },
+    /// The file is shorter than its header says, or too short to be a pool.
+    #[error("{path}: truncated: the file has {len} bytes, the pool needs {expected}")]
+    Truncated {
+        path: PathBuf,
+        len: u64,
+        expected: u64,
+    },
+    /// The file does not start with the pool magic: it is not a pcoll pool.
+    #[error("{path}: not a pcoll pool (bad magic)")]
+    BadMagic { path: PathBuf },
+    /// The pool was written by a format version this build does not read.
+    #[error("{path}: pool format version {found}, this build reads version {supported}")]
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    /// Neither copy of the header passes its checksum.
+    #[error("{path}: header checksum mismatch: the header is damaged")]
+    HeaderChecksum { path: PathBuf },
+    /// The pool's root type differs from the one requested.
+    #[error("{path}: root type mismatch: the pool holds `{stored}`, opened as `{requested}`")]
+    RootTypeMismatch {
+        path: PathBuf,
+        stored: String,
+        requested: String,
+    },
+    /// The pool cannot grow to satisfy an allocation.
+    #[error("{path}: out of space: {requested} more bytes needed, the pool is limited to {limit}")]
+    OutOfSpace {
+        path: PathBuf,
+        requested: u64,
+        limit: u64,
+    },
+    /// Pool metadata is damaged (found on open, during recovery, or by `check`).
+    #[error("{path}: corrupted pool: {what}")]
+    Corrupted { path: PathBuf, what: String },
+    /// A write was attempted on a pool opened read-only.
+    #[error("{path}: the pool is open read-only")]
+    ReadOnly { path: PathBuf },
+    /// An option was out of range.
+    #[error("{path}: invalid option: {what}")]
+    InvalidOption { path: PathBuf, what: String },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: &std::path::Path, op: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_owned(),
+            op,
+            source,
+        }
+    }
+
+    pub(crate) fn corrupted(path: &std::path::Path, what: impl Into<String>) -> Self {
+        Error::Corrupted {
+            path: path.to_owned(),
+            what: what.into(),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `Pool::check()`: the heap proves allocated = reachable. Each `Persistent` value reports the
+//! blocks it owns to a [`Visitor`]; the heap lists what its metadata says is allocated; any
+//! difference (a leak, a block owned twice, a pointer to no block) is damage.
+
+use std::collections::HashMap;
+
+use super::Heap;
+use super::alloc::Block;
+use crate::error::{Error, Result};
+
+/// Collects the pool blocks reachable from the root during `Pool::check()`.
+#[derive(Debug)]
+pub struct Visitor<'a> {
+    pub(crate) reached: &'a mut Vec<(u64, usize)>,
+    pub(crate) problems: &'a mut Vec<String>,
+}
+
+impl Visitor<'_> {
+    /// A value owns `size` bytes at pool offset `off`.
+    pub(crate) fn block(&mut self, off: u64, size: usize) {
+        self.reached.push((off, size));
+    }
+
+    /// A value found its own invariants broken.
+    #[allow(dead_code)]
+    pub(crate) fn problem(&mut self, what: String) {
+        self.problems.push(what);
+    }
+}
+
+/// What `Pool::check()` found in a healthy pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckReport {
+    /// Allocated blocks (all reachable).
+    pub blocks: usize,
+    /// Bytes in those blocks, counted at their allocated (class or page) size.
+    pub allocated_bytes: u64,
+    /// The pool's size in bytes.
+    pub pool_bytes: u64,
+}
+
+impl Heap {
+    /// Compares the blocks reachable from the root (`reached`, root block included) with the
+    /// blocks the allocator's metadata says are allocated.
+    pub(crate) fn reconcile(
+        &mut self,
+        reached: &[(u64, usize)],
+        problems: Vec<String>,
+    ) -> Result<CheckReport> {
+        let mut problems = problems;
+        let blocks = self.blocks()?;
+        let allocated: HashMap<u64, Block> = blocks.iter().copied().collect();
+        let mut seen: HashMap<u64, usize> = HashMap::new();
+        for &(off, size) in reached {
+            match allocated.get(&off) {
+                None => problems.push(format!("reachable pointer {off} is not an allocated block")),
+                Some(b) if b.size() < size => problems.push(format!(
+                    "block {off} has {} bytes, its owner uses {size}",
+                    b.size()
+                )),
+                Some(_) => {}
+            }
+            *seen.entry(off).or_default() += 1;
+        }
+        for (off, n) in &seen {
+            if *n > 1 {
+                problems.push(format!("block {off} is owned {n} times"));
+            }
+        }
+        let leaked: Vec<u64> = blocks
+            .iter()
+            .map(|(o, _)| *o)
+            .filter(|o| !seen.contains_key(o))
+            .take(8)
+            .collect();
+        if !leaked.is_empty() {
+            problems.push(format!(
+                "leaked blocks (allocated, unreachable): {leaked:?}"
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(Error::corrupted(self.path(), problems.join("; ")));
+        }
+        Ok(CheckReport {
+            blocks: blocks.len(),
+            allocated_bytes: blocks.iter().map(|(_, b)| b.size() as u64).sum(),
+            pool_bytes: self.valid_size(),
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! The mapping: one reserved range of address space per pool, with the pool file (or anonymous
+//! memory) mapped at its start. Growth maps more of the file at the same base, so addresses
+//! handed out earlier stay valid for the life of the pool: a `&mut` held across a growth never
+//! dangles. This is one of the few files allowed `unsafe`.
+//!
+//! Invariants:
+//! - `base .. base + reserved` is owned by this `Mapping` until drop;
+//! - `base .. base + len` is readable (and writable unless read-only) pool memory;
+//! - `len` only grows.
+
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::ptr::NonNull;
+
+/// What backs the mapped bytes.
+#[derive(Debug)]
+pub(crate) enum Backing {
+    /// A pool file, shared with the page cache (`MAP_SHARED`), or private copy-on-write pages
+    /// when read-only (so recovery can roll back in memory without touching the file).
+    File { file: File, writable: bool },
+    /// Anonymous memory: tests, Miri, and pools that need no file.
+    Memory,
+}
+
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    base: NonNull<u8>,
+    reserved: usize,
+    len: usize,
+    backing: Backing,
+}
+
+// SAFETY: the mapping is plain memory owned by this value; callers synchronise access to its
+// contents through the pool's reader/writer lock.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; shared access only reads, or writes under the pool's writer lock.
+unsafe impl Sync for Mapping {}
+
+pub(crate) const PAGE: usize = 4096;
+
+impl Mapping {
+    /// Reserves `reserved` bytes of address space and maps the first `len` bytes of `file`
+    /// (which must be at least `len` long) at its start.
+    pub(crate) fn file(
+        file: File,
+        len: usize,
+        reserved: usize,
+        writable: bool,
+    ) -> io::Result<Self> {
+        let base = reserve(reserved)?;
+        let mut m = Mapping {
+            base,
+            reserved,
+            len: 0,
+            backing: Backing::File { file, writable },
+        };
+        m.map_range(0, len)?;
+        m.len = len;
+        Ok(m)
+    }
+
+    /// Reserves `reserved` bytes and makes the first `len` zeroed, readable and writable.
+    pub(crate) fn memory(len: usize, reserved: usize) -> io::Result<Self> {
+        let base = reserve(reserved)?;
+        let mut m = Mapping {
+            base,
+            reserved,
+            len: 0,
+            backing: Backing::Memory,
+        };
+        m.map_range(0, len)?;
+        m.len = len;
+        Ok(m)
+    }
+
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn reserved(&self) -> usize {
+        self.reserved
+    }
+
+    pub(crate) fn backing(&self) -> &Backing {
+        &self.backing
+    }
+
+    /// Makes `len .. new_len` usable. For a file, the caller has already extended the file.
+    pub(crate) fn grow(&mut self, new_len: usize) -> io::Result<()> {
+        if new_len <= self.len {
+            return Ok(());
+        }
+        if new_len > self.reserved {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "past the reserved range",
+            ));
+        }
+        self.map_range(self.len, new_len)?;
+        self.len = new_len;
+        Ok(())
+    }
+
+    /// `msync(MS_SYNC)` of the pages covering `off .. off + len`.
+    pub(crate) fn msync(&self, off: usize, len: usize) -> io::Result<()> {
+        if !matches!(self.backing, Backing::File { writable: true, .. }) || len == 0 {
+            return Ok(());
+        }
+        let start = off & !(PAGE - 1);
+        let end = (off + len).min(self.len);
+        #[cfg(not(miri))]
+        {
+            // SAFETY: start is page aligned and start..end lies inside the mapped file range.
+            let rc =
+                unsafe { libc::msync(self.base().add(start).cast(), end - start, libc::MS_SYNC) };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let _ = (start, end);
+        Ok(())
+    }
+
+    /// Maps `from .. to` (page aligned) of the backing over the reservation.
+    fn map_range(&mut self, from: usize, to: usize) -> io::Result<()> {
+        debug_assert!(from % PAGE == 0 && to % PAGE == 0 && to <= self.reserved);
+        if to == from {
+            return Ok(());
+        }
+        #[cfg(miri)]
+        {
+            // Miri: the reservation is an ordinary zeroed allocation, already usable.
+            if !matches!(self.backing, Backing::Memory) {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "files under Miri",
+                ));
+            }
+            Ok(())
+        }
+        #[cfg(not(miri))]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: from..to lies inside our reservation (asserted above), which we own, so
+            // MAP_FIXED replaces only our own PROT_NONE (or older) pages.
+            let addr = unsafe { self.base().add(from) }.cast();
+            let (prot, flags, fd) = match &self.backing {
+                Backing::Memory => (
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                ),
+                Backing::File { file, writable } => (
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    if *writable {
+                        libc::MAP_SHARED
+                    } else {
+                        libc::MAP_PRIVATE
+                    } | libc::MAP_FIXED,
+                    file.as_raw_fd(),
+                ),
+            };
+            // SAFETY: addr..addr+(to-from) is inside our reservation; fd is open for the call.
+            let p = unsafe { libc::mmap(addr, to - from, prot, flags, fd, from as libc::off_t) };
+            if p == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        #[cfg(not(miri))]
+        // SAFETY: we own base..base+reserved; nothing borrows it once the pool is dropped
+        // (every reference into pool memory is tied to a guard that borrows the pool).
+        unsafe {
+            libc::munmap(self.base().cast(), self.reserved);
+        }
+        #[cfg(miri)]
+        // SAFETY: allocated in `reserve` with this layout.
+        unsafe {
+            std::alloc::dealloc(self.base(), layout(self.reserved));
+        }
+    }
+}
+
+#[cfg(miri)]
+fn layout(size: usize) -> std::alloc::Layout {
+    std::alloc::Layout::from_size_align(size, PAGE).expect("reservation layout")
+}
+
+/// Reserves address space: inaccessible until `map_range` maps into it.
+fn reserve(size: usize) -> io::Result<NonNull<u8>> {
+    #[cfg(miri)]
+    {
+        // SAFETY: layout has non-zero size (pools are at least a few pages).
+        let p = unsafe { std::alloc::alloc_zeroed(layout(size)) };
+        NonNull::new(p).ok_or_else(|| io::Error::new(io::ErrorKind::OutOfMemory, "reserve"))
+    }
+    #[cfg(not(miri))]
+    {
+        // SAFETY: a fresh anonymous PROT_NONE mapping; no existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(NonNull::new(p.cast()).expect("mmap returned null"))
+    }
+}
+
+/// Pool memory as bytes, bounds checked.
+impl Mapping {
+    pub(crate) fn bytes(&self, off: usize, len: usize) -> &[u8] {
+        assert!(
+            off.checked_add(len).is_some_and(|e| e <= self.len),
+            "pool range out of bounds"
+        );
+        // SAFETY: off..off+len is inside the mapped range (checked); the returned borrow is
+        // tied to &self, and writers hold the pool's writer lock.
+        unsafe { std::slice::from_raw_parts(self.base().add(off), len) }
+    }
+}
+
+/// Little-endian integer access to pool metadata. Metadata (header, segment tables, run
+/// bitmaps, the log) is never borrowed by user code, so raw reads and writes there cannot
+/// alias a user reference. Writers hold the pool's writer lock.
+impl Mapping {
+    fn check(&self, off: usize, len: usize) -> *mut u8 {
+        assert!(
+            off.checked_add(len).is_some_and(|e| e <= self.len),
+            "pool range out of bounds"
+        );
+        // SAFETY: off + len is within the mapped range (checked above).
+        unsafe { self.base().add(off) }
+    }
+
+    pub(crate) fn read_u16(&self, off: usize) -> u16 {
+        // SAFETY: in bounds (check); unaligned read of plain bytes.
+        unsafe { self.check(off, 2).cast::<u16>().read_unaligned() }
+    }
+
+    pub(crate) fn read_u32(&self, off: usize) -> u32 {
+        // SAFETY: in bounds (check); unaligned read of plain bytes.
+        unsafe { self.check(off, 4).cast::<u32>().read_unaligned() }
+    }
+
+    pub(crate) fn read_u64(&self, off: usize) -> u64 {
+        // SAFETY: in bounds (check); unaligned read of plain bytes.
+        unsafe { self.check(off, 8).cast::<u64>().read_unaligned() }
+    }
+
+    pub(crate) fn write_u16(&self, off: usize, v: u16) {
+        // SAFETY: in bounds (check); metadata is never borrowed (see impl doc).
+        unsafe { self.check(off, 2).cast::<u16>().write_unaligned(v) }
+    }
+
+    pub(crate) fn write_u32(&self, off: usize, v: u32) {
+        // SAFETY: in bounds (check); metadata is never borrowed (see impl doc).
+        unsafe { self.check(off, 4).cast::<u32>().write_unaligned(v) }
+    }
+
+    pub(crate) fn write_u64(&self, off: usize, v: u64) {
+        // SAFETY: in bounds (check); metadata is never borrowed (see impl doc).
+        unsafe { self.check(off, 8).cast::<u64>().write_unaligned(v) }
+    }
+
+    pub(crate) fn write_bytes(&self, off: usize, src: &[u8]) {
+        let dst = self.check(off, src.len());
+        // SAFETY: dst..dst+len is in bounds; src is a separate borrow, so no overlap with
+        // metadata being written (callers never pass pool memory they also write).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) }
+    }
+
+    /// Copies pool bytes `src .. src + len` into the metadata range at `dst` (log appends).
+    /// Reads through `from`, a pointer the caller derived from its own reference to the
+    /// source, when it has one, so the read stays within that reference's provenance.
+    pub(crate) fn copy_in(&self, dst: usize, src: usize, len: usize, from: Option<*const u8>) {
+        let d = self.check(dst, len);
+        let s = match from {
+            Some(p) => p,
+            None => self.check(src, len).cast_const(),
+        };
+        debug_assert!(
+            src + len <= dst || dst + len <= src,
+            "log copy overlaps its source"
+        );
+        // SAFETY: both ranges are in bounds and disjoint (the log never covers user memory).
+        unsafe { std::ptr::copy_nonoverlapping(s, d, len) }
+    }
+
+    /// Writes `src` back over pool memory at `off` (rollback). Only called when no user
+    /// reference into the pool is live: at guard drop or during recovery on open.
+    pub(crate) fn restore(&self, off: usize, src_off: usize, len: usize) {
+        let d = self.check(off, len);
+        let s = self.check(src_off, len);
+        // SAFETY: in bounds, disjoint (log vs user memory); no live references (see doc).
+        unsafe { std::ptr::copy_nonoverlapping(s.cast_const(), d, len) }
+    }
+}

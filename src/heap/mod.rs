@@ -1,0 +1,206 @@
+//! The pool file: mapping, header, persistence, growth, and the allocator. This layer knows
+//! nothing of transactions: the allocator records what it changes through the [`Undo`] trait,
+//! which the transaction layer implements.
+
+pub(crate) mod alloc;
+pub mod check;
+pub(crate) mod header;
+pub(crate) mod map;
+pub mod persist;
+pub(crate) mod segment;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use header::Header;
+use map::{Backing, Mapping, PAGE};
+use persist::{Event, Persister};
+use segment::Kind;
+
+/// The mapping and its persistence, borrowed together by everything that writes the pool.
+#[derive(Debug)]
+pub(crate) struct HeapIo {
+    pub map: Mapping,
+    pub persist: Persister,
+    pub path: PathBuf,
+}
+
+impl HeapIo {
+    /// One barrier over `off .. off + len`; an I/O failure becomes a typed error.
+    pub(crate) fn persist(&self, off: usize, len: usize) -> Result<()> {
+        self.persist
+            .persist(&self.map, off, len)
+            .map_err(|e| Error::io(&self.path, "msync", e))
+    }
+
+    /// One barrier over all `ranges` (offset, length).
+    pub(crate) fn persist_many(&self, ranges: &[(u64, u64)]) -> Result<()> {
+        self.persist
+            .persist_many(&self.map, ranges)
+            .map_err(|e| Error::io(&self.path, "msync", e))
+    }
+}
+
+/// How the heap tells the transaction what it is about to change.
+pub(crate) trait Undo {
+    /// Saves the current bytes of `off .. off + len` before they change (deduplicated). In
+    /// `Durability::Sync` the saved bytes are durable when this returns.
+    fn log(&mut self, io: &HeapIo, off: usize, len: usize) -> Result<()>;
+    /// `off .. off + len` is written without logging (fresh memory); make it durable at commit.
+    fn fresh(&mut self, off: usize, len: usize);
+}
+
+/// Where a new pool's regions go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Geometry {
+    pub initial: u64,
+    pub max: u64,
+    pub log_pages: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Heap {
+    pub io: HeapIo,
+    pub hdr: Header,
+    pub alloc: alloc::Alloc,
+    pub max_size: u64,
+}
+
+impl Heap {
+    /// Lays out a new pool in `map` (already `geo.initial` bytes): header, primary log
+    /// segment, one heap segment. The caller allocates the root and writes the header.
+    pub(crate) fn format(io: HeapIo, geo: Geometry, uuid: u64) -> Heap {
+        let log_off = PAGE as u64;
+        let heap_off = log_off + geo.log_pages * PAGE as u64;
+        segment::init(&io.map, log_off as usize, geo.log_pages, Kind::Log);
+        let heap_pages = (geo.initial - heap_off) / PAGE as u64;
+        segment::init(&io.map, heap_off as usize, heap_pages, Kind::Heap);
+        let hdr = Header {
+            flags: 0,
+            seq: 0,
+            uuid,
+            valid_size: geo.initial,
+            log_off,
+            heap_off,
+            root_off: 0,
+            root_size: 0,
+            root_fp: 0,
+            root_name: String::new(),
+        };
+        Heap {
+            io,
+            alloc: alloc::Alloc::new(heap_off),
+            hdr,
+            max_size: geo.max,
+        }
+    }
+
+    /// Reads and validates the header of a mapped pool (recovery is the caller's next step).
+    pub(crate) fn open(io: HeapIo, file_len: u64, max_size: u64) -> Result<Heap> {
+        let path = io.path.clone();
+        if file_len < PAGE as u64 {
+            return Err(Error::Truncated {
+                path,
+                len: file_len,
+                expected: PAGE as u64,
+            });
+        }
+        let hdr = Header::read(io.map.bytes(0, PAGE), &path)?;
+        if hdr.valid_size > file_len {
+            return Err(Error::Truncated {
+                path,
+                len: file_len,
+                expected: hdr.valid_size,
+            });
+        }
+        validate_layout(&hdr, &path)?;
+        if hdr.valid_size > max_size {
+            return Err(Error::InvalidOption {
+                path,
+                what: format!(
+                    "the pool has {} bytes, over max_size {max_size}",
+                    hdr.valid_size
+                ),
+            });
+        }
+        Ok(Heap {
+            alloc: alloc::Alloc::new(hdr.heap_off),
+            io,
+            hdr,
+            max_size,
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.io.path
+    }
+
+    pub(crate) fn valid_size(&self) -> u64 {
+        self.hdr.valid_size
+    }
+
+    /// Writes the header to its next slot and makes it durable. Growth's commit point.
+    pub(crate) fn write_header(&mut self) -> Result<()> {
+        self.hdr.seq += 1;
+        let slot = self.hdr.slot();
+        self.io.map.write_bytes(slot, &self.hdr.encode());
+        self.io.persist(slot, header::HDR_LEN)
+    }
+
+    /// Appends a segment of `pages` pages of `kind` at the end of the pool, growing the file.
+    /// Order (each step durable before the next, `docs/format.md`): file length, segment
+    /// header, then the header's `valid_size`. A crash in between leaves bytes past
+    /// `valid_size` that open ignores.
+    pub(crate) fn add_segment(&mut self, pages: u64, kind: Kind) -> Result<u64> {
+        let off = self.hdr.valid_size;
+        let new_len = off + pages * PAGE as u64;
+        if new_len > self.max_size || new_len as usize > self.io.map.reserved() {
+            return Err(Error::OutOfSpace {
+                path: self.io.path.clone(),
+                requested: pages * PAGE as u64,
+                limit: self.max_size,
+            });
+        }
+        if let Backing::File { file, .. } = self.io.map.backing() {
+            let path = &self.io.path;
+            file.set_len(new_len)
+                .map_err(|e| Error::io(path, "grow (set_len)", e))?;
+            if self.io.persist.is_durable() {
+                file.sync_data()
+                    .map_err(|e| Error::io(path, "grow (fdatasync)", e))?;
+            }
+        }
+        self.io
+            .map
+            .grow(new_len as usize)
+            .map_err(|e| Error::io(&self.io.path, "grow (mmap)", e))?;
+        self.io
+            .persist
+            .note(&self.io.map, Event::Grow { len: new_len });
+        segment::init(&self.io.map, off as usize, pages, kind);
+        self.io.persist(off as usize, PAGE)?;
+        self.hdr.valid_size = new_len;
+        self.write_header()?;
+        Ok(off)
+    }
+}
+
+/// The header's offsets must describe a plausible pool before anything follows them.
+fn validate_layout(h: &Header, path: &Path) -> Result<()> {
+    let page = PAGE as u64;
+    let aligned = |v: u64| v % page == 0;
+    let ok = aligned(h.valid_size)
+        && h.log_off == page
+        && aligned(h.heap_off)
+        && h.heap_off > h.log_off
+        && h.heap_off < h.valid_size
+        && h.root_off >= h.heap_off
+        && h.root_off
+            .checked_add(h.root_size)
+            .is_some_and(|e| e <= h.valid_size);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::corrupted(path, "header offsets are out of range"))
+    }
+}

@@ -1,0 +1,244 @@
+//! The `Persistent` trait: which types may live in a pool, their layout fingerprint, and the
+//! walk that `Pool::check()` uses to prove allocated = reachable.
+//!
+//! A type is `Persistent` when its bytes mean the same thing in every process that maps the
+//! pool: no process addresses (`&T`, `Box`, raw pointers), no heap memory outside the pool
+//! (`String`, `Vec`). Plain data, arrays, tuples, `Option` of those, the pcoll containers, and
+//! structs deriving `Persistent` qualify. Allowed `unsafe`: the trait and its impls (a
+//! promise about layout, no memory access).
+
+#![allow(unsafe_code)]
+
+use crate::heap::check::Visitor;
+
+/// A type whose values may be stored in a pool.
+///
+/// Derive it with `#[derive(Persistent)]`; the derive refuses fields that are not
+/// `Persistent`, so user code never needs `unsafe`:
+///
+/// ```compile_fail
+/// #[derive(pcoll::Persistent)]
+/// struct Bad { name: String } // String points outside the pool
+/// ```
+/// ```compile_fail
+/// #[derive(pcoll::Persistent)]
+/// struct Bad { b: Box<u64> }
+/// ```
+/// ```compile_fail
+/// #[derive(pcoll::Persistent)]
+/// struct Bad<'a> { r: &'a u64 }
+/// ```
+/// ```compile_fail
+/// #[derive(pcoll::Persistent)]
+/// struct Bad { p: *const u8 }
+/// ```
+///
+/// # Safety
+///
+/// Implementors promise that:
+/// - the type holds no process addresses and owns no memory outside the pool, so its bytes
+///   stay meaningful after the pool is unmapped and mapped again elsewhere;
+/// - `layout` describes every field (name, type, offset, size) so that two types with the
+///   same fingerprint have the same layout;
+/// - `visit` reports every pool block the value owns, directly or through its fields.
+pub unsafe trait Persistent: Sized + 'static {
+    /// Writes this type's layout into `fp` (recursively for fields).
+    fn layout(fp: &mut Fingerprint);
+
+    /// Reports the pool blocks this value owns to `v` (containers and structs recurse).
+    fn visit(&self, _v: &mut Visitor<'_>) {}
+}
+
+/// A 64-bit fingerprint of a type's layout: names, sizes, alignments, field offsets,
+/// recursively, plus the pool format version. Stored in the pool header and compared on open.
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    hash: u64,
+    depth: u32,
+}
+
+/// Nesting deeper than this is cut off (a type may contain itself through a container).
+const MAX_DEPTH: u32 = 16;
+
+impl Fingerprint {
+    /// An empty fingerprint seeded with the pool format version.
+    pub fn new() -> Self {
+        let mut fp = Fingerprint {
+            hash: 0xcbf2_9ce4_8422_2325,
+            depth: 0,
+        };
+        fp.write_u64(u64::from(crate::heap::header::FORMAT_VERSION));
+        fp
+    }
+
+    /// The fingerprint of `T`.
+    pub fn of<T: Persistent>() -> u64 {
+        let mut fp = Fingerprint::new();
+        T::layout(&mut fp);
+        fp.finish()
+    }
+
+    /// Mixes raw bytes in (FNV-1a).
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.hash ^= u64::from(b);
+            self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// Mixes a length-prefixed string in.
+    pub fn write_str(&mut self, s: &str) {
+        self.write_u64(s.len() as u64);
+        self.write_bytes(s.as_bytes());
+    }
+
+    /// Mixes an integer in.
+    pub fn write_u64(&mut self, v: u64) {
+        self.write_bytes(&v.to_le_bytes());
+    }
+
+    /// Describes a leaf type by name, size and alignment.
+    pub fn primitive(&mut self, name: &str, size: usize, align: usize) {
+        self.write_str(name);
+        self.write_u64(size as u64);
+        self.write_u64(align as u64);
+    }
+
+    /// Opens a compound type; pair with [`Fingerprint::end_struct`]. Returns false when the
+    /// nesting limit is reached: the caller then skips its fields.
+    pub fn begin_struct(&mut self, name: &str, size: usize, align: usize) -> bool {
+        self.write_str("{");
+        self.primitive(name, size, align);
+        self.depth += 1;
+        self.depth <= MAX_DEPTH
+    }
+
+    /// Describes one field: its name, offset, and (recursively) its type.
+    pub fn field<T: Persistent>(&mut self, name: &str, offset: usize) {
+        self.write_str(name);
+        self.write_u64(offset as u64);
+        T::layout(self);
+    }
+
+    /// Closes a compound type.
+    pub fn end_struct(&mut self) {
+        self.depth -= 1;
+        self.write_str("}");
+    }
+
+    /// The 64-bit result.
+    pub fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! plain {
+    ($($t:ty),*) => {$(
+        // SAFETY: plain data: no addresses, owns nothing, one leaf in the layout.
+        unsafe impl Persistent for $t {
+            fn layout(fp: &mut Fingerprint) {
+                fp.primitive(stringify!($t), size_of::<$t>(), align_of::<$t>());
+            }
+        }
+    )*};
+}
+plain!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    bool,
+    char,
+    ()
+);
+
+// SAFETY: an array of Persistent elements; layout names the element type and the length,
+// visit reports every element's blocks.
+unsafe impl<T: Persistent, const N: usize> Persistent for [T; N] {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("array", size_of::<Self>(), align_of::<Self>()) {
+            fp.write_u64(N as u64);
+            T::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        self.iter().for_each(|x| x.visit(v));
+    }
+}
+
+// SAFETY: Option of a Persistent type holds either nothing or a Persistent value; the size
+// in the layout captures whether a niche is used.
+unsafe impl<T: Persistent> Persistent for Option<T> {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("Option", size_of::<Self>(), align_of::<Self>()) {
+            T::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        if let Some(x) = self {
+            x.visit(v);
+        }
+    }
+}
+
+macro_rules! tuple {
+    ($(($($n:tt $t:ident),+))*) => {$(
+        // SAFETY: a tuple of Persistent fields; layout lists each field with its offset.
+        unsafe impl<$($t: Persistent),+> Persistent for ($($t,)+) {
+            fn layout(fp: &mut Fingerprint) {
+                if fp.begin_struct("tuple", size_of::<Self>(), align_of::<Self>()) {
+                    $(fp.field::<$t>(stringify!($n), core::mem::offset_of!(Self, $n));)+
+                }
+                fp.end_struct();
+            }
+            fn visit(&self, v: &mut Visitor<'_>) {
+                $(self.$n.visit(v);)+
+            }
+        }
+    )*};
+}
+tuple! {
+    (0 A)
+    (0 A, 1 B)
+    (0 A, 1 B, 2 C)
+    (0 A, 1 B, 2 C, 3 D)
+    (0 A, 1 B, 2 C, 3 D, 4 E)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_types_apart() {
+        assert_ne!(Fingerprint::of::<u64>(), Fingerprint::of::<i64>());
+        assert_ne!(
+            Fingerprint::of::<(u32, u64)>(),
+            Fingerprint::of::<(u64, u32)>()
+        );
+        assert_ne!(Fingerprint::of::<[u8; 4]>(), Fingerprint::of::<[u8; 5]>());
+        assert_eq!(
+            Fingerprint::of::<Option<u64>>(),
+            Fingerprint::of::<Option<u64>>()
+        );
+    }
+}

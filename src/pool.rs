@@ -1,0 +1,729 @@
+//! `Pool<R>`: open, create, recover, and the guards through which the root is read and
+//! changed. One write guard is one transaction. Allowed `unsafe`: turning the root's pool
+//! offset into `&R` / `&mut R` under the guard that makes it exclusive or shared.
+
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::heap::check::{CheckReport, Visitor};
+use crate::heap::header::Header;
+use crate::heap::map::{Mapping, PAGE};
+use crate::heap::persist::{Durability, Persister, Recorder};
+use crate::heap::{Geometry, Heap, HeapIo};
+use crate::persistent::{Fingerprint, Persistent};
+use crate::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
+use crate::txn::core::PoolCore;
+use crate::txn::{Txn, TxnStats};
+
+const DEFAULT_INITIAL: u64 = 1 << 20;
+const DEFAULT_MAX: u64 = 64 << 30;
+const DEFAULT_LOG_PAGES: u64 = 16;
+
+/// A pool file mapped into this process, holding a root of type `R`.
+///
+/// `Pool<R>` is `Send + Sync`: readers ([`Pool::read`]) run in parallel, one writer
+/// ([`Pool::write`], [`Pool::transaction`]) at a time.
+pub struct Pool<R: Persistent> {
+    core: Box<PoolCore>,
+    root_off: u64,
+    _root: PhantomData<fn() -> R>,
+}
+
+// SAFETY: the root lives in pool memory owned by `core` (Send + Sync); access to it goes
+// through guards that take the pool's reader/writer lock.
+unsafe impl<R: Persistent> Send for Pool<R> {}
+// SAFETY: as above.
+unsafe impl<R: Persistent> Sync for Pool<R> {}
+
+impl<R: Persistent> fmt::Debug for Pool<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("path", &self.core.path())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    CreateOrOpen,
+    Create,
+    OpenExisting,
+}
+
+/// Builder for opening or creating a pool: `Pool::<R>::options().max_size(..).open(path)`.
+pub struct Options<R> {
+    initial_size: u64,
+    max_size: u64,
+    log_size: u64,
+    durability: Durability,
+    read_only: bool,
+    recorder: Option<Arc<dyn Recorder>>,
+    _root: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for Options<R> {
+    fn clone(&self) -> Self {
+        Options {
+            recorder: self.recorder.clone(),
+            _root: PhantomData,
+            ..*self
+        }
+    }
+}
+
+impl<R> fmt::Debug for Options<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("initial_size", &self.initial_size)
+            .field("max_size", &self.max_size)
+            .field("durability", &self.durability)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Persistent + Default> Options<R> {
+    /// Bytes of a new pool file (rounded up to pages; default 1 MiB).
+    pub fn initial_size(mut self, bytes: u64) -> Self {
+        self.initial_size = bytes;
+        self
+    }
+
+    /// The pool never grows past this many bytes (default 64 GiB): allocations past it fail
+    /// with [`Error::OutOfSpace`] and their transaction rolls back.
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// Bytes of the primary undo log of a new pool (default 64 KiB); larger transactions
+    /// add log segments as they need them.
+    pub fn log_size(mut self, bytes: u64) -> Self {
+        self.log_size = bytes;
+        self
+    }
+
+    /// How far a commit survives (default [`Durability::Sync`]).
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+
+    /// Opens without write access: `write()` fails; an interrupted transaction is rolled back
+    /// in private memory only, leaving the file as it is.
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
+    /// Sends every persistence event to `r` (crash-image tests).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn recorder(mut self, r: Arc<dyn Recorder>) -> Self {
+        self.recorder = Some(r);
+        self
+    }
+
+    /// Opens the pool at `path`, creating it if no file is there.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Pool<R>> {
+        self.open_mode(path.as_ref(), Mode::CreateOrOpen)
+    }
+
+    /// Creates a new pool; fails with [`Error::AlreadyExists`] if the file exists.
+    pub fn create(self, path: impl AsRef<Path>) -> Result<Pool<R>> {
+        self.open_mode(path.as_ref(), Mode::Create)
+    }
+
+    /// Opens an existing pool; fails with [`Error::NotFound`] if there is none.
+    pub fn open_existing(self, path: impl AsRef<Path>) -> Result<Pool<R>> {
+        self.open_mode(path.as_ref(), Mode::OpenExisting)
+    }
+
+    /// A pool in anonymous memory: no file, gone when dropped (tests, Miri, scratch state).
+    pub fn in_memory(self) -> Result<Pool<R>> {
+        let path = PathBuf::from("<memory>");
+        let geo = self.geometry(&path)?;
+        let map = Mapping::memory(geo.initial as usize, self.reservation(geo.initial))
+            .map_err(|e| Error::io(&path, "reserve memory", e))?;
+        self.format(map, geo, path)
+    }
+
+    /// Opens a memory pool holding a copy of `image` (a pool file's bytes), running recovery
+    /// on it like an open after a crash. Used by the crash-image tests.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn from_image(self, image: &[u8]) -> Result<Pool<R>> {
+        let path = PathBuf::from("<image>");
+        let len = (image.len() as u64).next_multiple_of(PAGE as u64);
+        let map = Mapping::memory(len as usize, self.reservation(len))
+            .map_err(|e| Error::io(&path, "reserve memory", e))?;
+        map.write_bytes(0, image);
+        self.attach(map, image.len() as u64, path)
+    }
+
+    fn open_mode(self, path: &Path, mode: Mode) -> Result<Pool<R>> {
+        let mut oo = OpenOptions::new();
+        oo.read(true).write(!self.read_only);
+        match oo.open(path) {
+            Ok(file) if mode == Mode::Create => {
+                drop(file);
+                Err(Error::AlreadyExists {
+                    path: path.to_owned(),
+                })
+            }
+            Ok(file) => self.open_file(file, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match mode {
+                Mode::OpenExisting => Err(Error::NotFound {
+                    path: path.to_owned(),
+                }),
+                _ if self.read_only => Err(Error::NotFound {
+                    path: path.to_owned(),
+                }),
+                _ => self.create_file(path, mode),
+            },
+            Err(e) => Err(Error::io(path, "open", e)),
+        }
+    }
+
+    fn open_file(self, file: File, path: &Path) -> Result<Pool<R>> {
+        lock_file(&file, path, self.read_only)?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(path, "stat", e))?
+            .len();
+        if len < PAGE as u64 {
+            return Err(Error::Truncated {
+                path: path.to_owned(),
+                len,
+                expected: PAGE as u64,
+            });
+        }
+        let mut page0 = vec![0u8; PAGE];
+        read_exact_at(&file, &mut page0, path)?;
+        let hdr = Header::read(&page0, path)?;
+        check_root_type::<R>(&hdr, path)?;
+        if hdr.valid_size > len {
+            return Err(Error::Truncated {
+                path: path.to_owned(),
+                len,
+                expected: hdr.valid_size,
+            });
+        }
+        let reserve = self.reservation(hdr.valid_size);
+        let map = Mapping::file(file, hdr.valid_size as usize, reserve, !self.read_only)
+            .map_err(|e| Error::io(path, "mmap", e))?;
+        self.attach(map, len, path.to_owned())
+    }
+
+    /// Validates, recovers and wraps an existing pool's mapping.
+    fn attach(self, map: Mapping, file_len: u64, path: PathBuf) -> Result<Pool<R>> {
+        let memory = matches!(map.backing(), crate::heap::map::Backing::Memory);
+        let persist = Persister::new(self.durability, false, memory, self.recorder.clone());
+        let persist = if self.read_only {
+            Persister::new(Durability::Process, false, true, None)
+        } else {
+            persist
+        };
+        let mut heap = Heap::open(
+            HeapIo {
+                map,
+                persist,
+                path: path.clone(),
+            },
+            file_len,
+            self.max_size.max(file_len),
+        )?;
+        check_root_type::<R>(&heap.hdr, &path)?;
+        let txn = Txn::open(&mut heap)?;
+        let root_off = heap.hdr.root_off;
+        let core = PoolCore::new(heap, txn, self.read_only);
+        Ok(Pool {
+            core,
+            root_off,
+            _root: PhantomData,
+        })
+    }
+
+    /// Creates the pool in a temporary file beside `path`, then links it into place, so a
+    /// crash during creation never leaves a half-made pool at `path`.
+    fn create_file(self, path: &Path, mode: Mode) -> Result<Pool<R>> {
+        let geo = self.geometry(path)?;
+        let tmp = temp_path(path);
+        let file = create_private(&tmp)?;
+        let guard = RemoveOnDrop(tmp.clone());
+        lock_file(&file, &tmp, false)?;
+        file.set_len(geo.initial)
+            .map_err(|e| Error::io(&tmp, "set_len", e))?;
+        let map = Mapping::file(
+            file,
+            geo.initial as usize,
+            self.reservation(geo.initial),
+            true,
+        )
+        .map_err(|e| Error::io(&tmp, "mmap", e))?;
+        let again = self.clone();
+        let pool = self.format(map, geo, path.to_owned())?;
+        pool.sync_file()?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists && mode == Mode::CreateOrOpen =>
+            {
+                drop(pool);
+                return again.open_existing(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists {
+                    path: path.to_owned(),
+                });
+            }
+            Err(e) => return Err(Error::io(path, "link", e)),
+        }
+        drop(guard);
+        sync_dir(path)?;
+        Ok(pool)
+    }
+
+    /// Lays out a fresh pool in `map` and builds `R::default()` as its root.
+    fn format(self, map: Mapping, geo: Geometry, path: PathBuf) -> Result<Pool<R>> {
+        let memory = matches!(map.backing(), crate::heap::map::Backing::Memory);
+        let persist = Persister::new(self.durability, false, memory, self.recorder.clone());
+        let mut heap = Heap::format(HeapIo { map, persist, path }, geo, random_u64());
+        Txn::format(&mut heap)?;
+        heap.write_header()?;
+        let txn = Txn::open(&mut heap)?;
+        let mut core = PoolCore::new(heap, txn, false);
+        let root_off = {
+            let _w = core.write_lock()?;
+            let root_off = core.tx().alloc(size_of::<R>(), align_of::<R>())?;
+            let p = core.ptr(root_off, size_of::<R>().max(1)).cast::<R>();
+            // R::default() may allocate (it runs inside this transaction).
+            write_root(p, R::default());
+            let tx = core.tx();
+            let st = &mut *tx.st;
+            st.txn.commit(&mut st.heap)?;
+            drop(tx);
+            core.write_unlock();
+            root_off
+        };
+        let st = core.state_mut();
+        st.heap.hdr.root_off = root_off;
+        st.heap.hdr.root_size = size_of::<R>() as u64;
+        st.heap.hdr.root_fp = Fingerprint::of::<R>();
+        st.heap.hdr.root_name = std::any::type_name::<R>().to_owned();
+        // Both slots: either copy alone must describe the whole pool.
+        st.heap.write_header()?;
+        st.heap.write_header()?;
+        Ok(Pool {
+            core,
+            root_off,
+            _root: PhantomData,
+        })
+    }
+
+    fn geometry(&self, path: &Path) -> Result<Geometry> {
+        let page = PAGE as u64;
+        let log_pages = (self.log_size.div_ceil(page) + 1).max(2);
+        let min = (1 + log_pages + 8) * page;
+        let initial = self.initial_size.next_multiple_of(page).max(min);
+        if self.max_size < initial {
+            return Err(Error::InvalidOption {
+                path: path.to_owned(),
+                what: format!(
+                    "max_size {} is below the initial size {initial}",
+                    self.max_size
+                ),
+            });
+        }
+        Ok(Geometry {
+            initial,
+            max: self.max_size,
+            log_pages,
+        })
+    }
+
+    /// Address space reserved for the mapping: room to grow to `max_size`.
+    fn reservation(&self, at_least: u64) -> usize {
+        self.max_size.max(at_least).next_multiple_of(PAGE as u64) as usize
+    }
+}
+
+fn check_root_type<R: Persistent>(hdr: &Header, path: &Path) -> Result<()> {
+    if hdr.root_off == 0 {
+        return Ok(()); // only while formatting
+    }
+    if hdr.root_fp != Fingerprint::of::<R>() || hdr.root_size != size_of::<R>() as u64 {
+        return Err(Error::RootTypeMismatch {
+            path: path.to_owned(),
+            stored: hdr.root_name.clone(),
+            requested: std::any::type_name::<R>().to_owned(),
+        });
+    }
+    Ok(())
+}
+
+impl<R: Persistent + Default> Pool<R> {
+    /// Opens the pool at `path`, creating it (with `R::default()` as root) if absent.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::options().open(path)
+    }
+
+    /// Creates a new pool at `path`; [`Error::AlreadyExists`] if a file is there.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        Self::options().create(path)
+    }
+
+    /// Opens an existing pool; [`Error::NotFound`] if there is none.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        Self::options().open_existing(path)
+    }
+
+    /// Options for opening or creating: sizes, durability, read-only.
+    pub fn options() -> Options<R> {
+        Options {
+            initial_size: DEFAULT_INITIAL,
+            max_size: DEFAULT_MAX,
+            log_size: (DEFAULT_LOG_PAGES - 1) * PAGE as u64,
+            durability: Durability::Sync,
+            read_only: false,
+            recorder: None,
+            _root: PhantomData,
+        }
+    }
+}
+
+impl<R: Persistent> Pool<R> {
+    fn root_ptr(&self) -> *mut R {
+        self.core.ptr(self.root_off, size_of::<R>().max(1)).cast()
+    }
+
+    /// Shared access to the root; blocks while a writer is active.
+    pub fn read(&self) -> ReadGuard<'_, R> {
+        let lock = self.core.read_lock();
+        ReadGuard {
+            pool: self,
+            _lock: lock,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Starts a write transaction (blocks for the writer lock). Changes through the guard
+    /// commit when it drops, or roll back if it drops during a panic.
+    ///
+    /// # Panics
+    /// If the pool is read-only, or this thread already holds a guard of this pool.
+    pub fn write(&self) -> WriteGuard<'_, R> {
+        self.try_write()
+            .unwrap_or_else(|e| panic!("pcoll: write(): {e}"))
+    }
+
+    /// Like [`Pool::write`], but a read-only pool is an error rather than a panic.
+    pub fn try_write(&self) -> Result<WriteGuard<'_, R>> {
+        let lock = self.core.write_lock()?;
+        Ok(WriteGuard {
+            pool: self,
+            lock: Some(lock),
+            root_logged: false,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Runs `f` in one transaction: commits on `Ok`, rolls back on `Err` or panic (the panic
+    /// continues after the rollback). A failed commit comes back as `E::from(Error)`.
+    pub fn transaction<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut R) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut g = self.try_write()?;
+        match f(&mut g) {
+            Ok(v) => {
+                g.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                g.abort();
+                Err(e)
+            }
+        }
+    }
+
+    /// Walks the whole heap: every allocated block must be reachable from the root exactly
+    /// once and every pointer must name an allocated block. Takes the writer lock.
+    pub fn check(&self) -> Result<CheckReport> {
+        let _lock = self.core.write_lock()?;
+        let mut reached = vec![(self.root_off, size_of::<R>())];
+        let mut problems = Vec::new();
+        {
+            // SAFETY: the writer lock is held and no guard exists on this thread (write_lock
+            // refuses nesting), so nothing mutates the root while it is visited.
+            let root = unsafe { &*self.root_ptr() };
+            let mut v = Visitor {
+                reached: &mut reached,
+                problems: &mut problems,
+            };
+            root.visit(&mut v);
+        }
+        let res = {
+            let tx = self.core.tx();
+            let st = &mut *tx.st;
+            let res = st.heap.reconcile(&reached, problems);
+            st.txn.commit(&mut st.heap).and(res)
+        };
+        self.core.write_unlock();
+        res
+    }
+
+    /// Counters since open: barriers, synced bytes, log bytes, commits.
+    pub fn stats(&self) -> PoolStats {
+        let r = self.core.read_lock();
+        self.core.with_state(&r, PoolStats::of)
+    }
+
+    /// The pool's path (`<memory>` for memory pools).
+    pub fn path(&self) -> &Path {
+        self.core.path()
+    }
+
+    /// A copy of the pool's bytes as they are in memory now (crash-image tests).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn image(&self) -> Vec<u8> {
+        let r = self.core.read_lock();
+        self.core.with_state(&r, |st| {
+            st.heap
+                .io
+                .map
+                .bytes(0, st.heap.valid_size() as usize)
+                .to_vec()
+        })
+    }
+
+    /// msync of the whole pool (after formatting, before the file is linked into place).
+    fn sync_file(&self) -> Result<()> {
+        let r = self.core.read_lock();
+        self.core.with_state(&r, |st| {
+            st.heap
+                .io
+                .map
+                .msync(0, st.heap.valid_size() as usize)
+                .map_err(|e| Error::io(st.heap.path(), "msync", e))
+        })
+    }
+}
+
+/// Exact counters of a pool since it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Persistence barriers issued (msync calls, or flush + fence sequences).
+    pub barriers: u64,
+    /// Bytes covered by those barriers, rounded to pages (msync) or cache lines.
+    pub synced_bytes: u64,
+    /// Transaction and log counters.
+    pub txn: TxnStats,
+    /// Current pool size in bytes.
+    pub pool_bytes: u64,
+}
+
+impl PoolStats {
+    fn of(st: &crate::txn::core::State) -> PoolStats {
+        let c = &st.heap.io.persist.counters;
+        PoolStats {
+            barriers: c.barriers.load(crate::sync::Ordering::Relaxed),
+            synced_bytes: c.synced_bytes.load(crate::sync::Ordering::Relaxed),
+            txn: st.txn.stats,
+            pool_bytes: st.heap.valid_size(),
+        }
+    }
+}
+
+/// Shared access to the root. Derefs to `&R`.
+pub struct ReadGuard<'a, R: Persistent> {
+    pool: &'a Pool<R>,
+    _lock: RwLockReadGuard<'a, ()>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<R: Persistent> Deref for ReadGuard<'_, R> {
+    type Target = R;
+    fn deref(&self) -> &R {
+        // SAFETY: the reader lock excludes writers; the root is a valid R (created by
+        // format, type checked on open) and lives as long as the pool this guard borrows.
+        unsafe { &*self.pool.root_ptr() }
+    }
+}
+
+impl<R: Persistent + fmt::Debug> fmt::Debug for ReadGuard<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// One write transaction. Derefs to `&mut R` (logging the root on first mutable access).
+/// Commits on drop; rolls back if dropped during a panic.
+pub struct WriteGuard<'a, R: Persistent> {
+    pool: &'a Pool<R>,
+    lock: Option<RwLockWriteGuard<'a, ()>>,
+    root_logged: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<R: Persistent + fmt::Debug> fmt::Debug for WriteGuard<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<R: Persistent> Deref for WriteGuard<'_, R> {
+    type Target = R;
+    fn deref(&self) -> &R {
+        // SAFETY: this guard holds the writer lock; the root is a valid R for the pool's life.
+        unsafe { &*self.pool.root_ptr() }
+    }
+}
+
+impl<R: Persistent> DerefMut for WriteGuard<'_, R> {
+    fn deref_mut(&mut self) -> &mut R {
+        let p = self.pool.root_ptr();
+        if !self.root_logged {
+            // Rule 2: log before handing out &mut (no reference to the root is live here).
+            let res = self.pool.core.tx().log_ptr(p.cast(), size_of::<R>());
+            if let Err(e) = res {
+                panic!("pcoll: cannot log the root: {e}");
+            }
+            self.root_logged = true;
+        }
+        // SAFETY: the writer lock is held and `&mut self` excludes other borrows of the root.
+        unsafe { &mut *p }
+    }
+}
+
+impl<R: Persistent> WriteGuard<'_, R> {
+    /// Commits now, reporting failure (the transaction is rolled back then).
+    pub fn commit(mut self) -> Result<()> {
+        self.finish(true)
+    }
+
+    /// Rolls back every change made through this guard.
+    pub fn abort(mut self) {
+        let _ = self.finish(false);
+    }
+
+    fn finish(&mut self, commit: bool) -> Result<()> {
+        let Some(lock) = self.lock.take() else {
+            return Ok(());
+        };
+        let core = &self.pool.core;
+        let res = {
+            let tx = core.tx();
+            let st = &mut *tx.st;
+            if commit {
+                st.txn.commit(&mut st.heap)
+            } else {
+                st.txn.abort(&mut st.heap)
+            }
+        };
+        core.write_unlock();
+        drop(lock);
+        res
+    }
+
+    /// Counters of the pool (same as [`Pool::stats`], readable inside the transaction).
+    pub fn stats(&self) -> PoolStats {
+        PoolStats::of(self.pool.core.tx().st)
+    }
+}
+
+impl<R: Persistent> Drop for WriteGuard<'_, R> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.finish(false);
+        } else if let Err(e) = self.finish(true) {
+            panic!("pcoll: commit failed, the transaction was rolled back: {e}");
+        }
+    }
+}
+
+fn write_root<R>(p: *mut R, v: R) {
+    // SAFETY: p is a fresh, aligned allocation of size_of::<R>() bytes in pool memory (from
+    // Tx::alloc in `format`), not yet visible to anyone.
+    unsafe { p.write(v) }
+}
+
+// ---- files ----
+
+fn lock_file(file: &File, path: &Path, shared: bool) -> Result<()> {
+    use std::fs::TryLockError;
+    let res = if shared {
+        file.try_lock_shared()
+    } else {
+        file.try_lock()
+    };
+    match res {
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked {
+            path: path.to_owned(),
+        }),
+        Err(TryLockError::Error(e)) => Err(Error::io(path, "flock", e)),
+    }
+}
+
+fn read_exact_at(file: &File, buf: &mut [u8], path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, 0)
+        .map_err(|e| Error::io(path, "read header", e))
+}
+
+fn create_private(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, "create", e))
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(
+        ".tmp-{}-{:x}",
+        std::process::id(),
+        random_u64() as u32
+    ));
+    path.with_file_name(name)
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, "fsync directory", e))
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}

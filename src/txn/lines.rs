@@ -1,0 +1,146 @@
+//! Per-transaction deduplication of logged bytes: for each 64-byte line, a bit mask of the
+//! bytes already logged. A range is logged exactly once per transaction, byte for byte, so
+//! logging never reads bytes outside the range the caller owns, and rollback can restore the
+//! ranges in any order (they are disjoint).
+
+/// An open-addressing map from line number to byte mask; cleared in O(lines used).
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    keys: Vec<u64>,
+    masks: Vec<u64>,
+    used: Vec<u32>,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl Lines {
+    fn slot(&self, line: u64) -> usize {
+        let h = line.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> (64 - self.keys.len().trailing_zeros())) as usize
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.keys.len() * 2).max(64);
+        let old: Vec<(u64, u64)> = self
+            .used
+            .iter()
+            .map(|&i| (self.keys[i as usize], self.masks[i as usize]))
+            .collect();
+        self.keys = vec![EMPTY; cap];
+        self.masks = vec![0; cap];
+        self.used.clear();
+        for (k, m) in old {
+            *self.entry(k) = m;
+        }
+    }
+
+    fn entry(&mut self, line: u64) -> &mut u64 {
+        if (self.used.len() + 1) * 2 > self.keys.len() {
+            self.grow();
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(line);
+        while self.keys[i] != line {
+            if self.keys[i] == EMPTY {
+                self.keys[i] = line;
+                self.used.push(i as u32);
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        &mut self.masks[i]
+    }
+
+    /// Marks `off .. off + len` logged and calls `emit(start, len)` for each maximal run of
+    /// bytes in it that was not logged before.
+    pub(crate) fn claim(&mut self, off: u64, len: u64, mut emit: impl FnMut(u64, u64)) {
+        let (mut run_start, mut run_end) = (0u64, 0u64);
+        let end = off + len;
+        let mut line = off / 64;
+        while line * 64 < end {
+            let lo = off.max(line * 64) - line * 64;
+            let hi = end.min(line * 64 + 64) - line * 64;
+            let want = if hi - lo == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << (hi - lo)) - 1) << lo
+            };
+            let have = self.entry(line);
+            let mut new = want & !*have;
+            *have |= want;
+            while new != 0 {
+                let a = u64::from(new.trailing_zeros());
+                let b = a + u64::from((!(new >> a)).trailing_zeros());
+                let (s, e) = (line * 64 + a, line * 64 + b);
+                if s == run_end && run_end != run_start {
+                    run_end = e;
+                } else {
+                    if run_end != run_start {
+                        emit(run_start, run_end - run_start);
+                    }
+                    (run_start, run_end) = (s, e);
+                }
+                new &= if b == 64 { 0 } else { !0u64 << b };
+            }
+            line += 1;
+        }
+        if run_end != run_start {
+            emit(run_start, run_end - run_start);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        for &i in &self.used {
+            self.keys[i as usize] = EMPTY;
+            self.masks[i as usize] = 0;
+        }
+        self.used.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(l: &mut Lines, off: u64, len: u64) -> Vec<(u64, u64)> {
+        let mut v = Vec::new();
+        l.claim(off, len, |a, b| v.push((a, b)));
+        v
+    }
+
+    #[test]
+    fn logs_each_byte_once() {
+        let mut l = Lines::default();
+        assert_eq!(claim(&mut l, 10, 100), vec![(10, 100)]);
+        assert_eq!(claim(&mut l, 0, 200), vec![(0, 10), (110, 90)]);
+        assert_eq!(claim(&mut l, 50, 20), vec![]);
+        l.clear();
+        assert_eq!(claim(&mut l, 60, 8), vec![(60, 8)]);
+    }
+
+    #[test]
+    fn matches_a_byte_model() {
+        let mut l = Lines::default();
+        let mut model = vec![false; 4096];
+        let mut x = 12345u64;
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let off = (x >> 33) % 4000;
+            let len = 1 + (x >> 20) % 90;
+            let got = claim(&mut l, off, len);
+            let mut want = Vec::<(u64, u64)>::new();
+            for b in off..off + len {
+                if !model[b as usize] {
+                    model[b as usize] = true;
+                    match want.last_mut() {
+                        Some((s, n)) if *s + *n == b => *n += 1,
+                        _ => want.push((b, 1)),
+                    }
+                }
+            }
+            assert_eq!(got, want);
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The undo log: a chain of log segments (the primary one right after the header page, more
+//! appended when a large transaction needs them, kept for reuse). Each transaction writes its
+//! entries from the start of the chain. An entry:
+//!
+//! ```text
+//!   0  gen  u64   the transaction's generation
+//!   8  off  u64   pool offset of the saved bytes (u64::MAX: "continue in the next segment")
+//!  16  len  u32   number of saved bytes
+//!  20  crc  u32   crc32 over gen, off, len and the bytes
+//!  24  the old bytes, padded to 8
+//! ```
+//!
+//! Nothing is ever zeroed: an entry belongs to the interrupted transaction only if its gen is
+//! newer than the last finished generation (the commit record), equal to the first entry's,
+//! and its checksum holds. A torn entry fails its checksum and ends the scan.
+
+use super::super::heap::map::PAGE;
+use super::super::heap::segment::{self, Kind};
+use super::super::heap::{Heap, HeapIo};
+use crate::error::{Error, Result};
+
+pub(crate) const ENTRY_HDR: usize = 24;
+const JUMP: u64 = u64::MAX;
+
+/// One entry as found by a scan: restore `len` bytes at `off` from log offset `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub off: u64,
+    pub len: u64,
+    pub data: u64,
+}
+
+/// The chain of log segments and the write position in it.
+#[derive(Debug)]
+pub(crate) struct LogChain {
+    /// (segment offset, end of its data area)
+    segs: Vec<(u64, u64)>,
+    seg: usize,
+    pos: u64,
+}
+
+fn entry_crc(gen_: u64, off: u64, len: u32, data: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&gen_.to_le_bytes());
+    h.update(&off.to_le_bytes());
+    h.update(&len.to_le_bytes());
+    h.update(data);
+    h.finalize()
+}
+
+impl LogChain {
+    /// Reads the chain from the primary log segment, validating each link.
+    pub(crate) fn load(heap: &Heap) -> Result<LogChain> {
+        let map = &heap.io.map;
+        let mut segs = Vec::new();
+        let mut off = heap.hdr.log_off;
+        while off != 0 {
+            let ok = off % PAGE as u64 == 0
+                && off + PAGE as u64 <= heap.valid_size()
+                && map.read_u32(off as usize) == segment::SEG_MAGIC
+                && map.read_u32(off as usize + segment::OFF_KIND) == Kind::Log as u32;
+            let pages = if ok {
+                map.read_u64(off as usize + segment::OFF_PAGES)
+            } else {
+                0
+            };
+            let end = off.checked_add(pages.saturating_mul(PAGE as u64));
+            let end = end.filter(|&e| pages >= 2 && e <= heap.valid_size());
+            let Some(end) = end.filter(|_| segs.len() < 4096) else {
+                return Err(Error::corrupted(
+                    heap.path(),
+                    format!("bad log segment at {off}"),
+                ));
+            };
+            segs.push((off, end));
+            off = map.read_u64(off as usize + segment::OFF_AUX);
+        }
+        Ok(LogChain {
+            seg: 0,
+            pos: segs[0].0 + PAGE as u64,
+            segs,
+        })
+    }
+
+    /// Starts a transaction's entries at the beginning of the chain.
+    pub(crate) fn rewind(&mut self) {
+        self.seg = 0;
+        self.pos = self.segs[0].0 + PAGE as u64;
+    }
+
+    /// Bytes left from the write position to the end of the chain.
+    fn room(&self) -> u64 {
+        let here = self.segs[self.seg].1 - self.pos;
+        here + self.segs[self.seg + 1..]
+            .iter()
+            .map(|&(s, e)| e - s - PAGE as u64)
+            .sum::<u64>()
+    }
+
+    /// Makes sure `bytes` more of entries fit, appending a log segment (and growing the pool)
+    /// if not. Called before any step that logs through the allocator, which cannot grow.
+    pub(crate) fn reserve(&mut self, heap: &mut Heap, bytes: u64) -> Result<()> {
+        // Each segment change may waste up to one entry header plus alignment.
+        let need = bytes + 2 * ENTRY_HDR as u64 * (self.segs.len() as u64 + 1) + 64;
+        if self.room() >= need {
+            return Ok(());
+        }
+        let total: u64 = self.segs.iter().map(|&(s, e)| e - s).sum();
+        let pages = (need.max(total) / PAGE as u64 + 2).min(1 << 20);
+        let new = heap.add_segment(pages, Kind::Log)?;
+        let last = self.segs.last().expect("primary log segment").0;
+        // Link after the new segment is durable (add_segment): a crash before the link
+        // leaves an unused segment, never a link to garbage.
+        heap.io.map.write_u64(last as usize + segment::OFF_AUX, new);
+        heap.io.persist(last as usize + segment::OFF_AUX, 8)?;
+        self.segs.push((new, new + pages * PAGE as u64));
+        Ok(())
+    }
+
+    /// Appends entries saving `off .. off + len` (split at segment ends). Returns the log
+    /// byte ranges written, for the caller to persist, and pushes each entry to `out`.
+    pub(crate) fn append(
+        &mut self,
+        io: &HeapIo,
+        gen_: u64,
+        off: u64,
+        len: u64,
+        from: Option<*const u8>,
+        out: &mut Vec<Entry>,
+    ) -> Result<(u64, u64)> {
+        let start = self.pos;
+        let mut done = 0;
+        while done < len {
+            let avail = (self.segs[self.seg].1 - self.pos).saturating_sub(ENTRY_HDR as u64) & !7;
+            if avail < 8 {
+                self.jump(io, gen_)?;
+                continue;
+            }
+            let n = (len - done).min(avail).min(u64::from(u32::MAX) & !7);
+            let at = self.pos;
+            let data = at + ENTRY_HDR as u64;
+            let src = from.map(|p| p.wrapping_add(done as usize));
+            io.map
+                .copy_in(data as usize, (off + done) as usize, n as usize, src);
+            let crc = entry_crc(
+                gen_,
+                off + done,
+                n as u32,
+                io.map.bytes(data as usize, n as usize),
+            );
+            io.map.write_u64(at as usize, gen_);
+            io.map.write_u64(at as usize + 8, off + done);
+            io.map.write_u32(at as usize + 16, n as u32);
+            io.map.write_u32(at as usize + 20, crc);
+            out.push(Entry {
+                off: off + done,
+                len: n,
+                data,
+            });
+            self.pos = data + n.next_multiple_of(8);
+            done += n;
+        }
+        Ok((start, self.pos))
+    }
+
+    /// Continues in the next segment, leaving a jump marker if one fits.
+    fn jump(&mut self, io: &HeapIo, gen_: u64) -> Result<()> {
+        if self.seg + 1 >= self.segs.len() {
+            return Err(Error::corrupted(
+                &io.path,
+                "undo log space was not reserved",
+            ));
+        }
+        if self.segs[self.seg].1 - self.pos >= ENTRY_HDR as u64 {
+            let at = self.pos as usize;
+            io.map.write_u64(at, gen_);
+            io.map.write_u64(at + 8, JUMP);
+            io.map.write_u32(at + 16, 0);
+            io.map.write_u32(at + 20, entry_crc(gen_, JUMP, 0, &[]));
+        }
+        self.seg += 1;
+        self.pos = self.segs[self.seg].0 + PAGE as u64;
+        Ok(())
+    }
+
+    /// The entries of the newest generation after `done_gen`, in log order, and that gen.
+    /// Entries pointing outside `heap_off .. valid_size` end the scan like a torn one.
+    pub(crate) fn scan(&self, heap: &Heap, done_gen: u64) -> (u64, Vec<Entry>) {
+        let map = &heap.io.map;
+        let mut out = Vec::new();
+        let mut gen_ = 0;
+        let (mut seg, mut pos) = (0, self.segs[0].0 + PAGE as u64);
+        loop {
+            let end = self.segs[seg].1;
+            if end - pos < ENTRY_HDR as u64 {
+                seg += 1;
+                if seg == self.segs.len() {
+                    break;
+                }
+                pos = self.segs[seg].0 + PAGE as u64;
+                continue;
+            }
+            let g = map.read_u64(pos as usize);
+            let off = map.read_u64(pos as usize + 8);
+            let len = u64::from(map.read_u32(pos as usize + 16));
+            let crc = map.read_u32(pos as usize + 20);
+            let data = pos + ENTRY_HDR as u64;
+            let fits = data + len <= end;
+            if g <= done_gen || (gen_ != 0 && g != gen_) || !fits {
+                break;
+            }
+            let target_ok = off == JUMP
+                || (off >= heap.hdr.heap_off
+                    && off.checked_add(len).is_some_and(|e| e <= heap.valid_size()));
+            if !target_ok
+                || crc != entry_crc(g, off, len as u32, map.bytes(data as usize, len as usize))
+            {
+                break;
+            }
+            gen_ = g;
+            if off == JUMP {
+                pos = end; // continue in the next segment
+                continue;
+            }
+            out.push(Entry { off, len, data });
+            pos = data + len.next_multiple_of(8);
+        }
+        (gen_, out)
+    }
+}
+
+/// The commit record: two checksummed slots in the primary log segment's header page; the
+/// valid one with the larger generation is the last finished (committed or rolled back)
+/// transaction.
+pub(crate) fn read_done_gen(heap: &Heap) -> Result<u64> {
+    let base = heap.hdr.log_off as usize;
+    let slot = |i: usize| {
+        let at = base + segment::COMMIT_SLOTS[i];
+        let g = heap.io.map.read_u64(at);
+        let crc = heap.io.map.read_u32(at + 8);
+        (crc == record_crc(g)).then_some(g)
+    };
+    match (slot(0), slot(1)) {
+        (Some(a), Some(b)) => Ok(a.max(b)),
+        (Some(g), None) | (None, Some(g)) => Ok(g),
+        (None, None) => Err(Error::corrupted(
+            heap.path(),
+            "both commit records are damaged",
+        )),
+    }
+}
+
+fn record_crc(g: u64) -> u32 {
+    crc32fast::hash(&g.to_le_bytes()) ^ 0x5043_4f4c
+}
+
+/// Writes `done_gen` to its slot and makes it durable: the commit point of a transaction
+/// (or the end of a rollback). The other slot keeps the previous record intact.
+pub(crate) fn write_done_gen(io: &HeapIo, log_off: u64, g: u64) -> Result<()> {
+    let at = log_off as usize + segment::COMMIT_SLOTS[(g % 2) as usize];
+    io.map.write_u64(at, g);
+    io.map.write_u32(at + 8, record_crc(g));
+    io.persist(at, 12)
+}

@@ -1,0 +1,381 @@
+//! Public-API tests of `Pool`: create, reopen, transactions, rollback, errors.
+
+mod common;
+
+use common::TempDir;
+use pcoll::{Durability, Error, PBox, Persistent, Pool};
+
+#[derive(Persistent, Default, Debug)]
+struct Root {
+    counter: u64,
+    pair: (u32, i64),
+    boxed: Option<PBox<[u64; 8]>>,
+    history: [u16; 4],
+}
+
+#[derive(Persistent, Default)]
+struct Other {
+    counter: u64,
+    pair: (u32, i64),
+    boxed: Option<PBox<[u64; 8]>>,
+    history: [u16; 5],
+}
+
+fn fast() -> pcoll::Options<Root> {
+    Pool::<Root>::options().durability(Durability::Process)
+}
+
+#[test]
+fn create_write_reopen_read() {
+    let dir = TempDir::new("reopen");
+    let path = dir.file("a.pool");
+    {
+        let pool: Pool<Root> = Pool::open(&path).unwrap();
+        let mut w = pool.write();
+        w.counter = 41;
+        w.pair = (7, -9);
+        w.boxed = Some(PBox::new([3; 8]));
+    }
+    let pool: Pool<Root> = Pool::open_existing(&path).unwrap();
+    {
+        let r = pool.read();
+        assert_eq!(r.counter, 41);
+        assert_eq!(r.pair, (7, -9));
+        assert_eq!(*r.boxed.as_deref().unwrap(), [3; 8]);
+    }
+    pool.check().unwrap();
+}
+
+#[test]
+fn rollback_on_err_and_on_abort() {
+    let pool = fast().in_memory().unwrap();
+    pool.write().counter = 1;
+    let r: Result<(), Error> = pool.transaction(|root| {
+        root.counter = 2;
+        root.boxed = Some(PBox::new([9; 8]));
+        Err(Error::ReadOnly { path: "x".into() })
+    });
+    assert!(r.is_err());
+    assert_eq!(pool.read().counter, 1);
+    assert!(pool.read().boxed.is_none());
+    let mut w = pool.write();
+    w.counter = 5;
+    w.abort();
+    assert_eq!(pool.read().counter, 1);
+    pool.check().unwrap();
+}
+
+#[test]
+fn rollback_on_panic() {
+    let pool = fast().in_memory().unwrap();
+    {
+        let mut w = pool.write();
+        w.boxed = Some(PBox::new([1; 8]));
+    }
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = pool.write();
+        w.counter = 99;
+        w.boxed = None; // frees, deferred
+        w.boxed = Some(PBox::new([2; 8]));
+        panic!("boom");
+    }));
+    assert!(res.is_err());
+    let r = pool.read();
+    assert_eq!(r.counter, 0);
+    assert_eq!(*r.boxed.as_deref().unwrap(), [1; 8]);
+    drop(r);
+    pool.check().unwrap();
+}
+
+#[test]
+fn transaction_returns_value_and_commits() {
+    let pool = fast().in_memory().unwrap();
+    let v: Result<u64, Error> = pool.transaction(|root| {
+        root.counter += 10;
+        Ok(root.counter * 2)
+    });
+    assert_eq!(v.unwrap(), 20);
+    assert_eq!(pool.read().counter, 10);
+}
+
+#[test]
+fn pbox_replace_and_mutate_frees_old_blocks() {
+    let pool = fast().in_memory().unwrap();
+    for i in 0..100u64 {
+        let mut w = pool.write();
+        match w.boxed.as_deref_mut() {
+            Some(b) if i % 3 != 0 => b[0] = i,
+            _ => w.boxed = Some(PBox::new([i; 8])),
+        }
+    }
+    let report = pool.check().unwrap();
+    assert_eq!(report.blocks, 2, "root + one box: old boxes were freed");
+    assert_eq!(pool.read().boxed.as_deref().unwrap()[0], 99);
+}
+
+#[test]
+fn two_pools_at_once() {
+    let dir = TempDir::new("two");
+    let a: Pool<Root> = fast().open(dir.file("a.pool")).unwrap();
+    let b: Pool<Root> = fast().open(dir.file("b.pool")).unwrap();
+    {
+        let mut wa = a.write();
+        wa.boxed = Some(PBox::new([1; 8]));
+    }
+    {
+        let mut wb = b.write();
+        wb.boxed = Some(PBox::new([2; 8]));
+        let ra = a.read();
+        assert_eq!(ra.boxed.as_deref().unwrap()[0], 1);
+    }
+    assert_eq!(b.read().boxed.as_deref().unwrap()[0], 2);
+    a.check().unwrap();
+    b.check().unwrap();
+}
+
+#[test]
+fn reopen_maps_elsewhere_and_still_works() {
+    let dir = TempDir::new("remap");
+    let path = dir.file("a.pool");
+    let first = {
+        let pool: Pool<Root> = fast().open(&path).unwrap();
+        {
+            let mut w = pool.write();
+            w.boxed = Some(PBox::new([5; 8]));
+        }
+        let r = pool.read();
+        &*r as *const Root as usize
+    };
+    // Occupy the old address range so the next mapping must land elsewhere.
+    let mut fillers = Vec::new();
+    for i in 0..16 {
+        let f: Pool<Root> = fast().open(dir.file(&format!("filler{i}.pool"))).unwrap();
+        let at = {
+            let r = f.read();
+            &*r as *const Root as usize
+        };
+        fillers.push(f);
+        if at == first {
+            break;
+        }
+    }
+    let pool: Pool<Root> = fast().open(&path).unwrap();
+    let r = pool.read();
+    assert_ne!(&*r as *const Root as usize, first);
+    assert_eq!(*r.boxed.as_deref().unwrap(), [5; 8]);
+}
+
+#[test]
+fn growth_past_initial_size_and_reopen() {
+    let dir = TempDir::new("grow");
+    let path = dir.file("g.pool");
+    #[derive(Persistent, Default)]
+    struct Many {
+        slots: [Option<PBox<[u8; 4000]>>; 32],
+    }
+    {
+        let pool = Pool::<Many>::options()
+            .durability(Durability::Process)
+            .initial_size(128 << 10)
+            .open(&path)
+            .unwrap();
+        for i in 0..32 {
+            let mut w = pool.write();
+            w.slots[i] = Some(PBox::new([i as u8; 4000]));
+        }
+        assert!(pool.stats().pool_bytes > 128 << 10);
+        pool.check().unwrap();
+    }
+    let pool = Pool::<Many>::open_existing(&path).unwrap();
+    for i in 0..32 {
+        assert_eq!(pool.read().slots[i].as_deref().unwrap()[3999], i as u8);
+    }
+    pool.check().unwrap();
+}
+
+#[test]
+fn out_of_space_rolls_back_and_keeps_state() {
+    #[derive(Persistent, Default)]
+    struct Big {
+        n: u64,
+        slots: [Option<PBox<[u8; 8192]>>; 32],
+    }
+    let pool = Pool::<Big>::options()
+        .durability(Durability::Process)
+        .initial_size(256 << 10)
+        .max_size(256 << 10)
+        .in_memory()
+        .unwrap();
+    let mut filled = 0;
+    loop {
+        let r: Result<(), Error> = pool.transaction(|root| {
+            root.n += 1;
+            let b = PBox::try_new([7u8; 8192]).map_err(|(e, _)| e)?;
+            root.slots[filled] = Some(b);
+            Ok(())
+        });
+        match r {
+            Ok(()) => filled += 1,
+            Err(Error::OutOfSpace { .. }) => break,
+            Err(e) => panic!("unexpected {e}"),
+        }
+        assert!(filled < 32, "the limit was never hit");
+    }
+    assert!(filled > 0);
+    assert_eq!(pool.read().n, filled as u64);
+    pool.check().unwrap();
+}
+
+#[test]
+fn wrong_root_type_is_refused() {
+    let dir = TempDir::new("wrongroot");
+    let path = dir.file("a.pool");
+    drop(fast().open(&path).unwrap());
+    let err = Pool::<Other>::open_existing(&path).unwrap_err();
+    match &err {
+        Error::RootTypeMismatch {
+            stored, requested, ..
+        } => {
+            assert!(
+                stored.ends_with("Root") && requested.ends_with("Other"),
+                "{err}"
+            );
+        }
+        e => panic!("expected RootTypeMismatch, got {e}"),
+    }
+    // Nothing was lost: the right type still opens.
+    Pool::<Root>::open_existing(&path).unwrap().check().unwrap();
+}
+
+#[test]
+fn second_open_is_locked() {
+    let dir = TempDir::new("locked");
+    let path = dir.file("a.pool");
+    let _p = fast().open(&path).unwrap();
+    assert!(matches!(
+        Pool::<Root>::open(&path),
+        Err(Error::Locked { .. })
+    ));
+}
+
+#[test]
+fn not_found_and_already_exists() {
+    let dir = TempDir::new("exist");
+    let path = dir.file("a.pool");
+    assert!(matches!(
+        Pool::<Root>::open_existing(&path),
+        Err(Error::NotFound { .. })
+    ));
+    drop(fast().create(&path).unwrap());
+    assert!(matches!(
+        Pool::<Root>::create(&path),
+        Err(Error::AlreadyExists { .. })
+    ));
+}
+
+#[test]
+fn created_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("mode");
+    let path = dir.file("a.pool");
+    drop(fast().open(&path).unwrap());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn truncated_file_is_an_error() {
+    let dir = TempDir::new("trunc");
+    let path = dir.file("a.pool");
+    drop(fast().open(&path).unwrap());
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    assert!(matches!(
+        Pool::<Root>::open(&path),
+        Err(Error::Truncated { .. })
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    assert!(matches!(
+        Pool::<Root>::open(&path),
+        Err(Error::Truncated { .. })
+    ));
+}
+
+#[test]
+fn flipped_header_bytes() {
+    let dir = TempDir::new("flip");
+    let path = dir.file("a.pool");
+    drop(fast().open(&path).unwrap());
+    let orig = std::fs::read(&path).unwrap();
+    // One damaged copy: the other copy of the header still opens the pool.
+    let mut one = orig.clone();
+    one[40] ^= 0xff;
+    std::fs::write(&path, &one).unwrap();
+    Pool::<Root>::open(&path).unwrap().check().unwrap();
+    // Both copies damaged: a checksum error, nothing else.
+    let mut both = orig.clone();
+    both[40] ^= 0xff;
+    both[2048 + 40] ^= 0xff;
+    std::fs::write(&path, &both).unwrap();
+    assert!(matches!(
+        Pool::<Root>::open(&path),
+        Err(Error::HeaderChecksum { .. })
+    ));
+}
+
+#[test]
+fn a_file_that_is_not_a_pool() {
+    let dir = TempDir::new("foreign");
+    let path = dir.file("notes.txt");
+    std::fs::write(&path, vec![b'x'; 10000]).unwrap();
+    assert!(matches!(
+        Pool::<Root>::open(&path),
+        Err(Error::BadMagic { .. })
+    ));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![b'x'; 10000],
+        "the file was not touched"
+    );
+}
+
+#[test]
+fn read_only_pool_refuses_writes() {
+    let dir = TempDir::new("ro");
+    let path = dir.file("a.pool");
+    {
+        let p = fast().open(&path).unwrap();
+        p.write().counter = 3;
+    }
+    let p = Pool::<Root>::options()
+        .read_only(true)
+        .open_existing(&path)
+        .unwrap();
+    assert_eq!(p.read().counter, 3);
+    assert!(matches!(p.try_write(), Err(Error::ReadOnly { .. })));
+}
+
+#[test]
+fn sync_transaction_barriers_are_counted() {
+    let dir = TempDir::new("barriers");
+    let pool: Pool<Root> = Pool::open(dir.file("a.pool")).unwrap();
+    let before = pool.stats();
+    pool.write().counter = 1;
+    let after = pool.stats();
+    // One for the undo entry, one for the changed bytes, one for the commit record.
+    assert_eq!(after.barriers - before.barriers, 3);
+    assert_eq!(after.txn.commits - before.txn.commits, 1);
+    // An empty transaction costs nothing.
+    drop(pool.write());
+    assert_eq!(pool.stats().barriers, after.barriers);
+}
