@@ -265,12 +265,12 @@ fn subsets(n: usize, budget: usize, exhaustive: usize, rng: &mut u64) -> Vec<Vec
             out.push(s);
         }
     };
-    for k in 0..=n {
+    push(Vec::new(), &mut out);
+    push((0..n).collect(), &mut out);
+    for k in 1..n {
         push((0..k).collect(), &mut out);
         push((n - k..n).collect(), &mut out);
-    }
-    for skip in 0..n {
-        push((0..n).filter(|&i| i != skip).collect(), &mut out);
+        push((0..n).filter(|&i| i != k - 1).collect(), &mut out);
     }
     while out.len() < budget {
         *rng ^= *rng << 13;

@@ -529,3 +529,7 @@ impl Heap {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "alloc_tests.rs"]
+pub(crate) mod tests;
