@@ -17,9 +17,10 @@ use crate::heap::map::{Mapping, PAGE};
 use crate::heap::persist::{Durability, Persister, Recorder};
 use crate::heap::{Geometry, Heap, HeapIo};
 use crate::persistent::{Fingerprint, Persistent};
-use crate::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
+use crate::sync::{RwLockReadGuard, RwLockWriteGuard};
 use crate::txn::core::PoolCore;
 use crate::txn::{Txn, TxnStats};
+use std::sync::Arc;
 
 const DEFAULT_INITIAL: u64 = 1 << 20;
 const DEFAULT_MAX: u64 = 64 << 30;

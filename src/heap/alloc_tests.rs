@@ -27,8 +27,20 @@ impl Undo for NoUndo {
 pub(crate) fn memory_heap(initial: u64, max: u64) -> Heap {
     let map = Mapping::memory(initial as usize, max as usize).unwrap();
     let persist = Persister::new(Durability::Process, false, true, None);
-    let io = HeapIo { map, persist, path: "<test>".into() };
-    Heap::format(io, Geometry { initial, max, log_pages: 4 }, 7)
+    let io = HeapIo {
+        map,
+        persist,
+        path: "<test>".into(),
+    };
+    Heap::format(
+        io,
+        Geometry {
+            initial,
+            max,
+            log_pages: 4,
+        },
+        7,
+    )
 }
 
 fn check(heap: &mut Heap, live: &BTreeMap<u64, usize>) {
@@ -67,7 +79,10 @@ fn random_alloc_free_matches_model() {
             };
             let off = heap.alloc(&mut undo, size, 8).unwrap();
             assert_eq!(off % 16, 0);
-            assert!(live.insert(off, size).is_none(), "double allocation at {off}");
+            assert!(
+                live.insert(off, size).is_none(),
+                "double allocation at {off}"
+            );
         } else {
             let k = rng(&mut x) as usize % live.len();
             let off = *live.keys().nth(k).unwrap();
@@ -117,9 +132,15 @@ fn grow_in_place_extends_page_blocks() {
     assert_eq!(heap.block_at(a).unwrap().size(), 10 * PAGE);
     let b = heap.alloc(&mut undo, 2 * PAGE, 8).unwrap();
     assert_eq!(b, a + 10 * PAGE as u64);
-    assert!(!heap.grow_in_place(&mut undo, a, 11 * PAGE).unwrap(), "b is in the way");
+    assert!(
+        !heap.grow_in_place(&mut undo, a, 11 * PAGE).unwrap(),
+        "b is in the way"
+    );
     let s = heap.alloc(&mut undo, 40, 8).unwrap();
-    assert!(heap.grow_in_place(&mut undo, s, 48).unwrap(), "within its size class");
+    assert!(
+        heap.grow_in_place(&mut undo, s, 48).unwrap(),
+        "within its size class"
+    );
     assert!(!heap.grow_in_place(&mut undo, s, 100).unwrap());
 }
 

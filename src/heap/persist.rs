@@ -6,8 +6,9 @@
 #![allow(unsafe_code)]
 
 use super::map::{Mapping, PAGE};
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 use std::io;
+use std::sync::Arc;
 
 /// How far a committed transaction survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -52,12 +52,12 @@ impl std::fmt::Debug for PoolCore {
     }
 }
 
-thread_local! {
-    static TOKEN: u8 = const { 0 };
+sync::thread_local! {
+    static TOKEN: u8 = 0;
     /// Pools whose write transaction this thread holds (innermost last).
-    static ACTIVE: RefCell<Vec<(u16, usize)>> = const { RefCell::new(Vec::new()) };
+    static ACTIVE: RefCell<Vec<(u16, usize)>> = RefCell::new(Vec::new());
     /// The last registry hit: (epoch, start, end, core).
-    static CACHE: Cell<(u64, usize, usize, usize)> = const { Cell::new((0, 0, 0, 0)) };
+    static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
 }
 
 fn token() -> usize {

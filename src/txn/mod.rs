@@ -374,6 +374,9 @@ mod tests {
         let fresh = t.alloc(&mut heap, 5000, 8).unwrap();
         t.abort(&mut heap).unwrap();
         assert_eq!(bytes(&heap, a, 64), vec![1; 64]);
-        assert!(heap.block_at(fresh).is_err(), "the allocation was rolled back");
+        assert!(
+            heap.block_at(fresh).is_err(),
+            "the allocation was rolled back"
+        );
     }
 }
