@@ -54,7 +54,7 @@ fn step(r: &mut Root, k: u64) {
             r.sum += b[0];
         }
     }
-    if k % 5 == 0 {
+    if k.is_multiple_of(5) {
         r.big = Some(PBox::new([k; 1024]));
     }
 }
@@ -70,10 +70,10 @@ fn verify(r: &Root) -> Result<(), String> {
     if sum != r.sum {
         return Err(format!("sum {} != {} at seq {}", r.sum, sum, r.seq));
     }
-    if let Some(b) = &r.big {
-        if b.iter().any(|&v| v != b[0]) {
-            return Err("torn big box".into());
-        }
+    if let Some(b) = &r.big
+        && b.iter().any(|&v| v != b[0])
+    {
+        return Err("torn big box".into());
     }
     Ok(())
 }

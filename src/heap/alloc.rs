@@ -222,12 +222,13 @@ impl Heap {
                 continue; // discovered on the next turn of the loop
             }
             let s = self.alloc.segs[i];
-            if s.kind == Kind::Heap && self.alloc.free_pages[i] >= n {
-                if let Some(p) = self.find_free_pages(s, n) {
-                    self.mark_pages(undo, s.off, p, n, head, cont)?;
-                    self.alloc.free_pages[i] -= n;
-                    return Ok(s.off + p * PAGE as u64);
-                }
+            if s.kind == Kind::Heap
+                && self.alloc.free_pages[i] >= n
+                && let Some(p) = self.find_free_pages(s, n)
+            {
+                self.mark_pages(undo, s.off, p, n, head, cont)?;
+                self.alloc.free_pages[i] -= n;
+                return Ok(s.off + p * PAGE as u64);
             }
             i += 1;
         }
@@ -347,7 +348,7 @@ impl Heap {
                 let d = self.io.map.read_u16(segment::desc_off(seg as usize, page));
                 let (kind, val) = (d & !D_VALUE, (d & D_VALUE) as usize);
                 let head = match kind {
-                    D_BLOCK if off % PAGE as u64 == 0 => {
+                    D_BLOCK if off.is_multiple_of(PAGE as u64) => {
                         return Ok(Block::Pages {
                             seg,
                             pages: val as u64,

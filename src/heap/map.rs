@@ -129,7 +129,7 @@ impl Mapping {
 
     /// Maps `from .. to` (page aligned) of the backing over the reservation.
     fn map_range(&mut self, from: usize, to: usize) -> io::Result<()> {
-        debug_assert!(from % PAGE == 0 && to % PAGE == 0 && to <= self.reserved);
+        debug_assert!(from.is_multiple_of(PAGE) && to.is_multiple_of(PAGE) && to <= self.reserved);
         if to == from {
             return Ok(());
         }

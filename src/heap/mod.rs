@@ -188,7 +188,7 @@ impl Heap {
 /// The header's offsets must describe a plausible pool before anything follows them.
 fn validate_layout(h: &Header, path: &Path) -> Result<()> {
     let page = PAGE as u64;
-    let aligned = |v: u64| v % page == 0;
+    let aligned = |v: u64| v.is_multiple_of(page);
     let ok = aligned(h.valid_size)
         && h.log_off == page
         && aligned(h.heap_off)

@@ -52,13 +52,19 @@ impl std::fmt::Debug for PoolCore {
     }
 }
 
-sync::thread_local! {
-    static TOKEN: u8 = 0;
-    /// Pools whose write transaction this thread holds (innermost last).
-    static ACTIVE: RefCell<Vec<(u16, usize)>> = RefCell::new(Vec::new());
-    /// The last registry hit: (epoch, start, end, core).
-    static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
+// No `const { }` initialisers: loom's thread_local! does not take them.
+#[allow(clippy::missing_const_for_thread_local)]
+mod tls {
+    use super::*;
+    sync::thread_local! {
+        pub(super) static TOKEN: u8 = 0;
+        /// Pools whose write transaction this thread holds (innermost last).
+        pub(super) static ACTIVE: RefCell<Vec<(u16, usize)>> = RefCell::new(Vec::new());
+        /// The last registry hit: (epoch, start, end, core).
+        pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
+    }
 }
+use tls::{ACTIVE, CACHE, TOKEN};
 
 fn token() -> usize {
     TOKEN.with(|t| t as *const u8 as usize)

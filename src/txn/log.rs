@@ -55,7 +55,7 @@ impl LogChain {
         let mut segs = Vec::new();
         let mut off = heap.hdr.log_off;
         while off != 0 {
-            let ok = off % PAGE as u64 == 0
+            let ok = off.is_multiple_of(PAGE as u64)
                 && off + PAGE as u64 <= heap.valid_size()
                 && map.read_u32(off as usize) == segment::SEG_MAGIC
                 && map.read_u32(off as usize + segment::OFF_KIND) == Kind::Log as u32;
