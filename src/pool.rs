@@ -494,11 +494,7 @@ impl<R: Persistent> Pool<R> {
     pub fn image(&self) -> Vec<u8> {
         let r = self.core.read_lock();
         self.core.with_state(&r, |st| {
-            st.heap
-                .io
-                .map
-                .bytes(0, st.heap.valid_size() as usize)
-                .to_vec()
+            st.heap.io.map.snapshot(st.heap.valid_size() as usize)
         })
     }
 

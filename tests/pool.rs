@@ -379,3 +379,23 @@ fn sync_transaction_barriers_are_counted() {
     drop(pool.write());
     assert_eq!(pool.stats().barriers, after.barriers);
 }
+
+#[test]
+fn large_initial_size_is_laid_out_in_segments() {
+    // Regression: a pool created larger than one heap segment (4 MiB) used to fail with
+    // "heap segment claims N pages", because format laid one segment over all of it.
+    let dir = TempDir::new("bigcreate");
+    let path = dir.file("big.pool");
+    {
+        let pool = Pool::<Root>::options()
+            .durability(Durability::Process)
+            .initial_size(64 << 20)
+            .open(&path)
+            .unwrap();
+        let mut w = pool.write();
+        w.boxed = Some(PBox::new([1; 8]));
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 << 20);
+    let pool = Pool::<Root>::open_existing(&path).unwrap();
+    assert_eq!(pool.check().unwrap().pool_bytes, 64 << 20);
+}

@@ -21,7 +21,9 @@ use crate::persistent::{Fingerprint, Persistent};
 /// struct Root { cfg: Option<PBox<[u64; 4]>> }
 ///
 /// let pool = Pool::<Root>::options().in_memory()?;
-/// pool.write().cfg = Some(PBox::new([1, 2, 3, 4]));
+/// let mut root = pool.write(); // PBox::new allocates in this thread's open transaction
+/// root.cfg = Some(PBox::new([1, 2, 3, 4]));
+/// drop(root); // commit
 /// assert_eq!(pool.read().cfg.as_deref(), Some(&[1, 2, 3, 4]));
 /// # Ok::<(), pcoll::Error>(())
 /// ```

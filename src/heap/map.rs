@@ -197,6 +197,33 @@ fn layout(size: usize) -> std::alloc::Layout {
     std::alloc::Layout::from_size_align(size, PAGE).expect("reservation layout")
 }
 
+/// Copies `len` bytes so that the destination holds initialised bytes even where the source
+/// holds padding: an opaque `rep movsb` on x86_64 (the compiler must take what it wrote as
+/// initialised). Elsewhere, and under Miri (which cannot run asm), a plain copy.
+///
+/// # Safety
+/// - `src .. src + len` is readable and `dst .. dst + len` writable;
+/// - the two ranges do not overlap.
+unsafe fn copy_frozen(src: *const u8, dst: *mut u8, len: usize) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: rep movsb copies rcx bytes from rsi to rdi; the caller guarantees both ranges;
+    // the direction flag is clear per the ABI.
+    unsafe {
+        std::arch::asm!(
+            "rep movsb",
+            inout("rcx") len => _,
+            inout("rsi") src => _,
+            inout("rdi") dst => _,
+            options(nostack, preserves_flags)
+        );
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    // SAFETY: as documented for the caller.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src, dst, len)
+    }
+}
+
 /// Reserves address space: inaccessible until `map_range` maps into it.
 fn reserve(size: usize) -> io::Result<NonNull<u8>> {
     #[cfg(miri)]
@@ -225,7 +252,8 @@ fn reserve(size: usize) -> io::Result<NonNull<u8>> {
     }
 }
 
-/// Pool memory as bytes, bounds checked.
+/// Pool metadata as bytes, bounds checked. Only for ranges pcoll wrote as bytes (header,
+/// log, allocator tables); user data may hold uninitialised padding: use `snapshot`.
 impl Mapping {
     pub(crate) fn bytes(&self, off: usize, len: usize) -> &[u8] {
         assert!(
@@ -290,7 +318,9 @@ impl Mapping {
 
     /// Copies pool bytes `src .. src + len` into the metadata range at `dst` (log appends).
     /// Reads through `from`, a pointer the caller derived from its own reference to the
-    /// source, when it has one, so the read stays within that reference's provenance.
+    /// source, when it has one, so the read stays within that reference's provenance. The
+    /// copy freezes the bytes: user data may hold padding that Rust considers uninitialised,
+    /// and the log checksums what it copied.
     pub(crate) fn copy_in(&self, dst: usize, src: usize, len: usize, from: Option<*const u8>) {
         let d = self.check(dst, len);
         let s = match from {
@@ -302,7 +332,19 @@ impl Mapping {
             "log copy overlaps its source"
         );
         // SAFETY: both ranges are in bounds and disjoint (the log never covers user memory).
-        unsafe { std::ptr::copy_nonoverlapping(s, d, len) }
+        unsafe { copy_frozen(s, d, len) }
+    }
+
+    /// The pool's first `len` bytes as initialised bytes (images for tests and recorders).
+    pub(crate) fn snapshot(&self, len: usize) -> Vec<u8> {
+        let len = len.min(self.len);
+        let mut v = Vec::<u8>::with_capacity(len);
+        // SAFETY: 0..len is mapped; v has capacity len; copy_frozen initialises all of it.
+        unsafe {
+            copy_frozen(self.base(), v.as_mut_ptr(), len);
+            v.set_len(len);
+        }
+        v
     }
 
     /// Writes `src` back over pool memory at `off` (rollback). Only called when no user

@@ -73,8 +73,13 @@ impl Heap {
         let log_off = PAGE as u64;
         let heap_off = log_off + geo.log_pages * PAGE as u64;
         segment::init(&io.map, log_off as usize, geo.log_pages, Kind::Log);
-        let heap_pages = (geo.initial - heap_off) / PAGE as u64;
-        segment::init(&io.map, heap_off as usize, heap_pages, Kind::Heap);
+        // Heap segments of at most HEAP_SEG_PAGES fill the rest.
+        let mut at = heap_off;
+        while at < geo.initial {
+            let pages = ((geo.initial - at) / PAGE as u64).min(segment::HEAP_SEG_PAGES);
+            segment::init(&io.map, at as usize, pages, Kind::Heap);
+            at += pages * PAGE as u64;
+        }
         let hdr = Header {
             flags: 0,
             seq: 0,

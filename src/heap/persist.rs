@@ -163,7 +163,7 @@ impl Persister {
     /// Tells the recorder, if any.
     pub(crate) fn note(&self, map: &Mapping, ev: Event) {
         if let Some(r) = &self.recorder {
-            r.event(ev, map.bytes(0, map.len()));
+            r.event(ev, &map.snapshot(map.len()));
         }
     }
 }

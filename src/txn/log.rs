@@ -44,7 +44,12 @@ fn entry_crc(gen_: u64, off: u64, len: u32, data: &[u8]) -> u32 {
     h.update(&gen_.to_le_bytes());
     h.update(&off.to_le_bytes());
     h.update(&len.to_le_bytes());
+    // Under Miri the saved bytes may hold padding that Miri sees as uninitialised (the
+    // freezing copy is asm, which Miri cannot run), so only the entry header is summed there.
+    #[cfg(not(miri))]
     h.update(data);
+    #[cfg(miri)]
+    let _ = data;
     h.finalize()
 }
 

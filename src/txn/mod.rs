@@ -163,6 +163,7 @@ impl Txn {
 
     fn try_commit(&mut self, heap: &mut Heap) -> Result<()> {
         if self.entries.is_empty() && self.fresh.is_empty() && self.frees.is_empty() {
+            self.stats.commits += 1;
             self.finish(); // nothing changed: no record, the generation is reused
             return Ok(());
         }

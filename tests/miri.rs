@@ -1,0 +1,107 @@
+//! The heap, log, transactions and PBox on a memory-backed pool, sized for Miri:
+//! `MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --test miri`.
+//! Also runs as an ordinary test.
+
+use pcoll::{Durability, Error, PBox, Persistent, Pool};
+
+#[derive(Persistent, Default)]
+struct Root {
+    n: u64,
+    flag: bool,
+    one: Option<PBox<(u32, char)>>,
+    big: Option<PBox<[u64; 700]>>, // > one page: a page-run block
+    nested: Option<PBox<Option<PBox<u16>>>>,
+}
+
+fn pool() -> Pool<Root> {
+    Pool::<Root>::options()
+        .durability(Durability::Process)
+        .initial_size(128 << 10)
+        .max_size(512 << 10)
+        .in_memory()
+        .unwrap()
+}
+
+#[test]
+fn alloc_mutate_free_rollback() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        w.n = 1;
+        w.flag = true;
+        w.one = Some(PBox::new((5, 'x')));
+        w.big = Some(PBox::new([3; 700]));
+        w.nested = Some(PBox::new(Some(PBox::new(9))));
+    }
+    {
+        let mut w = p.write();
+        w.one.as_mut().unwrap().0 += 1;
+        w.big.as_mut().unwrap()[699] = 4;
+        **w.nested.as_mut().unwrap().as_mut().unwrap() = 10;
+    }
+    let r: Result<(), Error> = p.transaction(|root| {
+        root.n = 99;
+        root.big = None;
+        root.nested = Some(PBox::new(None));
+        Err(Error::ReadOnly { path: "x".into() })
+    });
+    assert!(r.is_err());
+    {
+        let r = p.read();
+        assert_eq!(r.n, 1);
+        assert_eq!(*r.one.as_deref().unwrap(), (6, 'x'));
+        assert_eq!(r.big.as_deref().unwrap()[699], 4);
+        assert_eq!(**r.nested.as_deref().unwrap().as_ref().unwrap(), 10);
+    }
+    assert_eq!(p.check().unwrap().blocks, 5); // root, one, big, nested and its inner box
+    {
+        let mut w = p.write();
+        w.nested = None; // frees two blocks (outer and inner box)
+        w.big = None;
+    }
+    assert_eq!(p.check().unwrap().blocks, 2);
+}
+
+#[test]
+fn panic_rolls_back() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        w.one = Some(PBox::new((1, 'a')));
+    }
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = p.write();
+        w.one = Some(PBox::new((2, 'b')));
+        w.n = 7;
+        panic!("inside a transaction");
+    }));
+    assert!(res.is_err());
+    assert_eq!(*p.read().one.as_deref().unwrap(), (1, 'a'));
+    assert_eq!(p.read().n, 0);
+    p.check().unwrap();
+}
+
+#[test]
+fn moved_out_handles_are_refused_not_read() {
+    let p = pool();
+    let mut w = p.write();
+    w.one = Some(PBox::new((3, 'c')));
+    let moved = w.one.take().unwrap(); // now on the stack, outside pool memory
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| moved.0));
+    assert!(res.is_err(), "reading a moved-out handle must panic");
+    w.one = Some(moved); // moving it back in is fine
+    assert_eq!(w.one.as_deref().unwrap().1, 'c');
+    drop(w);
+    p.check().unwrap();
+}
+
+#[test]
+fn two_memory_pools() {
+    let (a, b) = (pool(), pool());
+    let mut wa = a.write();
+    let mut wb = b.write();
+    wa.n = 1;
+    wb.n = 2;
+    drop((wa, wb));
+    assert_eq!((a.read().n, b.read().n), (1, 2));
+}
