@@ -50,7 +50,7 @@ pub mod testing;
 pub use collections::pbox::PBox;
 pub use error::{Error, Result};
 pub use heap::check::{CheckReport, Visitor};
-pub use heap::persist::{Durability, Event, Recorder};
+pub use heap::persist::{Durability, Event, Medium, Recorder};
 pub use pcoll_derive::Persistent;
 pub use persistent::{Fingerprint, Persistent};
 pub use pool::{Options, Pool, PoolStats, ReadGuard, WriteGuard};

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::heap::check::{CheckReport, Visitor};
 use crate::heap::header::Header;
-use crate::heap::map::{Mapping, PAGE};
-use crate::heap::persist::{Durability, Persister, Recorder};
+use crate::heap::map::{FileMode, Mapping, PAGE};
+use crate::heap::persist::{Durability, Medium, Persister, Recorder};
 use crate::heap::{Geometry, Heap, HeapIo};
 use crate::persistent::{Fingerprint, Persistent};
 use crate::sync::{RwLockReadGuard, RwLockWriteGuard};
@@ -65,6 +65,7 @@ pub struct Options<R> {
     durability: Durability,
     read_only: bool,
     recorder: Option<Arc<dyn Recorder>>,
+    medium: Medium,
     _root: PhantomData<fn() -> R>,
 }
 
@@ -130,6 +131,13 @@ impl<R: Persistent + Default> Options<R> {
         self
     }
 
+    /// Which medium a memory pool with a recorder simulates (default: a file).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn simulate(mut self, medium: Medium) -> Self {
+        self.medium = medium;
+        self
+    }
+
     /// Opens the pool at `path`, creating it if no file is there.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Pool<R>> {
         self.open_mode(path.as_ref(), Mode::CreateOrOpen)
@@ -151,7 +159,8 @@ impl<R: Persistent + Default> Options<R> {
         let geo = self.geometry(&path)?;
         let map = Mapping::memory(geo.initial as usize, self.reservation(geo.initial))
             .map_err(|e| Error::io(&path, "reserve memory", e))?;
-        self.format(map, geo, path)
+        let d = self.durability;
+        self.format(map, geo, path, d)
     }
 
     /// Opens a memory pool holding a copy of `image` (a pool file's bytes), running recovery
@@ -215,7 +224,12 @@ impl<R: Persistent + Default> Options<R> {
             });
         }
         let reserve = self.reservation(hdr.valid_size);
-        let map = Mapping::file(file, hdr.valid_size as usize, reserve, !self.read_only)
+        let mode = match (self.read_only, self.durability) {
+            (true, _) => FileMode::ReadOnly,
+            (false, Durability::Process) => FileMode::Shared,
+            (false, Durability::Sync) => FileMode::Private, // written back at commit
+        };
+        let map = Mapping::file(file, hdr.valid_size as usize, reserve, mode)
             .map_err(|e| Error::io(path, "mmap", e))?;
         self.attach(map, len, path.to_owned())
     }
@@ -223,11 +237,16 @@ impl<R: Persistent + Default> Options<R> {
     /// Validates, recovers and wraps an existing pool's mapping.
     fn attach(self, map: Mapping, file_len: u64, path: PathBuf) -> Result<Pool<R>> {
         let memory = matches!(map.backing(), crate::heap::map::Backing::Memory);
-        let persist = Persister::new(self.durability, false, memory, self.recorder.clone());
         let persist = if self.read_only {
-            Persister::new(Durability::Process, false, true, None)
+            Persister::new(Durability::Process, memory, false, Medium::File, None)
         } else {
-            persist
+            Persister::new(
+                self.durability,
+                memory,
+                false,
+                self.medium,
+                self.recorder.clone(),
+            )
         };
         let mut heap = Heap::open(
             HeapIo {
@@ -259,22 +278,23 @@ impl<R: Persistent + Default> Options<R> {
         lock_file(&file, &tmp, false)?;
         file.set_len(geo.initial)
             .map_err(|e| Error::io(&tmp, "set_len", e))?;
+        // Formatted through a shared mapping with no barriers, then made durable at once.
         let map = Mapping::file(
             file,
             geo.initial as usize,
             self.reservation(geo.initial),
-            true,
+            FileMode::Shared,
         )
         .map_err(|e| Error::io(&tmp, "mmap", e))?;
         let again = self.clone();
-        let pool = self.format(map, geo, path.to_owned())?;
+        let pool = self.format(map, geo, path.to_owned(), Durability::Process)?;
         pool.sync_file()?;
+        drop(pool); // reopened below with the caller's durability
         match std::fs::hard_link(&tmp, path) {
             Ok(()) => {}
             Err(e)
                 if e.kind() == std::io::ErrorKind::AlreadyExists && mode == Mode::CreateOrOpen =>
             {
-                drop(pool);
                 return again.open_existing(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -286,13 +306,13 @@ impl<R: Persistent + Default> Options<R> {
         }
         drop(guard);
         sync_dir(path)?;
-        Ok(pool)
+        again.open_existing(path)
     }
 
     /// Lays out a fresh pool in `map` and builds `R::default()` as its root.
-    fn format(self, map: Mapping, geo: Geometry, path: PathBuf) -> Result<Pool<R>> {
+    fn format(self, map: Mapping, geo: Geometry, path: PathBuf, d: Durability) -> Result<Pool<R>> {
         let memory = matches!(map.backing(), crate::heap::map::Backing::Memory);
-        let persist = Persister::new(self.durability, false, memory, self.recorder.clone());
+        let persist = Persister::new(d, memory, false, self.medium, self.recorder.clone());
         let mut heap = Heap::format(HeapIo { map, persist, path }, geo, random_u64());
         Txn::format(&mut heap)?;
         heap.write_header()?;
@@ -392,6 +412,7 @@ impl<R: Persistent + Default> Pool<R> {
             durability: Durability::Sync,
             read_only: false,
             recorder: None,
+            medium: Medium::File,
             _root: PhantomData,
         }
     }
@@ -498,15 +519,15 @@ impl<R: Persistent> Pool<R> {
         })
     }
 
-    /// msync of the whole pool (after formatting, before the file is linked into place).
+    /// fdatasync of the whole pool (after formatting through a shared mapping).
     fn sync_file(&self) -> Result<()> {
         let r = self.core.read_lock();
         self.core.with_state(&r, |st| {
             st.heap
                 .io
                 .map
-                .msync(0, st.heap.valid_size() as usize)
-                .map_err(|e| Error::io(st.heap.path(), "msync", e))
+                .write_back(&[])
+                .map_err(|e| Error::io(st.heap.path(), "fdatasync", e))
         })
     }
 }

@@ -3,32 +3,34 @@
 //! before or after it. The method is pmreorder's and Yat's, run inside `cargo test`:
 //!
 //! 1. The pool runs on memory with a [`Recorder`] that keeps a *shadow* of the durable medium:
-//!    a barrier over a range copies the current bytes of that range into the shadow; growth
-//!    extends it with zeros.
+//!    a barrier copies the ranges it covers into the shadow; growth extends it with zeros.
 //! 2. At every event (each barrier, each logged range, growth, commit, recovery step), the
-//!    *pending units* are those whose current bytes differ from the shadow: pages of 4 KiB
-//!    (a file: the kernel may write back any dirty page, in any order, at any time) or lines
-//!    of 64 bytes (persistent memory). Each crash image is the shadow plus a subset of them.
+//!    medium may hold the shadow plus any subset of *pending unit versions*:
+//!    - a file (`Durability::Sync`: private mapping, write-back at commit): only the bytes the
+//!      barrier in progress hands to the file can land, each 4 KiB page all or nothing — a
+//!      page's pending version is its durable bytes overlaid with the bytes being written;
+//!    - persistent memory (shared mapping): any 64-byte line whose current bytes differ from
+//!      the shadow may have been evicted to the medium at any time.
 //! 3. Each image is opened (recovery runs), `check()`ed, observed, and compared with the model
 //!    before and after the transaction; after it, once the commit was acknowledged. For images
 //!    whose recovery did work, recovery itself is crashed at each of its barriers and run
 //!    again: the answer must be the same (idempotence).
 //!
-//! Subsets: all of them when few units are pending, else accumulative prefixes, reverse
+//! Subsets: all of them when few versions are pending, else accumulative prefixes, reverse
 //! prefixes, single omissions and seeded random subsets, up to a per-point budget.
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use crate::heap::map::PAGE;
-use crate::{Durability, Event, Persistent, Pool, Recorder};
+use crate::{Durability, Event, Medium, Persistent, Pool, Recorder};
 
-/// The unit the medium writes atomically.
+/// The medium model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Media {
-    /// Ordinary file: 4 KiB pages, any dirty page may reach the disk at any time.
+    /// Ordinary file: 4 KiB pages, written back by pcoll at its barriers.
     FilePages,
-    /// Persistent memory: 64-byte cache lines.
+    /// Persistent memory: 64-byte cache lines, any dirty line evictable at any time.
     PmemLines,
 }
 
@@ -37,6 +39,13 @@ impl Media {
         match self {
             Media::FilePages => PAGE,
             Media::PmemLines => 64,
+        }
+    }
+
+    fn medium(self) -> Medium {
+        match self {
+            Media::FilePages => Medium::File,
+            Media::PmemLines => Medium::Pmem,
         }
     }
 }
@@ -83,7 +92,7 @@ pub struct Config {
     pub media: Media,
     /// Images per persistence point at most.
     pub budget: usize,
-    /// Enumerate every subset up to this many pending units.
+    /// Enumerate every subset up to this many pending versions.
     pub exhaustive_upto: usize,
     /// Crash recovery too (for images whose recovery had work to do).
     pub crash_recovery: bool,
@@ -119,6 +128,7 @@ where
             .durability(Durability::Sync)
             .initial_size(256 << 10)
             .max_size(8 << 20)
+            .simulate(cfg.media.medium())
     };
     let p0 = opts().in_memory().expect("memory pool");
     setup(&p0);
@@ -165,6 +175,8 @@ struct Shadow {
 
 struct ShadowState {
     durable: Vec<u8>,
+    /// Ranges announced for the barrier in progress.
+    inflight: Vec<(u64, u64)>,
     acked: bool,
     points: usize,
     rng: u64,
@@ -172,13 +184,15 @@ struct ShadowState {
 
 impl Shadow {
     fn new(durable: Vec<u8>, cfg: Config, check: ImageCheck) -> Shadow {
+        let st = ShadowState {
+            durable,
+            inflight: Vec::new(),
+            acked: false,
+            points: 0,
+            rng: cfg.seed,
+        };
         Shadow {
-            state: Mutex::new(ShadowState {
-                durable,
-                acked: false,
-                points: 0,
-                rng: cfg.seed,
-            }),
+            state: Mutex::new(st),
             cfg,
             check,
         }
@@ -188,22 +202,45 @@ impl Shadow {
         self.state.lock().unwrap().points
     }
 
-    /// The pending units: where `image` differs from the durable shadow.
-    fn pending(&self, durable: &[u8], image: &[u8]) -> Vec<usize> {
+    /// The unit versions that may reach the medium now: (unit offset, bytes).
+    fn pending(&self, st: &ShadowState, image: &[u8]) -> Vec<(usize, Vec<u8>)> {
         let unit = self.cfg.media.unit();
-        (0..image.len().div_ceil(unit))
-            .filter(|&u| {
-                let (a, b) = (u * unit, ((u + 1) * unit).min(image.len()));
-                durable.get(a..b) != Some(&image[a..b])
-            })
-            .collect()
+        let span = |u: usize| (u * unit, ((u + 1) * unit).min(image.len()));
+        match self.cfg.media {
+            Media::PmemLines => (0..image.len().div_ceil(unit))
+                .map(span)
+                .filter(|&(a, b)| st.durable.get(a..b) != Some(&image[a..b]))
+                .map(|(a, b)| (a, image[a..b].to_vec()))
+                .collect(),
+            Media::FilePages => {
+                let mut units: Vec<usize> = Vec::new();
+                for &(off, len) in &st.inflight {
+                    units.extend(off as usize / unit..((off + len) as usize).div_ceil(unit));
+                }
+                units.sort_unstable();
+                units.dedup();
+                units
+                    .into_iter()
+                    .map(span)
+                    .filter_map(|(a, b)| {
+                        let mut v = st.durable[a..b].to_vec();
+                        for &(off, len) in &st.inflight {
+                            let (lo, hi) = ((off as usize).max(a), ((off + len) as usize).min(b));
+                            if lo < hi {
+                                v[lo - a..hi - a].copy_from_slice(&image[lo..hi]);
+                            }
+                        }
+                        (v != st.durable[a..b]).then_some((a, v))
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// Builds the crash images of this point and hands each to the checker.
     fn crash_point(&self, st: &mut ShadowState, image: &[u8]) {
         st.points += 1;
-        let pending = self.pending(&st.durable, image);
-        let unit = self.cfg.media.unit();
+        let pending = self.pending(st, image);
         for subset in subsets(
             pending.len(),
             self.cfg.budget,
@@ -212,14 +249,25 @@ impl Shadow {
         ) {
             let mut img = st.durable.clone();
             for &i in &subset {
-                let u = pending[i];
-                let (a, b) = (u * unit, ((u + 1) * unit).min(image.len()));
-                if img.len() < b {
-                    img.resize(b, 0);
-                }
-                img[a..b].copy_from_slice(&image[a..b]);
+                let (a, v) = &pending[i];
+                img[*a..*a + v.len()].copy_from_slice(v);
             }
             (self.check)(&img, st.acked);
+        }
+    }
+
+    /// The barrier completed: what it covered is durable.
+    fn settle(&self, st: &mut ShadowState, image: &[u8]) {
+        let unit = self.cfg.media.unit() as u64;
+        for (off, len) in std::mem::take(&mut st.inflight) {
+            let (a, b) = match self.cfg.media {
+                Media::FilePages => (off, off + len),
+                Media::PmemLines => (
+                    off / unit * unit,
+                    ((off + len).div_ceil(unit) * unit).min(image.len() as u64),
+                ),
+            };
+            st.durable[a as usize..b as usize].copy_from_slice(&image[a as usize..b as usize]);
         }
     }
 }
@@ -228,24 +276,20 @@ impl Recorder for Shadow {
     fn event(&self, ev: Event, image: &[u8]) {
         let mut st = self.state.lock().unwrap();
         match ev {
-            Event::Persist { off, len } => {
+            Event::Persist { off, len } => st.inflight.push((off, len)),
+            Event::Barrier => {
                 self.crash_point(&mut st, image);
-                let unit = self.cfg.media.unit() as u64;
-                let (a, b) = (
-                    off / unit * unit,
-                    ((off + len).div_ceil(unit) * unit).min(image.len() as u64),
-                );
-                st.durable[a as usize..b as usize].copy_from_slice(&image[a as usize..b as usize]);
+                self.settle(&mut st, image);
             }
             Event::Grow { len } => {
                 st.durable.resize(len as usize, 0);
                 self.crash_point(&mut st, image);
             }
-            Event::Logged { .. } | Event::Recovery => self.crash_point(&mut st, image),
             Event::Committed => {
                 st.acked = true;
                 self.crash_point(&mut st, image);
             }
+            _ => self.crash_point(&mut st, image),
         }
     }
 }
@@ -303,7 +347,8 @@ impl<R: Persistent + Default, M: PartialEq + Debug + Send + Sync + 'static> Orac
     fn recover(&self, img: &[u8], rec: Option<Arc<dyn Recorder>>) -> Result<(M, Vec<u8>), String> {
         let mut opts = Pool::<R>::options()
             .durability(Durability::Sync)
-            .max_size(8 << 20);
+            .max_size(8 << 20)
+            .simulate(self.cfg.media.medium());
         if let Some(r) = rec {
             opts = opts.recorder(r);
         }

@@ -372,12 +372,32 @@ fn sync_transaction_barriers_are_counted() {
     let before = pool.stats();
     pool.write().counter = 1;
     let after = pool.stats();
-    // One for the undo entry, one for the changed bytes, one for the commit record.
-    assert_eq!(after.barriers - before.barriers, 3);
+    // Write-back commit: the log, then the changes with the commit record.
+    assert_eq!(after.barriers - before.barriers, 2);
     assert_eq!(after.txn.commits - before.txn.commits, 1);
     // An empty transaction costs nothing.
     drop(pool.write());
     assert_eq!(pool.stats().barriers, after.barriers);
+    // Many ranges (a box allocated and mutated, the root logged): still two.
+    {
+        let mut w = pool.write();
+        w.boxed = Some(PBox::new([1; 8]));
+    }
+    let before = pool.stats();
+    {
+        let mut w = pool.write();
+        w.counter = 2;
+        w.history[3] = 9;
+        w.boxed.as_mut().unwrap()[7] = 5;
+        w.boxed = Some(PBox::new([2; 8]));
+    }
+    assert_eq!(pool.stats().barriers - before.barriers, 2);
+    // An aborted transaction writes nothing back.
+    let before = pool.stats();
+    let mut w = pool.write();
+    w.counter = 77;
+    w.abort();
+    assert_eq!(pool.stats().barriers, before.barriers);
 }
 
 #[test]

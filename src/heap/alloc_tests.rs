@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::Block;
 use crate::error::Result;
 use crate::heap::map::{Mapping, PAGE};
-use crate::heap::persist::{Durability, Persister};
+use crate::heap::persist::{Durability, Medium, Persister};
 use crate::heap::{Geometry, Heap, HeapIo, Undo};
 
 /// Records what would be logged; the model needs no rollback.
@@ -26,7 +26,7 @@ impl Undo for NoUndo {
 
 pub(crate) fn memory_heap(initial: u64, max: u64) -> Heap {
     let map = Mapping::memory(initial as usize, max as usize).unwrap();
-    let persist = Persister::new(Durability::Process, false, true, None);
+    let persist = Persister::new(Durability::Process, true, false, Medium::File, None);
     let io = HeapIo {
         map,
         persist,

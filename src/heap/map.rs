@@ -14,12 +14,22 @@ use std::fs::File;
 use std::io;
 use std::ptr::NonNull;
 
+/// How a file is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileMode {
+    Shared,
+    Private,
+    ReadOnly,
+}
+
 /// What backs the mapped bytes.
 #[derive(Debug)]
 pub(crate) enum Backing {
-    /// A pool file, shared with the page cache (`MAP_SHARED`), or private copy-on-write pages
-    /// when read-only (so recovery can roll back in memory without touching the file).
-    File { file: File, writable: bool },
+    /// A pool file. `Shared`: stores go to the page cache (`MAP_SHARED`), so a killed process
+    /// loses nothing. `Private`: copy-on-write pages (`MAP_PRIVATE`); nothing reaches the file
+    /// until [`Mapping::write_back`] writes it (durable pools, and read-only ones, whose
+    /// recovery then stays in memory).
+    File { file: File, mode: FileMode },
     /// Anonymous memory: tests, Miri, and pools that need no file.
     Memory,
 }
@@ -47,14 +57,14 @@ impl Mapping {
         file: File,
         len: usize,
         reserved: usize,
-        writable: bool,
+        mode: FileMode,
     ) -> io::Result<Self> {
         let base = reserve(reserved)?;
         let mut m = Mapping {
             base,
             reserved,
             len: 0,
-            backing: Backing::File { file, writable },
+            backing: Backing::File { file, mode },
         };
         m.map_range(0, len)?;
         m.len = len;
@@ -107,24 +117,71 @@ impl Mapping {
         Ok(())
     }
 
-    /// `msync(MS_SYNC)` of the pages covering `off .. off + len`.
-    pub(crate) fn msync(&self, off: usize, len: usize) -> io::Result<()> {
-        if !matches!(self.backing, Backing::File { writable: true, .. }) || len == 0 {
+    /// Writes `ranges` of the mapped memory to the file and waits until they are durable
+    /// (`pwrite` each, then one `fdatasync`). For a shared mapping the page cache already has
+    /// the bytes: `fdatasync` alone makes them durable. Memory pools have no medium.
+    pub(crate) fn write_back(&self, ranges: &[(u64, u64)]) -> io::Result<()> {
+        let Backing::File { file, mode } = &self.backing else {
+            return Ok(());
+        };
+        if *mode == FileMode::ReadOnly {
             return Ok(());
         }
-        let start = off & !(PAGE - 1);
-        let end = (off + len).min(self.len);
         #[cfg(not(miri))]
         {
-            // SAFETY: start is page aligned and start..end lies inside the mapped file range.
-            let rc =
-                unsafe { libc::msync(self.base().add(start).cast(), end - start, libc::MS_SYNC) };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
+            use std::os::fd::AsRawFd;
+            if *mode == FileMode::Private {
+                for &(off, len) in ranges {
+                    let (off, len) = (off as usize, len as usize);
+                    let p = self.check(off, len);
+                    let mut done = 0;
+                    while done < len {
+                        // SAFETY: p+done .. p+len is mapped (check); the kernel only reads it.
+                        let n = unsafe {
+                            libc::pwrite(
+                                file.as_raw_fd(),
+                                p.add(done).cast(),
+                                len - done,
+                                (off + done) as libc::off_t,
+                            )
+                        };
+                        if n < 0 {
+                            let e = io::Error::last_os_error();
+                            if e.kind() != io::ErrorKind::Interrupted {
+                                return Err(e);
+                            }
+                            continue;
+                        }
+                        done += n as usize;
+                    }
+                }
             }
+            file.sync_data()?;
         }
-        let _ = (start, end);
+        let _ = ranges;
         Ok(())
+    }
+
+    /// Drops this process's private copies of written-back pages (`MADV_DONTNEED`), so a
+    /// long-running pool does not keep a second copy of everything it ever changed. Only call
+    /// when every private page has been written back (after a commit).
+    pub(crate) fn drop_private_copies(&self) {
+        if !matches!(
+            self.backing,
+            Backing::File {
+                mode: FileMode::Private,
+                ..
+            }
+        ) {
+            return;
+        }
+        #[cfg(not(miri))]
+        // SAFETY: base..base+len is our mapping; after write-back its private pages equal the
+        // file, so discarding them (they re-read the file on next touch) loses nothing. No
+        // reference into pool memory is live: the caller holds the writer lock at commit.
+        unsafe {
+            libc::madvise(self.base().cast(), self.len, libc::MADV_DONTNEED);
+        }
     }
 
     /// Maps `from .. to` (page aligned) of the backing over the reservation.
@@ -156,9 +213,9 @@ impl Mapping {
                     libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
                     -1,
                 ),
-                Backing::File { file, writable } => (
+                Backing::File { file, mode } => (
                     libc::PROT_READ | libc::PROT_WRITE,
-                    if *writable {
+                    if *mode == FileMode::Shared {
                         libc::MAP_SHARED
                     } else {
                         libc::MAP_PRIVATE
@@ -354,5 +411,27 @@ impl Mapping {
         let s = self.check(src_off, len);
         // SAFETY: in bounds, disjoint (log vs user memory); no live references (see doc).
         unsafe { std::ptr::copy_nonoverlapping(s.cast_const(), d, len) }
+    }
+}
+
+impl Mapping {
+    /// crc32 of the bytes of `ranges`, in order, read through a freezing copy (they may be
+    /// user data with padding).
+    pub(crate) fn crc_of(&self, ranges: impl Iterator<Item = (u64, u64)>) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 1 << 16];
+        for (off, len) in ranges {
+            let (off, len) = (off as usize, len as usize);
+            let p = self.check(off, len);
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(buf.len());
+                // SAFETY: p+done .. +n is mapped (check above); buf has n bytes; disjoint.
+                unsafe { copy_frozen(p.add(done), buf.as_mut_ptr(), n) };
+                h.update(&buf[..n]);
+                done += n;
+            }
+        }
+        h.finalize()
     }
 }

@@ -5,7 +5,7 @@
 
 #![allow(unsafe_code)]
 
-use super::map::{Mapping, PAGE};
+use super::map::Mapping;
 use crate::sync::{AtomicU64, Ordering};
 use std::io;
 use std::sync::Arc;
@@ -23,16 +23,19 @@ pub enum Durability {
 
 /// What the recorder is told. Offsets are pool-relative bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
-    /// `off .. off + len` was made durable (a barrier: msync, or flush + fence).
+    /// `off .. off + len` is handed to the medium by the barrier that follows.
     Persist { off: u64, len: u64 },
-    /// An undo entry covering user memory was appended; the in-place write follows.
+    /// The barrier: every range announced since the last one is durable now.
+    Barrier,
+    /// An undo entry covering `off .. off + len` was appended; the in-place write follows.
     Logged { off: u64, len: u64 },
     /// The file grew to `len` bytes (durably, before the header says so).
     Grow { len: u64 },
     /// A transaction was acknowledged to the caller as committed.
     Committed,
-    /// A recovery step finished (for crash-during-recovery images).
+    /// Recovery (or an abort) finished restoring saved bytes.
     Recovery,
 }
 
@@ -42,13 +45,24 @@ pub trait Recorder: Send + Sync {
     fn event(&self, ev: Event, image: &[u8]);
 }
 
+/// The medium a memory pool simulates when a recorder watches it (crash-image tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Medium {
+    /// An ordinary file, as `Durability::Sync` drives it: private mapping, write-back at commit.
+    #[default]
+    File,
+    /// Persistent memory: shared mapping, cache-line flush + fence per logging step.
+    Pmem,
+}
+
 /// How a barrier is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Barrier {
+    /// No medium to reach (`Durability::Process`, memory pools).
     None,
-    Msync,
-    /// Cache-line flush instruction + sfence (persistent memory).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// `pwrite` the ranges from the private mapping, then `fdatasync` (ordinary files).
+    WriteBack,
+    /// Cache-line flush of the ranges, then `sfence` (persistent memory).
     Lines(LineFlush),
 }
 
@@ -57,6 +71,8 @@ enum LineFlush {
     Clwb,
     Clflushopt,
     Clflush,
+    /// Memory pools simulating persistent memory: the fence is only an event.
+    Simulated,
 }
 
 /// Exact counters, readable through `Pool::stats()`.
@@ -82,20 +98,26 @@ impl std::fmt::Debug for Persister {
 }
 
 impl Persister {
-    /// `dax`: the mapping is persistent memory (MAP_SYNC succeeded), so cache-line flushes
-    /// reach the medium. `memory`: no medium at all.
+    /// `memory`: an anonymous mapping (no medium unless a recorder simulates `medium`).
+    /// `dax`: a file mapped with `MAP_SYNC` (persistent memory).
     pub(crate) fn new(
         durability: Durability,
-        dax: bool,
         memory: bool,
+        dax: bool,
+        medium: Medium,
         recorder: Option<Arc<dyn Recorder>>,
     ) -> Self {
-        let barrier = match durability {
-            _ if memory && recorder.is_none() => Barrier::None,
-            Durability::Process => Barrier::None,
-            Durability::Sync if dax => line_flush().map_or(Barrier::Msync, Barrier::Lines),
-            // With a recorder on a memory pool the barriers are simulated, so Sync is kept.
-            Durability::Sync => Barrier::Msync,
+        let barrier = match (durability, memory) {
+            (Durability::Process, _) => Barrier::None,
+            (Durability::Sync, true) if recorder.is_none() => Barrier::None,
+            (Durability::Sync, true) => match medium {
+                Medium::File => Barrier::WriteBack,
+                Medium::Pmem => Barrier::Lines(LineFlush::Simulated),
+            },
+            (Durability::Sync, false) if dax => {
+                line_flush().map_or(Barrier::WriteBack, Barrier::Lines)
+            }
+            (Durability::Sync, false) => Barrier::WriteBack,
         };
         Persister {
             barrier,
@@ -109,55 +131,57 @@ impl Persister {
         self.barrier != Barrier::None
     }
 
-    /// Makes `off .. off + len` durable. One call is one barrier.
-    pub(crate) fn persist(&self, map: &Mapping, off: usize, len: usize) -> io::Result<()> {
-        if self.barrier == Barrier::None || len == 0 {
-            return Ok(());
-        }
-        match self.barrier {
-            Barrier::None => {}
-            Barrier::Msync => map.msync(off, len)?,
-            Barrier::Lines(kind) => flush_lines(map, off, len, kind),
-        }
-        self.counters.barriers.fetch_add(1, Ordering::Relaxed);
-        let unit = if matches!(self.barrier, Barrier::Msync) {
-            PAGE
-        } else {
-            64
-        };
-        let first = off / unit * unit;
-        let last = (off + len).div_ceil(unit) * unit;
-        self.counters
-            .synced_bytes
-            .fetch_add((last - first) as u64, Ordering::Relaxed);
-        self.note(
-            map,
-            Event::Persist {
-                off: off as u64,
-                len: len as u64,
-            },
-        );
-        Ok(())
+    /// True when changes can reach the medium as soon as they are stored (a shared mapping
+    /// of persistent memory), so each undo entry needs its own barrier before the change.
+    /// False for write-back: nothing reaches the file before commit writes it.
+    pub(crate) fn per_step(&self) -> bool {
+        matches!(self.barrier, Barrier::Lines(_))
     }
 
-    /// Makes every range durable with one barrier: one msync over their span (the kernel
-    /// writes only the dirty pages in it), or every line flushed and one fence.
+    /// Makes `off .. off + len` durable. One call is one barrier.
+    pub(crate) fn persist(&self, map: &Mapping, off: usize, len: usize) -> io::Result<()> {
+        self.persist_many(map, &[(off as u64, len as u64)])
+    }
+
+    /// Makes every range durable with one barrier: written back and one `fdatasync`, or every
+    /// line flushed and one fence.
     pub(crate) fn persist_many(&self, map: &Mapping, ranges: &[(u64, u64)]) -> io::Result<()> {
-        let lo = ranges.iter().map(|r| r.0).min();
-        let hi = ranges.iter().map(|r| r.0 + r.1).max();
-        let (Some(lo), Some(hi)) = (lo, hi) else {
+        let ranges: &[(u64, u64)] = &ranges
+            .iter()
+            .copied()
+            .filter(|r| r.1 > 0)
+            .collect::<Vec<_>>();
+        if self.barrier == Barrier::None || ranges.is_empty() {
             return Ok(());
-        };
-        match self.barrier {
+        }
+        if self.recorder.is_some() {
+            for &(off, len) in ranges {
+                self.note(map, Event::Persist { off, len });
+            }
+        }
+        let bytes: u64 = match self.barrier {
+            Barrier::None => 0,
+            Barrier::WriteBack => {
+                map.write_back(ranges)?;
+                ranges.iter().map(|r| r.1).sum()
+            }
             Barrier::Lines(kind) => {
-                for &(off, len) in &ranges[..ranges.len() - 1] {
+                for &(off, len) in ranges {
                     flush_lines_only(map, off as usize, len as usize, kind);
                 }
-                let &(off, len) = ranges.last().expect("non-empty");
-                self.persist(map, off as usize, len as usize)
+                fence(kind);
+                ranges
+                    .iter()
+                    .map(|&(o, l)| (o + l).div_ceil(64) * 64 - o / 64 * 64)
+                    .sum()
             }
-            _ => self.persist(map, lo as usize, (hi - lo) as usize),
-        }
+        };
+        self.counters.barriers.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .synced_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+        self.note(map, Event::Barrier);
+        Ok(())
     }
 
     /// Tells the recorder, if any.
@@ -195,21 +219,20 @@ fn line_flush() -> Option<LineFlush> {
     }
 }
 
-/// Flushes every cache line of the range, then one fence: the stores before it are durable
-/// once it retires (persistent-memory ordering).
-fn flush_lines(map: &Mapping, off: usize, len: usize, kind: LineFlush) {
-    flush_lines_only(map, off, len, kind);
+/// One store fence: the flushes before it are complete once it retires.
+fn fence(kind: LineFlush) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    // SAFETY: sfence only orders stores.
-    unsafe {
-        std::arch::asm!("sfence", options(nostack, preserves_flags))
-    };
+    if kind != LineFlush::Simulated {
+        // SAFETY: sfence only orders stores.
+        unsafe { std::arch::asm!("sfence", options(nostack, preserves_flags)) };
+    }
+    let _ = kind;
 }
 
 /// Issues the flush instruction for every cache line of the range (no fence).
 fn flush_lines_only(map: &Mapping, off: usize, len: usize, kind: LineFlush) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    {
+    if kind != LineFlush::Simulated {
         use std::arch::asm;
         let start = off & !63;
         let end = (off + len).min(map.len());
@@ -220,6 +243,7 @@ fn flush_lines_only(map: &Mapping, off: usize, len: usize, kind: LineFlush) {
             // SAFETY: flushing a mapped cache line has no effect on program memory.
             unsafe {
                 match kind {
+                    LineFlush::Simulated => {}
                     LineFlush::Clwb => asm!("clwb [{0}]", in(reg) p, options(nostack)),
                     LineFlush::Clflushopt => asm!("clflushopt [{0}]", in(reg) p, options(nostack)),
                     LineFlush::Clflush => asm!("clflush [{0}]", in(reg) p, options(nostack)),

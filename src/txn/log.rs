@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!   0  gen  u64   the transaction's generation
-//!   8  off  u64   pool offset of the saved bytes (u64::MAX: "continue in the next segment")
+//!   8  off  u64   pool offset of the saved bytes (u64::MAX: "continue in the next segment";
+//!                 bit 63 set: a fresh-range marker, no bytes saved, see below)
 //!  16  len  u32   number of saved bytes
 //!  20  crc  u32   crc32 over gen, off, len and the bytes
 //!  24  the old bytes, padded to 8
@@ -13,6 +14,10 @@
 //! Nothing is ever zeroed: an entry belongs to the interrupted transaction only if its gen is
 //! newer than the last finished generation (the commit record), equal to the first entry's,
 //! and its checksum holds. A torn entry fails its checksum and ends the scan.
+//!
+//! Fresh-range markers name memory the transaction allocated and wrote without saving it.
+//! Write-back commits (ordinary files) list them so recovery can recompute the checksum of
+//! everything the transaction wrote; rollback skips them.
 
 use super::super::heap::map::PAGE;
 use super::super::heap::segment::{self, Kind};
@@ -21,13 +26,23 @@ use crate::error::{Error, Result};
 
 pub(crate) const ENTRY_HDR: usize = 24;
 const JUMP: u64 = u64::MAX;
+const MARKER: u64 = 1 << 63;
 
-/// One entry as found by a scan: restore `len` bytes at `off` from log offset `data`.
+/// One entry: restore `len` bytes at `off` from log offset `data`; or, for a marker, the
+/// fresh range `off .. off + len` (nothing to restore).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub off: u64,
     pub len: u64,
     pub data: u64,
+    pub marker: bool,
+}
+
+impl Entry {
+    /// Where this entry's header starts in the log.
+    pub(crate) fn at(&self) -> u64 {
+        self.data - ENTRY_HDR as u64
+    }
 }
 
 /// The chain of log segments and the write position in it.
@@ -161,6 +176,7 @@ impl LogChain {
                 off: off + done,
                 len: n,
                 data,
+                marker: false,
             });
             self.pos = data + n.next_multiple_of(8);
             done += n;
@@ -188,9 +204,10 @@ impl LogChain {
         Ok(())
     }
 
-    /// The entries of the newest generation after `done_gen`, in log order, and that gen.
-    /// Entries pointing outside `heap_off .. valid_size` end the scan like a torn one.
-    pub(crate) fn scan(&self, heap: &Heap, done_gen: u64) -> (u64, Vec<Entry>) {
+    /// The entries of the generation at the head of the log, in log order, and that gen,
+    /// if it is at least `min_gen` (else none). Entries pointing outside
+    /// `heap_off .. valid_size` end the scan like a torn one.
+    pub(crate) fn scan(&self, heap: &Heap, min_gen: u64) -> (u64, Vec<Entry>) {
         let map = &heap.io.map;
         let mut out = Vec::new();
         let mut gen_ = 0;
@@ -210,16 +227,19 @@ impl LogChain {
             let len = u64::from(map.read_u32(pos as usize + 16));
             let crc = map.read_u32(pos as usize + 20);
             let data = pos + ENTRY_HDR as u64;
-            let fits = data + len <= end;
-            if g <= done_gen || (gen_ != 0 && g != gen_) || !fits {
+            let marker = off != JUMP && off & MARKER != 0;
+            let saved = if marker { 0 } else { len };
+            if g < min_gen || g == 0 || (gen_ != 0 && g != gen_) || data + saved > end {
                 break;
             }
+            let target = off & !MARKER;
             let target_ok = off == JUMP
-                || (off >= heap.hdr.heap_off
-                    && off.checked_add(len).is_some_and(|e| e <= heap.valid_size()));
-            if !target_ok
-                || crc != entry_crc(g, off, len as u32, map.bytes(data as usize, len as usize))
-            {
+                || (target >= heap.hdr.heap_off
+                    && target
+                        .checked_add(len)
+                        .is_some_and(|e| e <= heap.valid_size()));
+            let bytes = map.bytes(data as usize, saved as usize);
+            if !target_ok || crc != entry_crc(g, off, len as u32, bytes) {
                 break;
             }
             gen_ = g;
@@ -227,27 +247,76 @@ impl LogChain {
                 pos = end; // continue in the next segment
                 continue;
             }
-            out.push(Entry { off, len, data });
-            pos = data + len.next_multiple_of(8);
+            out.push(Entry {
+                off: target,
+                len,
+                data,
+                marker,
+            });
+            pos = data + saved.next_multiple_of(8);
         }
         (gen_, out)
     }
+
+    /// Appends a fresh-range marker. Returns the log bytes written.
+    pub(crate) fn append_marker(
+        &mut self,
+        io: &HeapIo,
+        gen_: u64,
+        off: u64,
+        len: u64,
+        out: &mut Vec<Entry>,
+    ) -> Result<(u64, u64)> {
+        if self.segs[self.seg].1 - self.pos < ENTRY_HDR as u64 {
+            self.jump(io, gen_)?;
+        }
+        let at = self.pos;
+        let len32 = u32::try_from(len).expect("fresh ranges are below 4 GiB");
+        io.map.write_u64(at as usize, gen_);
+        io.map.write_u64(at as usize + 8, off | MARKER);
+        io.map.write_u32(at as usize + 16, len32);
+        io.map
+            .write_u32(at as usize + 20, entry_crc(gen_, off | MARKER, len32, &[]));
+        let data = at + ENTRY_HDR as u64;
+        out.push(Entry {
+            off,
+            len,
+            data,
+            marker: true,
+        });
+        self.pos = data;
+        Ok((at, self.pos))
+    }
 }
 
-/// The commit record: two checksummed slots in the primary log segment's header page; the
-/// valid one with the larger generation is the last finished (committed or rolled back)
-/// transaction.
-pub(crate) fn read_done_gen(heap: &Heap) -> Result<u64> {
+/// The commit record: two checksummed slots in the primary log segment's header page, the
+/// valid one with the larger generation counts. `gen` is the last finished (committed or
+/// rolled back) transaction. A write-back commit also records `count`, its entries and
+/// markers, and `sum`, the crc32 of the bytes they cover as committed: recovery recomputes
+/// it, and a mismatch means the commit's last barrier was torn: the transaction rolls back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub gen_: u64,
+    pub count: u32,
+    pub sum: u32,
+}
+
+const RECORD_LEN: u64 = 20;
+
+pub(crate) fn read_record(heap: &Heap) -> Result<Record> {
     let base = heap.hdr.log_off as usize;
     let slot = |i: usize| {
         let at = base + segment::COMMIT_SLOTS[i];
-        let g = heap.io.map.read_u64(at);
-        let crc = heap.io.map.read_u32(at + 8);
-        (crc == record_crc(g)).then_some(g)
+        let rec = Record {
+            gen_: heap.io.map.read_u64(at),
+            count: heap.io.map.read_u32(at + 8),
+            sum: heap.io.map.read_u32(at + 12),
+        };
+        (heap.io.map.read_u32(at + 16) == record_crc(&rec)).then_some(rec)
     };
     match (slot(0), slot(1)) {
-        (Some(a), Some(b)) => Ok(a.max(b)),
-        (Some(g), None) | (None, Some(g)) => Ok(g),
+        (Some(a), Some(b)) => Ok(if a.gen_ >= b.gen_ { a } else { b }),
+        (Some(r), None) | (None, Some(r)) => Ok(r),
         (None, None) => Err(Error::corrupted(
             heap.path(),
             "both commit records are damaged",
@@ -255,15 +324,21 @@ pub(crate) fn read_done_gen(heap: &Heap) -> Result<u64> {
     }
 }
 
-fn record_crc(g: u64) -> u32 {
-    crc32fast::hash(&g.to_le_bytes()) ^ 0x5043_4f4c
+fn record_crc(r: &Record) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&r.gen_.to_le_bytes());
+    h.update(&r.count.to_le_bytes());
+    h.update(&r.sum.to_le_bytes());
+    h.finalize() ^ 0x5043_4f4c
 }
 
-/// Writes `done_gen` to its slot and makes it durable: the commit point of a transaction
-/// (or the end of a rollback). The other slot keeps the previous record intact.
-pub(crate) fn write_done_gen(io: &HeapIo, log_off: u64, g: u64) -> Result<()> {
-    let at = log_off as usize + segment::COMMIT_SLOTS[(g % 2) as usize];
-    io.map.write_u64(at, g);
-    io.map.write_u32(at + 8, record_crc(g));
-    io.persist(at, 12)
+/// Writes the record to its slot (`gen % 2`; the other keeps the previous one) and returns
+/// the range to make durable. Durable, it is the commit point of its transaction.
+pub(crate) fn put_record(io: &HeapIo, log_off: u64, r: Record) -> (u64, u64) {
+    let at = log_off as usize + segment::COMMIT_SLOTS[(r.gen_ % 2) as usize];
+    io.map.write_u64(at, r.gen_);
+    io.map.write_u32(at + 8, r.count);
+    io.map.write_u32(at + 12, r.sum);
+    io.map.write_u32(at + 16, record_crc(&r));
+    (at as u64, RECORD_LEN)
 }

@@ -1,15 +1,20 @@
 //! Transactions: the undo log protocol of `docs/format.md`.
 //!
-//! - Before a range of pool memory changes, its old bytes go to the log (once per byte per
-//!   transaction, [`lines::Lines`]); in `Durability::Sync` that entry is durable before the
-//!   change can reach the medium (one barrier per logging step).
-//! - Memory allocated by the transaction is not logged; frees wait for commit.
-//! - Commit: apply the deferred frees (logged like any change), make every changed range
-//!   durable (one barrier), then write the commit record (one barrier). Nothing is zeroed.
-//! - Abort (in process) and recovery (on open) copy the saved bytes back, make them durable,
-//!   and write the commit record for the abandoned generation, so its entries are dead.
-//!   Recovery is idempotent: until that record is durable, running it again restores the same
-//!   bytes again. Its cost is the size of the interrupted transaction.
+//! - Before a range of pool memory first changes in a transaction, its old bytes go to the
+//!   log (once per byte, [`lines::Lines`]). Memory the transaction allocates is not logged;
+//!   frees wait for commit and are logged like any change.
+//! - Where stores reach the medium on their own (persistent memory, a shared mapping), each
+//!   logging step is made durable before the change (one barrier per step); commit makes the
+//!   changed ranges durable, then the commit record (two barriers).
+//! - On an ordinary file (`Durability::Sync`), the mapping is private: nothing reaches the file
+//!   until commit writes it back. Commit is then exactly two barriers, however many ranges
+//!   changed: (1) the log (entries + fresh-range markers), (2) every changed byte together
+//!   with a commit record that carries their checksum; recovery recomputes the checksum, so a
+//!   torn barrier (2) rolls the transaction back. Abort costs no barrier.
+//! - `Durability::Process`: no barriers at all; the page cache keeps every store.
+//! - Recovery on open copies the saved bytes of the interrupted transaction back, makes them
+//!   durable, and retires its generation in the record. It is idempotent and its cost is the
+//!   size of that transaction.
 
 pub(crate) mod core;
 pub(crate) mod lines;
@@ -47,8 +52,14 @@ pub struct TxnStats {
 pub(crate) struct Txn {
     /// The last finished generation (as in the commit record).
     done_gen: u64,
+    /// Above every generation used so far (aborted ones are never reused).
+    next_gen: u64,
     /// The open transaction's generation, 0 when none is open.
     gen_: u64,
+    /// Log bytes written by this transaction (write-back commits persist them first).
+    log_ranges: Vec<(u64, u64)>,
+    /// Bytes written back since private page copies were last dropped.
+    written_back: u64,
     lines: Lines,
     chain: LogChain,
     entries: Vec<Entry>,
@@ -62,11 +73,15 @@ impl Txn {
     /// Loads the log and rolls back the interrupted transaction, if any.
     pub(crate) fn open(heap: &mut Heap) -> Result<Txn> {
         let chain = LogChain::load(heap)?;
-        let done_gen = log::read_done_gen(heap)?;
-        let (g, entries) = chain.scan(heap, done_gen);
+        let rec = log::read_record(heap)?;
+        let d = rec.gen_;
+        let (g, entries) = chain.scan(heap, if rec.count > 0 { d } else { d + 1 });
         let mut txn = Txn {
-            done_gen,
+            done_gen: d,
+            next_gen: d.max(g) + 1,
             gen_: 0,
+            log_ranges: Vec::new(),
+            written_back: 0,
             lines: Lines::default(),
             chain,
             entries,
@@ -74,17 +89,39 @@ impl Txn {
             frees: Vec::new(),
             stats: TxnStats::default(),
         };
-        if g > done_gen {
+        let torn_commit = g == d && rec.count > 0 && {
+            // The last commit's entries are all still there: check that its second barrier
+            // finished. (Fewer entries: the next transaction overwrote them after that.)
+            txn.entries.len() == rec.count as usize
+                && heap
+                    .io
+                    .map
+                    .crc_of(txn.entries.iter().map(|e| (e.off, e.len)))
+                    != rec.sum
+        };
+        if g > d || torn_commit {
             txn.gen_ = g;
-            txn.roll_back(heap)?;
+            txn.recover(heap)?;
         }
+        txn.finish();
         Ok(txn)
     }
 
-    /// Writes the first commit record of a new pool.
+    /// Writes the first commit records of a new pool.
     pub(crate) fn format(heap: &mut Heap) -> Result<()> {
-        log::write_done_gen(&heap.io, heap.hdr.log_off, 1)?;
-        log::write_done_gen(&heap.io, heap.hdr.log_off, 2)
+        for g in 1..=2 {
+            let r = log::put_record(
+                &heap.io,
+                heap.hdr.log_off,
+                log::Record {
+                    gen_: g,
+                    count: 0,
+                    sum: 0,
+                },
+            );
+            heap.io.persist_many(&[r])?;
+        }
+        Ok(())
     }
 
     pub(crate) fn is_open(&self) -> bool {
@@ -93,7 +130,8 @@ impl Txn {
 
     pub(crate) fn begin(&mut self) {
         debug_assert!(!self.is_open(), "transaction already open");
-        self.gen_ = self.done_gen + 1;
+        self.gen_ = self.next_gen;
+        self.next_gen += 1;
         self.chain.rewind();
     }
 
@@ -164,19 +202,29 @@ impl Txn {
     fn try_commit(&mut self, heap: &mut Heap) -> Result<()> {
         if self.entries.is_empty() && self.fresh.is_empty() && self.frees.is_empty() {
             self.stats.commits += 1;
-            self.finish(); // nothing changed: no record, the generation is reused
+            self.finish(); // nothing changed: no record
             return Ok(());
         }
         for off in std::mem::take(&mut self.frees) {
             self.chain.reserve(heap, ALLOC_LOG_RESERVE)?;
             heap.free(&mut Sink { txn: self }, off)?;
         }
-        if heap.io.persist.is_durable() {
-            let mut ranges: Vec<(u64, u64)> = self.entries.iter().map(|e| (e.off, e.len)).collect();
-            ranges.extend_from_slice(&self.fresh);
-            heap.io.persist_many(&ranges)?; // closes: changed bytes not yet on the medium
+        let plain = log::Record {
+            gen_: self.gen_,
+            count: 0,
+            sum: 0,
+        };
+        let persist = &heap.io.persist;
+        if !persist.is_durable() {
+            log::put_record(&heap.io, heap.hdr.log_off, plain);
+        } else if persist.per_step() {
+            let ranges = self.changed_ranges();
+            heap.io.persist_many(&ranges)?; // closes: changes not yet on the medium
+            let rec = log::put_record(&heap.io, heap.hdr.log_off, plain);
+            heap.io.persist_many(&[rec])?; // the commit point
+        } else {
+            self.write_back_commit(heap)?;
         }
-        log::write_done_gen(&heap.io, heap.hdr.log_off, self.gen_)?; // the commit point
         self.done_gen = self.gen_;
         heap.io.persist.note(&heap.io.map, Event::Committed);
         self.stats.commits += 1;
@@ -184,39 +232,117 @@ impl Txn {
         Ok(())
     }
 
-    /// Rolls back in process: restores every saved range and retires the generation.
-    pub(crate) fn abort(&mut self, heap: &mut Heap) -> Result<()> {
-        self.stats.aborts += 1;
-        let res = self.roll_back(heap);
-        heap.reset_volatile();
-        res
+    /// Every range the transaction changed: saved ranges and fresh allocations.
+    fn changed_ranges(&self) -> Vec<(u64, u64)> {
+        let mut r: Vec<(u64, u64)> = self.entries.iter().map(|e| (e.off, e.len)).collect();
+        r.extend_from_slice(&self.fresh);
+        r
     }
 
-    fn roll_back(&mut self, heap: &mut Heap) -> Result<()> {
-        for e in &self.entries {
-            heap.io
-                .map
-                .restore(e.off as usize, e.data as usize, e.len as usize);
+    /// Two barriers: the log, then the changes with a record that checksums them.
+    fn write_back_commit(&mut self, heap: &mut Heap) -> Result<()> {
+        let fresh = std::mem::take(&mut self.fresh);
+        self.chain
+            .reserve(heap, (fresh.len() * log::ENTRY_HDR) as u64)?;
+        for &(off, len) in &fresh {
+            let w = self
+                .chain
+                .append_marker(&heap.io, self.gen_, off, len, &mut self.entries)?;
+            push_range(&mut self.log_ranges, w);
         }
+        self.stats.log_entries += fresh.len() as u64;
+        self.stats.log_bytes += (fresh.len() * log::ENTRY_HDR) as u64;
+        heap.io.persist_many(&self.log_ranges)?; // closes: a change on disk before its entry
         let ranges: Vec<(u64, u64)> = self.entries.iter().map(|e| (e.off, e.len)).collect();
-        let res = heap.io.persist_many(&ranges).and_then(|()| {
-            heap.io.persist.note(&heap.io.map, Event::Recovery);
-            log::write_done_gen(&heap.io, heap.hdr.log_off, self.gen_)
-        });
-        if res.is_ok() {
-            self.done_gen = self.gen_;
+        let sum = heap.io.map.crc_of(ranges.iter().copied());
+        let count = u32::try_from(ranges.len()).expect("fewer than 4G log entries");
+        let rec = log::Record {
+            gen_: self.gen_,
+            count,
+            sum,
+        };
+        let mut all = ranges;
+        all.push(log::put_record(&heap.io, heap.hdr.log_off, rec));
+        heap.io.persist_many(&all)?; // the commit point (torn: the checksum tells)
+        self.written_back += all.iter().map(|r| r.1).sum::<u64>();
+        if self.written_back > PRIVATE_COPY_LIMIT {
+            heap.io.map.drop_private_copies();
+            self.written_back = 0;
         }
-        self.frees.clear();
+        Ok(())
+    }
+
+    /// Rolls back in process: restores every saved range. Where stores reach the medium on
+    /// their own, the restored bytes are made durable before the log can be reused; with
+    /// write-back nothing of this transaction reached the file, so nothing is written.
+    pub(crate) fn abort(&mut self, heap: &mut Heap) -> Result<()> {
+        self.stats.aborts += 1;
+        self.restore(heap);
+        let res = if heap.io.persist.per_step() {
+            heap.io.persist_many(&self.saved_ranges())
+        } else {
+            Ok(())
+        };
+        heap.io.persist.note(&heap.io.map, Event::Recovery);
+        heap.reset_volatile();
         self.finish();
         res
     }
 
+    /// Recovery on open: restore, make durable, retire the generation.
+    fn recover(&mut self, heap: &mut Heap) -> Result<()> {
+        self.restore(heap);
+        heap.io.persist_many(&self.saved_ranges())?;
+        heap.io.persist.note(&heap.io.map, Event::Recovery);
+        let r = log::put_record(
+            &heap.io,
+            heap.hdr.log_off,
+            log::Record {
+                gen_: self.gen_,
+                count: 0,
+                sum: 0,
+            },
+        );
+        heap.io.persist_many(&[r])?;
+        self.done_gen = self.gen_;
+        Ok(())
+    }
+
+    fn restore(&self, heap: &Heap) {
+        for e in self.entries.iter().filter(|e| !e.marker) {
+            heap.io
+                .map
+                .restore(e.off as usize, e.data as usize, e.len as usize);
+        }
+    }
+
+    fn saved_ranges(&self) -> Vec<(u64, u64)> {
+        self.entries
+            .iter()
+            .filter(|e| !e.marker)
+            .map(|e| (e.off, e.len))
+            .collect()
+    }
+
     fn finish(&mut self) {
         self.gen_ = 0;
+        self.log_ranges.clear();
         self.entries.clear();
         self.fresh.clear();
         self.frees.clear();
         self.lines.clear();
+    }
+}
+
+/// Private page copies kept before they are dropped (write-back mode): bounds the memory a
+/// long-running writer holds twice (page cache + private copy).
+const PRIVATE_COPY_LIMIT: u64 = 64 << 20;
+
+/// Adds the log range `start .. end` to `v`, merging with the last range when contiguous.
+fn push_range(v: &mut Vec<(u64, u64)>, (start, end): (u64, u64)) {
+    match v.last_mut() {
+        Some(last) if last.0 + last.1 == start => last.1 += end - start,
+        _ => v.push((start, end - start)),
     }
 }
 
@@ -233,18 +359,15 @@ impl Sink<'_> {
         let (start, end) = t.chain.append(io, t.gen_, off, len, from, &mut t.entries)?;
         t.stats.log_entries += (t.entries.len() - first) as u64;
         t.stats.log_bytes += end.wrapping_sub(start);
-        if io.persist.is_durable() {
+        if io.persist.per_step() {
             // Closes: the in-place write reaching the medium before its undo entry.
             let written: Vec<(u64, u64)> = t.entries[first..]
                 .iter()
-                .map(|e| {
-                    (
-                        e.data - log::ENTRY_HDR as u64,
-                        e.len + log::ENTRY_HDR as u64,
-                    )
-                })
+                .map(|e| (e.at(), e.len + log::ENTRY_HDR as u64))
                 .collect();
             io.persist_many(&written)?;
+        } else {
+            push_range(&mut t.log_ranges, (start, end));
         }
         io.persist.note(&io.map, Event::Logged { off, len });
         // Process durability: the entry must precede the in-place write in program order.
