@@ -418,20 +418,19 @@ impl Mapping {
     /// crc32 of the bytes of `ranges`, in order, read through a freezing copy (they may be
     /// user data with padding).
     pub(crate) fn crc_of(&self, ranges: impl Iterator<Item = (u64, u64)>) -> u32 {
-        let mut h = crc32fast::Hasher::new();
-        let mut buf = vec![0u8; 1 << 16];
+        let mut buf: Vec<u8> = Vec::new();
         for (off, len) in ranges {
             let (off, len) = (off as usize, len as usize);
             let p = self.check(off, len);
-            let mut done = 0;
-            while done < len {
-                let n = (len - done).min(buf.len());
-                // SAFETY: p+done .. +n is mapped (check above); buf has n bytes; disjoint.
-                unsafe { copy_frozen(p.add(done), buf.as_mut_ptr(), n) };
-                h.update(&buf[..n]);
-                done += n;
+            let at = buf.len();
+            buf.reserve(len);
+            // SAFETY: p .. p+len is mapped (check above); buf has room for len more bytes,
+            // which copy_frozen initialises before set_len.
+            unsafe {
+                copy_frozen(p, buf.as_mut_ptr().add(at), len);
+                buf.set_len(at + len);
             }
         }
-        h.finalize()
+        super::checksum::crc32c(&buf)
     }
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod alloc;
 pub mod check;
+pub(crate) mod checksum;
 pub(crate) mod header;
 pub(crate) mod map;
 pub mod persist;

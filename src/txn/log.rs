@@ -3,11 +3,11 @@
 //! entries from the start of the chain. An entry:
 //!
 //! ```text
-//!   0  gen  u64   the transaction's generation
-//!   8  off  u64   pool offset of the saved bytes (u64::MAX: "continue in the next segment";
+//!   0  crc  u32   CRC-32C of bytes 4 .. 24 + saved (everything after it)
+//!   4  len  u32   number of bytes covered
+//!   8  gen  u64   the transaction's generation
+//!  16  off  u64   pool offset of the saved bytes (u64::MAX: "continue in the next segment";
 //!                 bit 63 set: a fresh-range marker, no bytes saved, see below)
-//!  16  len  u32   number of saved bytes
-//!  20  crc  u32   crc32 over gen, off, len and the bytes
 //!  24  the old bytes, padded to 8
 //! ```
 //!
@@ -23,6 +23,7 @@ use super::super::heap::map::PAGE;
 use super::super::heap::segment::{self, Kind};
 use super::super::heap::{Heap, HeapIo};
 use crate::error::{Error, Result};
+use crate::heap::checksum::crc32c;
 
 pub(crate) const ENTRY_HDR: usize = 24;
 const JUMP: u64 = u64::MAX;
@@ -54,18 +55,25 @@ pub(crate) struct LogChain {
     pos: u64,
 }
 
-fn entry_crc(gen_: u64, off: u64, len: u32, data: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&gen_.to_le_bytes());
-    h.update(&off.to_le_bytes());
-    h.update(&len.to_le_bytes());
-    // Under Miri the saved bytes may hold padding that Miri sees as uninitialised (the
-    // freezing copy is asm, which Miri cannot run), so only the entry header is summed there.
-    #[cfg(not(miri))]
-    h.update(data);
-    #[cfg(miri)]
-    let _ = data;
-    h.finalize()
+/// Writes an entry header at `at` (the checksum comes last, from [`seal`]).
+fn write_head(io: &HeapIo, at: u64, gen_: u64, off: u64, len: u32) {
+    let at = at as usize;
+    io.map.write_u32(at + 4, len);
+    io.map.write_u64(at + 8, gen_);
+    io.map.write_u64(at + 16, off);
+}
+
+/// The checksum of the entry at `at` with `saved` bytes. Under Miri the saved bytes may hold
+/// padding Miri sees as uninitialised (the freezing copy is asm, which Miri cannot run), so
+/// only the header is summed there.
+fn entry_crc(map: &crate::heap::map::Mapping, at: u64, saved: u64) -> u32 {
+    let n = if cfg!(miri) { 20 } else { 20 + saved as usize };
+    crc32c(map.bytes(at as usize + 4, n))
+}
+
+/// Computes and stores the entry's checksum.
+fn seal(io: &HeapIo, at: u64, saved: u64) {
+    io.map.write_u32(at as usize, entry_crc(&io.map, at, saved));
 }
 
 impl LogChain {
@@ -162,16 +170,8 @@ impl LogChain {
             let src = from.map(|p| p.wrapping_add(done as usize));
             io.map
                 .copy_in(data as usize, (off + done) as usize, n as usize, src);
-            let crc = entry_crc(
-                gen_,
-                off + done,
-                n as u32,
-                io.map.bytes(data as usize, n as usize),
-            );
-            io.map.write_u64(at as usize, gen_);
-            io.map.write_u64(at as usize + 8, off + done);
-            io.map.write_u32(at as usize + 16, n as u32);
-            io.map.write_u32(at as usize + 20, crc);
+            write_head(io, at, gen_, off + done, n as u32);
+            seal(io, at, n);
             out.push(Entry {
                 off: off + done,
                 len: n,
@@ -193,11 +193,8 @@ impl LogChain {
             ));
         }
         if self.segs[self.seg].1 - self.pos >= ENTRY_HDR as u64 {
-            let at = self.pos as usize;
-            io.map.write_u64(at, gen_);
-            io.map.write_u64(at + 8, JUMP);
-            io.map.write_u32(at + 16, 0);
-            io.map.write_u32(at + 20, entry_crc(gen_, JUMP, 0, &[]));
+            write_head(io, self.pos, gen_, JUMP, 0);
+            seal(io, self.pos, 0);
         }
         self.seg += 1;
         self.pos = self.segs[self.seg].0 + PAGE as u64;
@@ -222,10 +219,10 @@ impl LogChain {
                 pos = self.segs[seg].0 + PAGE as u64;
                 continue;
             }
-            let g = map.read_u64(pos as usize);
-            let off = map.read_u64(pos as usize + 8);
-            let len = u64::from(map.read_u32(pos as usize + 16));
-            let crc = map.read_u32(pos as usize + 20);
+            let crc = map.read_u32(pos as usize);
+            let len = u64::from(map.read_u32(pos as usize + 4));
+            let g = map.read_u64(pos as usize + 8);
+            let off = map.read_u64(pos as usize + 16);
             let data = pos + ENTRY_HDR as u64;
             let marker = off != JUMP && off & MARKER != 0;
             let saved = if marker { 0 } else { len };
@@ -238,8 +235,7 @@ impl LogChain {
                     && target
                         .checked_add(len)
                         .is_some_and(|e| e <= heap.valid_size()));
-            let bytes = map.bytes(data as usize, saved as usize);
-            if !target_ok || crc != entry_crc(g, off, len as u32, bytes) {
+            if !target_ok || crc != entry_crc(map, pos, saved) {
                 break;
             }
             gen_ = g;
@@ -272,11 +268,8 @@ impl LogChain {
         }
         let at = self.pos;
         let len32 = u32::try_from(len).expect("fresh ranges are below 4 GiB");
-        io.map.write_u64(at as usize, gen_);
-        io.map.write_u64(at as usize + 8, off | MARKER);
-        io.map.write_u32(at as usize + 16, len32);
-        io.map
-            .write_u32(at as usize + 20, entry_crc(gen_, off | MARKER, len32, &[]));
+        write_head(io, at, gen_, off | MARKER, len32);
+        seal(io, at, 0);
         let data = at + ENTRY_HDR as u64;
         out.push(Entry {
             off,
@@ -325,11 +318,11 @@ pub(crate) fn read_record(heap: &Heap) -> Result<Record> {
 }
 
 fn record_crc(r: &Record) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&r.gen_.to_le_bytes());
-    h.update(&r.count.to_le_bytes());
-    h.update(&r.sum.to_le_bytes());
-    h.finalize() ^ 0x5043_4f4c
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&r.gen_.to_le_bytes());
+    b[8..12].copy_from_slice(&r.count.to_le_bytes());
+    b[12..].copy_from_slice(&r.sum.to_le_bytes());
+    crc32c(&b) ^ 0x5043_4f4c
 }
 
 /// Writes the record to its slot (`gen % 2`; the other keeps the previous one) and returns
