@@ -406,11 +406,17 @@ mod tests {
         heap.io.map.bytes(off as usize, len).to_vec()
     }
 
+    /// A formatted memory heap of `size` bytes and its opened transaction state.
+    fn fixture(size: u64) -> (Heap, Txn) {
+        let mut heap = memory_heap(512 << 10, size);
+        Txn::format(&mut heap).unwrap();
+        let t = Txn::open(&mut heap).unwrap();
+        (heap, t)
+    }
+
     #[test]
     fn recovery_restores_logged_ranges() {
-        let mut heap = memory_heap(512 << 10, 8 << 20);
-        Txn::format(&mut heap).unwrap();
-        let mut t = Txn::open(&mut heap).unwrap();
+        let (mut heap, mut t) = fixture(8 << 20);
         let (a, b) = (heap.hdr.heap_off + 8192, heap.hdr.heap_off + 20000);
         fill(&heap, a, 100, 1);
         fill(&heap, b, 5000, 2);
@@ -434,9 +440,7 @@ mod tests {
 
     #[test]
     fn a_torn_entry_ends_the_scan() {
-        let mut heap = memory_heap(512 << 10, 8 << 20);
-        Txn::format(&mut heap).unwrap();
-        let mut t = Txn::open(&mut heap).unwrap();
+        let (mut heap, mut t) = fixture(8 << 20);
         let (a, b) = (heap.hdr.heap_off + 8192, heap.hdr.heap_off + 9000);
         fill(&heap, a, 64, 1);
         fill(&heap, b, 64, 2);
@@ -456,9 +460,7 @@ mod tests {
 
     #[test]
     fn committed_entries_are_dead() {
-        let mut heap = memory_heap(512 << 10, 8 << 20);
-        Txn::format(&mut heap).unwrap();
-        let mut t = Txn::open(&mut heap).unwrap();
+        let (mut heap, mut t) = fixture(8 << 20);
         let a = heap.hdr.heap_off + 8192;
         fill(&heap, a, 64, 1);
         t.begin();
@@ -472,9 +474,7 @@ mod tests {
 
     #[test]
     fn large_transactions_add_log_segments() {
-        let mut heap = memory_heap(512 << 10, 64 << 20);
-        Txn::format(&mut heap).unwrap();
-        let mut t = Txn::open(&mut heap).unwrap();
+        let (mut heap, mut t) = fixture(64 << 20);
         let a = heap.alloc(&mut Sink { txn: &mut t }, 2 << 20, 8).unwrap();
         fill(&heap, a, 2 << 20, 4);
         t.begin();
@@ -487,9 +487,7 @@ mod tests {
 
     #[test]
     fn abort_restores_and_releases() {
-        let mut heap = memory_heap(512 << 10, 8 << 20);
-        Txn::format(&mut heap).unwrap();
-        let mut t = Txn::open(&mut heap).unwrap();
+        let (mut heap, mut t) = fixture(8 << 20);
         let a = heap.hdr.heap_off + 8192;
         fill(&heap, a, 64, 1);
         t.begin();
