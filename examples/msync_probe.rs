@@ -1,7 +1,10 @@
 //! Cost of one `msync(MS_SYNC)` of one dirty 4 KiB page of a shared file mapping, and of a
-//! clean one, on each directory given (default `/dev/shm` and `target/bench-pools`).
+//! clean one, on each directory given (default `/dev/shm` and `target/bench-pools`); and the
+//! floor of one `Durability::Sync` barrier: `pwrite` of 4 KiB + `fdatasync`, both overwriting
+//! an allocated block in place and appending to the file.
 //!
-//! `cargo run --release --example msync_probe [DIR ...]`; env `PCOLL_MSYNC_RUNS` (default 500).
+//! `cargo run --release --example msync_probe [DIR ...]`; env `PCOLL_MSYNC_RUNS` (default 500),
+//! `PCOLL_PWRITE_RUNS` (default 200).
 
 #![allow(unsafe_code)] // mmap / msync through libc
 
@@ -26,12 +29,79 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(500);
+    let pwrite_runs: usize = std::env::var("PCOLL_PWRITE_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     println!("| target | case | runs | median µs | mean µs | p90 µs | max µs |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for dir in &dirs {
         std::fs::create_dir_all(dir).expect("create dir");
         probe(dir, runs);
+        pwrite_probe(dir, pwrite_runs);
     }
+}
+
+/// `pwrite` of one 4 KiB block + `fdatasync`: in place over an allocated block (what a
+/// `Sync` commit does on a pool whose pages are already on the medium), and appended at the
+/// end of the file (the file grows: block allocation and size change go through the journal),
+/// and into a hole of a sparse file.
+fn pwrite_probe(dir: &Path, runs: usize) {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(format!("pcoll-pwrite-probe-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .expect("create file");
+    let mut buf = vec![0u8; PAGE];
+    // In place: 16 allocated, synced blocks, overwritten in turn.
+    for p in 0..PAGES {
+        file.write_all_at(&buf, (p * PAGE) as u64).expect("pwrite");
+    }
+    file.sync_all().expect("fsync");
+    let datasync = |f: &std::fs::File| f.sync_data().expect("fdatasync");
+    let mut in_place = Vec::with_capacity(runs);
+    for i in 0..runs {
+        buf[8] = i as u8;
+        let t = Instant::now();
+        file.write_all_at(&buf, ((i % PAGES) * PAGE) as u64)
+            .expect("pwrite");
+        datasync(&file);
+        in_place.push(t.elapsed());
+    }
+    let mut append = Vec::with_capacity(runs);
+    let mut end = (PAGES * PAGE) as u64;
+    for i in 0..runs {
+        buf[8] = i as u8;
+        let t = Instant::now();
+        file.write_all_at(&buf, end).expect("pwrite");
+        datasync(&file);
+        append.push(t.elapsed());
+        end += PAGE as u64;
+    }
+    // Into a hole of a sparse file (the size does not change, a block is allocated): what a
+    // commit costs the first time it writes a page of a sparse pool.
+    let hole_base = end + (1 << 30);
+    file.set_len(hole_base + (runs as u64 + 1) * 2 * PAGE as u64)
+        .expect("set_len");
+    file.sync_all().expect("fsync");
+    let mut hole = Vec::with_capacity(runs);
+    for i in 0..runs {
+        buf[8] = i as u8;
+        let t = Instant::now();
+        file.write_all_at(&buf, hole_base + (i as u64) * 2 * PAGE as u64)
+            .expect("pwrite");
+        datasync(&file);
+        hole.push(t.elapsed());
+    }
+    row(dir, "pwrite 4 KiB in place + fdatasync", &mut in_place);
+    row(dir, "pwrite 4 KiB appended + fdatasync", &mut append);
+    row(dir, "pwrite 4 KiB into a hole + fdatasync", &mut hole);
+    drop(file);
+    std::fs::remove_file(&path).expect("remove");
 }
 
 fn probe(dir: &Path, runs: usize) {

@@ -260,6 +260,16 @@ impl<R: Persistent + Default> Options<R> {
         check_root_type::<R>(&heap.hdr, &path)?;
         let txn = Txn::open(&mut heap)?;
         let root_off = heap.hdr.root_off;
+        // The root must be an aligned, allocated block big enough for R before `&R` exists.
+        let fits = heap
+            .block_at(root_off)
+            .is_ok_and(|b| b.size() >= size_of::<R>());
+        if !fits || !root_off.is_multiple_of(align_of::<R>() as u64) {
+            return Err(Error::corrupted(
+                &path,
+                format!("the root at offset {root_off} is not an allocated block"),
+            ));
+        }
         let core = PoolCore::new(heap, txn, self.read_only);
         Ok(Pool {
             core,
@@ -477,26 +487,31 @@ impl<R: Persistent> Pool<R> {
     /// once and every pointer must name an allocated block. Takes the writer lock.
     pub fn check(&self) -> Result<CheckReport> {
         let _lock = self.core.write_lock()?;
-        let mut reached = vec![(self.root_off, size_of::<R>())];
-        let mut problems = Vec::new();
-        {
-            // SAFETY: the writer lock is held and no guard exists on this thread (write_lock
-            // refuses nesting), so nothing mutates the root while it is visited.
-            let root = unsafe { &*self.root_ptr() };
-            let mut v = Visitor {
-                reached: &mut reached,
-                problems: &mut problems,
-            };
-            root.visit(&mut v);
-        }
-        let res = {
-            let tx = self.core.tx();
-            let st = &mut *tx.st;
-            let res = st.heap.reconcile(&reached, problems);
-            st.txn.commit(&mut st.heap).and(res)
-        };
+        let res = self.check_locked();
+        let tx = self.core.tx();
+        let st = &mut *tx.st;
+        let res = st.txn.commit(&mut st.heap).and(res);
+        drop(tx);
         self.core.write_unlock();
         res
+    }
+
+    fn check_locked(&self) -> Result<CheckReport> {
+        let allocated = self.core.tx().st.heap.allocated_map()?;
+        let mut v = Visitor {
+            allocated: &allocated,
+            reached: Vec::new(),
+            seen: Default::default(),
+            problems: Vec::new(),
+        };
+        v.enter(self.root_off, size_of::<R>());
+        // SAFETY: the writer lock is held and no guard exists on this thread (write_lock
+        // refuses nesting), so nothing mutates the root while it is visited; open checked
+        // that the root is an allocated, aligned block.
+        let root = unsafe { &*self.root_ptr() };
+        root.visit(&mut v);
+        let (reached, problems) = (v.reached, v.problems);
+        self.core.tx().st.heap.reconcile(&reached, problems)
     }
 
     /// Counters since open: barriers, synced bytes, log bytes, commits.

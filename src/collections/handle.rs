@@ -10,6 +10,7 @@
 #![allow(unsafe_code)]
 
 use crate::error::Result;
+use crate::heap::check::Visitor;
 use crate::txn::core::{self, PoolCore};
 
 const OFF_BITS: u32 = 48;
@@ -87,6 +88,32 @@ pub(crate) unsafe fn value<'a, T, H: ?Sized>(h: &'a H, raw: u64, what: &str) -> 
     // SAFETY: in bounds (ptr checks), initialised (caller), and `h` being in pool memory
     // keeps the pool mapped for 'a.
     unsafe { &*p }
+}
+
+/// For `Pool::check()`: the `T` that `h` owns, if its pointer is sound — tagged for the
+/// pool holding `h`, naming an allocated block of at least `size_of::<T>()` bytes, reached for
+/// the first time. Otherwise the damage is recorded in `v` and nothing is read.
+///
+/// # Safety
+/// As for [`value`], for a pool whose metadata is intact.
+pub(crate) unsafe fn visit_target<'a, T, H: ?Sized>(
+    h: &'a H,
+    raw: u64,
+    v: &mut Visitor<'_>,
+) -> Option<&'a T> {
+    if raw == 0 {
+        return None;
+    }
+    let core = core::core_of(h)?;
+    if tag_of(raw) != core.tag {
+        v.problem(format!("pointer {raw:#x} carries another pool's tag"));
+        return None;
+    }
+    if !v.enter(off_of(raw), size_of::<T>()) {
+        return None;
+    }
+    // SAFETY: the block is allocated and large enough (enter); the caller promises it holds a T.
+    Some(unsafe { value(h, raw, "handle") })
 }
 
 /// The mutable counterpart of [`value`], after logging the value (rule 2).

@@ -125,9 +125,10 @@ unsafe impl<T: Persistent> Persistent for PBox<T> {
         fp.end_struct();
     }
     fn visit(&self, v: &mut Visitor<'_>) {
-        if self.raw != 0 {
-            v.block(off_of(self.raw), size_of::<T>());
-            (**self).visit(v);
+        // SAFETY: a PBox owns an initialised T at its pointer (visit_target checks the
+        // pointer against the allocator before handing the value out).
+        if let Some(inner) = unsafe { handle::visit_target::<T, _>(self, self.raw, v) } {
+            inner.visit(v);
         }
     }
 }

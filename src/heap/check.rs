@@ -8,21 +8,26 @@ use super::Heap;
 use super::alloc::Block;
 use crate::error::{Error, Result};
 
-/// Collects the pool blocks reachable from the root during `Pool::check()`.
+/// Walks the pool blocks reachable from the root during `Pool::check()`. Containers call
+/// [`Visitor::enter`] for each block they own and descend into it only when it says yes, so a
+/// damaged pointer is reported, never followed.
 #[derive(Debug)]
 pub struct Visitor<'a> {
-    pub(crate) reached: &'a mut Vec<(u64, usize)>,
-    pub(crate) problems: &'a mut Vec<String>,
+    pub(crate) allocated: &'a HashMap<u64, usize>,
+    pub(crate) reached: Vec<(u64, usize)>,
+    pub(crate) seen: std::collections::HashSet<u64>,
+    pub(crate) problems: Vec<String>,
 }
 
 impl Visitor<'_> {
-    /// A value owns `size` bytes at pool offset `off`.
-    pub(crate) fn block(&mut self, off: u64, size: usize) {
+    /// A value owns `size` bytes at pool offset `off`. True when that is an allocated block
+    /// large enough, reached for the first time: then the owner may read it and descend.
+    pub(crate) fn enter(&mut self, off: u64, size: usize) -> bool {
         self.reached.push((off, size));
+        self.seen.insert(off) && self.allocated.get(&off).is_some_and(|&have| have >= size)
     }
 
     /// A value found its own invariants broken.
-    #[allow(dead_code)]
     pub(crate) fn problem(&mut self, what: String) {
         self.problems.push(what);
     }
@@ -41,6 +46,15 @@ pub struct CheckReport {
 }
 
 impl Heap {
+    /// Allocated blocks and their sizes, for the [`Visitor`].
+    pub(crate) fn allocated_map(&mut self) -> Result<HashMap<u64, usize>> {
+        Ok(self
+            .blocks()?
+            .into_iter()
+            .map(|(o, b)| (o, b.size()))
+            .collect())
+    }
+
     /// Compares the blocks reachable from the root (`reached`, root block included) with the
     /// blocks the allocator's metadata says are allocated.
     pub(crate) fn reconcile(
