@@ -419,3 +419,34 @@ fn large_initial_size_is_laid_out_in_segments() {
     let pool = Pool::<Root>::open_existing(&path).unwrap();
     assert_eq!(pool.check().unwrap().pool_bytes, 64 << 20);
 }
+
+/// The child side of `second_process_gets_locked`: tries to open the pool named in the
+/// environment and prints what happened.
+#[test]
+fn lock_probe_child() {
+    let Ok(path) = std::env::var("PCOLL_LOCK_PROBE") else { return };
+    match Pool::<Root>::open(&path) {
+        Err(Error::Locked { .. }) => println!("probe: locked"),
+        Ok(_) => println!("probe: opened"),
+        Err(e) => println!("probe: error {e}"),
+    }
+}
+
+#[test]
+fn second_process_gets_locked() {
+    let dir = TempDir::new("lockproc");
+    let path = dir.file("a.pool");
+    let probe = |path: &std::path::Path| {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "lock_probe_child", "--nocapture", "--test-threads=1"])
+            .env("PCOLL_LOCK_PROBE", path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        stdout.lines().find_map(|l| l.find("probe: ").map(|i| l[i + 7..].to_string())).unwrap()
+    };
+    let pool = fast().open(&path).unwrap();
+    assert_eq!(probe(&path), "locked");
+    drop(pool);
+    assert_eq!(probe(&path), "opened", "the lock goes with the pool");
+}
