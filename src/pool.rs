@@ -551,9 +551,10 @@ impl<R: Persistent> Pool<R> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolStats {
-    /// Persistence barriers issued (msync calls, or flush + fence sequences).
+    /// Persistence barriers issued: on a file, `pwrite`s followed by one `fdatasync`; on
+    /// persistent memory, line flushes followed by one fence.
     pub barriers: u64,
-    /// Bytes covered by those barriers, rounded to pages (msync) or cache lines.
+    /// Bytes those barriers wrote (exact on files; whole cache lines on persistent memory).
     pub synced_bytes: u64,
     /// Transaction and log counters.
     pub txn: TxnStats,

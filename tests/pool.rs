@@ -424,7 +424,9 @@ fn large_initial_size_is_laid_out_in_segments() {
 /// environment and prints what happened.
 #[test]
 fn lock_probe_child() {
-    let Ok(path) = std::env::var("PCOLL_LOCK_PROBE") else { return };
+    let Ok(path) = std::env::var("PCOLL_LOCK_PROBE") else {
+        return;
+    };
     match Pool::<Root>::open(&path) {
         Err(Error::Locked { .. }) => println!("probe: locked"),
         Ok(_) => println!("probe: opened"),
@@ -438,12 +440,20 @@ fn second_process_gets_locked() {
     let path = dir.file("a.pool");
     let probe = |path: &std::path::Path| {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "lock_probe_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "lock_probe_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("PCOLL_LOCK_PROBE", path)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        stdout.lines().find_map(|l| l.find("probe: ").map(|i| l[i + 7..].to_string())).unwrap()
+        stdout
+            .lines()
+            .find_map(|l| l.find("probe: ").map(|i| l[i + 7..].to_string()))
+            .unwrap()
     };
     let pool = fast().open(&path).unwrap();
     assert_eq!(probe(&path), "locked");
