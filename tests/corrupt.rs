@@ -2,75 +2,9 @@
 //! and `check()` must return `Ok` or a typed `Err` — never panic, hang or read out of bounds.
 //! (The fuzz target `open_corrupt` does the same with coverage guidance.)
 
-use std::sync::{Arc, Mutex};
+mod common;
 
-use pcoll::{Event, PBox, Persistent, Pool, Recorder};
-
-#[derive(Persistent, Default)]
-struct Root {
-    n: u64,
-    boxes: [Option<PBox<[u64; 20]>>; 8],
-    big: Option<PBox<[u8; 9000]>>,
-}
-
-/// Captures the pool's bytes at the last undo-log append it sees.
-#[derive(Default)]
-struct Snap(Mutex<Vec<u8>>);
-
-impl Recorder for Snap {
-    fn event(&self, ev: Event, image: &[u8]) {
-        if matches!(ev, Event::Logged { .. }) {
-            *self.0.lock().unwrap() = image.to_vec();
-        }
-    }
-}
-
-/// A pool image with committed data and an interrupted transaction in its log.
-fn sample_image() -> Vec<u8> {
-    let snap = Arc::new(Snap::default());
-    let pool = Pool::<Root>::options()
-        .initial_size(192 << 10)
-        .max_size(4 << 20)
-        .recorder(snap.clone())
-        .in_memory()
-        .unwrap();
-    {
-        let mut w = pool.write();
-        w.n = 5;
-        for (i, b) in w.boxes.iter_mut().enumerate() {
-            *b = Some(PBox::new([i as u64; 20]));
-        }
-        w.big = Some(PBox::new([1; 9000]));
-    }
-    let mut w = pool.write();
-    w.n = 6;
-    w.boxes[2] = None;
-    w.boxes[3] = Some(PBox::new([9; 20]));
-    **w.boxes[4].as_mut().unwrap() = [7; 20];
-    let img = snap.0.lock().unwrap().clone(); // mid-transaction: the log holds its entries
-    drop(w);
-    let recovered = Pool::<Root>::options().from_image(&img).unwrap();
-    assert_eq!(
-        recovered.read().n,
-        5,
-        "the sample's transaction is interrupted"
-    );
-    img
-}
-
-/// Opens a damaged image; panics only if pcoll panicked.
-pub fn open_damaged(img: &[u8]) -> &'static str {
-    let res = std::panic::catch_unwind(|| {
-        match Pool::<Root>::options().max_size(4 << 20).from_image(img) {
-            Err(_) => "open refused",
-            Ok(p) => match p.check() {
-                Err(_) => "check refused",
-                Ok(_) => "ok",
-            },
-        }
-    });
-    res.unwrap_or_else(|_| panic!("pcoll panicked on a damaged image"))
-}
+use common::model::{damage_sample as sample_image, open_damaged};
 
 fn rng(x: &mut u64) -> u64 {
     *x ^= *x << 13;

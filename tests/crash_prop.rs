@@ -4,82 +4,16 @@
 //! property runs random transactions, some aborted, some across a reopen, against a model.
 //! Cases: `PROPTEST_CASES` (default 12 here: each case opens hundreds of images).
 
+mod common;
+
+use common::model::{Model, Op, Root, apply, apply_model, decode, empty_model, observe};
 use pcoll::testing::{Config, Media, crash_check};
-use pcoll::{Durability, PBox, Persistent, Pool};
+use pcoll::{Durability, Pool};
 use proptest::prelude::*;
 
-const SLOTS: usize = 8;
-
-#[derive(Persistent, Default)]
-struct Root {
-    n: u64,
-    slots: [Option<PBox<[u64; 6]>>; SLOTS],
-    big: Option<PBox<[u64; 1500]>>, // 12 KB: a multi-page block
-}
-
-#[derive(Debug, Clone)]
-enum Op {
-    SetN(u64),
-    Put(usize, u64),
-    Clear(usize),
-    Bump(usize),
-    Big(u64),
-    DropBig,
-}
-
+/// An operation from three random bytes (the decoding the fuzz targets use).
 fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        any::<u64>().prop_map(Op::SetN),
-        (0..SLOTS, any::<u64>()).prop_map(|(i, v)| Op::Put(i, v)),
-        (0..SLOTS).prop_map(Op::Clear),
-        (0..SLOTS).prop_map(Op::Bump),
-        any::<u64>().prop_map(Op::Big),
-        Just(Op::DropBig),
-    ]
-}
-
-type Model = (u64, Vec<Option<[u64; 6]>>, Option<(u64, u64)>);
-
-fn apply(r: &mut Root, op: &Op) {
-    match *op {
-        Op::SetN(v) => r.n = v,
-        Op::Put(i, v) => r.slots[i] = Some(PBox::new([v; 6])),
-        Op::Clear(i) => r.slots[i] = None,
-        Op::Bump(i) => {
-            if let Some(b) = r.slots[i].as_mut() {
-                b[5] = b[5].wrapping_add(1);
-            }
-        }
-        Op::Big(v) => r.big = Some(PBox::new([v; 1500])),
-        Op::DropBig => r.big = None,
-    }
-}
-
-fn apply_model(m: &mut Model, op: &Op) {
-    match *op {
-        Op::SetN(v) => m.0 = v,
-        Op::Put(i, v) => m.1[i] = Some([v; 6]),
-        Op::Clear(i) => m.1[i] = None,
-        Op::Bump(i) => {
-            if let Some(b) = m.1[i].as_mut() {
-                b[5] = b[5].wrapping_add(1);
-            }
-        }
-        Op::Big(v) => m.2 = Some((v, v)),
-        Op::DropBig => m.2 = None,
-    }
-}
-
-fn observe(r: &Root) -> Model {
-    (
-        r.n,
-        r.slots.iter().map(|s| s.as_deref().copied()).collect(),
-        r.big.as_deref().map(|b| (b[0], b[1499])),
-    )
-}
-
-fn empty_model() -> Model {
-    (0, vec![None; SLOTS], None)
+    prop::array::uniform3(any::<u8>()).prop_map(|b| decode(&b))
 }
 
 fn cases() -> u32 {
@@ -106,10 +40,10 @@ proptest! {
         let setup = |p: &Pool<Root>| {
             for txn in &history {
                 let mut w = p.write();
-                txn.iter().for_each(|o| apply(&mut w, o));
+                txn.iter().for_each(|&o| apply(&mut w, o));
             }
         };
-        let report = crash_check(cfg, setup, |r| last.iter().for_each(|o| apply(r, o)), observe);
+        let report = crash_check(cfg, setup, |r| last.iter().for_each(|&o| apply(r, o)), observe);
         prop_assert!(report.violations.is_empty(), "{:?}", report.violations);
         prop_assert!(report.images > 0);
     }
@@ -126,15 +60,15 @@ proptest! {
         let _ = std::fs::remove_file(&path);
         let open = || Pool::<Root>::options().durability(Durability::Process).open(&path).unwrap();
         let mut pool = open();
-        let mut model = empty_model();
+        let mut model: Model = empty_model();
         for (ops, fate) in &txns {
             let mut w = pool.write();
-            ops.iter().for_each(|o| apply(&mut w, o));
+            ops.iter().for_each(|&o| apply(&mut w, o));
             if *fate < 2 {
                 w.abort();
             } else {
                 drop(w);
-                ops.iter().for_each(|o| apply_model(&mut model, o));
+                ops.iter().for_each(|&o| apply_model(&mut model, o));
             }
             if *fate == 9 {
                 drop(pool);

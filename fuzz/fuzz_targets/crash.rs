@@ -3,10 +3,10 @@
 //! the state before or after the transaction (see `pcoll::testing`).
 #![no_main]
 
-#[path = "common.rs"]
-mod common;
+#[path = "../../tests/common/model.rs"]
+mod model;
 
-use common::*;
+use model::*;
 use libfuzzer_sys::fuzz_target;
 use pcoll::Pool;
 use pcoll::testing::{Config, Media, crash_check};

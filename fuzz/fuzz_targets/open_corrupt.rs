@@ -3,50 +3,19 @@
 //! `Ok` or a typed `Err`: a panic, a hang or an out-of-bounds access is a finding.
 #![no_main]
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use pcoll::{Event, PBox, Persistent, Pool, Recorder};
+use pcoll::Pool;
 
-#[derive(Persistent, Default)]
-struct Root {
-    n: u64,
-    boxes: [Option<PBox<[u64; 20]>>; 8],
-    big: Option<PBox<[u8; 9000]>>,
-}
+#[path = "../../tests/common/model.rs"]
+mod model;
 
-#[derive(Default)]
-struct Snap(Mutex<Vec<u8>>);
-
-impl Recorder for Snap {
-    fn event(&self, ev: Event, image: &[u8]) {
-        if matches!(ev, Event::Logged { .. }) {
-            *self.0.lock().unwrap() = image.to_vec();
-        }
-    }
-}
+use model::Root;
 
 fn sample() -> &'static [u8] {
     static IMG: OnceLock<Vec<u8>> = OnceLock::new();
-    IMG.get_or_init(|| {
-        let snap = Arc::new(Snap::default());
-        let opts = Pool::<Root>::options().initial_size(192 << 10).max_size(4 << 20).recorder(snap.clone());
-        let pool = opts.in_memory().unwrap();
-        {
-            let mut w = pool.write();
-            w.n = 5;
-            for (i, b) in w.boxes.iter_mut().enumerate() {
-                *b = Some(PBox::new([i as u64; 20]));
-            }
-            w.big = Some(PBox::new([1; 9000]));
-        }
-        let mut w = pool.write();
-        w.n = 6;
-        w.boxes[3] = Some(PBox::new([9; 20]));
-        let img = snap.0.lock().unwrap().clone();
-        drop(w);
-        img
-    })
+    IMG.get_or_init(model::damage_sample)
 }
 
 fuzz_target!(|data: &[u8]| {

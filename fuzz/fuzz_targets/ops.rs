@@ -3,10 +3,10 @@
 //! After each transaction the pool must equal the model and pass `check()`.
 #![no_main]
 
-#[path = "common.rs"]
-mod common;
+#[path = "../../tests/common/model.rs"]
+mod model;
 
-use common::*;
+use model::*;
 use libfuzzer_sys::fuzz_target;
 use pcoll::{Durability, Pool};
 

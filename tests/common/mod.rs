@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod model;
+
 /// A directory removed on drop.
 pub struct TempDir(PathBuf);
 
