@@ -392,6 +392,19 @@ impl Mapping {
         unsafe { copy_frozen(s, d, len) }
     }
 
+    /// Copies `len` pool bytes from `src` to `dst` (a block being moved by a realloc; the
+    /// destination is fresh memory nobody references). Freezes padding like `copy_in`.
+    pub(crate) fn copy_within(&self, src: usize, dst: usize, len: usize) {
+        let s = self.check(src, len);
+        let d = self.check(dst, len);
+        assert!(
+            src + len <= dst || dst + len <= src,
+            "overlapping block copy"
+        );
+        // SAFETY: both ranges are in bounds (check) and disjoint (asserted).
+        unsafe { copy_frozen(s, d, len) }
+    }
+
     /// The pool's first `len` bytes as initialised bytes (images for tests and recorders).
     pub(crate) fn snapshot(&self, len: usize) -> Vec<u8> {
         let len = len.min(self.len);

@@ -270,6 +270,27 @@ impl Tx<'_> {
         Ok(off)
     }
 
+    /// Resizes a block (see `Txn::realloc`); returns its (possibly new) offset.
+    #[allow(dead_code)] // for PVec, PString and the tables of the maps (issues 3-5)
+    pub(crate) fn realloc(
+        &mut self,
+        off: u64,
+        old: usize,
+        new: usize,
+        align: usize,
+    ) -> Result<u64> {
+        let State { heap, txn } = &mut *self.st;
+        let to = txn.realloc(heap, off, old, new, align)?;
+        self.core.sync_len(self.st);
+        Ok(to)
+    }
+
+    /// True when the block at `off` was allocated by this transaction (needs no undo).
+    #[allow(dead_code)] // for PVec, PString and the tables of the maps (issues 3-5)
+    pub(crate) fn is_fresh(&self, off: u64) -> bool {
+        self.st.txn.is_fresh(off)
+    }
+
     pub(crate) fn free(&mut self, off: u64) {
         self.st.txn.free(off);
     }

@@ -65,6 +65,8 @@ pub(crate) struct Txn {
     entries: Vec<Entry>,
     /// Ranges written without logging (fresh memory), to make durable at commit.
     fresh: Vec<(u64, u64)>,
+    /// Blocks allocated by this transaction: their contents need no undo.
+    fresh_blocks: std::collections::HashSet<u64>,
     frees: Vec<u64>,
     pub(crate) stats: TxnStats,
 }
@@ -86,6 +88,7 @@ impl Txn {
             chain,
             entries,
             fresh: Vec::new(),
+            fresh_blocks: Default::default(),
             frees: Vec::new(),
             stats: TxnStats::default(),
         };
@@ -164,10 +167,36 @@ impl Txn {
         self.chain.reserve(heap, ALLOC_LOG_RESERVE)?;
         let off = heap.alloc(&mut Sink { txn: self }, size, align)?;
         self.fresh.push((off, size as u64));
+        self.fresh_blocks.insert(off);
         Ok(off)
     }
 
-    #[allow(dead_code)] // PVec growth (issue 3)
+    /// True when the block at `off` was allocated by this transaction: changing its bytes
+    /// needs no undo entry (a rollback frees it).
+    pub(crate) fn is_fresh(&self, off: u64) -> bool {
+        self.fresh_blocks.contains(&off)
+    }
+
+    /// Resizes the block at `off` (holding `old` meaningful bytes) to at least `new` bytes:
+    /// in place when the pages after it are free, else into a fresh block with the bytes
+    /// copied and the old block freed at commit. Returns the block's offset.
+    pub(crate) fn realloc(
+        &mut self,
+        heap: &mut Heap,
+        off: u64,
+        old: usize,
+        new: usize,
+        align: usize,
+    ) -> Result<u64> {
+        if self.grow_in_place(heap, off, new)? {
+            return Ok(off);
+        }
+        let to = self.alloc(heap, new, align)?;
+        heap.io.map.copy_within(off as usize, to as usize, old);
+        self.free(off);
+        Ok(to)
+    }
+
     pub(crate) fn grow_in_place(&mut self, heap: &mut Heap, off: u64, size: usize) -> Result<bool> {
         self.chain.reserve(heap, ALLOC_LOG_RESERVE)?;
         let grown = heap.grow_in_place(&mut Sink { txn: self }, off, size)?;
@@ -329,6 +358,7 @@ impl Txn {
         self.log_ranges.clear();
         self.entries.clear();
         self.fresh.clear();
+        self.fresh_blocks.clear();
         self.frees.clear();
         self.lines.clear();
     }
@@ -500,5 +530,41 @@ mod tests {
             heap.block_at(fresh).is_err(),
             "the allocation was rolled back"
         );
+    }
+}
+
+#[cfg(test)]
+mod realloc_tests {
+    use super::*;
+    use crate::heap::alloc::tests::memory_heap;
+
+    #[test]
+    fn realloc_grows_in_place_or_moves_and_frees_at_commit() {
+        let mut heap = memory_heap(1 << 20, 16 << 20);
+        Txn::format(&mut heap).unwrap();
+        let mut t = Txn::open(&mut heap).unwrap();
+        t.begin();
+        let a = t.alloc(&mut heap, 3 * 4096, 8).unwrap();
+        assert!(t.is_fresh(a));
+        heap.io.map.write_bytes(a as usize, &[7; 3 * 4096]);
+        assert_eq!(
+            t.realloc(&mut heap, a, 3 * 4096, 5 * 4096, 8).unwrap(),
+            a,
+            "in place"
+        );
+        let blocker = t.alloc(&mut heap, 4096, 8).unwrap();
+        assert_eq!(blocker, a + 5 * 4096);
+        let b = t.realloc(&mut heap, a, 5 * 4096, 9 * 4096, 8).unwrap();
+        assert_ne!(a, b, "moved: the next page is taken");
+        assert_eq!(heap.io.map.bytes(b as usize, 3 * 4096), &[7; 3 * 4096][..]);
+        t.commit(&mut heap).unwrap();
+        assert!(
+            heap.block_at(a).is_err(),
+            "the old block is freed at commit"
+        );
+        assert!(heap.block_at(b).is_ok());
+        t.begin();
+        assert!(!t.is_fresh(b), "freshness ends with the transaction");
+        t.commit(&mut heap).unwrap();
     }
 }
