@@ -61,6 +61,30 @@ pub(crate) fn with_core<T: ?Sized, R>(
     core::with_active(tag_of(raw), |c| c.map(f))
 }
 
+/// [`with_core`] by the handle's address, for a method holding `&mut self`: `f` may use the
+/// handle mutably while it has the pool. Panics with a clear message when there is none.
+pub(crate) fn with_writer_at<R>(
+    addr: usize,
+    raw: u64,
+    what: &str,
+    f: impl FnOnce(&PoolCore) -> R,
+) -> R {
+    let found = core::with_core_at(addr, |c| c.map(|c| c as *const PoolCore));
+    let run = |core: &PoolCore| f(core);
+    match found {
+        // SAFETY: the handle at `addr` lies in this pool's memory and the caller holds a live
+        // reference to it for the whole call, so the pool is alive while `run` executes.
+        Some(p) => run(unsafe { &*p }),
+        None => core::with_active(tag_of(raw), |c| match c {
+            Some(core) => run(core),
+            None => panic!(
+                "pcoll: a {what} outside pool memory was changed with no write transaction on its \
+                 pool open in this thread (or with several open)"
+            ),
+        }),
+    }
+}
+
 /// [`with_core`] for changes: panics with a clear message when there is no pool to change.
 pub(crate) fn with_writer<T: ?Sized, R>(
     h: &T,
@@ -101,19 +125,28 @@ pub(crate) unsafe fn visit_target<'a, T, H: ?Sized>(
     raw: u64,
     v: &mut Visitor<'_>,
 ) -> Option<&'a T> {
-    if raw == 0 {
-        return None;
-    }
-    let core = core::core_of(h)?;
-    if tag_of(raw) != core.tag {
-        v.problem(format!("pointer {raw:#x} carries another pool's tag"));
-        return None;
-    }
-    if !v.enter(off_of(raw), size_of::<T>()) {
+    if !visit_block(h, raw, size_of::<T>(), v) {
         return None;
     }
     // SAFETY: the block is allocated and large enough (enter); the caller promises it holds a T.
     Some(unsafe { value(h, raw, "handle") })
+}
+
+/// For `Pool::check()`: true when `raw`, the pointer of the handle `h`, is tagged for the
+/// pool holding `h` and names an allocated block of at least `size` bytes, reached for the
+/// first time. Otherwise the damage is recorded in `v`.
+pub(crate) fn visit_block<H: ?Sized>(h: &H, raw: u64, size: usize, v: &mut Visitor<'_>) -> bool {
+    if raw == 0 {
+        return false;
+    }
+    let Some(core) = core::core_of(h) else {
+        return false;
+    };
+    if tag_of(raw) != core.tag {
+        v.problem(format!("pointer {raw:#x} carries another pool's tag"));
+        return false;
+    }
+    v.enter(off_of(raw), size)
 }
 
 /// The mutable counterpart of [`value`], after logging the value (rule 2).

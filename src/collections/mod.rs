@@ -3,3 +3,4 @@
 
 pub(crate) mod handle;
 pub mod pbox;
+pub mod pvec;

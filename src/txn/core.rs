@@ -300,21 +300,32 @@ impl Tx<'_> {
 
 /// The pool whose reservation contains `r`, if any.
 pub(crate) fn core_of<T: ?Sized>(r: &T) -> Option<&PoolCore> {
-    let addr = r as *const T as *const u8 as usize;
-    let reg = registry();
-    let epoch = reg.epoch.load(Ordering::Acquire);
-    let (e, s, t, p) = CACHE.with(Cell::get);
-    let p = if e == epoch && s <= addr && addr < t {
-        p
-    } else {
-        let pools = sync::lock(&reg.pools);
-        let (s, t, p) = *pools.iter().find(|e| e.0 <= addr && addr < e.1)?;
-        CACHE.with(|c| c.set((epoch, s, t, p)));
-        p
-    };
+    let p = lookup(r as *const T as *const u8 as usize)?;
     // SAFETY: `r` lies in this pool's reservation, so it was derived from a guard borrowing
     // the Pool that owns the core (module invariants): the core outlives `r`'s lifetime.
     Some(unsafe { &*(p as *const PoolCore) })
+}
+
+/// Runs `f` with the pool whose reservation contains `addr`, the address of a value the
+/// caller holds a live reference to (so the pool outlives the call; `f` cannot keep the
+/// reference past it).
+pub(crate) fn with_core_at<R>(addr: usize, f: impl FnOnce(Option<&PoolCore>) -> R) -> R {
+    // SAFETY: as in `core_of`, for the duration of the call.
+    f(lookup(addr).map(|p| unsafe { &*(p as *const PoolCore) }))
+}
+
+/// The registry entry (a `PoolCore` address) whose range contains `addr`.
+fn lookup(addr: usize) -> Option<usize> {
+    let reg = registry();
+    let epoch = reg.epoch.load(Ordering::Acquire);
+    let (e, s, t, p) = CACHE.with(Cell::get);
+    if e == epoch && s <= addr && addr < t {
+        return Some(p);
+    }
+    let pools = sync::lock(&reg.pools);
+    let (s, t, p) = *pools.iter().find(|e| e.0 <= addr && addr < e.1)?;
+    CACHE.with(|c| c.set((epoch, s, t, p)));
+    Some(p)
 }
 
 /// Runs `f` with the pool of this thread's write transaction tagged `tag` (or the only one,

@@ -1,0 +1,506 @@
+//! `PVec<T>`: a growable array in the pool with `Vec`'s API (core of it so far; issue 3 lists
+//! the rest). The header `{ buf, len, cap }` lives where the `PVec` lives (a root field, an
+//! element); the elements live in one pool block.
+//!
+//! Logging (`docs/ARCHITECTURE.md`, "Writing a container"): the header was logged by whoever
+//! handed out `&mut PVec`; element slots are logged before they change unless the buffer was
+//! allocated by the current transaction; a slot past `len` is logged too, since it may have
+//! been vacated earlier in the same transaction.
+
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut, Index, IndexMut};
+
+use super::handle::{self, off_of, pack};
+use crate::error::{Error, Result};
+use crate::heap::check::Visitor;
+use crate::persistent::{Fingerprint, Persistent};
+use crate::txn::core::PoolCore;
+
+/// A growable array in pool memory.
+///
+/// ```
+/// use pcoll::{PVec, Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct Root { events: PVec<u64> }
+///
+/// let pool = Pool::<Root>::options().in_memory()?;
+/// {
+///     let mut root = pool.write();
+///     root.events.push(7);
+///     root.events.extend([8, 9]);
+///     root.events[0] += 1;
+/// }
+/// assert_eq!(pool.read().events, [8, 8, 9]);
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+#[repr(C)]
+pub struct PVec<T: Persistent> {
+    raw: u64,
+    len: u64,
+    cap: u64,
+    _own: PhantomData<(T, *const ())>,
+}
+
+impl<T: Persistent> Default for PVec<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Persistent> PVec<T> {
+    const ZST: bool = size_of::<T>() == 0;
+
+    /// An empty vector; it allocates on the first push.
+    pub const fn new() -> Self {
+        PVec {
+            raw: 0,
+            len: 0,
+            cap: 0,
+            _own: PhantomData,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Elements the buffer holds without growing.
+    pub fn capacity(&self) -> usize {
+        if Self::ZST {
+            usize::MAX
+        } else {
+            self.cap as usize
+        }
+    }
+
+    /// The buffer of the pool `core` (which must be this vector's pool).
+    fn buf(&self, core: &PoolCore) -> *mut T {
+        if Self::ZST || self.raw == 0 {
+            return std::ptr::NonNull::dangling().as_ptr();
+        }
+        core.ptr(off_of(self.raw), self.cap as usize * size_of::<T>())
+            .cast()
+    }
+
+    /// Runs `f` with this vector's pool, for a change. Panics without a write transaction.
+    fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        let (addr, raw) = (self as *const Self as usize, self.raw);
+        handle::with_writer_at(addr, raw, "PVec", |core| f(self, core))
+    }
+
+    /// Logs elements `from .. to` of the buffer unless the buffer is fresh.
+    fn log_slots(&self, core: &PoolCore, from: usize, to: usize) -> Result<()> {
+        if Self::ZST || self.raw == 0 || from >= to {
+            return Ok(());
+        }
+        let mut tx = core.tx();
+        if tx.is_fresh(off_of(self.raw)) {
+            return Ok(());
+        }
+        let p = self.buf(core).wrapping_add(from);
+        tx.log_ptr(p.cast(), (to - from) * size_of::<T>())
+    }
+
+    /// Makes room for `additional` more elements.
+    fn grow(&mut self, core: &PoolCore, additional: usize) -> Result<()> {
+        let need = self
+            .len
+            .checked_add(additional as u64)
+            .ok_or_else(|| overflow(core))?;
+        if Self::ZST || need <= self.cap {
+            return Ok(());
+        }
+        let cap = need.max(self.cap * 2).max(4);
+        let bytes = usize::try_from(cap)
+            .ok()
+            .and_then(|c| c.checked_mul(size_of::<T>()));
+        let bytes = bytes.ok_or_else(|| overflow(core))?;
+        let mut tx = core.tx();
+        let off = if self.raw == 0 {
+            tx.alloc(bytes, align_of::<T>())?
+        } else {
+            let old = self.len as usize * size_of::<T>();
+            tx.realloc(off_of(self.raw), old, bytes, align_of::<T>())?
+        };
+        self.raw = pack(core.tag, off);
+        self.cap = cap;
+        Ok(())
+    }
+
+    /// Appends `value`, or gives it back with the error when the pool is full.
+    pub fn try_push(&mut self, value: T) -> std::result::Result<(), (Error, T)> {
+        self.with_pool(|v, core| {
+            if let Err(e) = v
+                .grow(core, 1)
+                .and_then(|()| v.log_slots(core, v.len(), v.len() + 1))
+            {
+                return Err((e, value));
+            }
+            // SAFETY: the slot at len is inside the buffer (grow) and logged or fresh.
+            unsafe { v.buf(core).add(v.len()).write(value) };
+            v.len += 1;
+            Ok(())
+        })
+    }
+
+    /// Appends `value`.
+    ///
+    /// # Panics
+    /// When the pool is full (the transaction then rolls back when the panic unwinds).
+    pub fn push(&mut self, value: T) {
+        if let Err((e, _)) = self.try_push(value) {
+            panic!("pcoll: PVec::push: {e}");
+        }
+    }
+
+    /// Removes the last element and returns it. An element that is itself a pcoll handle
+    /// comes back as a handle outside pool memory: store it again or drop it.
+    pub fn pop(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        self.with_pool(|v, core| {
+            v.len -= 1;
+            // SAFETY: slot len (the old last) holds an initialised T, now outside len.
+            Some(unsafe { v.buf(core).add(v.len()).read() })
+        })
+    }
+
+    /// Inserts `value` at `index`, shifting the rest right.
+    ///
+    /// # Panics
+    /// If `index > len`, or when the pool is full.
+    pub fn insert(&mut self, index: usize, value: T) {
+        let len = self.len();
+        assert!(
+            index <= len,
+            "insertion index (is {index}) should be <= len (is {len})"
+        );
+        self.with_pool(|v, core| {
+            let res = v
+                .grow(core, 1)
+                .and_then(|()| v.log_slots(core, index, len + 1));
+            res.unwrap_or_else(|e| panic!("pcoll: PVec::insert: {e}"));
+            let p = v.buf(core);
+            // SAFETY: slots index..=len are in the buffer and logged or fresh; the copy
+            // moves initialised elements one slot right, then the hole gets `value`.
+            unsafe {
+                std::ptr::copy(p.add(index), p.add(index + 1), len - index);
+                p.add(index).write(value);
+            }
+            v.len += 1;
+        });
+    }
+
+    /// Removes and returns the element at `index`, shifting the rest left.
+    ///
+    /// # Panics
+    /// If `index >= len`.
+    pub fn remove(&mut self, index: usize) -> T {
+        let len = self.len();
+        assert!(
+            index < len,
+            "removal index (is {index}) should be < len (is {len})"
+        );
+        self.with_pool(|v, core| {
+            v.log_slots(core, index, len)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::remove: {e}"));
+            let p = v.buf(core);
+            // SAFETY: index < len holds an initialised T; the rest moves left over it.
+            let out = unsafe {
+                let out = p.add(index).read();
+                std::ptr::copy(p.add(index + 1), p.add(index), len - index - 1);
+                out
+            };
+            v.len -= 1;
+            out
+        })
+    }
+
+    /// Removes the element at `index`, replacing it with the last one.
+    ///
+    /// # Panics
+    /// If `index >= len`.
+    pub fn swap_remove(&mut self, index: usize) -> T {
+        let len = self.len();
+        assert!(
+            index < len,
+            "swap_remove index (is {index}) should be < len (is {len})"
+        );
+        self.with_pool(|v, core| {
+            v.log_slots(core, index, index + 1)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::swap_remove: {e}"));
+            let p = v.buf(core);
+            // SAFETY: index and len-1 hold initialised elements; the last moves into the hole.
+            let out = unsafe {
+                let out = p.add(index).read();
+                std::ptr::copy(p.add(len - 1), p.add(index), 1);
+                out
+            };
+            v.len -= 1;
+            out
+        })
+    }
+
+    /// Keeps the first `len` elements, dropping the rest.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        self.with_pool(|v, core| {
+            let old = v.len();
+            v.len = len as u64;
+            for i in len..old {
+                if std::mem::needs_drop::<T>() {
+                    let off = core.offset_of(v.buf(core).wrapping_add(i).cast());
+                    // SAFETY: slot i held an initialised T, now past len, dropped once.
+                    unsafe { handle::drop_at::<T>(core, off) }
+                        .unwrap_or_else(|e| panic!("pcoll: PVec::truncate: {e}"));
+                }
+            }
+        });
+    }
+
+    /// Removes every element.
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
+    /// Makes room for at least `additional` more elements.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
+        self.with_pool(|v, core| v.grow(core, additional))
+    }
+
+    /// Makes room for at least `additional` more elements.
+    ///
+    /// # Panics
+    /// When the pool is full.
+    pub fn reserve(&mut self, additional: usize) {
+        self.try_reserve(additional)
+            .unwrap_or_else(|e| panic!("pcoll: PVec::reserve: {e}"));
+    }
+
+    /// A mutable reference to element `index`, logged first; `None` when out of bounds.
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        if index >= self.len() {
+            return None;
+        }
+        let p = self.with_pool(|v, core| {
+            v.log_slots(core, index, index + 1)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::get_mut: {e}"));
+            v.buf(core).wrapping_add(index)
+        });
+        // SAFETY: index < len holds an initialised T, logged; `&mut self` makes it exclusive
+        // and the pool lives as long as that borrow (the vector is in its memory).
+        Some(unsafe { &mut *p })
+    }
+
+    /// The elements as a slice.
+    pub fn as_slice(&self) -> &[T] {
+        if self.len == 0 || Self::ZST {
+            // SAFETY: an empty slice, or ZST elements, need no memory.
+            return unsafe {
+                std::slice::from_raw_parts(std::ptr::NonNull::dangling().as_ptr(), self.len())
+            };
+        }
+        let core = handle::home(self, self.raw, "PVec");
+        // SAFETY: the buffer holds len initialised elements; the borrow is tied to &self, and
+        // the pool holding `self` lives as long as that.
+        unsafe { std::slice::from_raw_parts(self.buf(core), self.len()) }
+    }
+
+    /// The elements as a mutable slice: every element is logged first.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        if self.len == 0 || Self::ZST {
+            // SAFETY: as in as_slice.
+            return unsafe {
+                std::slice::from_raw_parts_mut(std::ptr::NonNull::dangling().as_ptr(), self.len())
+            };
+        }
+        let len = self.len();
+        let p = self.with_pool(|v, core| {
+            v.log_slots(core, 0, len)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::as_mut_slice: {e}"));
+            v.buf(core)
+        });
+        // SAFETY: len initialised, logged elements; exclusive through `&mut self`.
+        unsafe { std::slice::from_raw_parts_mut(p, len) }
+    }
+
+    /// Appends clones of every element of `other`.
+    pub fn extend_from_slice(&mut self, other: &[T])
+    where
+        T: Clone,
+    {
+        self.reserve(other.len());
+        other.iter().for_each(|x| self.push(x.clone()));
+    }
+}
+
+fn overflow(core: &PoolCore) -> Error {
+    Error::OutOfSpace {
+        path: core.path().to_owned(),
+        requested: u64::MAX,
+        limit: 0,
+    }
+}
+
+impl<T: Persistent> Drop for PVec<T> {
+    fn drop(&mut self) {
+        if self.raw == 0 {
+            return;
+        }
+        let raw = self.raw;
+        // Outside pool memory with its transaction gone, the buffer leaks (check() says so).
+        handle::with_core(&*self, raw, |core| {
+            if std::mem::needs_drop::<T>() {
+                for i in 0..self.len() {
+                    let off = core.offset_of(self.buf(core).wrapping_add(i).cast());
+                    // SAFETY: slot i holds an initialised T dropped exactly once, here.
+                    unsafe { handle::drop_at::<T>(core, off) }
+                        .unwrap_or_else(|e| panic!("pcoll: PVec drop: {e}"));
+                }
+            }
+            core.tx().free(off_of(raw));
+        });
+    }
+}
+
+impl<T: Persistent> Deref for PVec<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.as_slice()
+    }
+}
+
+impl<T: Persistent> DerefMut for PVec<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        self.as_mut_slice()
+    }
+}
+
+impl<T: Persistent> Index<usize> for PVec<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        &self.as_slice()[i]
+    }
+}
+
+/// Logs only the element it hands out (not the whole vector, as `DerefMut` must).
+impl<T: Persistent> IndexMut<usize> for PVec<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        let len = self.len();
+        self.get_mut(i)
+            .unwrap_or_else(|| panic!("index out of bounds: the len is {len} but the index is {i}"))
+    }
+}
+
+impl<T: Persistent> Extend<T> for PVec<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.reserve(iter.size_hint().0);
+        iter.for_each(|x| self.push(x));
+    }
+}
+
+impl<'a, T: Persistent> IntoIterator for &'a PVec<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+impl<'a, T: Persistent> IntoIterator for &'a mut PVec<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_mut_slice().iter_mut()
+    }
+}
+
+impl<T: Persistent + fmt::Debug> fmt::Debug for PVec<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq for PVec<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Persistent + Eq> Eq for PVec<T> {}
+
+impl<T: Persistent + PartialEq> PartialEq<Vec<T>> for PVec<T> {
+    fn eq(&self, other: &Vec<T>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq<[T]> for PVec<T> {
+    fn eq(&self, other: &[T]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl<T: Persistent + PartialEq, const N: usize> PartialEq<[T; N]> for PVec<T> {
+    fn eq(&self, other: &[T; N]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl<T: Persistent + std::hash::Hash> std::hash::Hash for PVec<T> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_slice().hash(h)
+    }
+}
+
+impl<T: Persistent + PartialOrd> PartialOrd for PVec<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        self.as_slice().partial_cmp(other.as_slice())
+    }
+}
+
+impl<T: Persistent + Ord> Ord for PVec<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+// SAFETY: PVec holds a pool offset and two counters (no address); layout names T; visit
+// reports its buffer and each element's blocks.
+unsafe impl<T: Persistent> Persistent for PVec<T> {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("PVec", size_of::<Self>(), align_of::<Self>()) {
+            T::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        if self.raw == 0 || Self::ZST {
+            return;
+        }
+        if self.len > self.cap {
+            return v.problem(format!(
+                "PVec len {} exceeds its capacity {}",
+                self.len, self.cap
+            ));
+        }
+        // The buffer is checked against the allocator before any element is read.
+        if handle::visit_block(self, self.raw, self.cap as usize * size_of::<T>(), v) {
+            self.as_slice().iter().for_each(|x| x.visit(v));
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! PVec: the std API against `Vec`, nested containers, rollback subtleties, crash images of
+//! every mutating method, and a proptest of random operations (some transactions aborted,
+//! some across a reopen).
+
+mod common;
+
+use pcoll::testing::{Config, Media, crash_check};
+use pcoll::{Durability, Error, PBox, PVec, Persistent, Pool};
+use proptest::prelude::*;
+
+#[derive(Persistent, Default)]
+struct Root {
+    v: PVec<u64>,
+    boxes: PVec<PBox<u64>>,
+    nested: PVec<PVec<u32>>,
+}
+
+fn pool() -> Pool<Root> {
+    Pool::<Root>::options()
+        .durability(Durability::Process)
+        .in_memory()
+        .unwrap()
+}
+
+#[test]
+fn std_api_matches_vec() {
+    let p = pool();
+    let mut model = Vec::new();
+    {
+        let mut w = p.write();
+        for i in 0..100u64 {
+            w.v.push(i);
+            model.push(i);
+        }
+        w.v.insert(3, 1000);
+        model.insert(3, 1000);
+        assert_eq!(w.v.remove(10), model.remove(10));
+        assert_eq!(w.v.swap_remove(5), model.swap_remove(5));
+        assert_eq!(w.v.pop(), model.pop());
+        w.v.truncate(50);
+        model.truncate(50);
+        w.v[7] = 77;
+        model[7] = 77;
+        *w.v.get_mut(8).unwrap() += 1;
+        model[8] += 1;
+        w.v.extend([5, 6, 7]);
+        model.extend([5, 6, 7]);
+        w.v.extend_from_slice(&[9, 9]);
+        model.extend_from_slice(&[9, 9]);
+        w.v.sort_unstable(); // through DerefMut: every element logged
+        model.sort_unstable();
+    }
+    let r = p.read();
+    assert_eq!(r.v, model);
+    assert_eq!(r.v.len(), model.len());
+    assert_eq!(r.v.iter().sum::<u64>(), model.iter().sum::<u64>());
+    assert_eq!(format!("{:?}", r.v), format!("{model:?}"));
+    assert!(r.v.capacity() >= r.v.len());
+    drop(r);
+    p.check().unwrap();
+}
+
+#[test]
+fn nested_containers_free_their_allocations() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        for i in 0..20 {
+            w.boxes.push(PBox::new(i));
+            w.nested.push(PVec::new());
+            let last = w.nested.len() - 1;
+            for j in 0..i as u32 {
+                w.nested[last].push(j);
+            }
+        }
+    }
+    assert_eq!(p.read().nested[7], [0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(*p.read().boxes[19], 19);
+    let full = p.check().unwrap().blocks;
+    {
+        let mut w = p.write();
+        w.boxes.truncate(5);
+        w.nested.remove(10);
+        w.nested.clear();
+    }
+    let after = p.check().unwrap().blocks;
+    assert!(
+        after < full - 30,
+        "inner allocations were freed: {full} -> {after}"
+    );
+}
+
+#[test]
+fn pop_then_push_in_one_transaction_rolls_back() {
+    // A slot vacated by pop and refilled by push in the same transaction must come back on
+    // rollback: the slot past len is logged before it is written.
+    let p = pool();
+    {
+        let mut w = p.write();
+        w.v.extend([1, 2, 3]);
+    }
+    let r: Result<(), Error> = p.transaction(|root| {
+        root.v.pop();
+        root.v.push(99);
+        Err(Error::ReadOnly { path: "x".into() })
+    });
+    assert!(r.is_err());
+    assert_eq!(p.read().v, [1, 2, 3]);
+}
+
+#[test]
+fn growth_moves_the_buffer_and_rollback_keeps_the_old_one() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        w.v.extend(0..4);
+    }
+    let r: Result<(), Error> = p.transaction(|root| {
+        root.v.extend(100..5000); // reallocates (moves) the buffer
+        Err(Error::ReadOnly { path: "x".into() })
+    });
+    assert!(r.is_err());
+    assert_eq!(p.read().v, [0, 1, 2, 3]);
+    assert_eq!(
+        p.check().unwrap().blocks,
+        2,
+        "root and the old buffer; the new one rolled back"
+    );
+}
+
+#[test]
+fn try_push_reports_a_full_pool() {
+    #[derive(Persistent, Default)]
+    struct Big {
+        v: PVec<[u8; 1024]>,
+    }
+    let p = Pool::<Big>::options()
+        .initial_size(256 << 10)
+        .max_size(256 << 10)
+        .in_memory()
+        .unwrap();
+    let mut w = p.write();
+    let err = loop {
+        if let Err((e, _)) = w.v.try_push([1; 1024]) {
+            break e;
+        }
+    };
+    assert!(matches!(err, Error::OutOfSpace { .. }));
+    let n = w.v.len();
+    drop(w);
+    assert_eq!(p.read().v.len(), n, "what fitted is committed");
+    p.check().unwrap();
+}
+
+// ---- crash images of every mutating method ----
+
+#[derive(Persistent, Default)]
+struct CRoot {
+    v: PVec<u64>,
+    b: PVec<PBox<u64>>,
+}
+
+type Model = (Vec<u64>, Vec<u64>);
+
+fn observe(r: &CRoot) -> Model {
+    (r.v.to_vec(), r.b.iter().map(|b| **b).collect())
+}
+
+fn seeded(p: &Pool<CRoot>) {
+    let mut w = p.write();
+    w.v.extend(0..10);
+    w.v.reserve(6); // room to push without growing
+    for i in 0..5 {
+        w.b.push(PBox::new(i));
+    }
+}
+
+fn crash(name: &str, op: impl Fn(&mut CRoot) + Copy) {
+    for media in [Media::FilePages, Media::PmemLines] {
+        let cfg = Config {
+            media,
+            budget: 24,
+            ..Config::default()
+        };
+        crash_check(cfg, seeded, op, observe).assert_ok(&format!("PVec {name} ({media:?})"));
+    }
+}
+
+#[test]
+fn crash_push() {
+    crash("push", |r| r.v.push(100));
+}
+
+#[test]
+fn crash_push_with_growth() {
+    crash("push with growth", |r| r.v.extend(100..200));
+}
+
+#[test]
+fn crash_pop_and_push() {
+    crash("pop and push", |r| {
+        r.v.pop();
+        r.v.push(42);
+    });
+}
+
+#[test]
+fn crash_insert_remove_swap_remove() {
+    crash("insert/remove/swap_remove", |r| {
+        r.v.insert(2, 7);
+        r.v.remove(5);
+        r.v.swap_remove(0);
+    });
+}
+
+#[test]
+fn crash_index_mut_and_sort() {
+    crash("index_mut and sort", |r| {
+        r.v[3] = 1000;
+        r.v.sort_unstable_by(|a, b| b.cmp(a));
+    });
+}
+
+#[test]
+fn crash_truncate_and_clear_with_drops() {
+    crash("truncate and clear (boxes freed)", |r| {
+        r.b.truncate(2);
+        r.v.clear();
+    });
+}
+
+#[test]
+fn crash_push_boxes() {
+    crash("push boxes", |r| {
+        r.b.push(PBox::new(77));
+        r.b.swap_remove(1);
+    });
+}
+
+// ---- random operations against Vec ----
+
+#[derive(Debug, Clone)]
+enum VOp {
+    Push(u64),
+    Pop,
+    Insert(usize, u64),
+    Remove(usize),
+    SwapRemove(usize),
+    Truncate(usize),
+    Set(usize, u64),
+    Extend(u8),
+    Clear,
+}
+
+fn vop() -> impl Strategy<Value = VOp> {
+    prop_oneof![
+        4 => any::<u64>().prop_map(VOp::Push),
+        1 => Just(VOp::Pop),
+        1 => (any::<usize>(), any::<u64>()).prop_map(|(i, v)| VOp::Insert(i, v)),
+        1 => any::<usize>().prop_map(VOp::Remove),
+        1 => any::<usize>().prop_map(VOp::SwapRemove),
+        1 => any::<usize>().prop_map(VOp::Truncate),
+        2 => (any::<usize>(), any::<u64>()).prop_map(|(i, v)| VOp::Set(i, v)),
+        1 => any::<u8>().prop_map(VOp::Extend),
+        1 => Just(VOp::Clear),
+    ]
+}
+
+fn run(v: &mut PVec<u64>, m: &mut Vec<u64>, op: &VOp) {
+    let n = m.len();
+    match *op {
+        VOp::Push(x) => {
+            v.push(x);
+            m.push(x);
+        }
+        VOp::Pop => assert_eq!(v.pop(), m.pop()),
+        VOp::Insert(i, x) => {
+            v.insert(i % (n + 1), x);
+            m.insert(i % (n + 1), x);
+        }
+        VOp::Remove(i) if n > 0 => assert_eq!(v.remove(i % n), m.remove(i % n)),
+        VOp::SwapRemove(i) if n > 0 => assert_eq!(v.swap_remove(i % n), m.swap_remove(i % n)),
+        VOp::Truncate(i) => {
+            v.truncate(i % (n + 2));
+            m.truncate(i % (n + 2));
+        }
+        VOp::Set(i, x) if n > 0 => {
+            v[i % n] = x;
+            m[i % n] = x;
+        }
+        VOp::Extend(k) => {
+            v.extend(0..u64::from(k));
+            m.extend(0..u64::from(k));
+        }
+        VOp::Clear => {
+            v.clear();
+            m.clear();
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_match_vec(txns in prop::collection::vec((prop::collection::vec(vop(), 1..12), 0u8..10), 1..20)) {
+        let dir = common::TempDir::new("pvec-prop");
+        let path = dir.file("v.pool");
+        let open = || Pool::<Root>::options().durability(Durability::Process).open(&path).unwrap();
+        let mut p = open();
+        let mut model: Vec<u64> = Vec::new();
+        for (ops, fate) in &txns {
+            let mut scratch = model.clone();
+            let mut w = p.write();
+            ops.iter().for_each(|op| run(&mut w.v, &mut scratch, op));
+            prop_assert_eq!(&w.v, &scratch);
+            if *fate < 2 {
+                w.abort();
+            } else {
+                drop(w);
+                model = scratch;
+            }
+            if *fate == 9 {
+                drop(p);
+                p = open();
+            }
+            prop_assert_eq!(&p.read().v, &model);
+            p.check().unwrap();
+        }
+    }
+}
