@@ -152,6 +152,67 @@ fn try_push_reports_a_full_pool() {
     p.check().unwrap();
 }
 
+/// Regression: `retain` first advanced past the element it was about to show the closure, so
+/// when the closure panicked that element was neither kept nor dropped (a leak `check()`
+/// reported). Now, as in std, the element being examined when the closure panics is kept.
+#[test]
+fn retain_and_dedup_are_panic_safe() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        for i in 0..10 {
+            w.boxes.push(PBox::new(i));
+        }
+    }
+    // Caught inside the transaction: the vector stays consistent (kept + unprocessed
+    // elements, each exactly once), and the transaction can still commit.
+    {
+        let mut w = p.write();
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            w.boxes.retain(|b| {
+                assert!(**b != 6, "boom");
+                **b % 2 == 0
+            })
+        }));
+        assert!(res.is_err());
+        let left: Vec<u64> = w.boxes.iter().map(|b| **b).collect();
+        assert_eq!(left, [0, 2, 4, 6, 7, 8, 9]);
+    }
+    p.check().unwrap(); // every box reachable once: none dropped twice, none leaked
+    // Uncaught: the transaction rolls back.
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = p.write();
+        w.boxes.dedup_by(|a, _| panic!("boom {}", **a));
+    }));
+    assert!(res.is_err());
+    assert_eq!(p.read().boxes.len(), 7);
+    p.check().unwrap();
+}
+
+#[test]
+fn split_off_and_append_between_fields() {
+    #[derive(Persistent, Default)]
+    struct Two {
+        a: PVec<u64>,
+        b: PVec<u64>,
+    }
+    let p = Pool::<Two>::options()
+        .durability(Durability::Process)
+        .in_memory()
+        .unwrap();
+    {
+        let mut w = p.write();
+        w.a.extend(0..10);
+        w.b = w.a.split_off(6);
+        let collected: PVec<u64> = (100..103).collect();
+        let mut collected = collected;
+        w.b.append(&mut collected);
+    }
+    assert_eq!(p.read().a, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(p.read().b, [6, 7, 8, 9, 100, 101, 102]);
+    p.check().unwrap();
+}
+
 // ---- crash images of every mutating method ----
 
 #[derive(Persistent, Default)]
@@ -230,6 +291,25 @@ fn crash_truncate_and_clear_with_drops() {
 }
 
 #[test]
+fn crash_retain_dedup_drain() {
+    crash("retain, dedup, drain", |r| {
+        r.v.retain(|x| x % 3 != 0);
+        r.v.dedup_by_key(|x| *x / 4);
+        r.v.drain(1..2);
+        r.b.retain(|b| **b != 2);
+    });
+}
+
+#[test]
+fn crash_resize_swap_shrink() {
+    crash("resize, swap, shrink_to_fit", |r| {
+        r.v.resize(12, 5);
+        r.v.swap(0, 11);
+        r.v.shrink_to_fit();
+    });
+}
+
+#[test]
 fn crash_push_boxes() {
     crash("push boxes", |r| {
         r.b.push(PBox::new(77));
@@ -250,6 +330,12 @@ enum VOp {
     Set(usize, u64),
     Extend(u8),
     Clear,
+    Retain(u64),
+    Dedup(u64),
+    Drain(usize, usize),
+    Resize(usize, u64),
+    Swap(usize, usize),
+    SplitAppend(usize),
 }
 
 fn vop() -> impl Strategy<Value = VOp> {
@@ -263,6 +349,12 @@ fn vop() -> impl Strategy<Value = VOp> {
         2 => (any::<usize>(), any::<u64>()).prop_map(|(i, v)| VOp::Set(i, v)),
         1 => any::<u8>().prop_map(VOp::Extend),
         1 => Just(VOp::Clear),
+        1 => (2u64..5).prop_map(VOp::Retain),
+        1 => (1u64..4).prop_map(VOp::Dedup),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| VOp::Drain(a, b)),
+        1 => (0usize..40, any::<u64>()).prop_map(|(n, x)| VOp::Resize(n, x)),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| VOp::Swap(a, b)),
+        1 => any::<usize>().prop_map(VOp::SplitAppend),
     ]
 }
 
@@ -295,6 +387,32 @@ fn run(v: &mut PVec<u64>, m: &mut Vec<u64>, op: &VOp) {
         VOp::Clear => {
             v.clear();
             m.clear();
+        }
+        VOp::Retain(k) => {
+            v.retain(|x| x % k != 0);
+            m.retain(|x| x % k != 0);
+        }
+        VOp::Dedup(k) => {
+            v.dedup_by_key(|x| *x / k);
+            m.dedup_by_key(|x| *x / k);
+        }
+        VOp::Drain(a, b) => {
+            let (a, b) = (a % (n + 1), b % (n + 1));
+            let (a, b) = (a.min(b), a.max(b));
+            assert!(v.drain(a..b).eq(m.drain(a..b)));
+        }
+        VOp::Resize(k, x) => {
+            v.resize(k, x);
+            m.resize(k, x);
+        }
+        VOp::Swap(a, b) if n > 0 => {
+            v.swap(a % n, b % n);
+            m.swap(a % n, b % n);
+        }
+        VOp::SplitAppend(at) => {
+            let mut tail = v.split_off(at % (n + 1));
+            assert_eq!(v.len() + tail.len(), n);
+            v.append(&mut tail);
         }
         _ => {}
     }

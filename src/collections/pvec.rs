@@ -347,6 +347,331 @@ impl<T: Persistent> PVec<T> {
     }
 }
 
+/// More of `Vec`'s API. Methods that run user code (`retain`, `dedup_by`) log the elements
+/// first and keep the vector consistent if that code panics, as std does: removed elements
+/// are dropped exactly once, unprocessed ones are kept.
+impl<T: Persistent> PVec<T> {
+    /// An empty vector with room for `n` elements, allocated in this thread's write
+    /// transaction. Store it into the pool (a root field, an element) to read it.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut v = Self::new();
+        v.reserve(n);
+        v
+    }
+
+    /// Inserts `value` at `index`, or gives it back with the error when the pool is full.
+    ///
+    /// # Panics
+    /// If `index > len`.
+    pub fn try_insert(&mut self, index: usize, value: T) -> std::result::Result<(), (Error, T)> {
+        if let Err(e) = self.try_reserve(1) {
+            return Err((e, value));
+        }
+        self.insert(index, value);
+        Ok(())
+    }
+
+    /// Appends clones of `other`, or fails without change when the pool is full.
+    pub fn try_extend_from_slice(&mut self, other: &[T]) -> Result<()>
+    where
+        T: Clone,
+    {
+        self.try_reserve(other.len())?;
+        other.iter().for_each(|x| self.push(x.clone()));
+        Ok(())
+    }
+
+    /// The first element, mutably (only it is logged).
+    pub fn first_mut(&mut self) -> Option<&mut T> {
+        self.get_mut(0)
+    }
+
+    /// The last element, mutably (only it is logged).
+    pub fn last_mut(&mut self) -> Option<&mut T> {
+        let n = self.len();
+        if n == 0 { None } else { self.get_mut(n - 1) }
+    }
+
+    /// Swaps two elements (only they are logged).
+    ///
+    /// # Panics
+    /// If either index is out of bounds.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        let len = self.len();
+        assert!(
+            a < len && b < len,
+            "swap indices {a} and {b} out of bounds for len {len}"
+        );
+        self.with_pool(|v, core| {
+            for i in [a, b] {
+                v.log_slots(core, i, i + 1)
+                    .unwrap_or_else(|e| panic!("pcoll: PVec::swap: {e}"));
+            }
+            // SAFETY: both indices are in bounds and logged; ptr::swap allows a == b.
+            unsafe { std::ptr::swap(v.buf(core).add(a), v.buf(core).add(b)) };
+        });
+    }
+
+    /// Logs every element and returns the buffer pointer (for in-place algorithms).
+    fn log_all(&mut self, what: &str) -> *mut T {
+        let len = self.len();
+        self.with_pool(|v, core| {
+            v.log_slots(core, 0, len)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::{what}: {e}"));
+            v.buf(core)
+        })
+    }
+
+    /// Keeps the elements for which `f` returns true.
+    pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
+        self.retain_mut(|x| f(x));
+    }
+
+    /// Keeps the elements for which `f` returns true; `f` may change them.
+    pub fn retain_mut<F: FnMut(&mut T) -> bool>(&mut self, mut f: F) {
+        let len = self.len();
+        if len == 0 {
+            return;
+        }
+        let p = self.log_all("retain");
+        let mut g = Compact {
+            v: self,
+            p,
+            read: 0,
+            write: 0,
+            len,
+        };
+        while g.read < len {
+            // SAFETY: read < len, an initialised, logged element not yet moved or dropped.
+            let cur = unsafe { &mut *p.add(g.read) };
+            let keep = f(cur); // if this panics, `cur` is still unprocessed: it is kept
+            g.read += 1;
+            if keep {
+                g.keep(g.read - 1);
+            } else {
+                // SAFETY: dropped once; `read` already moved past it, so a panic in its drop
+                // does not visit it again.
+                unsafe { std::ptr::drop_in_place(cur) };
+            }
+        }
+    }
+
+    /// Removes consecutive elements that `same` calls equal (its second argument is the kept
+    /// one), keeping the first of each run.
+    pub fn dedup_by<F: FnMut(&mut T, &mut T) -> bool>(&mut self, mut same: F) {
+        let len = self.len();
+        if len <= 1 {
+            return;
+        }
+        let p = self.log_all("dedup_by");
+        let mut g = Compact {
+            v: self,
+            p,
+            read: 1,
+            write: 1,
+            len,
+        };
+        while g.read < len {
+            // SAFETY: read < len and write - 1 < read: both initialised, distinct elements.
+            let (cur, prev) = unsafe { (&mut *p.add(g.read), &mut *p.add(g.write - 1)) };
+            if same(cur, prev) {
+                g.read += 1;
+                // SAFETY: dropped once, already past `read`.
+                unsafe { std::ptr::drop_in_place(cur) };
+            } else {
+                g.read += 1;
+                g.keep(g.read - 1);
+            }
+        }
+    }
+
+    /// Removes consecutive elements with equal keys.
+    pub fn dedup_by_key<K: PartialEq, F: FnMut(&mut T) -> K>(&mut self, mut key: F) {
+        self.dedup_by(|a, b| key(a) == key(b));
+    }
+
+    /// Removes consecutive equal elements.
+    pub fn dedup(&mut self)
+    where
+        T: PartialEq,
+    {
+        self.dedup_by(|a, b| a == b);
+    }
+
+    /// Removes the elements in `range` and returns them, in order. (std returns a lazy
+    /// `Drain`; this one moves them out at once into a `std::vec::IntoIter`.)
+    ///
+    /// # Panics
+    /// If the range is out of bounds or decreasing.
+    pub fn drain<R: std::ops::RangeBounds<usize>>(&mut self, range: R) -> std::vec::IntoIter<T> {
+        use std::ops::Bound::*;
+        let len = self.len();
+        let start = match range.start_bound() {
+            Included(&s) => s,
+            Excluded(&s) => s + 1,
+            Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Included(&e) => e + 1,
+            Excluded(&e) => e,
+            Unbounded => len,
+        };
+        assert!(
+            start <= end && end <= len,
+            "drain range {start}..{end} out of bounds for len {len}"
+        );
+        if start == end {
+            return Vec::new().into_iter();
+        }
+        self.with_pool(|v, core| {
+            v.log_slots(core, start, len)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::drain: {e}"));
+            let p = v.buf(core);
+            let mut out = Vec::with_capacity(end - start);
+            // SAFETY: start..end are initialised elements moved out once; the tail then moves
+            // left over them; all of start..len was logged.
+            unsafe {
+                for i in start..end {
+                    out.push(p.add(i).read());
+                }
+                std::ptr::copy(p.add(end), p.add(start), len - end);
+            }
+            v.len -= (end - start) as u64;
+            out.into_iter()
+        })
+    }
+
+    /// Splits off the elements from `at` on into a new vector in the same pool (a handle to
+    /// store into the pool; `drain(at..)` gives std values instead).
+    ///
+    /// # Panics
+    /// If `at > len`, or when the pool is full.
+    pub fn split_off(&mut self, at: usize) -> PVec<T> {
+        let len = self.len();
+        assert!(
+            at <= len,
+            "`at` split index (is {at}) should be <= len (is {len})"
+        );
+        let tail = self.drain(at..);
+        let mut other = PVec::<T>::new();
+        self.with_pool(|v, core| {
+            let n = tail.len();
+            other.raw = pack(core.tag, 0);
+            if n > 0 && !Self::ZST {
+                let off = core.tx().alloc(n * size_of::<T>(), align_of::<T>());
+                let off = off.unwrap_or_else(|e| panic!("pcoll: PVec::split_off: {e}"));
+                other.raw = pack(core.tag, off);
+                other.cap = n as u64;
+                let p = core.ptr(off, n * size_of::<T>()).cast::<T>();
+                // SAFETY: a fresh block for n elements; each is written once.
+                tail.enumerate()
+                    .for_each(|(i, x)| unsafe { p.add(i).write(x) });
+            }
+            other.len = n as u64;
+            let _ = v;
+        });
+        if other.cap == 0 {
+            other.raw = 0;
+        }
+        other
+    }
+
+    /// Moves every element of `other` to the end of this vector, leaving `other` empty.
+    pub fn append(&mut self, other: &mut PVec<T>) {
+        let moved: Vec<T> = other.drain(..).collect();
+        self.extend(moved);
+    }
+
+    /// Resizes to `new_len`, with clones of `value` for new slots.
+    pub fn resize(&mut self, new_len: usize, value: T)
+    where
+        T: Clone,
+    {
+        let len = self.len();
+        if new_len <= len {
+            return self.truncate(new_len);
+        }
+        self.reserve(new_len - len);
+        (len..new_len).for_each(|_| self.push(value.clone()));
+    }
+
+    /// Moves the elements into a block of exactly their size (freeing the old one at commit).
+    pub fn shrink_to_fit(&mut self) {
+        if Self::ZST || self.cap == self.len || self.raw == 0 {
+            return;
+        }
+        self.with_pool(|v, core| {
+            let old = off_of(v.raw);
+            let mut tx = core.tx();
+            if v.len == 0 {
+                tx.free(old);
+                v.raw = 0;
+                v.cap = 0;
+                return;
+            }
+            let bytes = v.len() * size_of::<T>();
+            let off = tx
+                .alloc(bytes, align_of::<T>())
+                .unwrap_or_else(|e| panic!("pcoll: PVec::shrink_to_fit: {e}"));
+            drop(tx);
+            let (src, dst) = (v.buf(core), core.ptr(off, bytes).cast::<T>());
+            // SAFETY: len initialised elements move to a fresh, disjoint block.
+            unsafe { std::ptr::copy_nonoverlapping(src, dst, v.len()) };
+            core.tx().free(old);
+            v.raw = pack(core.tag, off);
+            v.cap = v.len;
+        });
+    }
+}
+
+/// Compaction in progress (`retain`, `dedup_by`): elements `0..write` are kept, `read..len`
+/// are unprocessed, the rest moved or dropped. On drop, also when user code panics, the
+/// unprocessed tail joins the kept ones and `len` is set: no element is dropped twice.
+struct Compact<'a, T: Persistent> {
+    v: &'a mut PVec<T>,
+    p: *mut T,
+    read: usize,
+    write: usize,
+    len: usize,
+}
+
+impl<T: Persistent> Compact<'_, T> {
+    /// Keeps the element at `i` (just read) by moving it to the write position.
+    fn keep(&mut self, i: usize) {
+        if i != self.write {
+            // SAFETY: i and write are in bounds; write < i, so the slot at write is vacated.
+            unsafe { std::ptr::copy_nonoverlapping(self.p.add(i), self.p.add(self.write), 1) };
+        }
+        self.write += 1;
+    }
+}
+
+impl<T: Persistent> Drop for Compact<'_, T> {
+    fn drop(&mut self) {
+        let rest = self.len - self.read;
+        if rest > 0 && self.read != self.write {
+            // SAFETY: read..len are unprocessed initialised elements; they move down to write.
+            unsafe { std::ptr::copy(self.p.add(self.read), self.p.add(self.write), rest) };
+        }
+        self.v.len = (self.write + rest) as u64;
+    }
+}
+
+impl<T: Persistent> FromIterator<T> for PVec<T> {
+    /// Collects into a vector allocated in this thread's write transaction.
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut v = PVec::new();
+        v.extend(iter);
+        v
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq<&[T]> for PVec<T> {
+    fn eq(&self, other: &&[T]) -> bool {
+        self.as_slice() == *other
+    }
+}
+
 fn overflow(core: &PoolCore) -> Error {
     Error::OutOfSpace {
         path: core.path().to_owned(),
