@@ -48,6 +48,7 @@ mod txn;
 pub mod testing;
 
 pub use collections::pbox::PBox;
+pub use collections::pstring::PString;
 pub use collections::pvec::PVec;
 pub use error::{Error, Result};
 pub use heap::check::{CheckReport, Visitor};

@@ -3,4 +3,5 @@
 
 pub(crate) mod handle;
 pub mod pbox;
+pub mod pstring;
 pub mod pvec;

@@ -624,6 +624,54 @@ impl<T: Persistent> PVec<T> {
     }
 }
 
+/// Bulk copies for plain-data elements (PString's byte edits): one log entry, one move.
+impl<T: Persistent + Copy> PVec<T> {
+    /// Inserts `src` at `index`, shifting the rest right.
+    pub(crate) fn insert_slice(&mut self, index: usize, src: &[T]) -> Result<()> {
+        let (len, n) = (self.len(), src.len());
+        assert!(
+            index <= len,
+            "insertion index (is {index}) should be <= len (is {len})"
+        );
+        if n == 0 {
+            return Ok(());
+        }
+        self.with_pool(|v, core| {
+            v.grow(core, n)?;
+            v.log_slots(core, index, len + n)?;
+            let p = v.buf(core);
+            // SAFETY: index..len+n is inside the buffer and logged or fresh; the tail moves
+            // right by n, then `src` (a separate borrow: Copy data) fills the gap.
+            unsafe {
+                std::ptr::copy(p.add(index), p.add(index + n), len - index);
+                std::ptr::copy_nonoverlapping(src.as_ptr(), p.add(index), n);
+            }
+            v.len += n as u64;
+            Ok(())
+        })
+    }
+
+    /// Removes `start..end` (no drops needed: `Copy`).
+    pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
+        let len = self.len();
+        assert!(
+            start <= end && end <= len,
+            "range {start}..{end} out of bounds for len {len}"
+        );
+        if start == end {
+            return;
+        }
+        self.with_pool(|v, core| {
+            v.log_slots(core, start, len)
+                .unwrap_or_else(|e| panic!("pcoll: remove_range: {e}"));
+            let p = v.buf(core);
+            // SAFETY: start..len is in bounds and logged; the tail moves left over the gap.
+            unsafe { std::ptr::copy(p.add(end), p.add(start), len - end) };
+            v.len -= (end - start) as u64;
+        });
+    }
+}
+
 /// Compaction in progress (`retain`, `dedup_by`): elements `0..write` are kept, `read..len`
 /// are unprocessed, the rest moved or dropped. On drop, also when user code panics, the
 /// unprocessed tail joins the kept ones and `len` is set: no element is dropped twice.

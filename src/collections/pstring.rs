@@ -1,0 +1,407 @@
+//! `PString`: UTF-8 text in the pool with `String`'s API, a front over `PVec<u8>` that only
+//! ever stores whole `&str`s and cuts at char boundaries, so invalid UTF-8 cannot be stored.
+//! Indexes that are not char boundaries panic where `String` panics (the transaction then
+//! rolls back as the panic unwinds).
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::{Bound, Deref, RangeBounds};
+
+use super::pvec::PVec;
+use crate::error::Result;
+use crate::heap::check::Visitor;
+use crate::persistent::{Fingerprint, Persistent};
+
+/// A growable UTF-8 string in pool memory. Compares, orders and hashes like `str`, so a
+/// `PString` key is found by `&str`.
+///
+/// ```
+/// use pcoll::{PString, PVec, Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct Root { name: PString, tags: PVec<PString> }
+///
+/// let pool = Pool::<Root>::options().in_memory()?;
+/// {
+///     let mut root = pool.write();
+///     root.name.push_str("pcoll");
+///     root.name.insert(0, '¡');
+///     root.tags.push("persistent".into()); // allocated in this transaction's pool
+/// }
+/// let root = pool.read();
+/// assert_eq!(root.name, "¡pcoll");
+/// assert_eq!(&*root.tags[0], "persistent");
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+#[repr(transparent)]
+#[derive(Default)]
+pub struct PString {
+    bytes: PVec<u8>,
+}
+
+impl PString {
+    /// An empty string; it allocates on the first push.
+    pub const fn new() -> Self {
+        PString { bytes: PVec::new() }
+    }
+
+    /// An empty string with room for `n` bytes, allocated in this thread's write transaction.
+    pub fn with_capacity(n: usize) -> Self {
+        PString {
+            bytes: PVec::with_capacity(n),
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        utf8(self.bytes.as_slice())
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Bytes the buffer holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Makes room for `additional` more bytes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.bytes.reserve(additional);
+    }
+
+    /// Makes room for `additional` more bytes, or fails when the pool is full.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
+        self.bytes.try_reserve(additional)
+    }
+
+    /// Appends `s`, or fails without change when the pool is full.
+    pub fn try_push_str(&mut self, s: &str) -> Result<()> {
+        self.bytes.insert_slice(self.len(), s.as_bytes())
+    }
+
+    /// Appends `s`.
+    ///
+    /// # Panics
+    /// When the pool is full.
+    pub fn push_str(&mut self, s: &str) {
+        self.try_push_str(s)
+            .unwrap_or_else(|e| panic!("pcoll: PString::push_str: {e}"));
+    }
+
+    /// Appends `c`.
+    pub fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// Removes and returns the last char.
+    pub fn pop(&mut self) -> Option<char> {
+        let c = self.as_str().chars().next_back()?;
+        self.bytes
+            .remove_range(self.len() - c.len_utf8(), self.len());
+        Some(c)
+    }
+
+    fn assert_boundary(&self, idx: usize, what: &str) {
+        assert!(
+            self.as_str().is_char_boundary(idx),
+            "{what}: byte index {idx} is not a char boundary"
+        );
+    }
+
+    /// Inserts `c` at byte index `idx`.
+    ///
+    /// # Panics
+    /// If `idx` is not a char boundary (or past the end), or when the pool is full.
+    pub fn insert(&mut self, idx: usize, c: char) {
+        self.insert_str(idx, c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// Inserts `s` at byte index `idx`.
+    ///
+    /// # Panics
+    /// If `idx` is not a char boundary (or past the end), or when the pool is full.
+    pub fn insert_str(&mut self, idx: usize, s: &str) {
+        self.assert_boundary(idx, "insert_str");
+        self.bytes
+            .insert_slice(idx, s.as_bytes())
+            .unwrap_or_else(|e| panic!("pcoll: PString::insert_str: {e}"));
+    }
+
+    /// Removes and returns the char at byte index `idx`.
+    ///
+    /// # Panics
+    /// If `idx` is not a char boundary or is at or past the end.
+    pub fn remove(&mut self, idx: usize) -> char {
+        let Some(c) = self.as_str().get(idx..).and_then(|s| s.chars().next()) else {
+            panic!(
+                "cannot remove a char from the end of a string, or at a non-boundary index {idx}"
+            )
+        };
+        self.bytes.remove_range(idx, idx + c.len_utf8());
+        c
+    }
+
+    /// Shortens to `new_len` bytes.
+    ///
+    /// # Panics
+    /// If `new_len` is not a char boundary.
+    pub fn truncate(&mut self, new_len: usize) {
+        if new_len < self.len() {
+            self.assert_boundary(new_len, "truncate");
+            self.bytes.truncate(new_len);
+        }
+    }
+
+    /// Removes all text.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
+    /// Keeps the chars for which `f` returns true. (A panic in `f` changes nothing.)
+    pub fn retain<F: FnMut(char) -> bool>(&mut self, f: F) {
+        let kept: String = self
+            .as_str()
+            .chars()
+            .filter_map({
+                let mut f = f;
+                move |c| f(c).then_some(c)
+            })
+            .collect();
+        if kept.len() != self.len() {
+            self.bytes.clear();
+            self.push_str(&kept);
+        }
+    }
+
+    fn range<R: RangeBounds<usize>>(&self, range: R, what: &str) -> (usize, usize) {
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e + 1,
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => self.len(),
+        };
+        assert!(
+            start <= end && end <= self.len(),
+            "{what}: range {start}..{end} out of bounds for length {}",
+            self.len()
+        );
+        self.assert_boundary(start, what);
+        self.assert_boundary(end, what);
+        (start, end)
+    }
+
+    /// Replaces the text in `range` with `with`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds or its ends are not char boundaries.
+    pub fn replace_range<R: RangeBounds<usize>>(&mut self, range: R, with: &str) {
+        let (start, end) = self.range(range, "replace_range");
+        self.bytes.remove_range(start, end);
+        self.bytes
+            .insert_slice(start, with.as_bytes())
+            .unwrap_or_else(|e| panic!("pcoll: PString::replace_range: {e}"));
+    }
+
+    /// Removes the text in `range` and returns its chars. (std returns a lazy `Drain`; this
+    /// one moves the chars out at once.)
+    ///
+    /// # Panics
+    /// If the range is out of bounds or its ends are not char boundaries.
+    pub fn drain<R: RangeBounds<usize>>(&mut self, range: R) -> std::vec::IntoIter<char> {
+        let (start, end) = self.range(range, "drain");
+        let out: Vec<char> = self.as_str()[start..end].chars().collect();
+        self.bytes.remove_range(start, end);
+        out.into_iter()
+    }
+
+    /// Splits off the text from byte `at` on, returned as a std `String`.
+    ///
+    /// # Panics
+    /// If `at` is not a char boundary or past the end.
+    pub fn split_off(&mut self, at: usize) -> String {
+        assert!(at <= self.len(), "split_off: byte index {at} out of bounds");
+        self.assert_boundary(at, "split_off");
+        let tail = self.as_str()[at..].to_owned();
+        self.bytes.truncate(at);
+        tail
+    }
+
+    /// The text, mutably (every byte logged first): `make_ascii_uppercase` and friends.
+    pub fn as_mut_str(&mut self) -> &mut str {
+        match std::str::from_utf8_mut(self.bytes.as_mut_slice()) {
+            Ok(s) => s,
+            Err(e) => panic!("pcoll: PString holds invalid UTF-8 (damaged pool): {e}"),
+        }
+    }
+}
+
+/// Stored bytes are whole UTF-8 by construction; they are still validated on every read
+/// (a fast scan), so even a damaged pool never yields an invalid `&str`.
+fn utf8(b: &[u8]) -> &str {
+    match std::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => panic!("pcoll: PString holds invalid UTF-8 (damaged pool): {e}"),
+    }
+}
+
+impl Deref for PString {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for PString {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for PString {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for PString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Debug for PString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Write for PString {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.try_push_str(s).map_err(|_| fmt::Error)
+    }
+}
+
+impl PartialEq for PString {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for PString {}
+
+impl PartialEq<str> for PString {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for PString {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for PString {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<PString> for str {
+    fn eq(&self, other: &PString) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<PString> for &str {
+    fn eq(&self, other: &PString) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<PString> for String {
+    fn eq(&self, other: &PString) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialOrd for PString {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PString {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for PString {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h) // as str hashes: a PString key is found by &str
+    }
+}
+
+impl Extend<char> for PString {
+    fn extend<I: IntoIterator<Item = char>>(&mut self, iter: I) {
+        iter.into_iter().for_each(|c| self.push(c));
+    }
+}
+
+impl<'a> Extend<&'a str> for PString {
+    fn extend<I: IntoIterator<Item = &'a str>>(&mut self, iter: I) {
+        iter.into_iter().for_each(|s| self.push_str(s));
+    }
+}
+
+impl From<&PString> for String {
+    fn from(s: &PString) -> String {
+        s.as_str().to_owned()
+    }
+}
+
+/// A new `PString` in this thread's write transaction: `root.names.push("alice".into())`.
+impl From<&str> for PString {
+    fn from(s: &str) -> PString {
+        let mut p = PString::with_capacity(s.len());
+        p.push_str(s);
+        p
+    }
+}
+
+/// A new `PString` in this thread's write transaction.
+impl From<String> for PString {
+    fn from(s: String) -> PString {
+        PString::from(s.as_str())
+    }
+}
+
+// SAFETY: a PString is a PVec<u8> (transparent); layout and visit are its vector's.
+#[allow(unsafe_code)]
+unsafe impl Persistent for PString {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("PString", size_of::<Self>(), align_of::<Self>()) {
+            PVec::<u8>::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        self.bytes.visit(v);
+        if std::str::from_utf8(self.bytes.as_slice()).is_err() {
+            v.problem("a PString holds invalid UTF-8".into());
+        }
+    }
+}
