@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pcoll::{Durability, PBox, Persistent, Pool};
+use pcoll::{Durability, PBox, PString, PVec, Persistent, Pool};
 
 const SLOTS: usize = 24;
 
@@ -24,6 +24,12 @@ struct Root {
     sum: u64,
     slots: [Option<PBox<[u64; 8]>>; SLOTS],
     big: Option<PBox<[u64; 1024]>>,
+    /// Every transaction k pushes k: always exactly 1..=seq.
+    events: PVec<u64>,
+    /// Every 7th transaction k extends it by k % 50 elements (a long extend, often growing).
+    bulk: PVec<u32>,
+    /// The decimal text of seq.
+    name: PString,
 }
 
 fn rng(x: &mut u64) -> u64 {
@@ -33,7 +39,8 @@ fn rng(x: &mut u64) -> u64 {
     *x
 }
 
-/// One transaction: several slots replaced, cleared or changed in place, sometimes a large box.
+/// One transaction: several slots replaced, cleared or changed in place, sometimes a large box,
+/// a push to `events`, sometimes a long extend of `bulk`, and `name` rewritten.
 fn step(r: &mut Root, k: u64) {
     let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     r.seq = k;
@@ -57,6 +64,12 @@ fn step(r: &mut Root, k: u64) {
     if k.is_multiple_of(5) {
         r.big = Some(PBox::new([k; 1024]));
     }
+    r.events.push(k);
+    if k.is_multiple_of(7) {
+        r.bulk.extend((0..k % 50).map(|i| i as u32));
+    }
+    r.name.clear();
+    r.name.push_str(&k.to_string());
 }
 
 fn verify(r: &Root) -> Result<(), String> {
@@ -74,6 +87,16 @@ fn verify(r: &Root) -> Result<(), String> {
         && b.iter().any(|&v| v != b[0])
     {
         return Err("torn big box".into());
+    }
+    if !r.events.iter().copied().eq(1..=r.seq) {
+        return Err(format!("events are not 1..={}: len {}", r.seq, r.events.len()));
+    }
+    let bulk: u64 = (1..=r.seq).filter(|k| k.is_multiple_of(7)).map(|k| k % 50).sum();
+    if r.bulk.len() as u64 != bulk {
+        return Err(format!("bulk has {} elements, expected {bulk} at seq {}", r.bulk.len(), r.seq));
+    }
+    if r.seq > 0 && r.name != r.seq.to_string() {
+        return Err(format!("name {:?} at seq {}", r.name.as_str(), r.seq));
     }
     Ok(())
 }
