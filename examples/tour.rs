@@ -1,6 +1,6 @@
 //! A tour of pcoll: `cargo run --release --example tour [POOL_PATH]` (default `./tour.pool`).
 //!
-//! 1. The root survives restarts: a run counter goes up on every run.
+//! 1. The root survives restarts: a run counter goes up on every run, a journal grows.
 //! 2. A transaction that returns `Err` leaves no trace.
 //! 3. A real crash: this program starts itself as a child, the child begins a large
 //!    transaction, and the parent kills it with SIGKILL halfway through. Reopening rolls the
@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use pcoll::{PBox, Persistent, Pool};
+use pcoll::{PBox, PString, PVec, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Tour {
@@ -20,6 +20,10 @@ struct Tour {
     motto: Option<PBox<[u8; 32]>>,
     /// Entries of a small ledger, each boxed: (amount, run that wrote it).
     ledger: [Option<PBox<(i64, u64)>>; 32],
+    /// A journal line per event: a persistent Vec of persistent Strings.
+    journal: PVec<PString>,
+    /// Every balance the account ever had.
+    history: PVec<i64>,
 }
 
 #[derive(Debug)]
@@ -45,28 +49,26 @@ fn main() -> Result<(), TourError> {
     let t = Instant::now();
     let pool: Pool<Tour> = Pool::open(&path)?;
     println!("opened {path} in {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
-    {
-        let mut root = pool.write(); // one transaction, committed when `root` drops
-        root.runs += 1;
-        if root.motto.is_none() {
-            root.motto = Some(PBox::new(*b"all of it, or none of it.       "));
-        }
-        let run = root.runs;
-        let slot = (run as usize - 1) % 32;
-        root.ledger[slot] = Some(PBox::new((100, run))); // replaces (and frees) an old entry
-        root.balance += 100;
-    }
+    deposit(&pool);
     let root = pool.read();
-    let motto = String::from_utf8_lossy(root.motto.as_deref().unwrap_or(&[b' '; 32]))
-        .trim_end()
-        .to_string();
+    let motto = root
+        .motto
+        .as_deref()
+        .map(|m| String::from_utf8_lossy(m).trim_end().to_string());
     println!(
         "this is run number {} of the tour on this pool (run it again: it counts)",
         root.runs
     );
     println!(
-        "balance {} after a deposit of 100; motto: \"{motto}\"",
-        root.balance
+        "balance {} after a deposit of 100; motto: \"{}\"",
+        root.balance,
+        motto.unwrap_or_default()
+    );
+    let recent = &root.history[root.history.len().saturating_sub(5)..];
+    println!(
+        "journal: {} lines, the last \"{}\"; recent balances {recent:?}",
+        root.journal.len(),
+        root.journal[root.journal.len() - 1]
     );
     drop(root);
 
@@ -75,22 +77,78 @@ fn main() -> Result<(), TourError> {
     let res = pool.transaction(|root| {
         root.balance -= 1_000_000; // changed in place...
         root.ledger[31] = Some(PBox::new((-1_000_000, root.runs)));
+        root.journal.push("withdrew 1000000".into());
         if root.balance < 0 {
             return Err(TourError::Overdrawn); // ...and undone here, in this process, now
         }
         Ok(())
     });
+    let root = pool.read();
     println!(
         "withdrawing 1000000 returned {res:?}; balance is still {} (was {before})",
-        pool.read().balance
+        root.balance
     );
-    assert_eq!(pool.read().balance, before);
+    println!(
+        "and the journal's last line is still \"{}\"",
+        root.journal[root.journal.len() - 1]
+    );
+    assert_eq!(root.balance, before);
+    drop(root);
 
     println!("\n== 3. A real crash: kill -9 in the middle of a transaction");
-    let committed = pool.read().balance;
+    let (committed, lines) = (pool.read().balance, pool.read().journal.len());
     drop(pool); // the child must be able to take the pool's lock
+    kill_child_mid_transaction(&path);
+
+    let t = Instant::now();
+    let pool: Pool<Tour> = Pool::open(&path)?;
+    let reopen_ms = t.elapsed().as_secs_f64() * 1e3;
+    let root = pool.read();
+    println!(
+        "reopened in {reopen_ms:.2} ms: balance {} (the child had set it to {})",
+        root.balance,
+        committed + 7_000_000
+    );
+    println!(
+        "journal: {} lines (the child had added 10000), history: {} entries",
+        root.journal.len(),
+        root.history.len()
+    );
+    assert_eq!(
+        root.balance, committed,
+        "the interrupted transaction must be rolled back"
+    );
+    assert_eq!(root.journal.len(), lines);
+    drop(root);
+    let report = pool.check()?;
+    println!(
+        "check(): {} blocks allocated, all reachable from the root, none leaked ({} of {} bytes in use)",
+        report.blocks, report.allocated_bytes, report.pool_bytes
+    );
+    println!("\nthe half-done transaction left no trace. Run the tour again: the counter goes on.");
+    Ok(())
+}
+
+/// One committed transaction: a deposit, booked in every container.
+fn deposit(pool: &Pool<Tour>) {
+    let mut root = pool.write(); // one transaction, committed when `root` drops
+    root.runs += 1;
+    if root.motto.is_none() {
+        root.motto = Some(PBox::new(*b"all of it, or none of it.       "));
+    }
+    let run = root.runs;
+    root.ledger[(run as usize - 1) % 32] = Some(PBox::new((100, run))); // frees an old entry
+    root.balance += 100;
+    let balance = root.balance;
+    root.history.push(balance);
+    root.journal
+        .push(format!("run {run}: deposited 100").into()); // a String becomes a PString
+}
+
+/// Starts this program as a child that begins a large transaction, and kills it mid-way.
+fn kill_child_mid_transaction(path: &str) {
     let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args(["--crash-child", &path])
+        .args(["--crash-child", path])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn child");
@@ -102,29 +160,6 @@ fn main() -> Result<(), TourError> {
     child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
     let status = child.wait().expect("wait");
     println!("child killed ({status})");
-
-    let t = Instant::now();
-    let pool: Pool<Tour> = Pool::open(&path)?;
-    let reopen_ms = t.elapsed().as_secs_f64() * 1e3;
-    let root = pool.read();
-    println!(
-        "reopened in {reopen_ms:.2} ms: balance {} (the child had set it to {}), runs {}",
-        root.balance,
-        committed + 7_000_000,
-        root.runs
-    );
-    assert_eq!(
-        root.balance, committed,
-        "the interrupted transaction must be rolled back"
-    );
-    drop(root);
-    let report = pool.check()?;
-    println!(
-        "check(): {} blocks allocated, all reachable from the root, none leaked ({} of {} bytes in use)",
-        report.blocks, report.allocated_bytes, report.pool_bytes
-    );
-    println!("\nthe half-done transaction left no trace. Run the tour again: the counter goes on.");
-    Ok(())
 }
 
 /// The child: starts a large transaction and reports mid-way, then waits to be killed.
@@ -132,10 +167,16 @@ fn crash_child(path: &str) -> ! {
     let pool: Pool<Tour> = Pool::open(path).expect("child open");
     let mut root = pool.write();
     root.balance += 7_000_000;
-    for i in 0..32 {
-        root.ledger[i] = Some(PBox::new((7_000_000, u64::MAX)));
+    for entry in root.ledger.iter_mut() {
+        *entry = Some(PBox::new((7_000_000, u64::MAX)));
     }
-    println!("transaction half done: balance raised by 7000000, all 32 ledger entries replaced");
+    for i in 0..10_000 {
+        root.journal.push(format!("phantom line {i}").into());
+    }
+    root.history.extend(0..100_000);
+    println!(
+        "transaction half done: +7000000, 32 ledger entries replaced, 10000 journal lines, 100000 history entries"
+    );
     std::io::stdout().flush().expect("flush");
     loop {
         std::thread::sleep(std::time::Duration::from_secs(1)); // never commits

@@ -89,11 +89,22 @@ fn verify(r: &Root) -> Result<(), String> {
         return Err("torn big box".into());
     }
     if !r.events.iter().copied().eq(1..=r.seq) {
-        return Err(format!("events are not 1..={}: len {}", r.seq, r.events.len()));
+        return Err(format!(
+            "events are not 1..={}: len {}",
+            r.seq,
+            r.events.len()
+        ));
     }
-    let bulk: u64 = (1..=r.seq).filter(|k| k.is_multiple_of(7)).map(|k| k % 50).sum();
+    let bulk: u64 = (1..=r.seq)
+        .filter(|k| k.is_multiple_of(7))
+        .map(|k| k % 50)
+        .sum();
     if r.bulk.len() as u64 != bulk {
-        return Err(format!("bulk has {} elements, expected {bulk} at seq {}", r.bulk.len(), r.seq));
+        return Err(format!(
+            "bulk has {} elements, expected {bulk} at seq {}",
+            r.bulk.len(),
+            r.seq
+        ));
     }
     if r.seq > 0 && r.name != r.seq.to_string() {
         return Err(format!("name {:?} at seq {}", r.name.as_str(), r.seq));

@@ -448,3 +448,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn range_indexing_reads_and_logs_only_the_range() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        w.v.extend(0..10);
+    }
+    let before = p.stats().txn.log_bytes;
+    {
+        let mut w = p.write();
+        assert_eq!(&w.v[7..], [7, 8, 9]);
+        assert_eq!(w.v[..=1], [0, 1]);
+        w.v[2..4].copy_from_slice(&[20, 30]);
+        w.v[8..].fill(0);
+        w.v[..].reverse();
+    }
+    assert_eq!(p.read().v, [0, 0, 7, 6, 5, 4, 30, 20, 1, 0]);
+    // The root (first DerefMut) and the vector's 80 bytes, each logged once.
+    assert!(p.stats().txn.log_bytes - before < 400);
+    let r: Result<(), Error> = p.transaction(|root| {
+        root.v[3..5].fill(99);
+        Err(Error::ReadOnly { path: "x".into() })
+    });
+    assert!(r.is_err());
+    assert_eq!(p.read().v[3..5], [6, 5]);
+}

@@ -41,11 +41,35 @@ pub struct PString {
 
 impl PString {
     /// An empty string; it allocates on the first push.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s = PString::new();
+    /// assert!(root.s.is_empty());
+    /// assert_eq!(root.s.capacity(), 0);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub const fn new() -> Self {
         PString { bytes: PVec::new() }
     }
 
     /// An empty string with room for `n` bytes, allocated in this thread's write transaction.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s = PString::with_capacity(16); // stored into the pool to be read
+    /// assert!(root.s.capacity() >= 16);
+    /// assert!(root.s.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn with_capacity(n: usize) -> Self {
         PString {
             bytes: PVec::with_capacity(n),
@@ -53,36 +77,114 @@ impl PString {
     }
 
     /// The text.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("hi");
+    /// assert_eq!(root.s.as_str(), "hi");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         utf8(self.bytes.as_slice())
     }
 
     /// Length in bytes.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("¡hi");
+    /// assert_eq!(root.s.len(), 4); // '¡' takes two bytes
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
 
     /// True when empty.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// assert!(root.s.is_empty());
+    /// root.s.push('a');
+    /// assert!(!root.s.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
     /// Bytes the buffer holds without growing.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.reserve(8);
+    /// assert!(root.s.capacity() >= 8);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn capacity(&self) -> usize {
         self.bytes.capacity()
     }
 
     /// Makes room for `additional` more bytes.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.reserve(8);
+    /// assert!(root.s.capacity() >= 8);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn reserve(&mut self, additional: usize) {
         self.bytes.reserve(additional);
     }
 
     /// Makes room for `additional` more bytes, or fails when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.try_reserve(8)?;
+    /// assert!(root.s.capacity() >= 8);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
         self.bytes.try_reserve(additional)
     }
 
     /// Appends `s`, or fails without change when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.try_push_str("hi")?;
+    /// assert_eq!(root.s, "hi");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_push_str(&mut self, s: &str) -> Result<()> {
         self.bytes.insert_slice(self.len(), s.as_bytes())
     }
@@ -91,17 +193,53 @@ impl PString {
     ///
     /// # Panics
     /// When the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("foo");
+    /// root.s.push_str("bar");
+    /// assert_eq!(root.s, "foobar");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn push_str(&mut self, s: &str) {
         self.try_push_str(s)
             .unwrap_or_else(|e| panic!("pcoll: PString::push_str: {e}"));
     }
 
     /// Appends `c`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push('a');
+    /// root.s.push('é');
+    /// assert_eq!(root.s, "aé");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn push(&mut self, c: char) {
         self.push_str(c.encode_utf8(&mut [0; 4]));
     }
 
     /// Removes and returns the last char.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("ab");
+    /// assert_eq!(root.s.pop(), Some('b'));
+    /// assert_eq!(root.s, "a");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn pop(&mut self) -> Option<char> {
         let c = self.as_str().chars().next_back()?;
         self.bytes
@@ -120,6 +258,18 @@ impl PString {
     ///
     /// # Panics
     /// If `idx` is not a char boundary (or past the end), or when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("ac");
+    /// root.s.insert(1, 'b');
+    /// assert_eq!(root.s, "abc");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn insert(&mut self, idx: usize, c: char) {
         self.insert_str(idx, c.encode_utf8(&mut [0; 4]));
     }
@@ -128,6 +278,18 @@ impl PString {
     ///
     /// # Panics
     /// If `idx` is not a char boundary (or past the end), or when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("ad");
+    /// root.s.insert_str(1, "bc");
+    /// assert_eq!(root.s, "abcd");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn insert_str(&mut self, idx: usize, s: &str) {
         self.assert_boundary(idx, "insert_str");
         self.bytes
@@ -139,6 +301,18 @@ impl PString {
     ///
     /// # Panics
     /// If `idx` is not a char boundary or is at or past the end.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("abc");
+    /// assert_eq!(root.s.remove(1), 'b');
+    /// assert_eq!(root.s, "ac");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn remove(&mut self, idx: usize) -> char {
         let Some(c) = self.as_str().get(idx..).and_then(|s| s.chars().next()) else {
             panic!(
@@ -153,6 +327,18 @@ impl PString {
     ///
     /// # Panics
     /// If `new_len` is not a char boundary.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("hello");
+    /// root.s.truncate(2);
+    /// assert_eq!(root.s, "he");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn truncate(&mut self, new_len: usize) {
         if new_len < self.len() {
             self.assert_boundary(new_len, "truncate");
@@ -161,11 +347,35 @@ impl PString {
     }
 
     /// Removes all text.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("hello");
+    /// root.s.clear();
+    /// assert!(root.s.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn clear(&mut self) {
         self.bytes.clear();
     }
 
     /// Keeps the chars for which `f` returns true. (A panic in `f` changes nothing.)
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("a-b-c");
+    /// root.s.retain(|c| c != '-');
+    /// assert_eq!(root.s, "abc");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn retain<F: FnMut(char) -> bool>(&mut self, f: F) {
         let kept: String = self
             .as_str()
@@ -206,6 +416,18 @@ impl PString {
     ///
     /// # Panics
     /// If the range is out of bounds or its ends are not char boundaries.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("hello, world");
+    /// root.s.replace_range(7.., "pcoll");
+    /// assert_eq!(root.s, "hello, pcoll");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn replace_range<R: RangeBounds<usize>>(&mut self, range: R, with: &str) {
         let (start, end) = self.range(range, "replace_range");
         self.bytes.remove_range(start, end);
@@ -219,6 +441,19 @@ impl PString {
     ///
     /// # Panics
     /// If the range is out of bounds or its ends are not char boundaries.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("hello");
+    /// let d: String = root.s.drain(1..3).collect();
+    /// assert_eq!(d, "el");
+    /// assert_eq!(root.s, "hlo");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn drain<R: RangeBounds<usize>>(&mut self, range: R) -> std::vec::IntoIter<char> {
         let (start, end) = self.range(range, "drain");
         let out: Vec<char> = self.as_str()[start..end].chars().collect();
@@ -230,6 +465,19 @@ impl PString {
     ///
     /// # Panics
     /// If `at` is not a char boundary or past the end.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("hello");
+    /// let tail: String = root.s.split_off(2);
+    /// assert_eq!(tail, "llo");
+    /// assert_eq!(root.s, "he");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn split_off(&mut self, at: usize) -> String {
         assert!(at <= self.len(), "split_off: byte index {at} out of bounds");
         self.assert_boundary(at, "split_off");
@@ -239,6 +487,18 @@ impl PString {
     }
 
     /// The text, mutably (every byte logged first): `make_ascii_uppercase` and friends.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { s: PString }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.s.push_str("abc");
+    /// root.s.as_mut_str().make_ascii_uppercase();
+    /// assert_eq!(root.s, "ABC");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn as_mut_str(&mut self) -> &mut str {
         match std::str::from_utf8_mut(self.bytes.as_mut_slice()) {
             Ok(s) => s,
@@ -374,6 +634,19 @@ impl From<&PString> for String {
 }
 
 /// A new `PString` in this thread's write transaction: `root.names.push("alice".into())`.
+///
+/// # Examples
+/// ```
+/// # use pcoll::{PString, PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { names: PVec<PString> }
+/// # let pool = Pool::<Root>::options().in_memory()?;
+/// let mut root = pool.write();
+/// root.names.push("alice".into());
+/// root.names.push(PString::from("bob"));
+/// assert_eq!(root.names[0], "alice");
+/// assert_eq!(root.names[1], "bob");
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 impl From<&str> for PString {
     fn from(s: &str) -> PString {
         let mut p = PString::with_capacity(s.len());
@@ -383,6 +656,18 @@ impl From<&str> for PString {
 }
 
 /// A new `PString` in this thread's write transaction.
+///
+/// # Examples
+/// ```
+/// # use pcoll::{PString, PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { names: PVec<PString> }
+/// # let pool = Pool::<Root>::options().in_memory()?;
+/// let mut root = pool.write();
+/// let name = format!("user{}", 7);
+/// root.names.push(name.into());
+/// assert_eq!(root.names[0], "user7");
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 impl From<String> for PString {
     fn from(s: String) -> PString {
         PString::from(s.as_str())

@@ -11,7 +11,8 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut, Index, IndexMut};
+use std::ops::{Deref, DerefMut, Index, IndexMut, RangeBounds};
+use std::slice::SliceIndex;
 
 use super::handle::{self, off_of, pack};
 use crate::error::{Error, Result};
@@ -55,6 +56,18 @@ impl<T: Persistent> PVec<T> {
     const ZST: bool = size_of::<T>() == 0;
 
     /// An empty vector; it allocates on the first push.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v = PVec::new();
+    /// assert!(root.v.is_empty());
+    /// assert_eq!(root.v.capacity(), 0);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub const fn new() -> Self {
         PVec {
             raw: 0,
@@ -65,16 +78,50 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Number of elements.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3]);
+    /// assert_eq!(root.v.len(), 3);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// True when there are no elements.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// assert!(root.v.is_empty());
+    /// root.v.push(1);
+    /// assert!(!root.v.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Elements the buffer holds without growing.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.reserve(10);
+    /// assert!(root.v.capacity() >= 10);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn capacity(&self) -> usize {
         if Self::ZST {
             usize::MAX
@@ -138,6 +185,17 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Appends `value`, or gives it back with the error when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.try_push(3).map_err(|(e, _value)| e)?;
+    /// assert_eq!(root.v, [3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_push(&mut self, value: T) -> std::result::Result<(), (Error, T)> {
         self.with_pool(|v, core| {
             if let Err(e) = v
@@ -157,6 +215,17 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// When the pool is full (the transaction then rolls back when the panic unwinds).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.push(3);
+    /// assert_eq!(root.v, [3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn push(&mut self, value: T) {
         if let Err((e, _)) = self.try_push(value) {
             panic!("pcoll: PVec::push: {e}");
@@ -165,6 +234,18 @@ impl<T: Persistent> PVec<T> {
 
     /// Removes the last element and returns it. An element that is itself a pcoll handle
     /// comes back as a handle outside pool memory: store it again or drop it.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2]);
+    /// assert_eq!(root.v.pop(), Some(2));
+    /// assert_eq!(root.v, [1]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn pop(&mut self) -> Option<T> {
         if self.len == 0 {
             return None;
@@ -180,6 +261,18 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// If `index > len`, or when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 3]);
+    /// root.v.insert(1, 2);
+    /// assert_eq!(root.v, [1, 2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn insert(&mut self, index: usize, value: T) {
         let len = self.len();
         assert!(
@@ -206,6 +299,18 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// If `index >= len`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3]);
+    /// assert_eq!(root.v.remove(0), 1);
+    /// assert_eq!(root.v, [2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn remove(&mut self, index: usize) -> T {
         let len = self.len();
         assert!(
@@ -231,6 +336,18 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// If `index >= len`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3, 4]);
+    /// assert_eq!(root.v.swap_remove(0), 1);
+    /// assert_eq!(root.v, [4, 2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn swap_remove(&mut self, index: usize) -> T {
         let len = self.len();
         assert!(
@@ -253,6 +370,18 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Keeps the first `len` elements, dropping the rest.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3]);
+    /// root.v.truncate(1);
+    /// assert_eq!(root.v, [1]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn truncate(&mut self, len: usize) {
         if len >= self.len() {
             return;
@@ -272,11 +401,34 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Removes every element.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3]);
+    /// root.v.clear();
+    /// assert!(root.v.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn clear(&mut self) {
         self.truncate(0);
     }
 
     /// Makes room for at least `additional` more elements.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.try_reserve(100)?;
+    /// assert!(root.v.capacity() >= 100);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
         self.with_pool(|v, core| v.grow(core, additional))
     }
@@ -285,12 +437,37 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// When the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.reserve(100);
+    /// assert!(root.v.capacity() >= 100);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn reserve(&mut self, additional: usize) {
         self.try_reserve(additional)
             .unwrap_or_else(|e| panic!("pcoll: PVec::reserve: {e}"));
     }
 
     /// A mutable reference to element `index`, logged first; `None` when out of bounds.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2]);
+    /// if let Some(x) = root.v.get_mut(1) {
+    ///     *x = 7;
+    /// }
+    /// assert_eq!(root.v, [1, 7]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         if index >= self.len() {
             return None;
@@ -306,6 +483,17 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// The elements as a slice.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2]);
+    /// assert_eq!(root.v.as_slice(), &[1, 2]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn as_slice(&self) -> &[T] {
         if self.len == 0 || Self::ZST {
             // SAFETY: an empty slice, or ZST elements, need no memory.
@@ -320,6 +508,18 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// The elements as a mutable slice: every element is logged first.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([3, 1, 2]);
+    /// root.v.as_mut_slice().sort();
+    /// assert_eq!(root.v, [1, 2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         if self.len == 0 || Self::ZST {
             // SAFETY: as in as_slice.
@@ -338,6 +538,17 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Appends clones of every element of `other`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend_from_slice(&[1, 2]);
+    /// assert_eq!(root.v, [1, 2]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn extend_from_slice(&mut self, other: &[T])
     where
         T: Clone,
@@ -353,6 +564,18 @@ impl<T: Persistent> PVec<T> {
 impl<T: Persistent> PVec<T> {
     /// An empty vector with room for `n` elements, allocated in this thread's write
     /// transaction. Store it into the pool (a root field, an element) to read it.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v = PVec::with_capacity(10); // stored into the pool to be read
+    /// assert!(root.v.capacity() >= 10);
+    /// assert!(root.v.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn with_capacity(n: usize) -> Self {
         let mut v = Self::new();
         v.reserve(n);
@@ -363,6 +586,18 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// If `index > len`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 3]);
+    /// root.v.try_insert(1, 2).map_err(|(e, _value)| e)?;
+    /// assert_eq!(root.v, [1, 2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_insert(&mut self, index: usize, value: T) -> std::result::Result<(), (Error, T)> {
         if let Err(e) = self.try_reserve(1) {
             return Err((e, value));
@@ -372,6 +607,17 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Appends clones of `other`, or fails without change when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.try_extend_from_slice(&[1, 2])?;
+    /// assert_eq!(root.v, [1, 2]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_extend_from_slice(&mut self, other: &[T]) -> Result<()>
     where
         T: Clone,
@@ -382,11 +628,39 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// The first element, mutably (only it is logged).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2]);
+    /// if let Some(x) = root.v.first_mut() {
+    ///     *x = 0;
+    /// }
+    /// assert_eq!(root.v, [0, 2]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn first_mut(&mut self) -> Option<&mut T> {
         self.get_mut(0)
     }
 
     /// The last element, mutably (only it is logged).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2]);
+    /// if let Some(x) = root.v.last_mut() {
+    ///     *x = 0;
+    /// }
+    /// assert_eq!(root.v, [1, 0]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn last_mut(&mut self) -> Option<&mut T> {
         let n = self.len();
         if n == 0 { None } else { self.get_mut(n - 1) }
@@ -396,6 +670,18 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// If either index is out of bounds.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3]);
+    /// root.v.swap(0, 2);
+    /// assert_eq!(root.v, [3, 2, 1]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn swap(&mut self, a: usize, b: usize) {
         let len = self.len();
         assert!(
@@ -423,11 +709,35 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Keeps the elements for which `f` returns true.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3, 4]);
+    /// root.v.retain(|&x| x % 2 == 0);
+    /// assert_eq!(root.v, [2, 4]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         self.retain_mut(|x| f(x));
     }
 
     /// Keeps the elements for which `f` returns true; `f` may change them.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3, 4]);
+    /// root.v.retain_mut(|x| { *x += 1; *x % 2 == 0 });
+    /// assert_eq!(root.v, [2, 4]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn retain_mut<F: FnMut(&mut T) -> bool>(&mut self, mut f: F) {
         let len = self.len();
         if len == 0 {
@@ -458,6 +768,18 @@ impl<T: Persistent> PVec<T> {
 
     /// Removes consecutive elements that `same` calls equal (its second argument is the kept
     /// one), keeping the first of each run.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 12, 3, 13]);
+    /// root.v.dedup_by(|a, b| *a % 10 == *b % 10);
+    /// assert_eq!(root.v, [1, 2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn dedup_by<F: FnMut(&mut T, &mut T) -> bool>(&mut self, mut same: F) {
         let len = self.len();
         if len <= 1 {
@@ -486,11 +808,35 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Removes consecutive elements with equal keys.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([10, 20, 21, 30, 20]);
+    /// root.v.dedup_by_key(|x| *x / 10);
+    /// assert_eq!(root.v, [10, 20, 30, 20]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn dedup_by_key<K: PartialEq, F: FnMut(&mut T) -> K>(&mut self, mut key: F) {
         self.dedup_by(|a, b| key(a) == key(b));
     }
 
     /// Removes consecutive equal elements.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 2, 3, 2]);
+    /// root.v.dedup();
+    /// assert_eq!(root.v, [1, 2, 3, 2]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn dedup(&mut self)
     where
         T: PartialEq,
@@ -503,6 +849,19 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// If the range is out of bounds or decreasing.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3, 4]);
+    /// let d: Vec<u64> = root.v.drain(1..3).collect();
+    /// assert_eq!(d, [2, 3]);
+    /// assert_eq!(root.v, [1, 4]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn drain<R: std::ops::RangeBounds<usize>>(&mut self, range: R) -> std::vec::IntoIter<T> {
         use std::ops::Bound::*;
         let len = self.len();
@@ -546,6 +905,19 @@ impl<T: Persistent> PVec<T> {
     ///
     /// # Panics
     /// If `at > len`, or when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64>, w: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.extend([1, 2, 3]);
+    /// root.w = root.v.split_off(1); // stored into the pool to be read
+    /// assert_eq!(root.v, [1]);
+    /// assert_eq!(root.w, [2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn split_off(&mut self, at: usize) -> PVec<T> {
         let len = self.len();
         assert!(
@@ -577,12 +949,41 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Moves every element of `other` to the end of this vector, leaving `other` empty.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64>, w: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// let r = &mut *root; // to borrow two fields at once
+    /// r.v.extend([1, 2]);
+    /// r.w.extend([3, 4]);
+    /// r.v.append(&mut r.w);
+    /// assert_eq!(r.v, [1, 2, 3, 4]);
+    /// assert!(r.w.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn append(&mut self, other: &mut PVec<T>) {
         let moved: Vec<T> = other.drain(..).collect();
         self.extend(moved);
     }
 
     /// Resizes to `new_len`, with clones of `value` for new slots.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.push(1);
+    /// root.v.resize(3, 0);
+    /// assert_eq!(root.v, [1, 0, 0]);
+    /// root.v.resize(1, 0);
+    /// assert_eq!(root.v, [1]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn resize(&mut self, new_len: usize, value: T)
     where
         T: Clone,
@@ -596,6 +997,19 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Moves the elements into a block of exactly their size (freeing the old one at commit).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.reserve(10);
+    /// root.v.push(1);
+    /// root.v.shrink_to_fit();
+    /// assert_eq!(root.v.capacity(), 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn shrink_to_fit(&mut self) {
         if Self::ZST || self.cap == self.len || self.raw == 0 {
             return;
@@ -707,6 +1121,17 @@ impl<T: Persistent> Drop for Compact<'_, T> {
 
 impl<T: Persistent> FromIterator<T> for PVec<T> {
     /// Collects into a vector allocated in this thread's write transaction.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v = (1..=3).collect(); // stored into the pool to be read
+    /// assert_eq!(root.v, [1, 2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let mut v = PVec::new();
         v.extend(iter);
@@ -762,14 +1187,27 @@ impl<T: Persistent> DerefMut for PVec<T> {
     }
 }
 
-impl<T: Persistent> Index<usize> for PVec<T> {
-    type Output = T;
-    fn index(&self, i: usize) -> &T {
+/// Indexing by position or by any range, as for a slice.
+impl<T: Persistent, I: SliceIndex<[T]>> Index<I> for PVec<T> {
+    type Output = I::Output;
+    fn index(&self, i: I) -> &I::Output {
         &self.as_slice()[i]
     }
 }
 
 /// Logs only the element it hands out (not the whole vector, as `DerefMut` must).
+///
+/// # Examples
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// # let pool = Pool::<Root>::options().in_memory()?;
+/// let mut root = pool.write();
+/// root.v.extend([1, 2]);
+/// root.v[1] += 10;
+/// assert_eq!(root.v, [1, 12]);
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 impl<T: Persistent> IndexMut<usize> for PVec<T> {
     fn index_mut(&mut self, i: usize) -> &mut T {
         let len = self.len();
@@ -777,6 +1215,64 @@ impl<T: Persistent> IndexMut<usize> for PVec<T> {
             .unwrap_or_else(|| panic!("index out of bounds: the len is {len} but the index is {i}"))
     }
 }
+
+impl<T: Persistent> PVec<T> {
+    /// Elements `start..end`, mutably, logging only them (range `IndexMut`).
+    fn range_mut(&mut self, start: usize, end: usize) -> &mut [T] {
+        let len = self.len();
+        assert!(
+            start <= end,
+            "slice index starts at {start} but ends at {end}"
+        );
+        assert!(
+            end <= len,
+            "range end index {end} out of range for slice of length {len}"
+        );
+        if start == end || Self::ZST {
+            return &mut self.as_mut_slice()[start..end];
+        }
+        let p = self.with_pool(|v, core| {
+            v.log_slots(core, start, end)
+                .unwrap_or_else(|e| panic!("pcoll: PVec index: {e}"));
+            v.buf(core)
+        });
+        // SAFETY: start..end are initialised, logged elements; `&mut self` makes them
+        // exclusive and keeps the pool (which holds the vector) alive for the borrow.
+        unsafe { std::slice::from_raw_parts_mut(p.add(start), end - start) }
+    }
+}
+
+macro_rules! range_index_mut {
+    ($($r:ty),*) => {$(
+        /// Logs only the elements of the range it hands out.
+        impl<T: Persistent> IndexMut<$r> for PVec<T> {
+            fn index_mut(&mut self, r: $r) -> &mut [T] {
+                use std::ops::Bound::*;
+                let len = self.len();
+                let start = match RangeBounds::<usize>::start_bound(&r) {
+                    Included(&s) => s,
+                    Excluded(&s) => s.checked_add(1).expect("range start overflows"),
+                    Unbounded => 0,
+                };
+                let end = match RangeBounds::<usize>::end_bound(&r) {
+                    Included(&e) => e.checked_add(1).expect("range end overflows"),
+                    Excluded(&e) => e,
+                    Unbounded => len,
+                };
+                self.range_mut(start, end)
+            }
+        }
+    )*};
+}
+
+range_index_mut!(
+    std::ops::Range<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeFull,
+    std::ops::RangeInclusive<usize>,
+    std::ops::RangeToInclusive<usize>
+);
 
 impl<T: Persistent> Extend<T> for PVec<T> {
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {

@@ -9,7 +9,7 @@ use super::alloc::Block;
 use crate::error::{Error, Result};
 
 /// Walks the pool blocks reachable from the root during `Pool::check()`. Containers call
-/// [`Visitor::enter`] for each block they own and descend into it only when it says yes, so a
+/// `Visitor::enter` for each block they own and descend into it only when it says yes, so a
 /// damaged pointer is reported, never followed.
 #[derive(Debug)]
 pub struct Visitor<'a> {
