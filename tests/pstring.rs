@@ -296,3 +296,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn crash_more_edits() {
+    crash(
+        "push, insert, drain, split_off, as_mut_str, extend, write!",
+        |r| {
+            use std::fmt::Write;
+            r.s.push('!');
+            r.s.insert(0, '¿');
+            r.s.drain(2..4);
+            let _ = r.s.split_off(8);
+            r.s.as_mut_str().make_ascii_uppercase();
+            r.s.extend(["x", "y"]);
+            write!(r.s, "{}", 7).unwrap();
+            r.s.clear();
+            r.s.push_str("fin");
+        },
+    );
+}

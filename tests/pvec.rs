@@ -475,3 +475,103 @@ fn range_indexing_reads_and_logs_only_the_range() {
     assert!(r.is_err());
     assert_eq!(p.read().v[3..5], [6, 5]);
 }
+
+#[test]
+fn sort_by_and_extend_are_panic_safe() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        w.v.extend([5, 3, 9, 1, 7]);
+        w.boxes.extend((0..5).map(PBox::new));
+    }
+    // A comparator that panics: the panic unwinds, the transaction rolls back.
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = p.write();
+        w.v.sort_by(|a, b| if *a == 9 { panic!("boom") } else { a.cmp(b) });
+    }));
+    assert!(res.is_err());
+    assert_eq!(p.read().v, [5, 3, 9, 1, 7]);
+    // An iterator that panics part-way: what was pushed is consistent, then rolled back.
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = p.write();
+        w.boxes.extend((10..20).map(|i| {
+            if i == 15 {
+                panic!("boom")
+            } else {
+                PBox::new(i)
+            }
+        }));
+    }));
+    assert!(res.is_err());
+    assert_eq!(p.read().boxes.len(), 5);
+    p.check().unwrap();
+}
+
+#[test]
+fn std_values_convert_into_pvecs() {
+    let p = pool();
+    {
+        let mut w = p.write();
+        w.v = vec![1, 2, 3].into();
+        w.nested.push(PVec::from(&[7u32, 8][..]));
+        w.nested.push((0..3).collect());
+    }
+    assert_eq!(p.read().v, [1, 2, 3]);
+    assert_eq!(p.read().nested[0], [7, 8]);
+    assert_eq!(p.read().nested[1], [0, 1, 2]);
+    p.check().unwrap();
+}
+
+#[test]
+fn crash_split_off_append_and_range_writes() {
+    crash("split_off, append, range index_mut, reserve", |r| {
+        let mut tail = r.v.split_off(6);
+        r.v[1..3].fill(42);
+        r.v.reserve(100);
+        r.v.append(&mut tail);
+        *r.v.last_mut().unwrap() = 7;
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// PVec<PString> against Vec<String>: nested allocations pushed, replaced, removed.
+    #[test]
+    fn vec_of_strings_matches_std(ops in prop::collection::vec((0u8..5, "[a-zé]{0,12}", any::<usize>()), 1..60)) {
+        #[derive(Persistent, Default)]
+        struct S { v: PVec<pcoll::PString> }
+        let p = Pool::<S>::options().durability(Durability::Process).in_memory().unwrap();
+        let mut model: Vec<String> = Vec::new();
+        for chunk in ops.chunks(7) {
+            let mut w = p.write();
+            for (kind, text, i) in chunk {
+                let n = model.len();
+                match kind {
+                    0 | 1 => {
+                        w.v.push(text.as_str().into());
+                        model.push(text.clone());
+                    }
+                    2 if n > 0 => {
+                        w.v[i % n].push_str(text);
+                        model[i % n].push_str(text);
+                    }
+                    3 if n > 0 => {
+                        w.v.remove(i % n);
+                        model.remove(i % n);
+                    }
+                    4 => {
+                        w.v.truncate(i % (n + 1));
+                        model.truncate(i % (n + 1));
+                    }
+                    _ => {}
+                }
+            }
+            drop(w);
+            let r = p.read();
+            prop_assert_eq!(r.v.iter().map(String::from).collect::<Vec<_>>(), model.clone());
+            drop(r);
+            p.check().unwrap();
+        }
+    }
+}

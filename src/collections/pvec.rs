@@ -1139,6 +1139,23 @@ impl<T: Persistent> FromIterator<T> for PVec<T> {
     }
 }
 
+/// A vector with `v`'s elements, allocated in this thread's write transaction (store it into
+/// the pool to read it): `root.items = vec![1, 2, 3].into();`.
+impl<T: Persistent> From<Vec<T>> for PVec<T> {
+    fn from(v: Vec<T>) -> Self {
+        v.into_iter().collect()
+    }
+}
+
+/// A vector of clones of `s`, allocated in this thread's write transaction.
+impl<T: Persistent + Clone> From<&[T]> for PVec<T> {
+    fn from(s: &[T]) -> Self {
+        let mut v = PVec::new();
+        v.extend_from_slice(s);
+        v
+    }
+}
+
 impl<T: Persistent + PartialEq> PartialEq<&[T]> for PVec<T> {
     fn eq(&self, other: &&[T]) -> bool {
         self.as_slice() == *other
