@@ -1140,7 +1140,18 @@ impl<T: Persistent> FromIterator<T> for PVec<T> {
 }
 
 /// A vector with `v`'s elements, allocated in this thread's write transaction (store it into
-/// the pool to read it): `root.items = vec![1, 2, 3].into();`.
+/// the pool to read it).
+///
+/// # Examples
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// # let pool = Pool::<Root>::options().in_memory()?;
+/// let mut root = pool.write();
+/// root.v = vec![1, 2, 3].into();
+/// assert_eq!(root.v, [1, 2, 3]);
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 impl<T: Persistent> From<Vec<T>> for PVec<T> {
     fn from(v: Vec<T>) -> Self {
         v.into_iter().collect()
@@ -1148,6 +1159,17 @@ impl<T: Persistent> From<Vec<T>> for PVec<T> {
 }
 
 /// A vector of clones of `s`, allocated in this thread's write transaction.
+///
+/// # Examples
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// # let pool = Pool::<Root>::options().in_memory()?;
+/// let mut root = pool.write();
+/// root.v = PVec::from(&[4, 5][..]);
+/// assert_eq!(root.v, [4, 5]);
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 impl<T: Persistent + Clone> From<&[T]> for PVec<T> {
     fn from(s: &[T]) -> Self {
         let mut v = PVec::new();
