@@ -257,9 +257,12 @@ fn crash_push_with_growth() {
     crash("push with growth", |r| r.v.extend(100..200));
 }
 
+/// Two pops then a push: a rollback that lost the vacated slot's old bytes would show as
+/// `[.., 42, 9]`, neither before nor after (one pop and one push could not tell).
 #[test]
 fn crash_pop_and_push() {
-    crash("pop and push", |r| {
+    crash("pop, pop, push", |r| {
+        r.v.pop();
         r.v.pop();
         r.v.push(42);
     });

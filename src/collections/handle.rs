@@ -16,21 +16,25 @@ use crate::txn::core::{self, PoolCore};
 const OFF_BITS: u32 = 48;
 const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
 
+#[inline]
 pub(crate) fn pack(tag: u16, off: u64) -> u64 {
     debug_assert!(off <= OFF_MASK);
     u64::from(tag) << OFF_BITS | off
 }
 
+#[inline]
 pub(crate) fn tag_of(raw: u64) -> u16 {
     (raw >> OFF_BITS) as u16
 }
 
+#[inline]
 pub(crate) fn off_of(raw: u64) -> u64 {
     raw & OFF_MASK
 }
 
 /// The pool holding `h` in its memory; panics with a clear message otherwise, or when the
 /// handle's pointer belongs to another pool.
+#[inline]
 pub(crate) fn home<'a, T: ?Sized>(h: &'a T, raw: u64, what: &str) -> &'a PoolCore {
     let Some(core) = core::core_of(h) else {
         panic!(
@@ -63,6 +67,7 @@ pub(crate) fn with_core<T: ?Sized, R>(
 
 /// [`with_core`] by the handle's address, for a method holding `&mut self`: `f` may use the
 /// handle mutably while it has the pool. Panics with a clear message when there is none.
+#[inline]
 pub(crate) fn with_writer_at<R>(
     addr: usize,
     raw: u64,

@@ -4,8 +4,10 @@
 //!
 //! Logging (`docs/ARCHITECTURE.md`, "Writing a container"): the header was logged by whoever
 //! handed out `&mut PVec`; element slots are logged before they change unless the buffer was
-//! allocated by the current transaction; a slot past `len` is logged too, since it may have
-//! been vacated earlier in the same transaction.
+//! allocated by the current transaction. Invariant: **every operation that vacates slots
+//! (`pop`, `truncate`, `swap_remove`, `remove`, `drain`, ...) logs them first.** So a slot at or
+//! past `len` is either past the committed length (its bytes do not matter) or already logged,
+//! and `push` writes it with no undo entry, only noting it for write-back at commit.
 
 #![allow(unsafe_code)]
 
@@ -89,6 +91,7 @@ impl<T: Persistent> PVec<T> {
     /// assert_eq!(root.v.len(), 3);
     /// # Ok::<(), pcoll::Error>(())
     /// ```
+    #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
@@ -131,6 +134,7 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// The buffer of the pool `core` (which must be this vector's pool).
+    #[inline]
     fn buf(&self, core: &PoolCore) -> *mut T {
         if Self::ZST || self.raw == 0 {
             return std::ptr::NonNull::dangling().as_ptr();
@@ -140,6 +144,7 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Runs `f` with this vector's pool, for a change. Panics without a write transaction.
+    #[inline]
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         let (addr, raw) = (self as *const Self as usize, self.raw);
         handle::with_writer_at(addr, raw, "PVec", |core| f(self, core))
@@ -198,14 +203,16 @@ impl<T: Persistent> PVec<T> {
     /// ```
     pub fn try_push(&mut self, value: T) -> std::result::Result<(), (Error, T)> {
         self.with_pool(|v, core| {
-            if let Err(e) = v
-                .grow(core, 1)
-                .and_then(|()| v.log_slots(core, v.len(), v.len() + 1))
-            {
+            if let Err(e) = v.grow(core, 1) {
                 return Err((e, value));
             }
-            // SAFETY: the slot at len is inside the buffer (grow) and logged or fresh.
-            unsafe { v.buf(core).add(v.len()).write(value) };
+            // No undo entry: a slot at len is past the committed length or was vacated (and
+            // logged) earlier in this transaction (module invariant). It must still reach
+            // the medium at commit.
+            let slot = v.buf(core).wrapping_add(v.len());
+            core.tx().wrote(slot.cast(), size_of::<T>());
+            // SAFETY: the slot at len is inside the buffer (grow) and holds no live element.
+            unsafe { slot.write(value) };
             v.len += 1;
             Ok(())
         })
@@ -251,6 +258,10 @@ impl<T: Persistent> PVec<T> {
             return None;
         }
         self.with_pool(|v, core| {
+            // The vacated slot is logged, so a later push may overwrite it without undo.
+            let last = v.len() - 1;
+            v.log_slots(core, last, last + 1)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::pop: {e}"));
             v.len -= 1;
             // SAFETY: slot len (the old last) holds an initialised T, now outside len.
             Some(unsafe { v.buf(core).add(v.len()).read() })
@@ -355,8 +366,11 @@ impl<T: Persistent> PVec<T> {
             "swap_remove index (is {index}) should be < len (is {len})"
         );
         self.with_pool(|v, core| {
-            v.log_slots(core, index, index + 1)
-                .unwrap_or_else(|e| panic!("pcoll: PVec::swap_remove: {e}"));
+            // The hole and the vacated last slot are both logged.
+            for i in [index, len - 1] {
+                v.log_slots(core, i, i + 1)
+                    .unwrap_or_else(|e| panic!("pcoll: PVec::swap_remove: {e}"));
+            }
             let p = v.buf(core);
             // SAFETY: index and len-1 hold initialised elements; the last moves into the hole.
             let out = unsafe {
@@ -388,6 +402,9 @@ impl<T: Persistent> PVec<T> {
         }
         self.with_pool(|v, core| {
             let old = v.len();
+            // Vacated slots are logged before they are dropped or overwritten.
+            v.log_slots(core, len, old)
+                .unwrap_or_else(|e| panic!("pcoll: PVec::truncate: {e}"));
             v.len = len as u64;
             for i in len..old {
                 if std::mem::needs_drop::<T>() {
@@ -494,6 +511,7 @@ impl<T: Persistent> PVec<T> {
     /// assert_eq!(root.v.as_slice(), &[1, 2]);
     /// # Ok::<(), pcoll::Error>(())
     /// ```
+    #[inline]
     pub fn as_slice(&self) -> &[T] {
         if self.len == 0 || Self::ZST {
             // SAFETY: an empty slice, or ZST elements, need no memory.

@@ -78,6 +78,7 @@ struct Registry {
 }
 
 #[cfg(not(loom))]
+#[inline]
 fn registry() -> &'static Registry {
     static R: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
     R.get_or_init(|| Registry {
@@ -132,6 +133,7 @@ impl PoolCore {
     }
 
     /// A raw pointer to `off .. off + len` of pool memory, after a bounds check.
+    #[inline]
     pub(crate) fn ptr(&self, off: u64, len: usize) -> *mut u8 {
         let end = off.checked_add(len as u64);
         assert!(
@@ -142,6 +144,7 @@ impl PoolCore {
     }
 
     /// The pool offset of a pointer into this pool's mapping.
+    #[inline]
     pub(crate) fn offset_of(&self, p: *const u8) -> u64 {
         let a = p as usize;
         debug_assert!(a >= self.base && a < self.base + self.reserved);
@@ -197,6 +200,7 @@ impl PoolCore {
 
     /// Exclusive access to the heap and transaction. Panics unless this thread is the writer,
     /// or if another `Tx` of this pool is alive (re-entry).
+    #[inline]
     pub(crate) fn tx(&self) -> Tx<'_> {
         assert!(
             self.writer.load(Ordering::Relaxed) == token(),
@@ -285,6 +289,17 @@ impl Tx<'_> {
         Ok(to)
     }
 
+    /// Notes `len` bytes at `p`, written without an undo entry (their old contents do not
+    /// matter: fresh memory, or slots past a container's committed length), so that a durable
+    /// commit still writes them to the medium.
+    #[inline]
+    pub(crate) fn wrote(&mut self, p: *const u8, len: usize) {
+        if self.st.heap.io.persist.is_durable() {
+            let off = self.core.offset_of(p);
+            self.st.txn.mark_fresh(off, len as u64);
+        }
+    }
+
     /// True when the block at `off` was allocated by this transaction (needs no undo).
     #[allow(dead_code)] // for PVec, PString and the tables of the maps (issues 3-5)
     pub(crate) fn is_fresh(&self, off: u64) -> bool {
@@ -299,6 +314,7 @@ impl Tx<'_> {
 // ---- finding the pool of a handle ----
 
 /// The pool whose reservation contains `r`, if any.
+#[inline]
 pub(crate) fn core_of<T: ?Sized>(r: &T) -> Option<&PoolCore> {
     let p = lookup(r as *const T as *const u8 as usize)?;
     // SAFETY: `r` lies in this pool's reservation, so it was derived from a guard borrowing
@@ -309,12 +325,14 @@ pub(crate) fn core_of<T: ?Sized>(r: &T) -> Option<&PoolCore> {
 /// Runs `f` with the pool whose reservation contains `addr`, the address of a value the
 /// caller holds a live reference to (so the pool outlives the call; `f` cannot keep the
 /// reference past it).
+#[inline]
 pub(crate) fn with_core_at<R>(addr: usize, f: impl FnOnce(Option<&PoolCore>) -> R) -> R {
     // SAFETY: as in `core_of`, for the duration of the call.
     f(lookup(addr).map(|p| unsafe { &*(p as *const PoolCore) }))
 }
 
 /// The registry entry (a `PoolCore` address) whose range contains `addr`.
+#[inline]
 fn lookup(addr: usize) -> Option<usize> {
     let reg = registry();
     let epoch = reg.epoch.load(Ordering::Acquire);

@@ -212,7 +212,6 @@ impl Txn {
     }
 
     /// A range written without logging (fresh memory) must be durable at commit.
-    #[allow(dead_code)] // containers that initialise fresh memory piecewise
     pub(crate) fn mark_fresh(&mut self, off: u64, len: u64) {
         self.fresh.push((off, len));
     }
@@ -270,7 +269,7 @@ impl Txn {
 
     /// Two barriers: the log, then the changes with a record that checksums them.
     fn write_back_commit(&mut self, heap: &mut Heap) -> Result<()> {
-        let fresh = std::mem::take(&mut self.fresh);
+        let fresh = merge_ranges(std::mem::take(&mut self.fresh));
         self.chain
             .reserve(heap, (fresh.len() * log::ENTRY_HDR) as u64)?;
         for &(off, len) in &fresh {
@@ -367,6 +366,19 @@ impl Txn {
 /// Private page copies kept before they are dropped (write-back mode): bounds the memory a
 /// long-running writer holds twice (page cache + private copy).
 const PRIVATE_COPY_LIMIT: u64 = 64 << 20;
+
+/// Ranges sorted and merged where they touch or overlap (many pushes: one marker).
+fn merge_ranges(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+    for (off, len) in v {
+        match out.last_mut() {
+            Some(last) if off <= last.0 + last.1 => last.1 = last.1.max(off + len - last.0),
+            _ => out.push((off, len)),
+        }
+    }
+    out
+}
 
 /// Adds the log range `start .. end` to `v`, merging with the last range when contiguous.
 fn push_range(v: &mut Vec<(u64, u64)>, (start, end): (u64, u64)) {
