@@ -1,6 +1,7 @@
 //! The one place that chooses std or loom synchronisation. Under `RUSTFLAGS="--cfg loom"`
 //! every lock and atomic the pool uses comes from loom, so `tests/loom.rs` model-checks the
-//! same calling code. Pool-resident data never holds these types (loom's are not
+//! same calling code (the registry's thread-locals switch the same way, in `txn/core.rs`,
+//! because std's take `const` initialisers and loom's do not). Pool-resident data never holds these types (loom's are not
 //! `repr(transparent)`); they live in process memory beside the mapping.
 
 #[cfg(loom)]
@@ -8,15 +9,10 @@ pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-#[cfg(loom)]
-pub(crate) use loom::thread_local;
-
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-#[cfg(not(loom))]
-pub(crate) use std::thread_local;
 
 /// Locks a mutex, ignoring poison: every structure behind these locks is restored to a
 /// consistent state before a panic can unwind through it (rollback runs in guards' drops).

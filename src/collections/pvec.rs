@@ -1070,7 +1070,13 @@ impl<T: Persistent + Copy> PVec<T> {
         }
         self.with_pool(|v, core| {
             v.grow(core, n)?;
-            v.log_slots(core, index, len + n)?;
+            if index == len {
+                // Appending: no undo (module invariant), only write-back at commit.
+                core.tx()
+                    .wrote(v.buf(core).wrapping_add(len).cast(), n * size_of::<T>());
+            } else {
+                v.log_slots(core, index, len + n)?;
+            }
             let p = v.buf(core);
             // SAFETY: index..len+n is inside the buffer and logged or fresh; the tail moves
             // right by n, then `src` (a separate borrow: Copy data) fills the gap.

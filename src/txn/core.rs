@@ -52,15 +52,27 @@ impl std::fmt::Debug for PoolCore {
     }
 }
 
-// No `const { }` initialisers: loom's thread_local! does not take them.
+// Per-thread state. std gets `const` initialisers (no lazy-init check on the read path);
+// loom's thread_local! does not take them.
+#[cfg(not(loom))]
+mod tls {
+    use super::*;
+    std::thread_local! {
+        pub(super) static TOKEN: u8 = const { 0 };
+        /// Pools whose write transaction this thread holds (innermost last).
+        pub(super) static ACTIVE: RefCell<Vec<(u16, usize)>> = const { RefCell::new(Vec::new()) };
+        /// The last registry hit: (epoch, start, end, core).
+        pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = const { Cell::new((0, 0, 0, 0)) };
+    }
+}
+
+#[cfg(loom)]
 #[allow(clippy::missing_const_for_thread_local)]
 mod tls {
     use super::*;
-    sync::thread_local! {
+    loom::thread_local! {
         pub(super) static TOKEN: u8 = 0;
-        /// Pools whose write transaction this thread holds (innermost last).
         pub(super) static ACTIVE: RefCell<Vec<(u16, usize)>> = RefCell::new(Vec::new());
-        /// The last registry hit: (epoch, start, end, core).
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
     }
 }
