@@ -47,7 +47,11 @@ mod txn;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use collections::convert::IntoPersistent;
+pub use collections::hasher::PRandomState;
 pub use collections::pbox::PBox;
+pub use collections::phashmap::PHashMap;
+pub use collections::phashset::PHashSet;
 pub use collections::pstring::PString;
 pub use collections::pvec::PVec;
 pub use error::{Error, Result};

@@ -90,6 +90,33 @@ pub(crate) fn with_writer_at<R>(
     }
 }
 
+/// [`with_writer_at`] for a method that hands out references into pool memory (`get_mut`,
+/// `IndexMut`, `iter_mut`): the handle must lie in pool memory, whose pool then outlives the
+/// `&mut` borrow those references follow. A handle outside pool memory could outlive its pool.
+#[inline]
+pub(crate) fn with_home_at<R>(
+    addr: usize,
+    raw: u64,
+    what: &str,
+    f: impl FnOnce(&PoolCore) -> R,
+) -> R {
+    core::with_core_at(addr, |c| {
+        let Some(core) = c else {
+            panic!(
+                "pcoll: this {what} is not in pool memory (moved out with mem::take/replace?); \
+                 store it into the pool before borrowing into it"
+            )
+        };
+        let tag = tag_of(raw);
+        assert!(
+            raw == 0 || tag == core.tag,
+            "pcoll: this {what} points into another pool (tag {tag:#x}, found in pool {:#x})",
+            core.tag
+        );
+        f(core)
+    })
+}
+
 /// [`with_core`] for changes: panics with a clear message when there is no pool to change.
 pub(crate) fn with_writer<T: ?Sized, R>(
     h: &T,

@@ -1,7 +1,14 @@
 //! The persistent containers. Each is a safe front over pool memory; the raw pointer work
 //! is in `handle.rs`.
 
+pub(crate) mod convert;
 pub(crate) mod handle;
+pub(crate) mod hasher;
+pub mod phashmap;
+pub mod phashset;
 pub mod pbox;
 pub mod pstring;
 pub mod pvec;
+mod table;
+
+pub use pstring::PString;

@@ -150,6 +150,14 @@ impl<T: Persistent> PVec<T> {
         handle::with_writer_at(addr, raw, "PVec", |core| f(self, core))
     }
 
+    /// [`with_pool`](Self::with_pool) for methods handing out references into the buffer:
+    /// panics unless the vector is in pool memory (its pool then outlives the borrow).
+    #[inline]
+    fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        let (addr, raw) = (self as *const Self as usize, self.raw);
+        handle::with_home_at(addr, raw, "PVec", |core| f(self, core))
+    }
+
     /// Logs elements `from .. to` of the buffer unless the buffer is fresh.
     fn log_slots(&self, core: &PoolCore, from: usize, to: usize) -> Result<()> {
         if Self::ZST || self.raw == 0 || from >= to {
@@ -489,7 +497,7 @@ impl<T: Persistent> PVec<T> {
         if index >= self.len() {
             return None;
         }
-        let p = self.with_pool(|v, core| {
+        let p = self.with_home(|v, core| {
             v.log_slots(core, index, index + 1)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::get_mut: {e}"));
             v.buf(core).wrapping_add(index)
@@ -546,7 +554,7 @@ impl<T: Persistent> PVec<T> {
             };
         }
         let len = self.len();
-        let p = self.with_pool(|v, core| {
+        let p = self.with_home(|v, core| {
             v.log_slots(core, 0, len)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::as_mut_slice: {e}"));
             v.buf(core)
@@ -1237,6 +1245,12 @@ impl<T: Persistent> Drop for PVec<T> {
     }
 }
 
+impl<T: Persistent> std::borrow::Borrow<[T]> for PVec<T> {
+    fn borrow(&self) -> &[T] {
+        self.as_slice()
+    }
+}
+
 impl<T: Persistent> Deref for PVec<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
@@ -1294,7 +1308,7 @@ impl<T: Persistent> PVec<T> {
         if start == end || Self::ZST {
             return &mut self.as_mut_slice()[start..end];
         }
-        let p = self.with_pool(|v, core| {
+        let p = self.with_home(|v, core| {
             v.log_slots(core, start, end)
                 .unwrap_or_else(|e| panic!("pcoll: PVec index: {e}"));
             v.buf(core)

@@ -1,0 +1,1275 @@
+//! `PHashMap<K, V, S>`: a hash map in the pool with `HashMap`'s API, over the SwissTable-style
+//! engine in `table.rs`. The header `{ table, mask, items, growth_left, hasher }` lives where
+//! the map lives; the entries live in one pool block.
+//!
+//! Logging (`docs/ARCHITECTURE.md`, "Writing a container"): the header was logged by whoever
+//! handed out `&mut PHashMap`. An insert logs the control byte(s) it sets and writes the slot
+//! with no undo entry, noting it for write-back: a slot whose byte is `EMPTY`/`DELETED` holds
+//! no committed entry, unless it was vacated earlier in this transaction, and **every
+//! operation that vacates a slot (`remove`, `retain`, `drain`) logs it first**, so a rollback
+//! that restores the control byte also restores the entry. A table allocated by the current
+//! transaction (after growth) is fresh: nothing in it is logged. Growth builds a fresh table
+//! and frees the old one at commit, so it logs nothing but the header.
+
+#![allow(unsafe_code)]
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+use std::ops::Index;
+
+use super::convert::IntoPersistent;
+use super::handle::{self, off_of, pack};
+use super::hasher::PRandomState;
+use super::table::{self, EMPTY, RawTable};
+use crate::error::{Error, Result};
+use crate::heap::check::Visitor;
+use crate::persistent::{Fingerprint, Persistent};
+use crate::txn::core::PoolCore;
+
+/// A hash map in pool memory.
+///
+/// Keys are looked up by their borrowed forms: a `PHashMap<PString, V>` by `&str`, a
+/// `PHashMap<PVec<u8>, V>` by `&[u8]`. `insert` and `entry` take anything that converts
+/// into the stored types ([`IntoPersistent`]), so a `&str` key is converted to a `PString`
+/// only when it is inserted.
+///
+/// ```
+/// use pcoll::{PHashMap, PString, Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct Root { users: PHashMap<PString, u64> }
+///
+/// let pool = Pool::<Root>::options().in_memory()?;
+/// {
+///     let mut root = pool.write();
+///     root.users.insert("alice", 30);
+///     *root.users.entry("bob").or_insert(0) += 1;
+/// }
+/// let root = pool.read();
+/// assert_eq!(root.users.get("alice"), Some(&30));
+/// assert_eq!(root.users["bob"], 1);
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+///
+/// Differences from `HashMap`: `clear` and `drain` release the table (capacity 0), which
+/// costs less than logging a reset of every control byte; `drain` is eager. Keys and values
+/// that are pcoll handles, once removed, come back as handles outside pool memory: store
+/// them again or drop them.
+#[repr(C)]
+pub struct PHashMap<K: Persistent, V: Persistent, S: Persistent = PRandomState> {
+    raw: u64,
+    mask: u64,
+    items: u64,
+    growth_left: u64,
+    hash_builder: S,
+    _own: PhantomData<((K, V), *const ())>,
+}
+
+type Table<'a, K, V> = RawTable<'a, (K, V)>;
+
+impl<K: Persistent, V: Persistent> PHashMap<K, V> {
+    /// An empty map with a fresh random seed; it allocates on the first insert.
+    pub fn new() -> Self {
+        Self::with_hasher(PRandomState::new())
+    }
+
+    /// An empty map with room for `n` entries, allocated in this thread's write transaction.
+    ///
+    /// # Panics
+    /// Without a write transaction, or when the pool is full.
+    pub fn with_capacity(n: usize) -> Self
+    where
+        K: Hash,
+    {
+        Self::with_capacity_and_hasher(n, PRandomState::new())
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent + Default> Default for PHashMap<K, V, S> {
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
+    /// An empty map hashing with `hash_builder` (stored in the map).
+    pub const fn with_hasher(hash_builder: S) -> Self {
+        PHashMap {
+            raw: 0,
+            mask: 0,
+            items: 0,
+            growth_left: 0,
+            hash_builder,
+            _own: PhantomData,
+        }
+    }
+
+    /// An empty map with room for `n` entries, hashing with `hash_builder`.
+    ///
+    /// # Panics
+    /// Without a write transaction, or when the pool is full.
+    pub fn with_capacity_and_hasher(n: usize, hash_builder: S) -> Self
+    where
+        K: Hash,
+        S: BuildHasher,
+    {
+        let mut m = Self::with_hasher(hash_builder);
+        m.reserve(n);
+        m
+    }
+
+    /// The map's hasher.
+    pub fn hasher(&self) -> &S {
+        &self.hash_builder
+    }
+
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.items as usize
+    }
+
+    /// True when the map has no entries.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// Entries the table holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.len() + self.growth_left as usize
+    }
+
+    fn buckets(&self) -> usize {
+        if self.raw == 0 {
+            0
+        } else {
+            self.mask as usize + 1
+        }
+    }
+
+    /// The table in pool `core` (this map's pool), if allocated.
+    #[inline]
+    fn table<'a>(&'a self, core: &'a PoolCore) -> Option<Table<'a, K, V>> {
+        if self.raw == 0 {
+            return None;
+        }
+        let buckets = self.buckets();
+        let size = table::layout::<(K, V)>(buckets).map_or(usize::MAX, |l| l.0);
+        let base = core.ptr(off_of(self.raw), size);
+        // SAFETY: the map's invariants: `raw` names its table block, of this layout (`ptr`
+        // checked the bounds), with `items` full slots; the view borrows `self`.
+        Some(unsafe { RawTable::from_base(base, buckets) })
+    }
+
+    /// The table, for reading through `&self` (the map must be in pool memory).
+    #[inline]
+    fn view(&self) -> Option<Table<'_, K, V>> {
+        if self.items == 0 {
+            return None;
+        }
+        self.table(handle::home(self, self.raw, "PHashMap"))
+    }
+
+    /// Runs `f` with this map's pool, for a change. Panics without a write transaction.
+    #[inline]
+    fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        let (addr, raw) = (self as *const Self as usize, self.raw);
+        handle::with_writer_at(addr, raw, "PHashMap", |core| f(self, core))
+    }
+
+    /// [`with_pool`](Self::with_pool) for methods handing out `&mut` into the table: the
+    /// map must be in pool memory, so its pool outlives the borrow.
+    #[inline]
+    fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        let (addr, raw) = (self as *const Self as usize, self.raw);
+        handle::with_home_at(addr, raw, "PHashMap", |core| f(self, core))
+    }
+
+    /// True when the table was allocated by the current transaction (needs no undo).
+    #[inline]
+    fn fresh(&self, core: &PoolCore) -> bool {
+        core.tx().is_fresh(off_of(self.raw))
+    }
+
+    /// Logs the control byte(s) of bucket `i` unless the table is fresh.
+    fn log_ctrl(&self, core: &PoolCore, i: usize) -> Result<()> {
+        let Some(t) = self.table(core) else {
+            return Ok(());
+        };
+        if self.fresh(core) {
+            return Ok(());
+        }
+        let (p, mirror) = t.ctrl_bytes(i);
+        let mut tx = core.tx();
+        tx.log_ptr(p, 1)?;
+        mirror.map_or(Ok(()), |m| tx.log_ptr(m, 1))
+    }
+
+    /// Logs `len` bytes at `p` inside the table unless the table is fresh.
+    fn log_in_table(&self, core: &PoolCore, p: *const u8, len: usize) -> Result<()> {
+        if len == 0 || self.fresh(core) {
+            return Ok(());
+        }
+        core.tx().log_ptr(p, len)
+    }
+
+    /// A pointer to the value of full bucket `i`, logged (for `&mut V`).
+    fn value_ptr(&self, core: &PoolCore, i: usize) -> Result<*mut V> {
+        let t = self.table(core).expect("a full bucket has a table");
+        let p = value_slot(&t, i);
+        self.log_in_table(core, p.cast(), size_of::<V>())?;
+        Ok(p)
+    }
+
+    /// A mutable reference to the value of full bucket `i`, logged first.
+    fn value_mut_at(&mut self, i: usize, what: &str) -> &mut V {
+        let p = self.with_home(|m, core| m.value_ptr(core, i));
+        let p = p.unwrap_or_else(|e| panic!("pcoll: PHashMap::{what}: {e}"));
+        // SAFETY: bucket i is full (caller) and its value logged; `&mut self` makes it
+        // exclusive, and the pool holding the map outlives the borrow (with_home).
+        unsafe { &mut *p }
+    }
+
+    /// Vacates full bucket `i` and moves its entry out (slot and control bytes logged).
+    fn take_at(&mut self, core: &PoolCore, i: usize) -> Result<(K, V)> {
+        let t = self.table(core).expect("a full bucket has a table");
+        self.log_in_table(core, t.slot(i).cast(), size_of::<(K, V)>())?;
+        self.log_ctrl(core, i)?;
+        // SAFETY: bucket i is full; its control byte is erased right after, so the entry
+        // is moved out exactly once.
+        let kv = unsafe { t.slot(i).read() };
+        let byte = t.erase_byte(i);
+        t.set_ctrl(i, byte);
+        self.items -= 1;
+        if byte == EMPTY {
+            self.growth_left += 1;
+        }
+        Ok(kv)
+    }
+
+    /// Writes an entry known to be absent into bucket `i` (from `find_insert_slot`, with
+    /// room: `growth_left > 0` or a `DELETED` byte).
+    fn put_at(&mut self, core: &PoolCore, i: usize, hash: u64, kv: (K, V)) -> Result<()> {
+        let t = self.table(core).expect("put_at needs a table");
+        let old = t.ctrl(i);
+        debug_assert!(!t.is_full(i) && (old != EMPTY || self.growth_left > 0));
+        self.log_ctrl(core, i)?;
+        // No undo entry for the slot (module comment); it must reach the medium at commit.
+        core.tx().wrote(t.slot(i).cast(), size_of::<(K, V)>());
+        // SAFETY: bucket i is not full, so the slot holds no live entry.
+        unsafe { t.slot(i).write(kv) };
+        t.set_ctrl(i, table::h2(hash));
+        self.items += 1;
+        if old == EMPTY {
+            self.growth_left -= 1;
+        }
+        Ok(())
+    }
+
+    /// Releases the table block (entries already moved out or dropped).
+    fn release_table(&mut self, core: &PoolCore) {
+        if self.raw != 0 {
+            core.tx().free(off_of(self.raw));
+        }
+        self.raw = 0;
+        self.mask = 0;
+        self.items = 0;
+        self.growth_left = 0;
+    }
+
+    /// An iterator over the entries.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        let table = self.view();
+        Iter {
+            full: table.map(|t| t.full()),
+            table,
+            left: self.len(),
+        }
+    }
+
+    /// An iterator over the keys.
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys { inner: self.iter() }
+    }
+
+    /// An iterator over the values.
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values { inner: self.iter() }
+    }
+
+    /// An iterator over the entries with mutable values; each value is logged as it is
+    /// handed out.
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V, S> {
+        let (buckets, left) = (self.buckets(), self.len());
+        let bits = self.view().map(|t| t.full_in_group(0));
+        IterMut {
+            map: self,
+            pos: 0,
+            bits,
+            buckets,
+            left,
+            _m: PhantomData,
+        }
+    }
+
+    /// An iterator over mutable values (each logged as it is handed out).
+    pub fn values_mut(&mut self) -> ValuesMut<'_, K, V, S> {
+        ValuesMut {
+            inner: self.iter_mut(),
+        }
+    }
+
+    /// Removes every entry, dropping them, and releases the table.
+    pub fn clear(&mut self) {
+        if self.raw == 0 {
+            return;
+        }
+        self.with_pool(|m, core| {
+            if std::mem::needs_drop::<(K, V)>() {
+                let t = m.table(core).expect("allocated");
+                for i in t.full() {
+                    let off = core.offset_of(t.slot(i).cast());
+                    // SAFETY: full bucket i holds an entry dropped exactly once; the table is
+                    // released right after without reading it again.
+                    unsafe { handle::drop_at::<(K, V)>(core, off) }
+                        .unwrap_or_else(|e| panic!("pcoll: PHashMap::clear: {e}"));
+                }
+            }
+            m.release_table(core);
+        });
+    }
+
+    /// Moves every entry out (eagerly) and releases the table.
+    pub fn drain(&mut self) -> std::vec::IntoIter<(K, V)> {
+        let mut out = Vec::with_capacity(self.len());
+        if self.raw == 0 {
+            return out.into_iter();
+        }
+        self.with_pool(|m, core| {
+            let t = m.table(core).expect("allocated");
+            let fresh = m.fresh(core);
+            for i in t.full() {
+                if !fresh {
+                    // Vacated slots are logged (module invariant).
+                    core.tx()
+                        .log_ptr(t.slot(i).cast(), size_of::<(K, V)>())
+                        .unwrap_or_else(|e| panic!("pcoll: PHashMap::drain: {e}"));
+                }
+                // SAFETY: full bucket; the table is released below, so each entry moves once.
+                out.push(unsafe { t.slot(i).read() });
+            }
+            m.release_table(core);
+        });
+        out.into_iter()
+    }
+
+    /// Keeps the entries for which `f` returns true. Each value is logged before `f` sees
+    /// it mutably.
+    pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
+        // Removal never moves other entries, so the table is walked a group at a time.
+        for pos in (0..self.buckets()).step_by(table::GROUP) {
+            let Some(bits) = self.view().map(|t| t.full_in_group(pos)) else {
+                return;
+            };
+            for i in bits.map(|b| pos + b) {
+                let v = self.value_mut_at(i, "retain") as *mut V;
+                let k = &self.view().expect("non-empty").get(i).0 as *const K;
+                // SAFETY: bucket i is full and stays so while `f` runs (`f` cannot reach the
+                // map); the value is logged and exclusive through `&mut self`.
+                if !f(unsafe { &*k }, unsafe { &mut *v }) {
+                    let kv = self.with_pool(|m, core| m.take_at(core, i));
+                    drop(kv.unwrap_or_else(|e| panic!("pcoll: PHashMap::retain: {e}")));
+                }
+            }
+        }
+    }
+
+    /// Shrinks the table to the smallest that holds the entries (releases it when empty).
+    pub fn shrink_to_fit(&mut self)
+    where
+        K: Hash,
+        S: BuildHasher,
+    {
+        self.shrink_to(0);
+    }
+
+    /// Shrinks the table to hold at least `max(len, min)` entries.
+    pub fn shrink_to(&mut self, min: usize)
+    where
+        K: Hash,
+        S: BuildHasher,
+    {
+        if self.raw == 0 {
+            return;
+        }
+        let want = self.len().max(min);
+        if want == 0 {
+            return self.with_pool(|m, core| m.release_table(core));
+        }
+        let buckets = table::buckets_for(want).expect("fits: fewer than the current buckets");
+        if buckets < self.buckets() {
+            self.with_pool(|m, core| m.resize(core, buckets))
+                .unwrap_or_else(|e| panic!("pcoll: PHashMap::shrink_to: {e}"));
+        }
+    }
+}
+
+/// Frees a table allocated by an interrupted resize (a panicking `Hash`).
+struct FreeOnUnwind<'a> {
+    core: &'a PoolCore,
+    off: u64,
+}
+
+impl Drop for FreeOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.core.tx().free(self.off);
+    }
+}
+
+impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<K, V, S> {
+    #[inline]
+    fn hash_of<Q: Hash + ?Sized>(&self, q: &Q) -> u64 {
+        self.hash_builder.hash_one(q)
+    }
+
+    /// The full bucket holding `q`, in a table read through `t`.
+    #[inline]
+    fn find_in<Q>(&self, t: Option<Table<'_, K, V>>, hash: u64, q: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        t?.find(hash, |(k, _)| k.borrow() == q)
+    }
+
+    /// The bucket holding `q` (the map must be in pool memory when it is not empty).
+    #[inline]
+    fn find<Q>(&self, q: &Q) -> Option<(Table<'_, K, V>, usize)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let t = self.view()?;
+        let i = self.find_in(Some(t), self.hash_of(q), q)?;
+        Some((t, i))
+    }
+
+    /// Moves every entry into a fresh table of `buckets` buckets and frees the old one at
+    /// commit: no entry is logged, and a panicking `Hash` leaves the map as it was.
+    fn resize(&mut self, core: &PoolCore, buckets: usize) -> Result<()> {
+        let (size, align, _) = table::layout::<(K, V)>(buckets).ok_or_else(|| overflow(core))?;
+        let off = core.tx().alloc(size, align)?;
+        let guard = FreeOnUnwind { core, off };
+        // SAFETY: a fresh block of this layout, owned by nobody yet; ctrl initialised next.
+        let new: Table<'_, K, V> = unsafe { RawTable::from_base(core.ptr(off, size), buckets) };
+        new.init_empty();
+        if let Some(old) = self.table(core) {
+            for i in old.full() {
+                let hash = self.hash_of(&old.get(i).0);
+                let j = new.find_insert_slot(hash);
+                // SAFETY: a bitwise move into an empty slot of the fresh table; the old table
+                // is freed (never dropped) at commit, or kept on rollback with `new` freed.
+                unsafe { std::ptr::copy_nonoverlapping(old.slot(i), new.slot(j), 1) };
+                new.set_ctrl(j, table::h2(hash));
+            }
+            core.tx().free(off_of(self.raw));
+        }
+        std::mem::forget(guard);
+        self.raw = pack(core.tag, off);
+        self.mask = buckets as u64 - 1;
+        self.growth_left = (table::capacity_of(buckets) - self.len()) as u64;
+        Ok(())
+    }
+
+    /// Makes room for `additional` more entries: a bigger table, or the same size rebuilt
+    /// without tombstones when at least half of it is free.
+    fn reserve_in(&mut self, core: &PoolCore, additional: usize) -> Result<()> {
+        if additional as u64 <= self.growth_left {
+            return Ok(());
+        }
+        let need = self
+            .len()
+            .checked_add(additional)
+            .ok_or_else(|| overflow(core))?;
+        let full = table::capacity_of(self.buckets());
+        let buckets = if need <= full / 2 {
+            self.buckets()
+        } else {
+            table::buckets_for(need.max(full + 1)).ok_or_else(|| overflow(core))?
+        };
+        self.resize(core, buckets)
+    }
+
+    /// Inserts an entry whose key is absent; returns its bucket.
+    fn insert_new(&mut self, core: &PoolCore, hash: u64, kv: (K, V)) -> Result<usize> {
+        let slot = self.table(core).map(|t| (t, t.find_insert_slot(hash)));
+        let i = match slot {
+            Some((t, i)) if t.ctrl(i) != EMPTY || self.growth_left > 0 => i,
+            _ => {
+                self.reserve_in(core, 1)?;
+                let t = self.table(core).expect("reserved");
+                t.find_insert_slot(hash)
+            }
+        };
+        self.put_at(core, i, hash, kv)?;
+        Ok(i)
+    }
+
+    /// Reserves room for `additional` more entries.
+    ///
+    /// # Panics
+    /// When the pool is full (see [`try_reserve`](Self::try_reserve)).
+    pub fn reserve(&mut self, additional: usize) {
+        self.try_reserve(additional)
+            .unwrap_or_else(|e| panic!("pcoll: PHashMap::reserve: {e}"));
+    }
+
+    /// Reserves room for `additional` more entries, or returns `Error::OutOfSpace`.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
+        if additional as u64 <= self.growth_left {
+            return Ok(());
+        }
+        self.with_pool(|m, core| m.reserve_in(core, additional))
+    }
+
+    /// Inserts `k → v`; returns the previous value (the stored key is kept, as in
+    /// `HashMap`).
+    ///
+    /// # Panics
+    /// When the pool is full (see [`try_insert`](Self::try_insert)).
+    pub fn insert<I, W>(&mut self, k: I, v: W) -> Option<V>
+    where
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        self.try_insert(k, v)
+            .unwrap_or_else(|e| panic!("pcoll: PHashMap::insert: {e}"))
+    }
+
+    /// [`insert`](Self::insert), returning `Error::OutOfSpace` when the pool is full (the
+    /// map is then unchanged).
+    pub fn try_insert<I, W>(&mut self, k: I, v: W) -> Result<Option<V>>
+    where
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        let hash = self.hash_of(k.probe());
+        self.with_pool(|m, core| {
+            match m.find_in(m.table(core), hash, k.probe()) {
+                Some(i) => {
+                    let v = v.into_persistent()?;
+                    let p = m.value_ptr(core, i)?;
+                    // SAFETY: bucket i is full and its value logged; the old value moves out.
+                    Ok(Some(unsafe { std::ptr::replace(p, v) }))
+                }
+                None => {
+                    let kv = (k.into_persistent()?, v.into_persistent()?);
+                    m.insert_new(core, hash, kv).map(|_| None)
+                }
+            }
+        })
+    }
+
+    /// The value of `k`.
+    #[inline]
+    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(k).map(|(t, i)| &t.get(i).1)
+    }
+
+    /// The stored key and the value of `k`.
+    pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(k).map(|(t, i)| {
+            let (k, v) = t.get(i);
+            (k, v)
+        })
+    }
+
+    /// True when the map holds `k`.
+    pub fn contains_key<Q>(&self, k: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(k).is_some()
+    }
+
+    /// The value of `k`, mutably (only it is logged).
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let i = self.find(k)?.1;
+        Some(self.value_mut_at(i, "get_mut"))
+    }
+
+    /// Removes `k`; returns its value.
+    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove_entry(k).map(|(_, v)| v)
+    }
+
+    /// Removes `k`; returns the stored key and its value.
+    pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.items == 0 {
+            return None;
+        }
+        let hash = self.hash_of(k);
+        self.with_pool(|m, core| {
+            let i = m.find_in(m.table(core), hash, k)?;
+            let kv = m.take_at(core, i);
+            Some(kv.unwrap_or_else(|e| panic!("pcoll: PHashMap::remove: {e}")))
+        })
+    }
+
+    /// The entry of `key`, for in-place changes.
+    ///
+    /// ```
+    /// # use pcoll::{PHashMap, PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { words: PHashMap<PString, u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// for w in "a b a c a".split(' ') {
+    ///     *root.words.entry(w).or_insert(0) += 1;
+    /// }
+    /// assert_eq!(root.words["a"], 3);
+    /// root.words.entry("b").and_modify(|n| *n += 10).or_default();
+    /// assert_eq!(root.words["b"], 11);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn entry<I>(&mut self, key: I) -> Entry<'_, K, V, I, S>
+    where
+        I: IntoPersistent<K>,
+        K: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        let hash = self.hash_of(key.probe());
+        let found = self.with_home(|m, core| m.find_in(m.table(core), hash, key.probe()));
+        match found {
+            Some(index) => Entry::Occupied(OccupiedEntry { map: self, index }),
+            None => Entry::Vacant(VacantEntry {
+                map: self,
+                hash,
+                key,
+            }),
+        }
+    }
+}
+
+/// A pointer to the value half of slot `i`.
+#[inline]
+fn value_slot<K, V>(t: &Table<'_, K, V>, i: usize) -> *mut V {
+    // SAFETY: `slot(i)` points into the table block (i is a bucket); no reference is made.
+    unsafe { &raw mut (*t.slot(i)).1 }
+}
+
+fn overflow(core: &PoolCore) -> Error {
+    Error::OutOfSpace {
+        path: core.path().to_owned(),
+        requested: u64::MAX,
+        limit: 0,
+    }
+}
+
+// ---- entries ----
+
+/// A view into one key's place in a [`PHashMap`], from [`PHashMap::entry`].
+pub enum Entry<'a, K: Persistent, V: Persistent, I, S: Persistent = PRandomState> {
+    /// The key is present.
+    Occupied(OccupiedEntry<'a, K, V, S>),
+    /// The key is absent.
+    Vacant(VacantEntry<'a, K, V, I, S>),
+}
+
+/// A present key's entry.
+pub struct OccupiedEntry<'a, K: Persistent, V: Persistent, S: Persistent = PRandomState> {
+    map: &'a mut PHashMap<K, V, S>,
+    index: usize,
+}
+
+/// An absent key's entry; the key is converted into `K` only by [`VacantEntry::insert`].
+pub struct VacantEntry<'a, K: Persistent, V: Persistent, I, S: Persistent = PRandomState> {
+    map: &'a mut PHashMap<K, V, S>,
+    hash: u64,
+    key: I,
+}
+
+impl<'a, K, V, I, S> Entry<'a, K, V, I, S>
+where
+    K: Persistent + Hash + Borrow<I::Probe>,
+    V: Persistent,
+    S: Persistent + BuildHasher,
+    I: IntoPersistent<K>,
+    I::Probe: Hash + Eq,
+{
+    /// The value, inserting `default` when absent.
+    pub fn or_insert(self, default: impl IntoPersistent<V>) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(default),
+        }
+    }
+
+    /// The value, inserting `f()` when absent.
+    pub fn or_insert_with<W: IntoPersistent<V>, F: FnOnce() -> W>(self, f: F) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(f()),
+        }
+    }
+
+    /// The value, inserting `f(&key)` when absent.
+    pub fn or_insert_with_key<W, F>(self, f: F) -> &'a mut V
+    where
+        W: IntoPersistent<V>,
+        F: FnOnce(&I::Probe) -> W,
+    {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let v = f(e.key());
+                e.insert(v)
+            }
+        }
+    }
+
+    /// The value, inserting `V::default()` when absent.
+    pub fn or_default(self) -> &'a mut V
+    where
+        V: Default,
+    {
+        self.or_insert_with(V::default)
+    }
+
+    /// Runs `f` on the value when present.
+    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
+        match self {
+            Entry::Occupied(mut e) => {
+                f(e.get_mut());
+                Entry::Occupied(e)
+            }
+            Entry::Vacant(e) => Entry::Vacant(e),
+        }
+    }
+
+    /// The key (the stored one when present, else the one given to `entry`).
+    pub fn key(&self) -> &I::Probe {
+        match self {
+            Entry::Occupied(e) => e.key().borrow(),
+            Entry::Vacant(e) => e.key(),
+        }
+    }
+}
+
+impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S> {
+    fn table(&self) -> Table<'_, K, V> {
+        self.map.view().expect("an occupied entry's map is not empty")
+    }
+
+    /// The stored key.
+    pub fn key(&self) -> &K {
+        &self.table().get(self.index).0
+    }
+
+    /// The value.
+    pub fn get(&self) -> &V {
+        &self.table().get(self.index).1
+    }
+
+    /// The value, mutably (logged).
+    pub fn get_mut(&mut self) -> &mut V {
+        self.map.value_mut_at(self.index, "OccupiedEntry::get_mut")
+    }
+
+    /// The value, mutably for the map's borrow (logged).
+    pub fn into_mut(self) -> &'a mut V {
+        self.map.value_mut_at(self.index, "OccupiedEntry::into_mut")
+    }
+
+    /// Replaces the value; returns the old one.
+    pub fn insert(&mut self, value: V) -> V {
+        std::mem::replace(self.get_mut(), value)
+    }
+
+    /// Removes the entry; returns the value.
+    pub fn remove(self) -> V {
+        self.remove_entry().1
+    }
+
+    /// Removes the entry; returns the stored key and the value.
+    pub fn remove_entry(self) -> (K, V) {
+        let i = self.index;
+        let kv = self.map.with_pool(|m, core| m.take_at(core, i));
+        kv.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::remove: {e}"))
+    }
+}
+
+impl<'a, K, V, I, S> VacantEntry<'a, K, V, I, S>
+where
+    K: Persistent + Hash,
+    V: Persistent,
+    S: Persistent + BuildHasher,
+    I: IntoPersistent<K>,
+{
+    /// The key given to `entry`, in its borrowed form.
+    pub fn key(&self) -> &I::Probe {
+        self.key.probe()
+    }
+
+    /// The key given to `entry`.
+    pub fn into_key(self) -> I {
+        self.key
+    }
+
+    /// Inserts the key with `value`; returns the value, mutably.
+    ///
+    /// # Panics
+    /// When the pool is full.
+    pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
+        let (hash, key) = (self.hash, self.key);
+        let i = self.map.with_home(|m, core| {
+            let kv = (key.into_persistent()?, value.into_persistent()?);
+            m.insert_new(core, hash, kv)
+        });
+        let i = i.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
+        // The slot was just written without undo (fresh for this transaction's purposes):
+        // changes through the reference need no log entry and are noted for write-back.
+        let p = self.map.with_home(|m, core| {
+            let t = m.table(core).expect("just inserted");
+            value_slot(&t, i)
+        });
+        // SAFETY: bucket i is full with the new entry; exclusive through the map's `&mut`,
+        // whose pool (holding the map, with_home) outlives it.
+        unsafe { &mut *p }
+    }
+}
+
+// ---- iterators ----
+
+/// Iterator over `(&K, &V)`, from [`PHashMap::iter`].
+pub struct Iter<'a, K, V> {
+    table: Option<Table<'a, K, V>>,
+    full: Option<table::FullBuckets<'a, (K, V)>>,
+    left: usize,
+}
+
+impl<'a, K, V> Iter<'a, K, V> {
+    /// The next entry with its bucket.
+    #[inline]
+    fn next_at(&mut self) -> Option<(&'a K, &'a V, usize)> {
+        let i = self.full.as_mut()?.next()?;
+        self.left -= 1;
+        let (k, v) = self.table?.get(i);
+        Some((k, v, i))
+    }
+}
+
+impl<K, V> Clone for Iter<'_, K, V> {
+    fn clone(&self) -> Self {
+        Iter {
+            table: self.table,
+            full: self.full.clone(),
+            left: self.left,
+        }
+    }
+}
+
+impl<'a, K, V> Iterator for IterAt<'a, K, V> {
+    type Item = (&'a K, &'a V, usize);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_at()
+    }
+}
+
+/// `Iter` with bucket indices, for the map's own use.
+struct IterAt<'a, K, V>(Iter<'a, K, V>);
+
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+    #[inline]
+    fn next(&mut self) -> Option<(&'a K, &'a V)> {
+        self.next_at().map(|(k, v, _)| (k, v))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+impl<K, V> std::iter::FusedIterator for Iter<'_, K, V> {}
+
+/// Iterator over keys, from [`PHashMap::keys`].
+pub struct Keys<'a, K, V> {
+    inner: Iter<'a, K, V>,
+}
+
+impl<'a, K, V> Iterator for Keys<'a, K, V> {
+    type Item = &'a K;
+    fn next(&mut self) -> Option<&'a K> {
+        self.inner.next().map(|(k, _)| k)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+impl<K, V> ExactSizeIterator for Keys<'_, K, V> {}
+
+/// Iterator over values, from [`PHashMap::values`].
+pub struct Values<'a, K, V> {
+    inner: Iter<'a, K, V>,
+}
+
+impl<'a, K, V> Iterator for Values<'a, K, V> {
+    type Item = &'a V;
+    fn next(&mut self) -> Option<&'a V> {
+        self.inner.next().map(|(_, v)| v)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+impl<K, V> ExactSizeIterator for Values<'_, K, V> {}
+
+/// Iterator over `(&K, &mut V)`, from [`PHashMap::iter_mut`]; logs each value it yields.
+pub struct IterMut<'a, K: Persistent, V: Persistent, S: Persistent = PRandomState> {
+    map: *mut PHashMap<K, V, S>,
+    pos: usize,
+    bits: Option<table::BitMask>,
+    buckets: usize,
+    left: usize,
+    _m: PhantomData<&'a mut PHashMap<K, V, S>>,
+}
+
+impl<'a, K: Persistent, V: Persistent, S: Persistent> Iterator for IterMut<'a, K, V, S> {
+    type Item = (&'a K, &'a mut V);
+    fn next(&mut self) -> Option<(&'a K, &'a mut V)> {
+        // SAFETY: `map` is the `&'a mut` this iterator was made from. The `&mut` made here
+        // covers the map's header only; the values yielded earlier live in its table.
+        let map = unsafe { &mut *self.map };
+        let i = loop {
+            if let Some(b) = self.bits.as_mut()?.next() {
+                break self.pos + b;
+            }
+            self.pos += table::GROUP;
+            if self.pos >= self.buckets {
+                return None;
+            }
+            self.bits = map.view().map(|t| t.full_in_group(self.pos));
+        };
+        self.left -= 1;
+        let v = map.value_mut_at(i, "iter_mut") as *mut V;
+        let k = &map.view().expect("non-empty").get(i).0 as *const K;
+        // SAFETY: distinct full buckets, each yielded once, logged; exclusive for 'a through
+        // the map's borrow, and the pool holding the map outlives it (value_mut_at).
+        Some(unsafe { (&*k, &mut *v) })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+impl<K: Persistent, V: Persistent, S: Persistent> ExactSizeIterator for IterMut<'_, K, V, S> {}
+
+/// Iterator over mutable values, from [`PHashMap::values_mut`].
+pub struct ValuesMut<'a, K: Persistent, V: Persistent, S: Persistent = PRandomState> {
+    inner: IterMut<'a, K, V, S>,
+}
+
+impl<'a, K: Persistent, V: Persistent, S: Persistent> Iterator for ValuesMut<'a, K, V, S> {
+    type Item = &'a mut V;
+    fn next(&mut self) -> Option<&'a mut V> {
+        self.inner.next().map(|(_, v)| v)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+impl<K: Persistent, V: Persistent, S: Persistent> ExactSizeIterator for ValuesMut<'_, K, V, S> {}
+
+impl<'a, K: Persistent, V: Persistent, S: Persistent> IntoIterator for &'a PHashMap<K, V, S> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+    fn into_iter(self) -> Iter<'a, K, V> {
+        self.iter()
+    }
+}
+
+impl<'a, K: Persistent, V: Persistent, S: Persistent> IntoIterator
+    for &'a mut PHashMap<K, V, S>
+{
+    type Item = (&'a K, &'a mut V);
+    type IntoIter = IterMut<'a, K, V, S>;
+    fn into_iter(self) -> IterMut<'a, K, V, S> {
+        self.iter_mut()
+    }
+}
+
+// ---- std traits ----
+
+impl<K, V, S, Q> Index<&Q> for PHashMap<K, V, S>
+where
+    K: Persistent + Hash + Borrow<Q>,
+    V: Persistent,
+    S: Persistent + BuildHasher,
+    Q: Hash + Eq + ?Sized,
+{
+    type Output = V;
+    /// # Panics
+    /// When the key is absent.
+    fn index(&self, k: &Q) -> &V {
+        self.get(k).expect("pcoll: PHashMap: key not found")
+    }
+}
+
+impl<K, V, S> fmt::Debug for PHashMap<K, V, S>
+where
+    K: Persistent + fmt::Debug,
+    V: Persistent + fmt::Debug,
+    S: Persistent,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K, V, S> PartialEq for PHashMap<K, V, S>
+where
+    K: Persistent + Hash + Eq,
+    V: Persistent + PartialEq,
+    S: Persistent + BuildHasher,
+{
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<K, V, S> Eq for PHashMap<K, V, S>
+where
+    K: Persistent + Hash + Eq,
+    V: Persistent + Eq,
+    S: Persistent + BuildHasher,
+{
+}
+
+/// Compares with a std map of the same key type.
+impl<K, V, W, S, S2> PartialEq<HashMap<K, W, S2>> for PHashMap<K, V, S>
+where
+    K: Persistent + Hash + Eq,
+    V: Persistent + PartialEq<W>,
+    S: Persistent,
+    S2: BuildHasher,
+{
+    fn eq(&self, other: &HashMap<K, W, S2>) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(k, v)| other.get(k).is_some_and(|w| v == w))
+    }
+}
+
+/// Compares a map keyed by `PString` with a std map keyed by `String`.
+impl<V, W, S, S2> PartialEq<HashMap<String, W, S2>> for PHashMap<super::PString, V, S>
+where
+    V: Persistent + PartialEq<W>,
+    S: Persistent,
+    S2: BuildHasher,
+{
+    fn eq(&self, other: &HashMap<String, W, S2>) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(k, v)| other.get(k.as_str()).is_some_and(|w| v == w))
+    }
+}
+
+impl<K, V, S, I, W> Extend<(I, W)> for PHashMap<K, V, S>
+where
+    K: Persistent + Hash + Borrow<I::Probe>,
+    V: Persistent,
+    S: Persistent + BuildHasher,
+    I: IntoPersistent<K>,
+    I::Probe: Hash + Eq,
+    W: IntoPersistent<V>,
+{
+    fn extend<T: IntoIterator<Item = (I, W)>>(&mut self, iter: T) {
+        let iter = iter.into_iter();
+        let lower = iter.size_hint().0;
+        if lower > 0 {
+            self.reserve(if self.is_empty() { lower } else { lower.div_ceil(2) });
+        }
+        iter.for_each(|(k, v)| {
+            self.insert(k, v);
+        });
+    }
+}
+
+/// Builds a map in this thread's write transaction (store it into the pool to read it).
+impl<K, V, S, I, W> FromIterator<(I, W)> for PHashMap<K, V, S>
+where
+    K: Persistent + Hash + Borrow<I::Probe>,
+    V: Persistent,
+    S: Persistent + BuildHasher + Default,
+    I: IntoPersistent<K>,
+    I::Probe: Hash + Eq,
+    W: IntoPersistent<V>,
+{
+    fn from_iter<T: IntoIterator<Item = (I, W)>>(iter: T) -> Self {
+        let mut m = Self::default();
+        m.extend(iter);
+        m
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent> Drop for PHashMap<K, V, S> {
+    fn drop(&mut self) {
+        if self.raw == 0 {
+            return;
+        }
+        let raw = self.raw;
+        // Outside pool memory with its transaction gone, the table leaks (check() says so).
+        handle::with_core(&*self, raw, |core| {
+            if std::mem::needs_drop::<(K, V)>()
+                && let Some(t) = self.table(core)
+            {
+                for i in t.full() {
+                    let off = core.offset_of(t.slot(i).cast());
+                    // SAFETY: each full bucket's entry is dropped exactly once, here.
+                    unsafe { handle::drop_at::<(K, V)>(core, off) }
+                        .unwrap_or_else(|e| panic!("pcoll: PHashMap drop: {e}"));
+                }
+            }
+            core.tx().free(off_of(raw));
+        });
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
+    /// Structural checks of the table for `Pool::check()`: bucket count, control bytes and
+    /// their mirrors against `items` and `growth_left`. Returns false (after reporting) when
+    /// the table must not be read.
+    fn check_table(&self, t: &Table<'_, K, V>, v: &mut Visitor<'_>) -> bool {
+        let buckets = t.buckets();
+        if !buckets.is_power_of_two() || buckets < table::GROUP {
+            v.problem(format!("PHashMap with {buckets} buckets"));
+            return false;
+        }
+        let full = t.full().count();
+        let empty = (0..buckets).filter(|&i| t.ctrl(i) == EMPTY).count();
+        let mirrors = (0..table::GROUP).all(|i| t.ctrl(i) == t.ctrl(buckets + i));
+        let ok = full as u64 == self.items
+            && mirrors
+            && self.growth_left <= empty as u64
+            && self.items + self.growth_left <= table::capacity_of(buckets) as u64
+            && empty > 0;
+        if !ok {
+            v.problem(format!(
+                "PHashMap table damaged: {full} full buckets for {} items, {empty} empty, \
+                 growth_left {}, mirrors {}",
+                self.items,
+                self.growth_left,
+                if mirrors { "agree" } else { "differ" }
+            ));
+        }
+        ok
+    }
+
+    /// Test support: every entry is found by its own key through the hasher (the probe
+    /// invariant), besides the structural checks of `Pool::check()`.
+    #[doc(hidden)]
+    pub fn verify_probing(&self) -> std::result::Result<(), String>
+    where
+        K: Hash + Eq,
+        S: BuildHasher,
+    {
+        let Some(t) = self.view() else {
+            return Ok(());
+        };
+        for (k, _, i) in IterAt(self.iter()) {
+            if t.find(self.hash_builder.hash_one(k), |(q, _)| q == k) != Some(i) {
+                return Err(format!("entry in bucket {i} is not found by its key"));
+            }
+        }
+        Ok(())
+    }
+}
+
+// SAFETY: a PHashMap holds a pool offset, counters and its hasher state (Persistent); layout
+// names K, V and S; visit reports the table block and every entry's blocks.
+unsafe impl<K: Persistent, V: Persistent, S: Persistent> Persistent for PHashMap<K, V, S> {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("PHashMap", size_of::<Self>(), align_of::<Self>()) {
+            K::layout(fp);
+            V::layout(fp);
+            S::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        self.hash_builder.visit(v);
+        if self.raw == 0 {
+            return;
+        }
+        let size = table::layout::<(K, V)>(self.buckets()).map(|l| l.0);
+        let Some(size) = size.filter(|_| self.mask < u64::from(u32::MAX)) else {
+            return v.problem(format!("PHashMap bucket mask {:#x}", self.mask));
+        };
+        // The block is checked against the allocator before any byte of it is read.
+        if !handle::visit_block(self, self.raw, size, v) {
+            return;
+        }
+        let core = handle::home(self, self.raw, "PHashMap");
+        let Some(t) = self.table(core) else { return };
+        if self.check_table(&t, v) {
+            for i in t.full() {
+                let (k, val) = t.get(i);
+                k.visit(v);
+                val.visit(v);
+            }
+        }
+    }
+}
+
+/// `Debug` for the iterators and entries: their type name (the entries are in the map).
+macro_rules! opaque_debug {
+    ($($name:ident [$($g:tt)*] [$($a:tt)*]),* $(,)?) => {$(
+        impl<$($g)*> fmt::Debug for $name<$($a)*> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), " { .. }"))
+            }
+        }
+    )*};
+}
+pub(crate) use opaque_debug;
+
+opaque_debug!(
+    Iter ['a, K, V] ['a, K, V],
+    Keys ['a, K, V] ['a, K, V],
+    Values ['a, K, V] ['a, K, V],
+    IterMut ['a, K: Persistent, V: Persistent, S: Persistent] ['a, K, V, S],
+    ValuesMut ['a, K: Persistent, V: Persistent, S: Persistent] ['a, K, V, S],
+    OccupiedEntry ['a, K: Persistent, V: Persistent, S: Persistent] ['a, K, V, S],
+    VacantEntry ['a, K: Persistent, V: Persistent, I, S: Persistent] ['a, K, V, I, S],
+    Entry ['a, K: Persistent, V: Persistent, I, S: Persistent] ['a, K, V, I, S],
+);

@@ -1,0 +1,335 @@
+//! `PHashSet<T, S>`: a hash set in the pool with `HashSet`'s API, a `PHashMap<T, ()>`
+//! underneath (so its logging and crash behaviour are the map's).
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+use super::convert::IntoPersistent;
+use super::hasher::PRandomState;
+use super::phashmap::{self, PHashMap};
+use crate::error::Result;
+use crate::heap::check::Visitor;
+use crate::persistent::{Fingerprint, Persistent};
+
+/// A hash set in pool memory.
+///
+/// ```
+/// use pcoll::{PHashSet, PString, Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct Root { tags: PHashSet<PString>, seen: PHashSet<u64> }
+///
+/// let pool = Pool::<Root>::options().in_memory()?;
+/// let mut root = pool.write();
+/// assert!(root.tags.insert("rust"));
+/// assert!(!root.tags.insert("rust"));
+/// root.seen.extend([1, 2, 3]);
+/// assert!(root.tags.contains("rust") && root.seen.contains(&2));
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+#[repr(transparent)]
+pub struct PHashSet<T: Persistent, S: Persistent = PRandomState> {
+    map: PHashMap<T, (), S>,
+}
+
+impl<T: Persistent> PHashSet<T> {
+    /// An empty set with a fresh random seed.
+    pub fn new() -> Self {
+        PHashSet {
+            map: PHashMap::new(),
+        }
+    }
+
+    /// An empty set with room for `n` values, allocated in this thread's write transaction.
+    pub fn with_capacity(n: usize) -> Self
+    where
+        T: Hash,
+    {
+        PHashSet {
+            map: PHashMap::with_capacity_and_hasher(n, PRandomState::new()),
+        }
+    }
+}
+
+impl<T: Persistent, S: Persistent + Default> Default for PHashSet<T, S> {
+    fn default() -> Self {
+        PHashSet {
+            map: PHashMap::default(),
+        }
+    }
+}
+
+impl<T: Persistent, S: Persistent> PHashSet<T, S> {
+    /// An empty set hashing with `hasher`.
+    pub const fn with_hasher(hasher: S) -> Self {
+        PHashSet {
+            map: PHashMap::with_hasher(hasher),
+        }
+    }
+
+    /// The set's hasher.
+    pub fn hasher(&self) -> &S {
+        self.map.hasher()
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Values the table holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
+    /// An iterator over the values.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            inner: self.map.keys(),
+        }
+    }
+
+    /// Removes every value and releases the table.
+    pub fn clear(&mut self) {
+        self.map.clear()
+    }
+
+    /// Moves every value out (eagerly) and releases the table.
+    pub fn drain(&mut self) -> impl Iterator<Item = T> + use<T, S> {
+        self.map.drain().map(|(k, ())| k)
+    }
+
+    /// Keeps the values for which `f` returns true.
+    pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
+        self.map.retain(|k, ()| f(k))
+    }
+}
+
+impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
+    /// Adds `value`; returns false when it was already present (the set is then unchanged).
+    ///
+    /// # Panics
+    /// When the pool is full (see [`try_insert`](Self::try_insert)).
+    pub fn insert<I>(&mut self, value: I) -> bool
+    where
+        I: IntoPersistent<T>,
+        T: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        self.try_insert(value)
+            .unwrap_or_else(|e| panic!("pcoll: PHashSet::insert: {e}"))
+    }
+
+    /// [`insert`](Self::insert), returning `Error::OutOfSpace` when the pool is full.
+    pub fn try_insert<I>(&mut self, value: I) -> Result<bool>
+    where
+        I: IntoPersistent<T>,
+        T: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        self.map.try_insert(value, ()).map(|old| old.is_none())
+    }
+
+    /// True when the set holds `value`.
+    pub fn contains<Q>(&self, value: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.contains_key(value)
+    }
+
+    /// The stored value equal to `value`.
+    pub fn get<Q>(&self, value: &Q) -> Option<&T>
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get_key_value(value).map(|(k, ())| k)
+    }
+
+    /// Removes `value`; returns whether it was present.
+    pub fn remove<Q>(&mut self, value: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.remove(value).is_some()
+    }
+
+    /// Removes and returns the stored value equal to `value`.
+    pub fn take<Q>(&mut self, value: &Q) -> Option<T>
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.remove_entry(value).map(|(k, ())| k)
+    }
+
+    /// Reserves room for `additional` more values.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional)
+    }
+
+    /// Reserves room, or returns `Error::OutOfSpace`.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
+        self.map.try_reserve(additional)
+    }
+
+    /// Shrinks the table to the smallest that holds the values.
+    pub fn shrink_to_fit(&mut self) {
+        self.map.shrink_to_fit()
+    }
+
+    /// Values in `self` or `other`, each once.
+    pub fn union<'a>(&'a self, other: &'a PHashSet<T, S>) -> impl Iterator<Item = &'a T> {
+        self.iter()
+            .chain(other.iter().filter(move |x| !self.contains(*x)))
+    }
+
+    /// Values in both sets.
+    pub fn intersection<'a>(&'a self, other: &'a PHashSet<T, S>) -> impl Iterator<Item = &'a T> {
+        let (small, big) = if self.len() <= other.len() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        small.iter().filter(move |x| big.contains(*x))
+    }
+
+    /// Values in `self` but not in `other`.
+    pub fn difference<'a>(&'a self, other: &'a PHashSet<T, S>) -> impl Iterator<Item = &'a T> {
+        self.iter().filter(move |x| !other.contains(*x))
+    }
+
+    /// Values in exactly one of the sets.
+    pub fn symmetric_difference<'a>(
+        &'a self,
+        other: &'a PHashSet<T, S>,
+    ) -> impl Iterator<Item = &'a T> {
+        self.difference(other).chain(other.difference(self))
+    }
+
+    /// True when every value of `self` is in `other`.
+    pub fn is_subset(&self, other: &PHashSet<T, S>) -> bool {
+        self.len() <= other.len() && self.iter().all(|x| other.contains(x))
+    }
+
+    /// True when every value of `other` is in `self`.
+    pub fn is_superset(&self, other: &PHashSet<T, S>) -> bool {
+        other.is_subset(self)
+    }
+
+    /// True when the sets share no value.
+    pub fn is_disjoint(&self, other: &PHashSet<T, S>) -> bool {
+        self.intersection(other).next().is_none()
+    }
+}
+
+/// Iterator over a set's values, from [`PHashSet::iter`].
+pub struct Iter<'a, T> {
+    inner: phashmap::Keys<'a, T, ()>,
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+    fn next(&mut self) -> Option<&'a T> {
+        self.inner.next()
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+
+impl<'a, T: Persistent, S: Persistent> IntoIterator for &'a PHashSet<T, S> {
+    type Item = &'a T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T: Persistent + fmt::Debug, S: Persistent> fmt::Debug for PHashSet<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PartialEq for PHashSet<T, S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.is_subset(other)
+    }
+}
+
+impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> Eq for PHashSet<T, S> {}
+
+/// Compares with a std set of the same value type.
+impl<T: Persistent + Hash + Eq, S: Persistent, S2: BuildHasher> PartialEq<HashSet<T, S2>>
+    for PHashSet<T, S>
+{
+    fn eq(&self, other: &HashSet<T, S2>) -> bool {
+        self.len() == other.len() && self.iter().all(|x| other.contains(x))
+    }
+}
+
+/// Compares a set of `PString` with a std set of `String`.
+impl<S: Persistent, S2: BuildHasher> PartialEq<HashSet<String, S2>>
+    for PHashSet<super::PString, S>
+{
+    fn eq(&self, other: &HashSet<String, S2>) -> bool {
+        self.len() == other.len() && self.iter().all(|x| other.contains(x.as_str()))
+    }
+}
+
+impl<T, S, I> Extend<I> for PHashSet<T, S>
+where
+    T: Persistent + Hash + Eq + Borrow<I::Probe>,
+    S: Persistent + BuildHasher,
+    I: IntoPersistent<T>,
+    I::Probe: Hash + Eq,
+{
+    fn extend<It: IntoIterator<Item = I>>(&mut self, iter: It) {
+        iter.into_iter().for_each(|x| {
+            self.insert(x);
+        });
+    }
+}
+
+/// Builds a set in this thread's write transaction (store it into the pool to read it).
+impl<T, S, I> FromIterator<I> for PHashSet<T, S>
+where
+    T: Persistent + Hash + Eq + Borrow<I::Probe>,
+    S: Persistent + BuildHasher + Default,
+    I: IntoPersistent<T>,
+    I::Probe: Hash + Eq,
+{
+    fn from_iter<It: IntoIterator<Item = I>>(iter: It) -> Self {
+        let mut s = Self::default();
+        s.extend(iter);
+        s
+    }
+}
+
+// SAFETY: a PHashSet is its map (transparent); layout and visit are the map's.
+#[allow(unsafe_code)]
+unsafe impl<T: Persistent, S: Persistent> Persistent for PHashSet<T, S> {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("PHashSet", size_of::<Self>(), align_of::<Self>()) {
+            PHashMap::<T, (), S>::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        self.map.visit(v);
+    }
+}
+
+super::phashmap::opaque_debug!(Iter ['a, T] ['a, T]);
