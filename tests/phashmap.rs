@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pcoll::testing::{Config, Media, crash_check};
-use pcoll::{Durability, Error, PHashMap, PHashSet, PString, PVec, Persistent, Pool};
+use pcoll::{Durability, Error, PHashMap, PHashSet, PRandomState, PString, PVec, Persistent, Pool};
 use proptest::prelude::*;
 
 #[derive(Persistent, Default)]
@@ -107,10 +107,9 @@ fn strings_and_slices_are_looked_up_by_borrowed_forms() {
         let mut w = p.write();
         w.names.insert("alice", "engineer");
         w.names.insert(String::from("bob"), "pilot");
-        assert_eq!(
-            w.names.insert("alice", "manager").as_deref(),
-            Some("engineer")
-        );
+        // The old value comes back as a handle outside pool memory: it can be dropped or
+        // stored again, not read.
+        assert!(w.names.insert("alice", "manager").is_some());
         w.bytes.insert(&b"key"[..], 1);
         w.bytes.insert(vec![1u8, 2, 3], 2);
         w.lists.insert((1, 2), vec![1, 2, 3]);
@@ -163,7 +162,9 @@ fn sets_match_hashset() {
         std::mem::swap(&mut root_other, &mut w.set);
         drop(root_other);
     }
-    let model: HashSet<u64> = (0..100).filter(|x| x % 10 != 0 && *x != 5 && *x != 6).collect();
+    let model: HashSet<u64> = (0..100)
+        .filter(|x| x % 10 != 0 && *x != 5 && *x != 6)
+        .collect();
     let r = p.read();
     assert!(r.set == model);
     assert_eq!(r.set.len(), model.len());
@@ -284,7 +285,11 @@ fn tombstones_do_not_grow_the_table() {
         w.nums.insert(i, i);
     }
     assert_eq!(w.nums.len(), 100);
-    assert!(w.nums.capacity() <= cap * 2, "{} vs {cap}", w.nums.capacity());
+    assert!(
+        w.nums.capacity() <= cap * 2,
+        "{} vs {cap}",
+        w.nums.capacity()
+    );
     w.nums.verify_probing().unwrap();
 }
 
@@ -388,7 +393,10 @@ fn try_insert_reports_a_full_pool() {
     assert!(matches!(err, Error::OutOfSpace { .. }), "{err}");
     assert_eq!(w.nums.len() as u64, n);
     w.nums.verify_probing().unwrap();
-    assert!(w.nums.try_insert(0, 7).is_ok(), "an existing key needs no room");
+    assert!(
+        w.nums.try_insert(0, 7).is_ok(),
+        "an existing key needs no room"
+    );
     drop(w);
     assert_eq!(p.read().nums.len() as u64, n);
     p.check().unwrap();
@@ -403,7 +411,12 @@ struct CRoot {
     set: PHashSet<u64>,
 }
 
-type Model = (BTreeMap<u64, u64>, BTreeMap<String, Vec<u64>>, Vec<u64>, bool);
+type Model = (
+    BTreeMap<u64, u64>,
+    BTreeMap<String, Vec<u64>>,
+    Vec<u64>,
+    bool,
+);
 
 fn observe(r: &CRoot) -> Model {
     let mut set: Vec<u64> = r.set.iter().copied().collect();
@@ -421,6 +434,8 @@ fn observe(r: &CRoot) -> Model {
 
 fn seeded(p: &Pool<CRoot>) {
     let mut w = p.write();
+    // A fixed seed, so every run puts the entries in the same buckets.
+    w.m = PHashMap::with_hasher(PRandomState::with_seeds(1, 2, 3, 4));
     w.m.extend((0..10u64).map(|i| (i, i)));
     for i in 0..4u64 {
         w.s.insert(format!("key{i}"), vec![i; 3]);
@@ -449,15 +464,20 @@ fn crash_insert() {
 
 #[test]
 fn crash_insert_with_growth() {
-    crash("insert with growth", |r| r.m.extend((10..40u64).map(|i| (i, i))));
+    crash("insert with growth", |r| {
+        r.m.extend((10..40u64).map(|i| (i, i)))
+    });
 }
 
 #[test]
 fn crash_remove_and_reinsert() {
-    crash("remove, remove, insert", |r| {
-        r.m.remove(&1);
-        r.m.remove(&2);
-        r.m.insert(42, 42);
+    crash("removes, then inserts into the vacated buckets", |r| {
+        for k in 1..6 {
+            r.m.remove(&k);
+        }
+        for k in 40..45 {
+            r.m.insert(k, k);
+        }
     });
 }
 
@@ -576,8 +596,8 @@ fn run(w: &mut Root, m: &mut Models, op: &MOp) {
                 *v = v.wrapping_add(1);
                 k % d != 0
             });
-            w.names.retain(|k, _| k.len() as u64 % d != 0);
-            m.1.retain(|k, _| k.len() as u64 % d != 0);
+            w.names.retain(|k, _| !(k.len() as u64).is_multiple_of(d));
+            m.1.retain(|k, _| !(k.len() as u64).is_multiple_of(d));
             w.lists.retain(|k, _| u64::from(k.0) % d != 0);
             m.2.retain(|k, _| u64::from(k.0) % d != 0);
         }
@@ -628,7 +648,9 @@ type Models = (
 
 fn same(w: &Root, m: &Models) -> bool {
     let lists = w.lists.len() == m.2.len()
-        && m.2.iter().all(|(k, v)| w.lists.get(k).is_some_and(|l| l == v));
+        && m.2
+            .iter()
+            .all(|(k, v)| w.lists.get(k).is_some_and(|l| l == v));
     w.nums == m.0
         && w.names == m.1
         && lists

@@ -4,9 +4,9 @@
 pub(crate) mod convert;
 pub(crate) mod handle;
 pub(crate) mod hasher;
+pub mod pbox;
 pub mod phashmap;
 pub mod phashset;
-pub mod pbox;
 pub mod pstring;
 pub mod pvec;
 mod table;

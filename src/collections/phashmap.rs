@@ -786,7 +786,9 @@ where
 
 impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S> {
     fn table(&self) -> Table<'_, K, V> {
-        self.map.view().expect("an occupied entry's map is not empty")
+        self.map
+            .view()
+            .expect("an occupied entry's map is not empty")
     }
 
     /// The stored key.
@@ -1016,9 +1018,7 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> IntoIterator for &'a PHash
     }
 }
 
-impl<'a, K: Persistent, V: Persistent, S: Persistent> IntoIterator
-    for &'a mut PHashMap<K, V, S>
-{
+impl<'a, K: Persistent, V: Persistent, S: Persistent> IntoIterator for &'a mut PHashMap<K, V, S> {
     type Item = (&'a K, &'a mut V);
     type IntoIter = IterMut<'a, K, V, S>;
     fn into_iter(self) -> IterMut<'a, K, V, S> {
@@ -1117,7 +1117,11 @@ where
         let iter = iter.into_iter();
         let lower = iter.size_hint().0;
         if lower > 0 {
-            self.reserve(if self.is_empty() { lower } else { lower.div_ceil(2) });
+            self.reserve(if self.is_empty() {
+                lower
+            } else {
+                lower.div_ceil(2)
+            });
         }
         iter.for_each(|(k, v)| {
             self.insert(k, v);

@@ -49,9 +49,7 @@ pub(crate) fn buckets_for(n: usize) -> Option<usize> {
 pub(crate) fn layout<T>(buckets: usize) -> Option<(usize, usize, usize)> {
     let align = align_of::<T>().max(8);
     let slots_at = (buckets + GROUP).checked_next_multiple_of(align)?;
-    let size = buckets
-        .checked_mul(size_of::<T>())?
-        .checked_add(slots_at)?;
+    let size = buckets.checked_mul(size_of::<T>())?.checked_add(slots_at)?;
     Some((size, align, slots_at))
 }
 
@@ -174,7 +172,9 @@ impl<'a, T> RawTable<'a, T> {
     fn group(&self, pos: usize) -> Group {
         debug_assert!(pos <= self.mask);
         // SAFETY: pos <= mask, so pos + GROUP bytes lie inside the control bytes.
-        Group(u64::from_le(unsafe { self.ctrl.add(pos).cast::<u64>().read_unaligned() }))
+        Group(u64::from_le(unsafe {
+            self.ctrl.add(pos).cast::<u64>().read_unaligned()
+        }))
     }
 
     #[inline]
@@ -260,7 +260,10 @@ impl<'a, T> RawTable<'a, T> {
                 return (pos + bit) & self.mask;
             }
             stride += GROUP;
-            assert!(stride <= self.mask, "pcoll: hash table without a free bucket");
+            assert!(
+                stride <= self.mask,
+                "pcoll: hash table without a free bucket"
+            );
             pos = (pos + stride) & self.mask;
         }
     }
@@ -394,7 +397,10 @@ mod tests {
         let g = Group(u64::from_le_bytes([0, EMPTY, 1, 2, DELETED, 3, 4, EMPTY]));
         assert_eq!(g.match_empty().collect::<Vec<_>>(), vec![1, 7]);
         assert_eq!(g.match_full().collect::<Vec<_>>(), vec![0, 2, 3, 5, 6]);
-        assert_eq!(g.match_empty_or_deleted().collect::<Vec<_>>(), vec![1, 4, 7]);
+        assert_eq!(
+            g.match_empty_or_deleted().collect::<Vec<_>>(),
+            vec![1, 4, 7]
+        );
         assert_eq!(g.match_empty().leading_gap(), 1);
         assert_eq!(g.match_empty().trailing_gap(), 0);
         assert_eq!(Group(0).match_empty().leading_gap(), 8);
