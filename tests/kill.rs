@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pcoll::{Durability, PBox, PString, PVec, Persistent, Pool};
+use pcoll::{Durability, PBox, PHashMap, PHashSet, PString, PVec, Persistent, Pool};
 
 const SLOTS: usize = 24;
 
@@ -30,6 +30,13 @@ struct Root {
     bulk: PVec<u32>,
     /// The decimal text of seq.
     name: PString,
+    /// Transaction k inserts k → k and removes k - 100: always the last 100 ids (tombstone
+    /// churn, rebuilds at the same size); every 3rd also bumps its own entry through `entry`.
+    recent: PHashMap<u64, u64>,
+    /// Transaction k sets "n{k % 37}" → k; every 13th clears the map first.
+    names: PHashMap<PString, u64>,
+    /// Transaction k inserts k and removes k - 50: always the last 50 ids.
+    window: PHashSet<u64>,
 }
 
 fn rng(x: &mut u64) -> u64 {
@@ -70,6 +77,54 @@ fn step(r: &mut Root, k: u64) {
     }
     r.name.clear();
     r.name.push_str(&k.to_string());
+    r.recent.insert(k, k);
+    r.recent.remove(&k.wrapping_sub(100));
+    if k.is_multiple_of(3) {
+        *r.recent.entry(k).or_insert(0) += 1_000_000;
+        *r.recent.entry(k).or_insert(0) -= 1_000_000;
+    }
+    if k.is_multiple_of(13) {
+        r.names.clear();
+    }
+    r.names.insert(format!("n{}", k % 37), k);
+    r.window.insert(k);
+    r.window.remove(&k.wrapping_sub(50));
+}
+
+/// The maps and the set against what transactions 1..=seq leave.
+fn verify_maps(r: &Root) -> Result<(), String> {
+    let recent = (r.seq.saturating_sub(99).max(1)..=r.seq).map(|k| (k, k));
+    if r.recent.len() != recent.clone().count()
+        || recent.clone().any(|(k, v)| r.recent.get(&k) != Some(&v))
+    {
+        return Err(format!(
+            "recent holds {} entries at seq {}",
+            r.recent.len(),
+            r.seq
+        ));
+    }
+    let cleared = r.seq - r.seq % 13;
+    let mut names = std::collections::HashMap::new();
+    for k in cleared.max(1)..=r.seq {
+        names.insert(format!("n{}", k % 37), k);
+    }
+    if r.names.len() != names.len()
+        || names
+            .iter()
+            .any(|(n, k)| r.names.get(n.as_str()) != Some(k))
+    {
+        return Err(format!("names {:?} at seq {}", r.names, r.seq));
+    }
+    let window = r.seq.saturating_sub(49).max(1)..=r.seq;
+    if r.window.len() != window.clone().count() || window.clone().any(|k| !r.window.contains(&k)) {
+        return Err(format!(
+            "window holds {} ids at seq {}",
+            r.window.len(),
+            r.seq
+        ));
+    }
+    r.recent.verify_probing()?;
+    r.names.verify_probing()
 }
 
 fn verify(r: &Root) -> Result<(), String> {
@@ -109,7 +164,7 @@ fn verify(r: &Root) -> Result<(), String> {
     if r.seq > 0 && r.name != r.seq.to_string() {
         return Err(format!("name {:?} at seq {}", r.name.as_str(), r.seq));
     }
-    Ok(())
+    verify_maps(r)
 }
 
 /// The child side: runs transactions forever, printing each committed id.
