@@ -684,8 +684,8 @@ unsafe impl Persistent for PString {
         fp.end_struct();
     }
     fn visit(&self, v: &mut Visitor<'_>) {
-        self.bytes.visit(v);
-        if std::str::from_utf8(self.bytes.as_slice()).is_err() {
+        // The bytes are read only when the buffer checked out against the allocator.
+        if self.bytes.visit_elements(v) && std::str::from_utf8(self.bytes.as_slice()).is_err() {
             v.problem("a PString holds invalid UTF-8".into());
         }
     }

@@ -1435,18 +1435,34 @@ unsafe impl<T: Persistent> Persistent for PVec<T> {
         fp.end_struct();
     }
     fn visit(&self, v: &mut Visitor<'_>) {
-        if self.raw == 0 || Self::ZST {
-            return;
+        self.visit_elements(v);
+    }
+}
+
+impl<T: Persistent> PVec<T> {
+    /// `visit`, returning whether the elements were readable (an empty vector's are).
+    pub(crate) fn visit_elements(&self, v: &mut Visitor<'_>) -> bool {
+        if Self::ZST {
+            return true;
+        }
+        if self.raw == 0 {
+            if self.len != 0 {
+                v.problem(format!("PVec of {} elements without a buffer", self.len));
+            }
+            return self.len == 0;
         }
         if self.len > self.cap {
-            return v.problem(format!(
+            v.problem(format!(
                 "PVec len {} exceeds its capacity {}",
                 self.len, self.cap
             ));
+            return false;
         }
         // The buffer is checked against the allocator before any element is read.
-        if handle::visit_block(self, self.raw, self.cap as usize * size_of::<T>(), v) {
+        let readable = handle::visit_block(self, self.raw, self.cap as usize * size_of::<T>(), v);
+        if readable {
             self.as_slice().iter().for_each(|x| x.visit(v));
         }
+        readable
     }
 }

@@ -4,9 +4,10 @@
 //! damaged-image sample used by `tests/corrupt.rs` and the `open_corrupt` target.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use pcoll::{Event, PBox, Persistent, Pool, Recorder};
+use pcoll::{Event, PBox, PHashMap, PRandomState, PString, Persistent, Pool, Recorder};
 
 pub const SLOTS: usize = 8;
 
@@ -16,7 +17,12 @@ pub struct Root {
     pub slots: [Option<PBox<[u64; 6]>>; SLOTS],
     pub big: Option<PBox<[u64; 1500]>>,
     pub nested: Option<PBox<Option<PBox<u32>>>>,
+    pub map: PHashMap<u64, u64>,
+    pub names: PHashMap<PString, u64>,
 }
+
+/// Map keys are drawn from a small range, so operations hit existing entries often.
+const KEYS: u64 = 48;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Op {
@@ -28,6 +34,12 @@ pub enum Op {
     DropBig,
     Nest(u32),
     Unnest,
+    MapInsert(u64, u64),
+    MapRemove(u64),
+    MapBump(u64),
+    MapClear,
+    NameInsert(u64, u64),
+    NameRemove(u64),
 }
 
 pub type Model = (
@@ -35,13 +47,17 @@ pub type Model = (
     Vec<Option<[u64; 6]>>,
     Option<(u64, u64)>,
     Option<Option<u32>>,
+    BTreeMap<u64, u64>,
+    BTreeMap<String, u64>,
 );
 
 /// Decodes one op from 3 bytes.
 pub fn decode(b: &[u8]) -> Op {
     let v = u64::from(b[1]) << 8 | u64::from(b[2]);
     let i = b[1] as usize % SLOTS;
-    match b[0] % 8 {
+    let k = u64::from(b[1]) % KEYS;
+    let w = u64::from(b[2]);
+    match b[0] % 16 {
         0 => Op::SetN(v),
         1 => Op::Put(i, v),
         2 => Op::Clear(i),
@@ -49,7 +65,13 @@ pub fn decode(b: &[u8]) -> Op {
         4 => Op::Big(v),
         5 => Op::DropBig,
         6 => Op::Nest(v as u32),
-        _ => Op::Unnest,
+        7 => Op::Unnest,
+        8 | 9 | 10 => Op::MapInsert(k, w),
+        11 => Op::MapRemove(k),
+        12 => Op::MapBump(k),
+        13 => Op::MapClear,
+        14 => Op::NameInsert(k, w),
+        _ => Op::NameRemove(k),
     }
 }
 
@@ -67,7 +89,23 @@ pub fn apply(r: &mut Root, op: Op) {
         Op::DropBig => r.big = None,
         Op::Nest(v) => r.nested = Some(PBox::new(Some(PBox::new(v)))),
         Op::Unnest => r.nested = None,
+        Op::MapInsert(k, v) => {
+            if r.map.capacity() == 0 {
+                // A fixed seed: the same buckets in every run (reproducible fuzz cases).
+                r.map = PHashMap::with_hasher(PRandomState::with_seeds(7, 8, 9, 10));
+            }
+            r.map.insert(k, v);
+        }
+        Op::MapRemove(k) => drop(r.map.remove(&k)),
+        Op::MapBump(k) => *r.map.entry(k).or_insert(0) += 1,
+        Op::MapClear => r.map.clear(),
+        Op::NameInsert(k, v) => drop(r.names.insert(name(k), v)),
+        Op::NameRemove(k) => drop(r.names.remove(name(k).as_str())),
     }
+}
+
+fn name(k: u64) -> String {
+    format!("name-{k}")
 }
 
 pub fn apply_model(m: &mut Model, op: Op) {
@@ -84,6 +122,12 @@ pub fn apply_model(m: &mut Model, op: Op) {
         Op::DropBig => m.2 = None,
         Op::Nest(v) => m.3 = Some(Some(v)),
         Op::Unnest => m.3 = None,
+        Op::MapInsert(k, v) => drop(m.4.insert(k, v)),
+        Op::MapRemove(k) => drop(m.4.remove(&k)),
+        Op::MapBump(k) => *m.4.entry(k).or_insert(0) += 1,
+        Op::MapClear => m.4.clear(),
+        Op::NameInsert(k, v) => drop(m.5.insert(name(k), v)),
+        Op::NameRemove(k) => drop(m.5.remove(&name(k))),
     }
 }
 
@@ -93,11 +137,20 @@ pub fn observe(r: &Root) -> Model {
         r.slots.iter().map(|s| s.as_deref().copied()).collect(),
         r.big.as_deref().map(|b| (b[0], b[1499])),
         r.nested.as_deref().map(|o| o.as_deref().copied()),
+        r.map.iter().map(|(k, v)| (*k, *v)).collect(),
+        r.names.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
     )
 }
 
 pub fn empty_model() -> Model {
-    (0, vec![None; SLOTS], None, None)
+    (
+        0,
+        vec![None; SLOTS],
+        None,
+        None,
+        BTreeMap::new(),
+        BTreeMap::new(),
+    )
 }
 
 /// Captures the pool's bytes at the last undo-log append it sees.
@@ -132,6 +185,10 @@ pub fn damage_sample() -> Vec<u8> {
         for i in 3..SLOTS {
             apply(&mut w, Op::Put(i, i as u64));
         }
+        for k in 0..20 {
+            apply(&mut w, Op::MapInsert(k, k));
+            apply(&mut w, Op::NameInsert(k, k));
+        }
     }
     let mut w = pool.write();
     for op in [
@@ -140,6 +197,10 @@ pub fn damage_sample() -> Vec<u8> {
         Op::Put(3, 9),
         Op::Bump(4),
         Op::Unnest,
+        Op::MapRemove(3),
+        Op::MapInsert(30, 1),
+        Op::NameRemove(4),
+        Op::NameInsert(31, 1),
     ] {
         apply(&mut w, op);
     }
