@@ -66,7 +66,7 @@ pub fn decode(b: &[u8]) -> Op {
         5 => Op::DropBig,
         6 => Op::Nest(v as u32),
         7 => Op::Unnest,
-        8 | 9 | 10 => Op::MapInsert(k, w),
+        8..=10 => Op::MapInsert(k, w),
         11 => Op::MapRemove(k),
         12 => Op::MapBump(k),
         13 => Op::MapClear,
