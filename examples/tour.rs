@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use pcoll::{PBox, PString, PVec, Persistent, Pool};
+use pcoll::{PBox, PHashMap, PHashSet, PString, PVec, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Tour {
@@ -24,6 +24,10 @@ struct Tour {
     journal: PVec<PString>,
     /// Every balance the account ever had.
     history: PVec<i64>,
+    /// Total booked per payee: a persistent HashMap keyed by persistent Strings.
+    by_payee: PHashMap<PString, i64>,
+    /// The runs that deposited something.
+    depositors: PHashSet<u64>,
 }
 
 #[derive(Debug)]
@@ -70,6 +74,12 @@ fn main() -> Result<(), TourError> {
         root.journal.len(),
         root.journal[root.journal.len() - 1]
     );
+    println!(
+        "booked for \"salary\": {} over {} runs (by_payee has {} payees)",
+        root.by_payee["salary"],
+        root.depositors.len(),
+        root.by_payee.len()
+    );
     drop(root);
 
     println!("\n== 2. A transaction rolled back by an error");
@@ -78,6 +88,7 @@ fn main() -> Result<(), TourError> {
         root.balance -= 1_000_000; // changed in place...
         root.ledger[31] = Some(PBox::new((-1_000_000, root.runs)));
         root.journal.push("withdrew 1000000".into());
+        *root.by_payee.entry("casino").or_insert(0) -= 1_000_000;
         if root.balance < 0 {
             return Err(TourError::Overdrawn); // ...and undone here, in this process, now
         }
@@ -93,10 +104,12 @@ fn main() -> Result<(), TourError> {
         root.journal[root.journal.len() - 1]
     );
     assert_eq!(root.balance, before);
+    assert!(root.by_payee.get("casino").is_none());
     drop(root);
 
     println!("\n== 3. A real crash: kill -9 in the middle of a transaction");
     let (committed, lines) = (pool.read().balance, pool.read().journal.len());
+    let payees = pool.read().by_payee.len();
     drop(pool); // the child must be able to take the pool's lock
     kill_child_mid_transaction(&path);
 
@@ -119,6 +132,11 @@ fn main() -> Result<(), TourError> {
         "the interrupted transaction must be rolled back"
     );
     assert_eq!(root.journal.len(), lines);
+    println!(
+        "by_payee: {} payees (the child had added 5000)",
+        root.by_payee.len()
+    );
+    assert_eq!(root.by_payee.len(), payees);
     drop(root);
     let report = pool.check()?;
     println!(
@@ -143,6 +161,8 @@ fn deposit(pool: &Pool<Tour>) {
     root.history.push(balance);
     root.journal
         .push(format!("run {run}: deposited 100").into()); // a String becomes a PString
+    *root.by_payee.entry("salary").or_insert(0) += 100; // a &str key is stored as a PString
+    root.depositors.insert(run);
 }
 
 /// Starts this program as a child that begins a large transaction, and kills it mid-way.
@@ -174,8 +194,10 @@ fn crash_child(path: &str) -> ! {
         root.journal.push(format!("phantom line {i}").into());
     }
     root.history.extend(0..100_000);
+    root.by_payee.extend((0..5_000).map(|i| (format!("phantom payee {i}"), i)));
     println!(
-        "transaction half done: +7000000, 32 ledger entries replaced, 10000 journal lines, 100000 history entries"
+        "transaction half done: +7000000, 32 ledger entries replaced, 10000 journal lines, \
+         100000 history entries, 5000 payees"
     );
     std::io::stdout().flush().expect("flush");
     loop {
