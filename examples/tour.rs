@@ -194,7 +194,8 @@ fn crash_child(path: &str) -> ! {
         root.journal.push(format!("phantom line {i}").into());
     }
     root.history.extend(0..100_000);
-    root.by_payee.extend((0..5_000).map(|i| (format!("phantom payee {i}"), i)));
+    root.by_payee
+        .extend((0..5_000).map(|i| (format!("phantom payee {i}"), i)));
     println!(
         "transaction half done: +7000000, 32 ledger entries replaced, 10000 journal lines, \
          100000 history entries, 5000 payees"

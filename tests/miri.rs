@@ -105,3 +105,63 @@ fn two_memory_pools() {
     drop((wa, wb));
     assert_eq!((a.read().n, b.read().n), (1, 2));
 }
+
+#[derive(Persistent, Default)]
+struct MapRoot {
+    m: pcoll::PHashMap<u64, pcoll::PString>,
+    s: pcoll::PHashSet<u32>,
+    v: pcoll::PVec<u16>,
+}
+
+/// The map's raw table (group loads, control-byte mirrors, moves during growth), iterators
+/// handing out `&mut` values, entries, removal and rollback, under Miri's aliasing model.
+#[test]
+fn maps_grow_iterate_and_roll_back() {
+    let p = Pool::<MapRoot>::options()
+        .durability(Durability::Process)
+        .initial_size(128 << 10)
+        .max_size(1 << 20)
+        .in_memory()
+        .unwrap();
+    {
+        let mut w = p.write();
+        for i in 0..40u64 {
+            w.m.insert(i, i.to_string().as_str());
+            w.s.insert(i as u32);
+        }
+        w.v.extend([1, 2, 3]);
+        let v0 = w.v.get_mut(0).unwrap();
+        *v0 += 1;
+    }
+    {
+        let mut w = p.write();
+        let mut refs: Vec<&mut pcoll::PString> = w.m.values_mut().collect();
+        refs[0].push('!'); // several &mut values alive at once
+        refs[1].push('?');
+        w.m.entry(101).or_insert("hundred").push('.');
+        w.m.remove(&3);
+        w.m.retain(|k, _| k % 5 != 0);
+        w.s.remove(&7);
+    }
+    let before: Vec<(u64, String)> = {
+        let r = p.read();
+        let mut all: Vec<_> = r.m.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        all.sort();
+        all
+    };
+    {
+        let mut w = p.write();
+        w.m.extend((200..240u64).map(|i| (i, "x")));
+        w.m.clear();
+        w.s.clear();
+        w.abort();
+    }
+    let r = p.read();
+    let mut after: Vec<_> = r.m.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    after.sort();
+    assert_eq!(before, after);
+    assert_eq!(r.m[&101], "hundred.");
+    assert_eq!(r.s.len(), 39);
+    drop(r);
+    p.check().unwrap();
+}
