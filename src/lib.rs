@@ -47,6 +47,8 @@ mod txn;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use collections::btree::map::PBTreeMap;
+pub use collections::btree::set::PBTreeSet;
 pub use collections::convert::IntoPersistent;
 pub use collections::hasher::PRandomState;
 pub use collections::pbox::PBox;

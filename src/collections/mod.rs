@@ -1,6 +1,7 @@
 //! The persistent containers. Each is a safe front over pool memory; the raw pointer work
 //! is in `handle.rs`.
 
+pub mod btree;
 pub(crate) mod convert;
 pub(crate) mod handle;
 pub(crate) mod hasher;

@@ -1258,8 +1258,8 @@ unsafe impl<K: Persistent, V: Persistent, S: Persistent> Persistent for PHashMap
 /// `Debug` for the iterators and entries: their type name (the entries are in the map).
 macro_rules! opaque_debug {
     ($($name:ident [$($g:tt)*] [$($a:tt)*]),* $(,)?) => {$(
-        impl<$($g)*> fmt::Debug for $name<$($a)*> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl<$($g)*> std::fmt::Debug for $name<$($a)*> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(concat!(stringify!($name), " { .. }"))
             }
         }

@@ -1,0 +1,966 @@
+//! `PHashMap` against `std::collections::HashMap`, in the same run:
+//! `cargo bench --bench phashmap` (about 4 minutes plus the build), or with
+//! `PCOLL_BENCH_QUICK=1` (minimal samples, well under a minute; its numbers are a smoke test
+//! only, see "Sampling" below).
+//!
+//! Every pcoll benchmark uses `Durability::Process` on a memory pool
+//! (`Pool::options().durability(Process).max_size(8 GiB).in_memory()`), root
+//! `{ m: PHashMap<u64, u64>, s: PHashMap<PString, PVec<u8>> }` with the default hasher
+//! (`PRandomState`, ahash with a seed stored in the map). The std sides are
+//! `HashMap<u64, u64, ahash::RandomState>` (`std_ahash`, the same hash function) and, for
+//! reference, `HashMap<u64, u64>` with std's SipHash (`std_sip`). "1 M" = N = 2^20. Keys are
+//! 2^20 random u64 from a fixed-seed xorshift64*; the value of key `i` is `i`.
+//!
+//! Groups (one benchmark per side):
+//! - `insert_1_per_txn`: one insert per transaction
+//!   (`let mut w = pool.write(); w.m.insert(k, v);`) against `HashMap::insert`; time per
+//!   insert. The map is filled with keys 0..N in order, then emptied in an untimed step, and
+//!   filled again. Two ways of emptying, both sides treated alike:
+//!   - `pcoll`, `std_ahash`, `std_sip` (**growth included**): the map restarts at capacity 0
+//!     (`PHashMap::clear` releases the table; the std map is replaced by a new empty one,
+//!     since `HashMap::clear` would keep its capacity). Each fill grows the table 8 → 2^21
+//!     buckets, so the time per insert includes the amortised rehashing, as a map that is
+//!     filled from empty sees it;
+//!   - `pcoll_reserved`, `std_ahash_reserved` (**no growth**): the map is cleared and
+//!     `reserve(N)` is called, untimed (pcoll: in its own transaction, so the inserts go into
+//!     a table allocated by an earlier transaction, as in a long-lived map); no insert grows.
+//! - `insert_1000_per_txn`: the same, 1000 inserts per transaction; time per 1000 inserts.
+//! - `get_hit`, `get_miss`: a map of N entries (filled 1000 per transaction, grown as it
+//!   went); independent lookups of the present keys in insertion order (random places in
+//!   the table), or of N other random keys that are absent; time per `get`. `pcoll` takes one read guard
+//!   per criterion batch, outside the timed loop (`let r = pool.read();` then `r.m.get(&k)`
+//!   in the loop); `pcoll_guard_each` takes `pool.read()` around every `get`.
+//! - `get_hit_chain`: the same present keys, but each lookup depends on the previous one
+//!   (the maps' values chain the keys into one random cycle: the next key looked up is
+//!   `keys[value]`), so lookups cannot overlap: latency per `get`, where `get_hit` is
+//!   throughput (independent lookups, which the CPU overlaps).
+//! - `remove_1_per_txn`, `remove_1000_per_txn`: a map of N entries; one half of the keys is
+//!   removed (timed: one, or 1000, `remove` per transaction), then reinserted untimed (1000
+//!   per transaction), then the other half, and so on: the map swings between N and N/2
+//!   entries. Time per remove (per 1000 removes).
+//! - `iterate`: `r.m.values().sum()` over the N-entry map, against `HashMap::values`.
+//! - `string_kv_insert_1000_per_txn`: `PHashMap<PString, PVec<u8>>` with 24-byte keys and
+//!   150-byte values (redb's benchmark shape), 1000 `w.s.insert(key_str, &value[..])` per
+//!   transaction against `HashMap<String, Vec<u8>, ahash::RandomState>` (and SipHash)
+//!   `insert(key.clone(), value.clone())`: both sides allocate a key and a value per insert.
+//!   Filled to 100,000 entries, then emptied untimed with growth included as above (pcoll
+//!   `clear`, std replaced). Time per 1000 inserts.
+//! - `string_kv_get_hit`: the 100,000-entry maps, `get(&str)` of present keys in insertion
+//!   order, reading the value's last byte (`v.as_slice()[149]`, so the value's block is
+//!   touched on both sides); one read guard outside the timed loop.
+//!
+//! Sampling. The fill-and-empty groups use `iter_custom` so the cost per iteration stays the
+//! same whatever the sample size: the number of timed operations is exactly what criterion
+//! asks for, and the cycle state (how far the current fill has got) carries over from one
+//! call to the next. Since an insert into a small table is cheaper than one into a big
+//! table, those groups use flat sampling with few, long samples: each sample spans at least
+//! about two whole fill cycles of the slowest side, so every sample's mean is close to the
+//! mean over a whole cycle. Quick mode breaks this (samples are a fraction of a cycle).
+//!
+//! At start the bench prints counters: the size of a `/dev/shm` pool file (`Process`) after
+//! loading N u64→u64 entries 1000 per transaction, after removing half of them and after
+//! reinserting them, against the payload (16 bytes per entry); the same for 100,000 string
+//! entries (payload 24 + 150 bytes); and the log and barrier counters of single-insert,
+//! single-remove and 1000-insert transactions in `Process` and `Sync` mode on `/dev/shm`
+//! (env `PCOLL_BENCH_SHM` overrides the directory).
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::hint::black_box;
+use std::ops::Range;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
+};
+use pcoll::{Durability, PHashMap, PString, PVec, Persistent, Pool, PoolStats};
+
+/// `ahash::RandomState` (built by `RandomState::new()`), with the `Default` that pcoll's
+/// ahash features (no `runtime-rng`) leave out.
+#[derive(Clone)]
+struct AState(ahash::RandomState);
+
+impl Default for AState {
+    fn default() -> Self {
+        AState(ahash::RandomState::new())
+    }
+}
+
+impl BuildHasher for AState {
+    type Hasher = ahash::AHasher;
+    #[inline]
+    fn build_hasher(&self) -> ahash::AHasher {
+        self.0.build_hasher()
+    }
+}
+
+type SipState = std::collections::hash_map::RandomState;
+
+/// The root of the u64 pools: just the map (64 bytes: the header and the hasher's seed),
+/// which a write transaction logs whole on its first `w.m` access.
+#[derive(Persistent, Default)]
+struct Root {
+    m: PHashMap<u64, u64>,
+}
+
+/// The root of the string pools.
+#[derive(Persistent, Default)]
+struct SRoot {
+    s: PHashMap<PString, PVec<u8>>,
+}
+
+/// Entries of the u64 maps.
+const N: usize = 1 << 20;
+/// Operations per transaction in the `_1000_per_txn` groups.
+const BATCH: usize = 1000;
+/// Entries of the string maps.
+const SN: usize = 100_000;
+const KEY_LEN: usize = 24;
+const VAL_LEN: usize = 150;
+const MAX_SIZE: u64 = 8 << 30;
+/// Seconds per sample of the std sides of the fill-and-empty groups (a std fill cycle takes
+/// 0.1 s or less here).
+const STD_SECS: f64 = 0.3;
+
+fn quick() -> bool {
+    std::env::var("PCOLL_BENCH_QUICK").is_ok_and(|v| v == "1")
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Nanoseconds per iteration, steady: automatic (linear) sampling.
+    Fast,
+    /// Microseconds to milliseconds per iteration: flat sampling.
+    Slow,
+    /// Fill-and-empty cycles: 10 flat samples of `secs` seconds each (see the module doc),
+    /// set per side before its `bench_function`.
+    Cycles { secs: f64 },
+}
+
+fn configure(g: &mut BenchmarkGroup<'_, WallTime>, k: Kind) {
+    if quick() {
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(100))
+            .measurement_time(Duration::from_millis(300))
+            .sampling_mode(SamplingMode::Flat);
+        return;
+    }
+    g.warm_up_time(Duration::from_secs(1));
+    match k {
+        Kind::Fast => g
+            .sample_size(50)
+            .measurement_time(Duration::from_secs(4))
+            .sampling_mode(SamplingMode::Auto),
+        Kind::Slow => g
+            .sample_size(30)
+            .measurement_time(Duration::from_secs(4))
+            .sampling_mode(SamplingMode::Flat),
+        Kind::Cycles { secs } => g
+            .sample_size(10)
+            .measurement_time(Duration::from_secs_f64(10.0 * secs))
+            .sampling_mode(SamplingMode::Flat),
+    };
+}
+
+/// `n` random u64 from a fixed-seed xorshift64*.
+fn random_u64s(seed: u64, n: usize) -> Vec<u64> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            s.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        })
+        .collect()
+}
+
+/// The N keys of the u64 maps (all distinct).
+fn keys() -> Vec<u64> {
+    let k = random_u64s(0x5eed_0001, N);
+    let mut sorted = k.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), N, "duplicate keys");
+    k
+}
+
+/// N random keys, none of them in `present`.
+fn absent_keys(present: &[u64]) -> Vec<u64> {
+    let set: std::collections::HashSet<u64> = present.iter().copied().collect();
+    let k = random_u64s(0x5eed_0002, N);
+    assert!(
+        k.iter().all(|x| !set.contains(x)),
+        "an absent key is present"
+    );
+    k
+}
+
+/// SN 24-byte keys and 150-byte values (bytes derived from the same xorshift stream).
+fn string_kv() -> (Vec<String>, Vec<Vec<u8>>) {
+    let r = random_u64s(0x5eed_0003, 2 * SN);
+    let keys: Vec<String> = (0..SN)
+        .map(|i| format!("k{:023}", r[i] % 10u64.pow(19)))
+        .collect();
+    let vals: Vec<Vec<u8>> = (0..SN)
+        .map(|i| {
+            let mut s = r[SN + i] | 1;
+            (0..VAL_LEN)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    s as u8
+                })
+                .collect()
+        })
+        .collect();
+    assert!(keys.iter().all(|k| k.len() == KEY_LEN));
+    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert_eq!(distinct.len(), SN, "duplicate string keys");
+    (keys, vals)
+}
+
+fn mem_pool<R: Persistent + Default>() -> Pool<R> {
+    Pool::<R>::options()
+        .durability(Durability::Process)
+        .max_size(MAX_SIZE)
+        .in_memory()
+        .expect("memory pool")
+}
+
+fn shm_dir() -> PathBuf {
+    std::env::var_os("PCOLL_BENCH_SHM").map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from)
+}
+
+/// A fresh pool file in the shm directory; removed when dropped.
+struct FilePool<R: Persistent + Default = Root> {
+    pool: Option<Pool<R>>,
+    path: PathBuf,
+}
+
+impl<R: Persistent + Default> FilePool<R> {
+    fn new(d: Durability, kind: &str) -> Self {
+        let dir = shm_dir();
+        std::fs::create_dir_all(&dir).expect("create pool dir");
+        let path = dir.join(format!(
+            "pcoll-bench-phashmap-{kind}-{}.pool",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let pool = Pool::<R>::options()
+            .durability(d)
+            .open(&path)
+            .expect("create pool");
+        FilePool {
+            pool: Some(pool),
+            path,
+        }
+    }
+
+    fn pool(&self) -> &Pool<R> {
+        self.pool.as_ref().expect("pool")
+    }
+
+    /// File length, and bytes allocated on the medium.
+    fn sizes(&self) -> (u64, u64) {
+        let m = std::fs::metadata(&self.path).expect("pool file metadata");
+        (m.len(), m.blocks() * 512)
+    }
+}
+
+impl<R: Persistent + Default> Drop for FilePool<R> {
+    fn drop(&mut self) {
+        drop(self.pool.take());
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Where a fill-and-empty cycle is: `pos` operations done of `len` (a multiple of the unit).
+struct Cycle {
+    pos: usize,
+    len: usize,
+}
+
+impl Cycle {
+    /// A cycle that starts with a reset.
+    fn new(len: usize) -> Self {
+        Cycle { pos: len, len }
+    }
+}
+
+/// Runs `iters` iterations of `unit` operations each: `run(state, ops)` (timed) performs the
+/// operations numbered `ops` of the current cycle; `reset(state)` (untimed) starts a new
+/// cycle whenever the current one is done.
+fn timed_cycles<S: ?Sized>(
+    iters: u64,
+    unit: usize,
+    cyc: &mut Cycle,
+    state: &mut S,
+    mut run: impl FnMut(&mut S, Range<usize>),
+    mut reset: impl FnMut(&mut S),
+) -> Duration {
+    debug_assert_eq!(cyc.len % unit, 0);
+    let mut total = Duration::ZERO;
+    let mut left = iters as usize;
+    while left > 0 {
+        if cyc.pos >= cyc.len {
+            reset(state);
+            cyc.pos = 0;
+        }
+        let k = left.min((cyc.len - cyc.pos) / unit);
+        let ops = cyc.pos..cyc.pos + k * unit;
+        let t = Instant::now();
+        run(state, ops);
+        total += t.elapsed();
+        cyc.pos += k * unit;
+        left -= k;
+    }
+    total
+}
+
+/// `ops` split into transactions (chunks) of `unit` operations.
+fn chunks(ops: Range<usize>, unit: usize) -> impl Iterator<Item = Range<usize>> {
+    ops.clone()
+        .step_by(unit)
+        .map(move |s| s..(s + unit).min(ops.end))
+}
+
+// ---- counters ----
+
+fn delta(a: &PoolStats, b: &PoolStats) -> String {
+    format!(
+        "barriers {}, synced_bytes {}, log_entries {}, log_bytes {}",
+        b.barriers - a.barriers,
+        b.synced_bytes - a.synced_bytes,
+        b.txn.log_entries - a.txn.log_entries,
+        b.txn.log_bytes - a.txn.log_bytes,
+    )
+}
+
+fn print_size<R: Persistent + Default>(
+    what: &str,
+    fp: &FilePool<R>,
+    entries: usize,
+    per_entry: usize,
+) {
+    let (len, alloc) = fp.sizes();
+    let payload = (entries * per_entry) as u64;
+    let report = fp.pool().check().expect("check");
+    println!(
+        "phashmap size: {what}: entries {entries}, payload {payload} B ({per_entry} B/entry), \
+         file length {len} B ({:.2}x payload), allocated on tmpfs {alloc} B ({:.2}x), \
+         stats.pool_bytes {}, check: {} blocks, allocated_bytes {} ({:.2}x)",
+        len as f64 / payload as f64,
+        alloc as f64 / payload as f64,
+        fp.pool().stats().pool_bytes,
+        report.blocks,
+        report.allocated_bytes,
+        report.allocated_bytes as f64 / payload as f64,
+    );
+}
+
+/// Pool file sizes after a load, after removing half, after reinserting it.
+fn print_file_sizes(keys: &[u64], skeys: &[String], svals: &[Vec<u8>]) {
+    {
+        let fp = FilePool::<Root>::new(Durability::Process, "size-u64");
+        let pool = fp.pool();
+        let fill = |r: Range<usize>| {
+            for c in chunks(r, BATCH) {
+                let mut w = pool.write();
+                for i in c {
+                    w.m.insert(keys[i], i as u64);
+                }
+            }
+        };
+        fill(0..N);
+        print_size("u64->u64, loaded 1000 per txn", &fp, N, 16);
+        let cap = pool.read().m.capacity();
+        println!(
+            "phashmap size: u64->u64: PHashMap capacity {cap} (table of {} buckets x 17 B = {} B)",
+            cap / 7 * 8,
+            cap / 7 * 8 * 17
+        );
+        for c in chunks(0..N / 2, BATCH) {
+            let mut w = pool.write();
+            for i in c {
+                w.m.remove(&keys[i]);
+            }
+        }
+        print_size("u64->u64, first half removed", &fp, N / 2, 16);
+        fill(0..N / 2);
+        print_size("u64->u64, half reinserted", &fp, N, 16);
+    }
+    {
+        let fp = FilePool::<SRoot>::new(Durability::Process, "size-str");
+        let pool = fp.pool();
+        let fill = |r: Range<usize>| {
+            for c in chunks(r, BATCH) {
+                let mut w = pool.write();
+                for i in c {
+                    w.s.insert(skeys[i].as_str(), &svals[i][..]);
+                }
+            }
+        };
+        let per = KEY_LEN + VAL_LEN;
+        fill(0..SN);
+        print_size("string 24 B -> 150 B, loaded 1000 per txn", &fp, SN, per);
+        for c in chunks(0..SN / 2, BATCH) {
+            let mut w = pool.write();
+            for i in c {
+                w.s.remove(skeys[i].as_str());
+            }
+        }
+        print_size("string, first half removed", &fp, SN / 2, per);
+        fill(0..SN / 2);
+        print_size("string, half reinserted", &fp, SN, per);
+    }
+}
+
+/// Log and barrier counters of single-operation transactions (`Process` and `Sync`), and of
+/// 1000-insert transactions, on shm file pools.
+fn print_txn_counters(keys: &[u64]) {
+    for d in [Durability::Process, Durability::Sync] {
+        let fp = FilePool::<Root>::new(d, &format!("{d:?}").to_lowercase());
+        let pool = fp.pool();
+        let one = |what: &str, f: &dyn Fn(&mut Root)| {
+            let a = pool.stats();
+            {
+                let mut w = pool.write();
+                f(&mut w);
+            }
+            let b = pool.stats();
+            println!(
+                "phashmap txn: Durability::{d:?} on {}, {what}: {}",
+                shm_dir().display(),
+                delta(&a, &b)
+            );
+        };
+        one("first insert (allocates the table)", &|r| {
+            r.m.insert(keys[0], 0);
+        });
+        {
+            let mut w = pool.write();
+            for (i, &k) in keys.iter().enumerate().take(2000).skip(1) {
+                w.m.insert(k, i as u64);
+            }
+        }
+        one(
+            "insert into a 2000-entry map (table from an earlier txn)",
+            &|r| {
+                r.m.insert(keys[2000], 2000);
+            },
+        );
+        one("insert of an existing key (value replaced)", &|r| {
+            r.m.insert(keys[2000], 1);
+        });
+        one("remove", &|r| {
+            r.m.remove(&keys[2000]);
+        });
+        pool.write().m.reserve(BATCH);
+        one("1000 inserts into existing capacity", &|r| {
+            for (i, &k) in keys.iter().enumerate().take(3000).skip(2000) {
+                r.m.insert(k, i as u64);
+            }
+        });
+        println!(
+            "phashmap txn: (map capacity {} after those, len {})",
+            pool.read().m.capacity(),
+            pool.read().m.len()
+        );
+    }
+}
+
+// ---- u64 inserts ----
+
+/// The fill-and-empty insert benchmarks of one group, `unit` inserts per transaction.
+/// `secs`: seconds per sample for the pcoll sides (at least about two fill cycles).
+fn insert_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: f64) {
+    let mut g = c.benchmark_group(name);
+    let len = N / unit * unit;
+    for reserved in [false, true] {
+        configure(&mut g, Kind::Cycles { secs });
+        let pool = mem_pool::<Root>();
+        let mut cyc = Cycle::new(len);
+        let id = if reserved { "pcoll_reserved" } else { "pcoll" };
+        g.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                timed_cycles(
+                    iters,
+                    unit,
+                    &mut cyc,
+                    &mut (),
+                    |_, ops| {
+                        for c in chunks(ops, unit) {
+                            let mut w = pool.write();
+                            let m = &mut w.m;
+                            for i in c {
+                                m.insert(black_box(keys[i]), i as u64);
+                            }
+                        }
+                    },
+                    |_| {
+                        let mut w = pool.write();
+                        w.m.clear();
+                        if reserved {
+                            w.m.reserve(N);
+                        }
+                    },
+                )
+            })
+        });
+        assert!(pool.read().m.len() <= len);
+    }
+    configure(&mut g, Kind::Cycles { secs: STD_SECS });
+    std_insert::<AState>(&mut g, "std_ahash", unit, keys, false);
+    std_insert::<AState>(&mut g, "std_ahash_reserved", unit, keys, true);
+    std_insert::<SipState>(&mut g, "std_sip", unit, keys, false);
+    g.finish();
+}
+
+fn std_insert<S: BuildHasher + Default>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    unit: usize,
+    keys: &[u64],
+    reserved: bool,
+) {
+    let len = N / unit * unit;
+    let mut m: HashMap<u64, u64, S> = HashMap::default();
+    let mut cyc = Cycle::new(len);
+    g.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            timed_cycles(
+                iters,
+                unit,
+                &mut cyc,
+                &mut m,
+                |m, ops| {
+                    for c in chunks(ops, unit) {
+                        let m = black_box(&mut *m);
+                        for i in c {
+                            m.insert(black_box(keys[i]), i as u64);
+                        }
+                    }
+                },
+                |m| {
+                    if reserved {
+                        m.clear();
+                        m.reserve(N);
+                    } else {
+                        *m = HashMap::default();
+                    }
+                },
+            )
+        })
+    });
+}
+
+// ---- lookups and iteration over N-entry maps ----
+
+struct Filled {
+    pool: Pool<Root>,
+    a: HashMap<u64, u64, AState>,
+    sip: HashMap<u64, u64, SipState>,
+}
+
+/// The N-entry maps of the lookup groups. The value of `keys[i]` is the index of the key a
+/// dependent chain looks up next: the indices form one random cycle through all N keys.
+fn filled(keys: &[u64]) -> Filled {
+    let next = chain(N);
+    let pool = mem_pool::<Root>();
+    for c in chunks(0..N, BATCH) {
+        let mut w = pool.write();
+        for i in c {
+            w.m.insert(keys[i], next[i]);
+        }
+    }
+    let a: HashMap<u64, u64, AState> = keys.iter().copied().zip(next.iter().copied()).collect();
+    let sip: HashMap<u64, u64, SipState> = keys.iter().copied().zip(next.iter().copied()).collect();
+    assert_eq!(pool.read().m.len(), N);
+    Filled { pool, a, sip }
+}
+
+/// `next[i]` for one random cyclic permutation of `0..n` (a fixed-seed Fisher-Yates order).
+fn chain(n: usize) -> Vec<u64> {
+    let r = random_u64s(0x5eed_0004, n);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, (r[i] % (i as u64 + 1)) as usize);
+    }
+    let mut next = vec![0u64; n];
+    for w in 0..n {
+        next[order[w]] = order[(w + 1) % n] as u64;
+    }
+    next
+}
+
+/// Looks up `probe[pos..]` (wrapping) `iters` times with `get`; returns the time.
+fn lookups(
+    iters: u64,
+    pos: &mut usize,
+    probe: &[u64],
+    get: impl Fn(u64) -> Option<u64>,
+) -> Duration {
+    let mask = probe.len() - 1;
+    let mut p = *pos;
+    let mut s = 0u64;
+    let t = Instant::now();
+    for _ in 0..iters {
+        if let Some(v) = get(black_box(probe[p])) {
+            s = s.wrapping_add(v);
+        }
+        p = (p + 1) & mask;
+    }
+    let e = t.elapsed();
+    black_box(s);
+    *pos = p;
+    e
+}
+
+fn get_group(c: &mut Criterion, name: &str, f: &Filled, probe: &[u64], hit: bool) {
+    assert!(probe.len().is_power_of_two());
+    let mut g = c.benchmark_group(name);
+    configure(&mut g, Kind::Fast);
+    let mut pos = 0;
+    g.bench_function("pcoll", |b| {
+        b.iter_custom(|iters| {
+            let r = f.pool.read();
+            let m = &r.m;
+            lookups(iters, &mut pos, probe, |k| m.get(&k).copied())
+        })
+    });
+    if hit {
+        g.bench_function("pcoll_guard_each", |b| {
+            b.iter_custom(|iters| {
+                lookups(iters, &mut pos, probe, |k| f.pool.read().m.get(&k).copied())
+            })
+        });
+    }
+    g.bench_function("std_ahash", |b| {
+        b.iter_custom(|iters| lookups(iters, &mut pos, probe, |k| f.a.get(&k).copied()))
+    });
+    g.bench_function("std_sip", |b| {
+        b.iter_custom(|iters| lookups(iters, &mut pos, probe, |k| f.sip.get(&k).copied()))
+    });
+    // Every hit found, every miss missed.
+    let r = f.pool.read();
+    let found = probe.iter().filter(|k| r.m.get(*k).is_some()).count();
+    assert_eq!(found, if hit { probe.len() } else { 0 });
+    g.finish();
+}
+
+/// Dependent lookups: each `get` looks up the key whose index the previous value named, so
+/// no two lookups overlap (latency, not throughput).
+fn get_chain(c: &mut Criterion, f: &Filled, keys: &[u64]) {
+    let mut g = c.benchmark_group("get_hit_chain");
+    configure(&mut g, Kind::Fast);
+    fn walk(
+        iters: u64,
+        at: &mut usize,
+        keys: &[u64],
+        get: impl Fn(u64) -> Option<u64>,
+    ) -> Duration {
+        let mut i = *at;
+        let t = Instant::now();
+        for _ in 0..iters {
+            i = get(keys[i]).expect("chained key present") as usize;
+        }
+        let e = t.elapsed();
+        *at = i;
+        e
+    }
+    let mut at = 0usize;
+    g.bench_function("pcoll", |b| {
+        b.iter_custom(|iters| {
+            let r = f.pool.read();
+            let m = &r.m;
+            walk(iters, &mut at, keys, |k| m.get(&k).copied())
+        })
+    });
+    g.bench_function("std_ahash", |b| {
+        b.iter_custom(|iters| walk(iters, &mut at, keys, |k| f.a.get(&k).copied()))
+    });
+    g.bench_function("std_sip", |b| {
+        b.iter_custom(|iters| walk(iters, &mut at, keys, |k| f.sip.get(&k).copied()))
+    });
+    g.finish();
+}
+
+fn iterate(c: &mut Criterion, f: &Filled) {
+    let mut g = c.benchmark_group("iterate");
+    configure(&mut g, Kind::Slow);
+    let want: u64 = f.a.values().sum();
+    g.bench_function("pcoll", |b| {
+        b.iter(|| {
+            let r = f.pool.read();
+            black_box(&r.m).values().sum::<u64>()
+        })
+    });
+    g.bench_function("std_ahash", |b| {
+        b.iter(|| black_box(&f.a).values().sum::<u64>())
+    });
+    g.bench_function("std_sip", |b| {
+        b.iter(|| black_box(&f.sip).values().sum::<u64>())
+    });
+    assert_eq!(f.pool.read().m.values().sum::<u64>(), want);
+    g.finish();
+}
+
+// ---- removes ----
+
+/// Removes one half of the keys (timed), reinserts it (untimed), then the other half.
+fn remove_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: f64) {
+    let mut g = c.benchmark_group(name);
+    configure(&mut g, Kind::Cycles { secs });
+    let half = N / 2;
+    let len = half / unit * unit;
+    {
+        let pool = mem_pool::<Root>();
+        // (which half is being removed, whether the map was filled)
+        let mut st = (1usize, false);
+        let mut cyc = Cycle::new(len);
+        g.bench_function("pcoll", |b| {
+            b.iter_custom(|iters| {
+                timed_cycles(
+                    iters,
+                    unit,
+                    &mut cyc,
+                    &mut st,
+                    |st, ops| {
+                        let base = st.0 * half;
+                        for c in chunks(ops, unit) {
+                            let mut w = pool.write();
+                            let m = &mut w.m;
+                            for i in c {
+                                black_box(m.remove(&keys[base + i]));
+                            }
+                        }
+                    },
+                    |st| {
+                        let refill = if st.1 {
+                            st.0 * half..st.0 * half + len
+                        } else {
+                            0..N
+                        };
+                        for c in chunks(refill, BATCH) {
+                            let mut w = pool.write();
+                            for i in c {
+                                w.m.insert(keys[i], i as u64);
+                            }
+                        }
+                        *st = (1 - st.0, true);
+                    },
+                )
+            })
+        });
+    }
+    configure(&mut g, Kind::Cycles { secs: STD_SECS });
+    std_remove::<AState>(&mut g, "std_ahash", unit, keys);
+    std_remove::<SipState>(&mut g, "std_sip", unit, keys);
+    g.finish();
+}
+
+fn std_remove<S: BuildHasher + Default>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    unit: usize,
+    keys: &[u64],
+) {
+    let half = N / 2;
+    let len = half / unit * unit;
+    let mut st = (HashMap::<u64, u64, S>::default(), 1usize, false);
+    let mut cyc = Cycle::new(len);
+    g.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            timed_cycles(
+                iters,
+                unit,
+                &mut cyc,
+                &mut st,
+                |st, ops| {
+                    let base = st.1 * half;
+                    for c in chunks(ops, unit) {
+                        let m = black_box(&mut st.0);
+                        for i in c {
+                            black_box(m.remove(&keys[base + i]));
+                        }
+                    }
+                },
+                |st| {
+                    let refill = if st.2 {
+                        st.1 * half..st.1 * half + len
+                    } else {
+                        0..N
+                    };
+                    for i in refill {
+                        st.0.insert(keys[i], i as u64);
+                    }
+                    st.1 = 1 - st.1;
+                    st.2 = true;
+                },
+            )
+        })
+    });
+}
+
+// ---- string keys and values ----
+
+fn string_insert(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
+    let mut g = c.benchmark_group("string_kv_insert_1000_per_txn");
+    configure(&mut g, Kind::Cycles { secs: 0.6 });
+    let len = SN / BATCH * BATCH;
+    {
+        let pool = mem_pool::<SRoot>();
+        let mut cyc = Cycle::new(len);
+        g.bench_function("pcoll", |b| {
+            b.iter_custom(|iters| {
+                timed_cycles(
+                    iters,
+                    BATCH,
+                    &mut cyc,
+                    &mut (),
+                    |_, ops| {
+                        for c in chunks(ops, BATCH) {
+                            let mut w = pool.write();
+                            let m = &mut w.s;
+                            for i in c {
+                                m.insert(black_box(skeys[i].as_str()), &svals[i][..]);
+                            }
+                        }
+                    },
+                    |_| pool.write().s.clear(),
+                )
+            })
+        });
+    }
+    configure(&mut g, Kind::Cycles { secs: STD_SECS });
+    std_string_insert::<AState>(&mut g, "std_ahash", skeys, svals);
+    std_string_insert::<SipState>(&mut g, "std_sip", skeys, svals);
+    g.finish();
+}
+
+fn std_string_insert<S: BuildHasher + Default>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    skeys: &[String],
+    svals: &[Vec<u8>],
+) {
+    let len = SN / BATCH * BATCH;
+    let mut m: HashMap<String, Vec<u8>, S> = HashMap::default();
+    let mut cyc = Cycle::new(len);
+    g.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            timed_cycles(
+                iters,
+                BATCH,
+                &mut cyc,
+                &mut m,
+                |m, ops| {
+                    for c in chunks(ops, BATCH) {
+                        let m = black_box(&mut *m);
+                        for i in c {
+                            m.insert(black_box(&skeys[i]).clone(), svals[i].clone());
+                        }
+                    }
+                },
+                |m| *m = HashMap::default(),
+            )
+        })
+    });
+}
+
+fn string_get(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
+    let mut g = c.benchmark_group("string_kv_get_hit");
+    configure(&mut g, Kind::Fast);
+    let pool = mem_pool::<SRoot>();
+    for ch in chunks(0..SN, BATCH) {
+        let mut w = pool.write();
+        for i in ch {
+            w.s.insert(skeys[i].as_str(), &svals[i][..]);
+        }
+    }
+    let a: HashMap<String, Vec<u8>, AState> =
+        skeys.iter().cloned().zip(svals.iter().cloned()).collect();
+    let sip: HashMap<String, Vec<u8>, SipState> =
+        skeys.iter().cloned().zip(svals.iter().cloned()).collect();
+    let mut pos = 0usize;
+    let next = |pos: &mut usize| {
+        let p = *pos;
+        *pos = if p + 1 == SN { 0 } else { p + 1 };
+        p
+    };
+    g.bench_function("pcoll", |b| {
+        b.iter_custom(|iters| {
+            let r = pool.read();
+            let m = &r.s;
+            let mut s = 0u64;
+            let t = Instant::now();
+            for _ in 0..iters {
+                let k = black_box(skeys[next(&mut pos)].as_str());
+                if let Some(v) = m.get(k) {
+                    s = s.wrapping_add(u64::from(v.as_slice()[VAL_LEN - 1]));
+                }
+            }
+            let e = t.elapsed();
+            black_box(s);
+            e
+        })
+    });
+    fn std_get<S: BuildHasher>(
+        iters: u64,
+        pos: &mut usize,
+        next: &impl Fn(&mut usize) -> usize,
+        skeys: &[String],
+        m: &HashMap<String, Vec<u8>, S>,
+    ) -> Duration {
+        let mut s = 0u64;
+        let t = Instant::now();
+        for _ in 0..iters {
+            let k = black_box(skeys[next(pos)].as_str());
+            if let Some(v) = m.get(k) {
+                s = s.wrapping_add(u64::from(v[VAL_LEN - 1]));
+            }
+        }
+        let e = t.elapsed();
+        black_box(s);
+        e
+    }
+    g.bench_function("std_ahash", |b| {
+        b.iter_custom(|iters| std_get(iters, &mut pos, &next, skeys, &a))
+    });
+    g.bench_function("std_sip", |b| {
+        b.iter_custom(|iters| std_get(iters, &mut pos, &next, skeys, &sip))
+    });
+    // Same contents on both sides.
+    let r = pool.read();
+    for (k, v) in &a {
+        assert_eq!(r.s.get(k.as_str()).map(|p| p.as_slice()), Some(&v[..]));
+    }
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let keys = keys();
+    let (skeys, svals) = string_kv();
+    print_txn_counters(&keys);
+    print_file_sizes(&keys, &skeys, &svals);
+    insert_group(c, "insert_1_per_txn", 1, &keys, 1.2);
+    insert_group(c, "insert_1000_per_txn", BATCH, &keys, 0.7);
+    {
+        let f = filled(&keys);
+        get_group(c, "get_hit", &f, &keys, true);
+        get_group(c, "get_miss", &f, &absent_keys(&keys), false);
+        get_chain(c, &f, &keys);
+        iterate(c, &f);
+    }
+    remove_group(c, "remove_1_per_txn", 1, &keys, 0.8);
+    remove_group(c, "remove_1000_per_txn", BATCH, &keys, 0.5);
+    string_insert(c, &skeys, &svals);
+    string_get(c, &skeys, &svals);
+}
+
+criterion_group!(phashmap, benches);
+criterion_main!(phashmap);

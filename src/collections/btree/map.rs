@@ -1,0 +1,1429 @@
+//! `PBTreeMap<K, V>`: an ordered map in the pool with `BTreeMap`'s API, over the node engine
+//! in `node.rs`. The header `{ root, height, len }` lives where the map lives.
+//!
+//! Every change runs in two phases. First the search (user `Ord`, which may panic) finds the
+//! path, then the plan lists the edits the change needs — inserts, removals, splits into
+//! freshly allocated nodes, rotations and merges — and **logs every byte range they will
+//! write before the first write**, allocating any new nodes up front. A full pool or log
+//! therefore fails before the tree changes, and the edits themselves are plain memory moves.
+//! Fresh nodes (allocated by the current transaction) are never logged.
+
+#![allow(unsafe_code)]
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Index, RangeBounds};
+
+use smallvec::SmallVec;
+
+use super::iter::{
+    Iter, IterMut, Keys, Range, RangeMut, RawRange, Values, ValuesMut, check_bounds,
+};
+use super::node::{B, CAP, MAX_HEIGHT, MIN, NodeRef, node_layout};
+use crate::collections::convert::IntoPersistent;
+use crate::collections::handle::{self, off_of, pack};
+use crate::error::Result;
+use crate::heap::check::Visitor;
+use crate::persistent::{Fingerprint, Persistent};
+use crate::txn::core::PoolCore;
+
+/// An ordered map in pool memory (a B-tree of up to 11 pairs per node).
+///
+/// ```
+/// use pcoll::{PBTreeMap, PString, Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct Root { by_age: PBTreeMap<u64, PString> }
+///
+/// let pool = Pool::<Root>::options().in_memory()?;
+/// {
+///     let mut root = pool.write();
+///     root.by_age.insert(30, "alice");
+///     root.by_age.insert(25, "bob");
+///     root.by_age.insert(41, "carol");
+/// }
+/// let root = pool.read();
+/// let young: Vec<&str> = root.by_age.range(..35).map(|(_, n)| n.as_str()).collect();
+/// assert_eq!(young, ["bob", "alice"]);
+/// assert_eq!(root.by_age.first_key_value().map(|(k, _)| *k), Some(25));
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+///
+/// Keys and values that are pcoll handles, once removed, come back as handles outside pool
+/// memory: store them again or drop them.
+#[repr(C)]
+pub struct PBTreeMap<K: Persistent, V: Persistent> {
+    root: u64,
+    height: u64,
+    len: u64,
+    _own: PhantomData<((K, V), *const ())>,
+}
+
+/// A path from the root: at each level, a node's offset and the edge (or pair) index taken.
+type Path = SmallVec<[(u64, usize); 8]>;
+
+/// One planned edit: the node, its height, and the pairs and edges it will write.
+struct Span {
+    off: u64,
+    height: usize,
+    pairs: (usize, usize),
+    edges: (usize, usize),
+}
+
+impl<K: Persistent, V: Persistent> Default for PBTreeMap<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
+    /// An empty map; it allocates on the first insert.
+    pub const fn new() -> Self {
+        PBTreeMap {
+            root: 0,
+            height: 0,
+            len: 0,
+            _own: PhantomData,
+        }
+    }
+
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// True when the map has no entries.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The root node in pool `core` (this map's pool).
+    #[inline]
+    fn root_in<'a>(&self, core: &'a PoolCore) -> Option<NodeRef<'a, K, V>> {
+        if self.root == 0 {
+            return None;
+        }
+        // SAFETY: the map's invariants: `root` names its root node, `height` levels high.
+        Some(unsafe { NodeRef::new(core, off_of(self.root), self.height as usize) })
+    }
+
+    /// The root, for reading through `&self` (the map must be in pool memory).
+    #[inline]
+    fn view(&self) -> Option<(&PoolCore, NodeRef<'_, K, V>)> {
+        if self.len == 0 {
+            return None;
+        }
+        let core = handle::home(self, self.root, "PBTreeMap");
+        Some((core, self.root_in(core)?))
+    }
+
+    /// The node at `off` on a path, `depth` levels below the root.
+    #[inline]
+    fn node_at<'a>(&self, core: &'a PoolCore, off: u64, depth: usize) -> NodeRef<'a, K, V> {
+        let height = (self.height as usize).checked_sub(depth);
+        let height = height.expect("pcoll: PBTreeMap path deeper than the tree");
+        // SAFETY: paths are built by descending this tree, so `off` is a node `depth` levels
+        // down, that is at `height`.
+        unsafe { NodeRef::new(core, off, height) }
+    }
+
+    /// Runs `f` with this map's pool, for a change. Panics without a write transaction.
+    #[inline]
+    fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        let (addr, raw) = (self as *const Self as usize, self.root);
+        handle::with_writer_at(addr, raw, "PBTreeMap", |core| f(self, core))
+    }
+
+    /// [`with_pool`](Self::with_pool) for methods handing out `&mut` into the nodes: the
+    /// map must be in pool memory, so its pool outlives the borrow.
+    #[inline]
+    fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        let (addr, raw) = (self as *const Self as usize, self.root);
+        handle::with_home_at(addr, raw, "PBTreeMap", |core| f(self, core))
+    }
+
+    // ---- the plan: log first ----
+
+    /// Logs the ranges of `spans` (skipping fresh nodes).
+    fn log_spans(&self, core: &PoolCore, spans: &[Span]) -> Result<()> {
+        let mut tx = core.tx();
+        for s in spans {
+            if tx.is_fresh(s.off) {
+                continue;
+            }
+            let n = self.node_at(core, s.off, self.height as usize - s.height);
+            tx.log_ptr(n.len_ptr(), 2)?;
+            let (a, b) = (s.pairs.0, s.pairs.1.min(CAP));
+            if a < b {
+                for (p, size) in [
+                    (n.key_ptr(a).cast::<u8>(), size_of::<K>()),
+                    (n.val_ptr(a).cast::<u8>(), size_of::<V>()),
+                ] {
+                    if size > 0 {
+                        tx.log_ptr(p, (b - a) * size)?;
+                    }
+                }
+            }
+            let (a, b) = (s.edges.0, s.edges.1.min(CAP + 1));
+            if s.height > 0 && a < b {
+                tx.log_ptr(n.edge_ptr(a).cast(), (b - a) * 8)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh, empty node at `height`.
+    fn alloc_node<'a>(&self, core: &'a PoolCore, height: usize) -> Result<NodeRef<'a, K, V>> {
+        let (size, align) = node_layout::<K, V>(height);
+        let off = core.tx().alloc(size, align)?;
+        // SAFETY: a fresh block of a node's layout; made an empty node right away.
+        let n = unsafe { NodeRef::new(core, off, height) };
+        n.init_empty();
+        Ok(n)
+    }
+
+    fn free_nodes(core: &PoolCore, nodes: &[NodeRef<'_, K, V>]) {
+        let mut tx = core.tx();
+        nodes.iter().for_each(|n| tx.free(n.off()));
+    }
+
+    // ---- insert ----
+
+    /// Inserts a pair whose key is absent at the leaf edge ending `path` (empty: empty tree).
+    /// Returns the node and index where the pair landed. Fails before any change.
+    fn insert_at(&mut self, core: &PoolCore, path: &Path, k: K, v: V) -> Result<(u64, usize)> {
+        if path.is_empty() {
+            let leaf = self.alloc_node(core, 0)?;
+            // SAFETY: an empty fresh leaf has room.
+            unsafe { leaf.insert_fit(0, k, v, None) };
+            self.root = pack(core.tag, leaf.off());
+            self.height = 0;
+            self.len = 1;
+            return Ok((leaf.off(), 0));
+        }
+        // Plan: the full nodes from the leaf up split, each into a fresh right node.
+        let levels: SmallVec<[NodeRef<'_, K, V>; 8]> = (0..path.len())
+            .map(|d| self.node_at(core, path[d].0, d))
+            .collect();
+        let splits = levels.iter().rev().take_while(|n| n.len() == CAP).count();
+        let mut fresh: SmallVec<[NodeRef<'_, K, V>; 8]> = SmallVec::new();
+        let alloc = (0..splits + usize::from(splits == levels.len())).try_for_each(|s| {
+            fresh.push(self.alloc_node(core, s)?);
+            Ok(())
+        });
+        let spans = (0..=splits.min(levels.len() - 1)).map(|s| {
+            let d = levels.len() - 1 - s;
+            let (n, i) = (levels[d], path[d].1);
+            if s < splits {
+                // A split keeps MIN pairs; the insert lands left when i <= MIN.
+                let to = if i <= MIN { MIN + 1 } else { i };
+                Span {
+                    off: n.off(),
+                    height: n.height(),
+                    pairs: (i, to),
+                    edges: (i + 1, to + 1),
+                }
+            } else {
+                let len = n.len();
+                Span {
+                    off: n.off(),
+                    height: n.height(),
+                    pairs: (i, len + 1),
+                    edges: (i + 1, len + 2),
+                }
+            }
+        });
+        let spans: SmallVec<[Span; 8]> = spans.collect();
+        if let Err(e) = alloc.and_then(|()| self.log_spans(core, &spans)) {
+            Self::free_nodes(core, &fresh);
+            return Err(e);
+        }
+        // Edits.
+        let (mut k, mut v, mut edge) = (k, v, None);
+        let mut landed = None;
+        for (s, node) in levels.iter().rev().enumerate() {
+            let i = path[levels.len() - 1 - s].1;
+            let (target, at) = if s < splits {
+                let right = fresh[s];
+                // SAFETY: a full node and a fresh node of its height.
+                let (sk, sv) = unsafe { node.split(&right) };
+                let target = if i <= MIN { (*node, i) } else { (right, i - B) };
+                // SAFETY: after the split both halves have room; `edge` matches the height.
+                unsafe { target.0.insert_fit(target.1, k, v, edge) };
+                (k, v, edge) = (sk, sv, Some(right.off()));
+                target
+            } else {
+                // SAFETY: not full; `edge` is Some exactly above the leaves.
+                unsafe { node.insert_fit(i, k, v, edge) };
+                self.len += 1;
+                return Ok(landed.unwrap_or((node.off(), i)));
+            };
+            landed.get_or_insert((target.off(), at));
+        }
+        // Every level split: a new root over the old root and its new sibling.
+        let root = fresh[splits];
+        root.set_edge(0, off_of(self.root));
+        // SAFETY: an empty fresh internal node; the separator goes between the two halves.
+        unsafe { root.insert_fit(0, k, v, edge) };
+        self.root = pack(core.tag, root.off());
+        self.height += 1;
+        self.len += 1;
+        Ok(landed.expect("a split placed the pair"))
+    }
+
+    // ---- remove ----
+
+    /// Removes the pair at the end of `path` (a pair index in its node), rebalancing.
+    fn remove_at(&mut self, core: &PoolCore, path: &Path) -> Result<(K, V)> {
+        let mut path = path.clone();
+        let d = path.len() - 1;
+        let (found, i) = (self.node_at(core, path[d].0, d), path[d].1);
+        // A pair in an internal node is swapped with its predecessor, the last pair of the
+        // rightmost leaf of its left subtree, which is removed instead.
+        let mut replace = None;
+        if !found.is_leaf() {
+            replace = Some((found, i));
+            let mut n = found.edge(i);
+            path[d].1 = i;
+            loop {
+                let len = n.len();
+                if n.is_leaf() {
+                    path.push((n.off(), len - 1));
+                    break;
+                }
+                path.push((n.off(), len));
+                n = n.edge(len);
+            }
+        }
+        let spans = self.plan_remove(core, &path, replace.map(|r| (r.0.off(), r.0.height(), r.1)));
+        self.log_spans(core, &spans)?;
+        // Edits.
+        let leaf_d = path.len() - 1;
+        let leaf = self.node_at(core, path[leaf_d].0, leaf_d);
+        // SAFETY: the path ends at a pair of this leaf.
+        let (mut k, mut v, _) = unsafe { leaf.remove_kv(path[leaf_d].1) };
+        if let Some((n, i)) = replace {
+            // SAFETY: pair i of the internal node exists; the predecessor takes its place.
+            (k, v) = unsafe { n.replace_kv(i, k, v) };
+        }
+        self.len -= 1;
+        self.rebalance(core, &path);
+        Ok((k, v))
+    }
+
+    /// The spans a removal along `path` writes (mirrors `remove_at` and `rebalance`).
+    fn plan_remove(
+        &self,
+        core: &PoolCore,
+        path: &Path,
+        replace: Option<(u64, usize, usize)>,
+    ) -> SmallVec<[Span; 8]> {
+        let mut spans = SmallVec::new();
+        if let Some((off, height, i)) = replace {
+            spans.push(Span {
+                off,
+                height,
+                pairs: (i, i + 1),
+                edges: (0, 0),
+            });
+        }
+        let d = path.len() - 1;
+        let leaf = self.node_at(core, path[d].0, d);
+        let i = path[d].1;
+        let mut len = leaf.len();
+        spans.push(Span {
+            off: leaf.off(),
+            height: 0,
+            pairs: (i, len),
+            edges: (0, 0),
+        });
+        len -= 1;
+        for d in (1..path.len()).rev() {
+            if len >= MIN {
+                break;
+            }
+            let node = self.node_at(core, path[d].0, d);
+            let (parent, e) = (self.node_at(core, path[d - 1].0, d - 1), path[d - 1].1);
+            let plen = parent.len();
+            let h = node.height();
+            let sp = |n: &NodeRef<'_, K, V>, pairs, edges| Span {
+                off: n.off(),
+                height: h,
+                pairs,
+                edges,
+            };
+            if e > 0 {
+                let left = parent.edge(e - 1);
+                let ll = left.len();
+                if ll > MIN {
+                    spans.push(sp(&node, (0, len + 1), (0, len + 2)));
+                    spans.push(sp(&left, (ll - 1, ll), (ll, ll + 1)));
+                    spans.push(Span {
+                        off: parent.off(),
+                        height: h + 1,
+                        pairs: (e - 1, e),
+                        edges: (0, 0),
+                    });
+                    break;
+                }
+                spans.push(sp(&left, (ll, ll + 1 + len), (ll + 1, ll + 2 + len)));
+                spans.push(Span {
+                    off: parent.off(),
+                    height: h + 1,
+                    pairs: (e - 1, plen),
+                    edges: (e, plen + 1),
+                });
+            } else {
+                let right = parent.edge(1);
+                let rl = right.len();
+                if rl > MIN {
+                    spans.push(sp(&node, (len, len + 1), (len + 1, len + 2)));
+                    spans.push(sp(&right, (0, rl), (0, rl + 1)));
+                    spans.push(Span {
+                        off: parent.off(),
+                        height: h + 1,
+                        pairs: (0, 1),
+                        edges: (0, 0),
+                    });
+                    break;
+                }
+                spans.push(sp(&node, (len, len + 1 + rl), (len + 1, len + 2 + rl)));
+                spans.push(Span {
+                    off: parent.off(),
+                    height: h + 1,
+                    pairs: (0, plen),
+                    edges: (1, plen + 1),
+                });
+            }
+            len = plen - 1;
+        }
+        spans
+    }
+
+    /// Restores the minimum fill along `path` after a removal from its leaf: a rotation
+    /// from a sibling with pairs to spare, else a merge with it (which may underfill the
+    /// parent in turn); finally an empty root gives way to its only child.
+    fn rebalance(&mut self, core: &PoolCore, path: &Path) {
+        for d in (1..path.len()).rev() {
+            let node = self.node_at(core, path[d].0, d);
+            if node.len() >= MIN {
+                return;
+            }
+            let (parent, e) = (self.node_at(core, path[d - 1].0, d - 1), path[d - 1].1);
+            // SAFETY: siblings are children e-1/e+1 of the same parent, at the same height;
+            // the counts checked make room where pairs go (all edits in this block).
+            unsafe {
+                if e > 0 {
+                    let left = parent.edge(e - 1);
+                    if left.len() > MIN {
+                        let (k, v, edge) = left.remove_kv(left.len() - 1);
+                        let (k, v) = parent.replace_kv(e - 1, k, v);
+                        node.push_front(k, v, edge);
+                        return;
+                    }
+                    let (k, v, _) = parent.remove_kv(e - 1);
+                    left.merge(k, v, &node);
+                    core.tx().free(node.off());
+                } else {
+                    let right = parent.edge(1);
+                    if right.len() > MIN {
+                        let (k, v, edge) = right.pop_front();
+                        let (k, v) = parent.replace_kv(0, k, v);
+                        node.insert_fit(node.len(), k, v, edge);
+                        return;
+                    }
+                    let (k, v, _) = parent.remove_kv(0);
+                    node.merge(k, v, &right);
+                    core.tx().free(right.off());
+                }
+            }
+        }
+        let root = self.root_in(core).expect("a tree with a root");
+        if root.len() == 0 {
+            core.tx().free(root.off());
+            if root.is_leaf() {
+                (self.root, self.height) = (0, 0);
+            } else {
+                self.root = pack(core.tag, root.edge(0).off());
+                self.height -= 1;
+            }
+        }
+    }
+
+    /// The path to the first (`last == false`) or last pair.
+    fn end_path(&self, core: &PoolCore, last: bool) -> Option<Path> {
+        let mut n = self.root_in(core)?;
+        let mut path = Path::new();
+        loop {
+            let len = n.len();
+            if n.is_leaf() {
+                if len == 0 {
+                    return None;
+                }
+                path.push((n.off(), if last { len - 1 } else { 0 }));
+                return Some(path);
+            }
+            let e = if last { len } else { 0 };
+            path.push((n.off(), e));
+            n = n.edge(e);
+        }
+    }
+
+    /// Removes and returns the first pair.
+    pub fn pop_first(&mut self) -> Option<(K, V)> {
+        if self.len == 0 {
+            return None;
+        }
+        self.with_pool(|m, core| {
+            let path = m.end_path(core, false)?;
+            Some(
+                m.remove_at(core, &path)
+                    .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::pop_first: {e}")),
+            )
+        })
+    }
+
+    /// Removes and returns the last pair.
+    pub fn pop_last(&mut self) -> Option<(K, V)> {
+        if self.len == 0 {
+            return None;
+        }
+        self.with_pool(|m, core| {
+            let path = m.end_path(core, true)?;
+            Some(
+                m.remove_at(core, &path)
+                    .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::pop_last: {e}")),
+            )
+        })
+    }
+
+    /// The first pair.
+    pub fn first_key_value(&self) -> Option<(&K, &V)> {
+        self.iter().next()
+    }
+
+    /// The last pair.
+    pub fn last_key_value(&self) -> Option<(&K, &V)> {
+        self.iter().next_back()
+    }
+
+    /// Removes every entry, dropping them, and frees every node.
+    pub fn clear(&mut self) {
+        if self.root == 0 {
+            return;
+        }
+        self.with_pool(|m, core| {
+            let root = m.root_in(core).expect("a root");
+            Self::drop_subtree(core, root);
+            (m.root, m.height, m.len) = (0, 0, 0);
+        });
+    }
+
+    /// Drops every pair under `n` in place and frees its nodes (deferred to commit).
+    fn drop_subtree(core: &PoolCore, n: NodeRef<'_, K, V>) {
+        let len = n.len();
+        if !n.is_leaf() {
+            (0..=len).for_each(|i| Self::drop_subtree(core, n.edge(i)));
+        }
+        if std::mem::needs_drop::<(K, V)>() {
+            for i in 0..len {
+                let (kp, vp) = (n.key_ptr(i), n.val_ptr(i));
+                // SAFETY: pairs below len are initialised and dropped exactly once, here; the
+                // node is freed right after.
+                unsafe {
+                    handle::drop_at::<K>(core, core.offset_of(kp.cast()))
+                        .and_then(|()| handle::drop_at::<V>(core, core.offset_of(vp.cast())))
+                        .unwrap_or_else(|e| panic!("pcoll: PBTreeMap drop: {e}"));
+                }
+            }
+        }
+        core.tx().free(n.off());
+    }
+
+    /// The pool of a map in pool memory, for the whole mutable borrow.
+    fn home_core(&mut self) -> &PoolCore {
+        let p = self.with_home(|_, core| core as *const PoolCore);
+        // SAFETY: the map lies in this pool's memory (with_home checked), so the pool lives at
+        // least as long as the borrow of the map the result is tied to.
+        unsafe { &*p }
+    }
+
+    /// An iterator over the entries, in key order.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        let raw = match self.view() {
+            // SAFETY: the root is a node of this tree; no bound is compared.
+            Some((core, root)) => RawRange::full(root, core),
+            None => RawRange::empty(),
+        };
+        Iter {
+            inner: Range { raw },
+            left: self.len(),
+        }
+    }
+
+    /// An iterator over the keys, in order.
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys { inner: self.iter() }
+    }
+
+    /// An iterator over the values, in key order.
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values { inner: self.iter() }
+    }
+
+    /// An iterator over the entries with mutable values, each logged as it is handed out.
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
+        let left = self.len();
+        IterMut {
+            inner: self.full_mut(),
+            left,
+        }
+    }
+
+    /// An iterator over mutable values (each logged as it is handed out).
+    pub fn values_mut(&mut self) -> ValuesMut<'_, K, V> {
+        ValuesMut {
+            inner: self.iter_mut(),
+        }
+    }
+
+    /// A mutable range over the tree, from `make(root, core)`.
+    fn raw_mut<'a>(
+        &'a mut self,
+        make: impl FnOnce(NodeRef<'a, K, V>, &'a PoolCore) -> RawRange<'a, K, V>,
+    ) -> RangeMut<'a, K, V> {
+        if self.len == 0 {
+            return RangeMut {
+                raw: RawRange::empty(),
+                _m: PhantomData,
+            };
+        }
+        let (root, height) = (off_of(self.root), self.height as usize);
+        let core = self.home_core();
+        // SAFETY: the map's root node, `height` levels high.
+        let root = unsafe { NodeRef::new(core, root, height) };
+        RangeMut {
+            raw: make(root, core),
+            _m: PhantomData,
+        }
+    }
+
+    fn full_mut(&mut self) -> RangeMut<'_, K, V> {
+        self.raw_mut(RawRange::full)
+    }
+
+    /// Rebuilds the tree from its pairs in order, keeping those `keep` marks: the old nodes
+    /// are freed (not logged), the new ones are fresh. Dropped pairs are dropped.
+    fn rebuild(&mut self, core: &PoolCore, keep: &[bool]) -> Result<()> {
+        let Some(root) = self.root_in(core) else {
+            return Ok(());
+        };
+        let mut pairs = Vec::with_capacity(self.len());
+        Self::move_out(core, root, &mut pairs);
+        (self.root, self.height, self.len) = (0, 0, 0);
+        for ((k, v), keep) in pairs
+            .into_iter()
+            .zip(keep.iter().copied().chain(std::iter::repeat(true)))
+        {
+            if keep {
+                self.push_back(core, k, v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves every pair under `n` out, in order, and frees its nodes (deferred to commit; the
+    /// nodes' bytes stay intact for a rollback).
+    fn move_out(core: &PoolCore, n: NodeRef<'_, K, V>, out: &mut Vec<(K, V)>) {
+        let len = n.len();
+        for i in 0..=len {
+            if !n.is_leaf() {
+                Self::move_out(core, n.edge(i), out);
+            }
+            if i < len {
+                // SAFETY: pair i is initialised; the node is freed and never read as a tree
+                // node again in this transaction, so each pair moves out once.
+                out.push(unsafe { (n.key_ptr(i).read(), n.val_ptr(i).read()) });
+            }
+        }
+        core.tx().free(n.off());
+    }
+
+    /// Appends a pair whose key is greater than every key in the map.
+    fn push_back(&mut self, core: &PoolCore, k: K, v: V) -> Result<()> {
+        let mut path = Path::new();
+        if let Some(mut n) = self.root_in(core) {
+            loop {
+                let len = n.len();
+                path.push((n.off(), len));
+                if n.is_leaf() {
+                    break;
+                }
+                n = n.edge(len);
+            }
+        }
+        self.insert_at(core, &path, k, v).map(|_| ())
+    }
+}
+
+impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
+    /// The path to `q`: `(path, true)` ending at its pair, or `(path, false)` ending at the
+    /// leaf edge where it would go (empty for an empty tree).
+    fn search_path<Q>(&self, core: &PoolCore, q: &Q) -> (Path, bool)
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        let mut path = Path::new();
+        let Some(mut n) = self.root_in(core) else {
+            return (path, false);
+        };
+        loop {
+            match n.search(q) {
+                Ok(i) => {
+                    path.push((n.off(), i));
+                    return (path, true);
+                }
+                Err(i) => {
+                    path.push((n.off(), i));
+                    if n.is_leaf() {
+                        return (path, false);
+                    }
+                    n = n.edge(i);
+                }
+            }
+        }
+    }
+
+    /// The node and index of `q`'s pair (the map must be in pool memory when not empty).
+    #[inline]
+    fn find<Q>(&self, q: &Q) -> Option<(NodeRef<'_, K, V>, usize)>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        let (_, mut n) = self.view()?;
+        loop {
+            match n.search(q) {
+                Ok(i) => return Some((n, i)),
+                Err(_) if n.is_leaf() => return None,
+                Err(i) => n = n.edge(i),
+            }
+        }
+    }
+
+    /// The value of `k`.
+    #[inline]
+    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(k).map(|(n, i)| n.val(i))
+    }
+
+    /// The stored key and the value of `k`.
+    pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(k).map(|(n, i)| (n.key(i), n.val(i)))
+    }
+
+    /// True when the map holds `k`.
+    pub fn contains_key<Q>(&self, k: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(k).is_some()
+    }
+
+    /// A pointer to the value of pair `i` of node `off`, logged (for `&mut V`).
+    fn value_ptr(core: &PoolCore, n: NodeRef<'_, K, V>, i: usize) -> Result<*mut V> {
+        assert!(i < n.len());
+        let p = n.val_ptr(i);
+        let mut tx = core.tx();
+        if size_of::<V>() > 0 && !tx.is_fresh(n.off()) {
+            tx.log_ptr(p.cast(), size_of::<V>())?;
+        }
+        Ok(p)
+    }
+
+    /// The value at the end of `path` (a pair), mutably and logged.
+    fn value_mut_at(&mut self, path: &Path, what: &str) -> &mut V {
+        let p = self.with_home(|m, core| {
+            let d = path.len() - 1;
+            Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)
+        });
+        let p = p.unwrap_or_else(|e| panic!("pcoll: PBTreeMap::{what}: {e}"));
+        // SAFETY: an initialised, logged value; exclusive through `&mut self`, whose pool
+        // (holding the map, with_home) outlives the borrow.
+        unsafe { &mut *p }
+    }
+
+    /// The value of `k`, mutably (only it is logged).
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        if self.len == 0 {
+            return None;
+        }
+        let (path, found) = self.with_home(|m, core| m.search_path(core, k));
+        found.then(|| self.value_mut_at(&path, "get_mut"))
+    }
+
+    /// Inserts `k → v`; returns the previous value (the stored key is kept, as in
+    /// `BTreeMap`).
+    ///
+    /// # Panics
+    /// When the pool is full (see [`try_insert`](Self::try_insert)).
+    pub fn insert<I, W>(&mut self, k: I, v: W) -> Option<V>
+    where
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Ord,
+    {
+        self.try_insert(k, v)
+            .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::insert: {e}"))
+    }
+
+    /// [`insert`](Self::insert), returning `Error::OutOfSpace` when the pool is full (the
+    /// map is then unchanged).
+    pub fn try_insert<I, W>(&mut self, k: I, v: W) -> Result<Option<V>>
+    where
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Ord,
+    {
+        self.with_pool(|m, core| {
+            let (path, found) = m.search_path(core, k.probe());
+            if found {
+                let v = v.into_persistent()?;
+                let d = path.len() - 1;
+                let p = Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)?;
+                // SAFETY: an initialised, logged value; the old one moves out.
+                return Ok(Some(unsafe { std::ptr::replace(p, v) }));
+            }
+            let (k, v) = (k.into_persistent()?, v.into_persistent()?);
+            m.insert_at(core, &path, k, v).map(|_| None)
+        })
+    }
+
+    /// Removes `k`; returns its value.
+    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.remove_entry(k).map(|(_, v)| v)
+    }
+
+    /// Removes `k`; returns the stored key and its value.
+    pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        if self.len == 0 {
+            return None;
+        }
+        self.with_pool(|m, core| {
+            let (path, found) = m.search_path(core, k);
+            found.then(|| {
+                m.remove_at(core, &path)
+                    .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::remove: {e}"))
+            })
+        })
+    }
+
+    /// The entry of `key`, for in-place changes.
+    ///
+    /// ```
+    /// # use pcoll::{PBTreeMap, PString, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { words: PBTreeMap<PString, u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// for w in "b a b c b".split(' ') {
+    ///     *root.words.entry(w).or_insert(0) += 1;
+    /// }
+    /// let counts: Vec<(&str, u64)> = root.words.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    /// assert_eq!(counts, [("a", 1), ("b", 3), ("c", 1)]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn entry<I>(&mut self, key: I) -> Entry<'_, K, V, I>
+    where
+        I: IntoPersistent<K>,
+        K: Borrow<I::Probe>,
+        I::Probe: Ord,
+    {
+        let (path, found) = self.with_home(|m, core| m.search_path(core, key.probe()));
+        if found {
+            Entry::Occupied(OccupiedEntry { map: self, path })
+        } else {
+            Entry::Vacant(VacantEntry {
+                map: self,
+                path,
+                key,
+            })
+        }
+    }
+
+    /// The entries with keys in `range`, in order.
+    ///
+    /// # Panics
+    /// As std: when the start lies after the end, or both are equal and excluded.
+    pub fn range<Q, R>(&self, range: R) -> Range<'_, K, V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+        R: RangeBounds<Q>,
+    {
+        let (lo, hi) = (range.start_bound(), range.end_bound());
+        check_bounds(lo, hi);
+        match self.view() {
+            Some((core, root)) => Range {
+                raw: RawRange::new(root, core, lo, hi),
+            },
+            None => Range {
+                raw: RawRange::empty(),
+            },
+        }
+    }
+
+    /// The entries with keys in `range`, values mutable (each logged as it is handed out).
+    ///
+    /// # Panics
+    /// As [`range`](Self::range).
+    pub fn range_mut<Q, R>(&mut self, range: R) -> RangeMut<'_, K, V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+        R: RangeBounds<Q>,
+    {
+        let (lo, hi) = (range.start_bound(), range.end_bound());
+        check_bounds(lo, hi);
+        self.raw_mut(|root, core| RawRange::new(root, core, lo, hi))
+    }
+
+    /// Keeps the entries for which `f` returns true, visiting them in key order. Each value
+    /// is logged before `f` sees it; when some go, the tree is rebuilt into fresh nodes
+    /// (O(n), no per-entry log entries).
+    pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
+        let keep: Vec<bool> = self.iter_mut().map(|(k, v)| f(k, v)).collect();
+        if keep.iter().all(|&k| k) {
+            return;
+        }
+        self.with_pool(|m, core| m.rebuild(core, &keep))
+            .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::retain: {e}"));
+    }
+
+    /// Moves every entry of `other` into this map (a value of `other` wins over this map's
+    /// for an equal key, as in std). O(m log n); when this map is empty the two just swap.
+    pub fn append(&mut self, other: &mut PBTreeMap<K, V>) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            return std::mem::swap(self, other);
+        }
+        while let Some((k, _)) = other.first_key_value() {
+            // Searched while the key is still in `other` (a handle key moved out of pool
+            // memory could not be read).
+            let (path, found) = self.with_pool(|m, core| m.search_path(core, k));
+            let (k, v) = other.pop_first().expect("not empty");
+            self.with_pool(|m, core| -> Result<()> {
+                if found {
+                    let d = path.len() - 1;
+                    let p = Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)?;
+                    // SAFETY: an initialised, logged value; the old one is dropped.
+                    drop(unsafe { std::ptr::replace(p, v) });
+                    drop(k);
+                    Ok(())
+                } else {
+                    m.insert_at(core, &path, k, v).map(|_| ())
+                }
+            })
+            .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::append: {e}"));
+        }
+    }
+
+    /// Splits off the entries with keys at or after `key` into a new map (built in this
+    /// transaction: store it into the pool to read it). O(m log n) for m entries moved.
+    pub fn split_off<Q>(&mut self, key: &Q) -> PBTreeMap<K, V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        let mut tail = Vec::new();
+        while self
+            .last_key_value()
+            .is_some_and(|(k, _)| k.borrow() >= key)
+        {
+            tail.push(self.pop_last().expect("not empty"));
+        }
+        let mut out = PBTreeMap::new();
+        for (k, v) in tail.into_iter().rev() {
+            out.with_pool(|m, core| m.push_back(core, k, v))
+                .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::split_off: {e}"));
+        }
+        out
+    }
+
+    /// Test support: levels above the leaves (0 for a single leaf or an empty map).
+    #[doc(hidden)]
+    pub fn height(&self) -> usize {
+        self.height as usize
+    }
+
+    /// Test support: keys strictly increasing in order, every node but the root at least
+    /// half full, all leaves at one depth, and `len` equal to the pairs counted.
+    #[doc(hidden)]
+    pub fn verify_tree(&self) -> std::result::Result<(), String> {
+        let Some((_, root)) = self.view() else {
+            return if self.root == 0 || self.len == 0 {
+                Ok(())
+            } else {
+                Err("empty tree with a root".into())
+            };
+        };
+        let mut count = 0;
+        let mut last: Option<&K> = None;
+        Self::verify_node(root, true, &mut count, &mut last)?;
+        if count != self.len() {
+            return Err(format!("len {} but {count} pairs", self.len));
+        }
+        Ok(())
+    }
+
+    fn verify_node<'a>(
+        n: NodeRef<'a, K, V>,
+        is_root: bool,
+        count: &mut usize,
+        last: &mut Option<&'a K>,
+    ) -> std::result::Result<(), String> {
+        let len = n.len();
+        if (!is_root && len < MIN) || len == 0 {
+            return Err(format!("node at height {} holds {len} pairs", n.height()));
+        }
+        for i in 0..=len {
+            if !n.is_leaf() {
+                Self::verify_node(n.edge(i), false, count, last)?;
+            }
+            if i < len {
+                let k = n.key(i);
+                if last.is_some_and(|l| l >= k) {
+                    return Err("keys out of order".into());
+                }
+                *last = Some(k);
+                *count += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- entries ----
+
+/// A view into one key's place in a [`PBTreeMap`], from [`PBTreeMap::entry`].
+pub enum Entry<'a, K: Persistent, V: Persistent, I> {
+    /// The key is present.
+    Occupied(OccupiedEntry<'a, K, V>),
+    /// The key is absent.
+    Vacant(VacantEntry<'a, K, V, I>),
+}
+
+/// A present key's entry.
+pub struct OccupiedEntry<'a, K: Persistent, V: Persistent> {
+    map: &'a mut PBTreeMap<K, V>,
+    path: Path,
+}
+
+/// An absent key's entry; the key is converted into `K` only by [`VacantEntry::insert`].
+pub struct VacantEntry<'a, K: Persistent, V: Persistent, I> {
+    map: &'a mut PBTreeMap<K, V>,
+    path: Path,
+    key: I,
+}
+
+impl<'a, K, V, I> Entry<'a, K, V, I>
+where
+    K: Persistent + Ord + Borrow<I::Probe>,
+    V: Persistent,
+    I: IntoPersistent<K>,
+    I::Probe: Ord,
+{
+    /// The value, inserting `default` when absent.
+    pub fn or_insert(self, default: impl IntoPersistent<V>) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(default),
+        }
+    }
+
+    /// The value, inserting `f()` when absent.
+    pub fn or_insert_with<W: IntoPersistent<V>, F: FnOnce() -> W>(self, f: F) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(f()),
+        }
+    }
+
+    /// The value, inserting `f(&key)` when absent.
+    pub fn or_insert_with_key<W, F>(self, f: F) -> &'a mut V
+    where
+        W: IntoPersistent<V>,
+        F: FnOnce(&I::Probe) -> W,
+    {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let v = f(e.key());
+                e.insert(v)
+            }
+        }
+    }
+
+    /// The value, inserting `V::default()` when absent.
+    pub fn or_default(self) -> &'a mut V
+    where
+        V: Default,
+    {
+        self.or_insert_with(V::default)
+    }
+
+    /// Runs `f` on the value when present.
+    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
+        match self {
+            Entry::Occupied(mut e) => {
+                f(e.get_mut());
+                Entry::Occupied(e)
+            }
+            Entry::Vacant(e) => Entry::Vacant(e),
+        }
+    }
+
+    /// The key (the stored one when present, else the one given to `entry`).
+    pub fn key(&self) -> &I::Probe {
+        match self {
+            Entry::Occupied(e) => e.key().borrow(),
+            Entry::Vacant(e) => e.key(),
+        }
+    }
+}
+
+impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
+    fn pair(&self) -> (NodeRef<'_, K, V>, usize) {
+        let (core, _) = self
+            .map
+            .view()
+            .expect("an occupied entry's map is not empty");
+        let d = self.path.len() - 1;
+        (self.map.node_at(core, self.path[d].0, d), self.path[d].1)
+    }
+
+    /// The stored key.
+    pub fn key(&self) -> &K {
+        let (n, i) = self.pair();
+        n.key(i)
+    }
+
+    /// The value.
+    pub fn get(&self) -> &V {
+        let (n, i) = self.pair();
+        n.val(i)
+    }
+
+    /// The value, mutably (logged).
+    pub fn get_mut(&mut self) -> &mut V {
+        self.map.value_mut_at(&self.path, "OccupiedEntry::get_mut")
+    }
+
+    /// The value, mutably for the map's borrow (logged).
+    pub fn into_mut(self) -> &'a mut V {
+        self.map.value_mut_at(&self.path, "OccupiedEntry::into_mut")
+    }
+
+    /// Replaces the value; returns the old one.
+    pub fn insert(&mut self, value: V) -> V {
+        std::mem::replace(self.get_mut(), value)
+    }
+
+    /// Removes the entry; returns the value.
+    pub fn remove(self) -> V {
+        self.remove_entry().1
+    }
+
+    /// Removes the entry; returns the stored key and the value.
+    pub fn remove_entry(self) -> (K, V) {
+        let path = self.path;
+        self.map
+            .with_pool(|m, core| m.remove_at(core, &path))
+            .unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::remove: {e}"))
+    }
+}
+
+impl<'a, K, V, I> VacantEntry<'a, K, V, I>
+where
+    K: Persistent + Ord,
+    V: Persistent,
+    I: IntoPersistent<K>,
+{
+    /// The key given to `entry`, in its borrowed form.
+    pub fn key(&self) -> &I::Probe {
+        self.key.probe()
+    }
+
+    /// The key given to `entry`.
+    pub fn into_key(self) -> I {
+        self.key
+    }
+
+    /// Inserts the key with `value`; returns the value, mutably.
+    ///
+    /// # Panics
+    /// When the pool is full.
+    pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
+        let (path, key) = (self.path, self.key);
+        let at = self.map.with_home(|m, core| {
+            let kv = (key.into_persistent()?, value.into_persistent()?);
+            m.insert_at(core, &path, kv.0, kv.1)
+        });
+        let (off, i) = at.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
+        let p = self.map.with_home(|m, core| {
+            let depth = m.height as usize; // the pair landed in a leaf
+            m.node_at(core, off, depth).val_ptr(i)
+        });
+        // SAFETY: the pair was just written into slot i of that leaf (no undo needed: the
+        // slot was logged or fresh before the insert); exclusive through the map's `&mut`,
+        // whose pool outlives it.
+        unsafe { &mut *p }
+    }
+}
+
+// ---- std traits ----
+
+impl<K, V, Q> Index<&Q> for PBTreeMap<K, V>
+where
+    K: Persistent + Ord + Borrow<Q>,
+    V: Persistent,
+    Q: Ord + ?Sized,
+{
+    type Output = V;
+    /// # Panics
+    /// When the key is absent.
+    fn index(&self, k: &Q) -> &V {
+        self.get(k).expect("pcoll: PBTreeMap: key not found")
+    }
+}
+
+impl<K: Persistent + fmt::Debug, V: Persistent + fmt::Debug> fmt::Debug for PBTreeMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Persistent + PartialEq, V: Persistent + PartialEq> PartialEq for PBTreeMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<K: Persistent + Eq, V: Persistent + Eq> Eq for PBTreeMap<K, V> {}
+
+impl<K: Persistent + PartialOrd, V: Persistent + PartialOrd> PartialOrd for PBTreeMap<K, V> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        self.iter().partial_cmp(other.iter())
+    }
+}
+
+impl<K: Persistent + Ord, V: Persistent + Ord> Ord for PBTreeMap<K, V> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+/// Compares with a std map of the same key type.
+impl<K, V, W> PartialEq<BTreeMap<K, W>> for PBTreeMap<K, V>
+where
+    K: Persistent + PartialEq,
+    V: Persistent + PartialEq<W>,
+{
+    fn eq(&self, other: &BTreeMap<K, W>) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((a, v), (b, w))| a == b && v == w)
+    }
+}
+
+/// Compares a map keyed by `PString` with a std map keyed by `String`.
+impl<V, W> PartialEq<BTreeMap<String, W>> for PBTreeMap<crate::PString, V>
+where
+    V: Persistent + PartialEq<W>,
+{
+    fn eq(&self, other: &BTreeMap<String, W>) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((a, v), (b, w))| a == b && v == w)
+    }
+}
+
+impl<K, V, I, W> Extend<(I, W)> for PBTreeMap<K, V>
+where
+    K: Persistent + Ord + Borrow<I::Probe>,
+    V: Persistent,
+    I: IntoPersistent<K>,
+    I::Probe: Ord,
+    W: IntoPersistent<V>,
+{
+    fn extend<T: IntoIterator<Item = (I, W)>>(&mut self, iter: T) {
+        iter.into_iter().for_each(|(k, v)| {
+            self.insert(k, v);
+        });
+    }
+}
+
+/// Builds a map in this thread's write transaction (store it into the pool to read it).
+impl<K, V, I, W> FromIterator<(I, W)> for PBTreeMap<K, V>
+where
+    K: Persistent + Ord + Borrow<I::Probe>,
+    V: Persistent,
+    I: IntoPersistent<K>,
+    I::Probe: Ord,
+    W: IntoPersistent<V>,
+{
+    fn from_iter<T: IntoIterator<Item = (I, W)>>(iter: T) -> Self {
+        let mut m = Self::new();
+        m.extend(iter);
+        m
+    }
+}
+
+impl<'a, K: Persistent, V: Persistent> IntoIterator for &'a PBTreeMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+    fn into_iter(self) -> Iter<'a, K, V> {
+        self.iter()
+    }
+}
+
+impl<'a, K: Persistent, V: Persistent> IntoIterator for &'a mut PBTreeMap<K, V> {
+    type Item = (&'a K, &'a mut V);
+    type IntoIter = IterMut<'a, K, V>;
+    fn into_iter(self) -> IterMut<'a, K, V> {
+        self.iter_mut()
+    }
+}
+
+impl<K: Persistent, V: Persistent> Drop for PBTreeMap<K, V> {
+    fn drop(&mut self) {
+        if self.root == 0 {
+            return;
+        }
+        let (raw, height) = (self.root, self.height as usize);
+        // Outside pool memory with its transaction gone, the nodes leak (check() says so).
+        handle::with_core(&*self, raw, |core| {
+            // SAFETY: the map's root node, `height` levels high.
+            let root = unsafe { NodeRef::new(core, off_of(raw), height) };
+            Self::drop_subtree(core, root);
+        });
+    }
+}
+
+impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
+    /// For `Pool::check()`: every node block against the allocator before it is read, fill
+    /// bounds, one leaf depth, and `len` against the pairs counted.
+    fn visit_node(
+        &self,
+        core: &PoolCore,
+        off: u64,
+        height: usize,
+        v: &mut Visitor<'_>,
+    ) -> Option<usize> {
+        let (size, _) = node_layout::<K, V>(height);
+        if !v.enter(off, size) {
+            return None;
+        }
+        // SAFETY: an allocated block of a node's size at this height (entered above).
+        let n = unsafe { NodeRef::<K, V>::new(core, off, height) };
+        // SAFETY: `len` is a plain u16 of the entered block.
+        let len = usize::from(unsafe { n.len_ptr().cast::<u16>().read() });
+        if len > CAP || (len < MIN && off != off_of(self.root)) || len == 0 {
+            v.problem(format!("PBTreeMap node of {len} pairs at height {height}"));
+            return None;
+        }
+        let mut count = len;
+        for i in 0..len {
+            n.key(i).visit(v);
+            n.val(i).visit(v);
+        }
+        if height > 0 {
+            for i in 0..=len {
+                // SAFETY: edges up to len of an entered internal node are plain u64s.
+                let child = unsafe { n.edge_ptr(i).read() };
+                count += self.visit_node(core, child, height - 1, v)?;
+            }
+        }
+        Some(count)
+    }
+}
+
+// SAFETY: a PBTreeMap holds a pool offset and two counters; layout names K and V; visit
+// reports every node block and every pair's blocks.
+unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("PBTreeMap", size_of::<Self>(), align_of::<Self>()) {
+            K::layout(fp);
+            V::layout(fp);
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        if self.root == 0 {
+            if self.len != 0 {
+                v.problem(format!("PBTreeMap of {} entries without a root", self.len));
+            }
+            return;
+        }
+        if self.height as usize >= MAX_HEIGHT {
+            return v.problem(format!("PBTreeMap of height {}", self.height));
+        }
+        let Some(core) = crate::txn::core::core_of(self) else {
+            return;
+        };
+        if handle::tag_of(self.root) != core.tag {
+            return v.problem(format!(
+                "pointer {:#x} carries another pool's tag",
+                self.root
+            ));
+        }
+        let count = self.visit_node(core, off_of(self.root), self.height as usize, v);
+        if count.is_some_and(|c| c as u64 != self.len) {
+            v.problem(format!(
+                "PBTreeMap len {} but {} pairs",
+                self.len,
+                count.unwrap_or(0)
+            ));
+        }
+    }
+}
+
+crate::collections::phashmap::opaque_debug!(
+    OccupiedEntry ['a, K: Persistent, V: Persistent] ['a, K, V],
+    VacantEntry ['a, K: Persistent, V: Persistent, I] ['a, K, V, I],
+    Entry ['a, K: Persistent, V: Persistent, I] ['a, K, V, I],
+);
