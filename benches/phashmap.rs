@@ -4,12 +4,14 @@
 //! only, see "Sampling" below).
 //!
 //! Every pcoll benchmark uses `Durability::Process` on a memory pool
-//! (`Pool::options().durability(Process).max_size(8 GiB).in_memory()`), root
-//! `{ m: PHashMap<u64, u64>, s: PHashMap<PString, PVec<u8>> }` with the default hasher
-//! (`PRandomState`, ahash with a seed stored in the map). The std sides are
-//! `HashMap<u64, u64, ahash::RandomState>` (`std_ahash`, the same hash function) and, for
-//! reference, `HashMap<u64, u64>` with std's SipHash (`std_sip`). "1 M" = N = 2^20. Keys are
-//! 2^20 random u64 from a fixed-seed xorshift64*; the value of key `i` is `i`.
+//! (`Pool::options().durability(Process).max_size(8 GiB).in_memory()`) whose root is just
+//! the map: `{ m: PHashMap<u64, u64> }` (64 bytes, logged whole by the first `w.m` of each
+//! transaction) or `{ s: PHashMap<PString, PVec<u8>> }`, with the default hasher
+//! (`PRandomState`: ahash with a seed stored in the map). The std sides run in the same
+//! process: `HashMap<_, _, ahash::RandomState>` (`std_ahash`, the same hash function) and,
+//! for reference, std's default SipHash (`std_sip`). "1 M" = N = 2^20. The keys are 2^20
+//! random u64 from a fixed-seed xorshift64*; in the insert and remove groups the value of
+//! `keys[i]` is `i`.
 //!
 //! Groups (one benchmark per side):
 //! - `insert_1_per_txn`: one insert per transaction
@@ -27,9 +29,10 @@
 //! - `insert_1000_per_txn`: the same, 1000 inserts per transaction; time per 1000 inserts.
 //! - `get_hit`, `get_miss`: a map of N entries (filled 1000 per transaction, grown as it
 //!   went); independent lookups of the present keys in insertion order (random places in
-//!   the table), or of N other random keys that are absent; time per `get`. `pcoll` takes one read guard
-//!   per criterion batch, outside the timed loop (`let r = pool.read();` then `r.m.get(&k)`
-//!   in the loop); `pcoll_guard_each` takes `pool.read()` around every `get`.
+//!   the table), or of N other random keys that are absent; time per `get`. `pcoll` takes
+//!   one read guard per criterion batch, outside the timed loop (`let r = pool.read();`
+//!   then `r.m.get(&k)` in the loop); `pcoll_guard_each` takes `pool.read()` around every
+//!   `get`.
 //! - `get_hit_chain`: the same present keys, but each lookup depends on the previous one
 //!   (the maps' values chain the keys into one random cycle: the next key looked up is
 //!   `keys[value]`), so lookups cannot overlap: latency per `get`, where `get_hit` is

@@ -13,7 +13,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pcoll::{Durability, PBox, PHashMap, PHashSet, PString, PVec, Persistent, Pool};
+use pcoll::{
+    Durability, PBTreeMap, PBTreeSet, PBox, PHashMap, PHashSet, PString, PVec, Persistent, Pool,
+};
 
 const SLOTS: usize = 24;
 
@@ -37,6 +39,13 @@ struct Root {
     names: PHashMap<PString, u64>,
     /// Transaction k inserts k and removes k - 50: always the last 50 ids.
     window: PHashSet<u64>,
+    /// Transaction k inserts k → k and removes k - 200 (so its tree splits and merges);
+    /// every 9th also pops the first and puts it back.
+    ordered: PBTreeMap<u64, u64>,
+    /// Transaction k sets "w{k % 53}" → k; every 17th splits at "w25" and appends back.
+    words: PBTreeMap<PString, u64>,
+    /// Transaction k inserts k % 300 (and every 10th retains the even ones).
+    evens: PBTreeSet<u64>,
 }
 
 fn rng(x: &mut u64) -> u64 {
@@ -89,6 +98,64 @@ fn step(r: &mut Root, k: u64) {
     r.names.insert(format!("n{}", k % 37), k);
     r.window.insert(k);
     r.window.remove(&k.wrapping_sub(50));
+    r.ordered.insert(k, k);
+    r.ordered.remove(&k.wrapping_sub(200));
+    if k.is_multiple_of(9)
+        && let Some((a, b)) = r.ordered.pop_first()
+    {
+        r.ordered.insert(a, b);
+    }
+    r.words.insert(format!("w{}", k % 53), k);
+    if k.is_multiple_of(17) {
+        let mut tail = r.words.split_off("w25");
+        r.words.append(&mut tail);
+    }
+    r.evens.insert(k % 300);
+    if k.is_multiple_of(10) {
+        r.evens.retain(|x| x % 2 == 0);
+    }
+}
+
+/// The ordered maps and set against what transactions 1..=seq leave.
+fn verify_trees(r: &Root) -> Result<(), String> {
+    let ordered = r.seq.saturating_sub(199).max(1)..=r.seq;
+    if !r
+        .ordered
+        .iter()
+        .map(|(k, v)| (*k, *v))
+        .eq(ordered.map(|k| (k, k)))
+    {
+        return Err(format!(
+            "ordered holds {} entries at seq {}",
+            r.ordered.len(),
+            r.seq
+        ));
+    }
+    let mut words = std::collections::BTreeMap::new();
+    let mut evens = std::collections::BTreeSet::new();
+    for k in r.seq.saturating_sub(60).max(1)..=r.seq {
+        words.insert(format!("w{}", k % 53), k);
+    }
+    for k in r.seq.saturating_sub(310).max(1)..=r.seq {
+        evens.insert(k % 300);
+        if k.is_multiple_of(10) {
+            evens.retain(|x| x % 2 == 0);
+        }
+    }
+    if !r
+        .words
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .eq(words.iter().map(|(k, v)| (k.as_str(), *v)))
+    {
+        return Err(format!("words {:?} at seq {}", r.words, r.seq));
+    }
+    // The last 310 transactions fix the set once the first 300 ids went in.
+    if r.seq > 320 && !r.evens.iter().eq(evens.iter()) {
+        return Err(format!("evens {:?} at seq {}", r.evens, r.seq));
+    }
+    r.ordered.verify_tree()?;
+    r.words.verify_tree()
 }
 
 /// The maps and the set against what transactions 1..=seq leave.
@@ -124,7 +191,8 @@ fn verify_maps(r: &Root) -> Result<(), String> {
         ));
     }
     r.recent.verify_probing()?;
-    r.names.verify_probing()
+    r.names.verify_probing()?;
+    verify_trees(r)
 }
 
 fn verify(r: &Root) -> Result<(), String> {

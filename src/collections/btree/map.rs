@@ -937,10 +937,17 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         if self.is_empty() {
             return std::mem::swap(self, other);
         }
-        while let Some((k, _)) = other.first_key_value() {
+        while !other.is_empty() {
             // Searched while the key is still in `other` (a handle key moved out of pool
-            // memory could not be read).
-            let (path, found) = self.with_pool(|m, core| m.search_path(core, k));
+            // memory could not be read). `other` may lie outside pool memory: its first key is
+            // read through its transaction's pool, only for this search.
+            let (addr, raw) = (other as *const Self as usize, other.root);
+            let (path, found) = handle::with_writer_at(addr, raw, "PBTreeMap", |core| {
+                let first = other.end_path(core, false).expect("not empty");
+                let d = first.len() - 1;
+                let k = other.node_at(core, first[d].0, d).key(0);
+                self.with_pool(|m, core| m.search_path(core, k))
+            });
             let (k, v) = other.pop_first().expect("not empty");
             self.with_pool(|m, core| -> Result<()> {
                 if found {
