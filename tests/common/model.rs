@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use pcoll::{Event, PBox, PHashMap, PRandomState, PString, Persistent, Pool, Recorder};
+use pcoll::{Event, PBTreeMap, PBox, PHashMap, PRandomState, PString, Persistent, Pool, Recorder};
 
 pub const SLOTS: usize = 8;
 
@@ -19,6 +19,7 @@ pub struct Root {
     pub nested: Option<PBox<Option<PBox<u32>>>>,
     pub map: PHashMap<u64, u64>,
     pub names: PHashMap<PString, u64>,
+    pub tree: PBTreeMap<u64, u64>,
 }
 
 /// Map keys are drawn from a small range, so operations hit existing entries often.
@@ -40,6 +41,9 @@ pub enum Op {
     MapClear,
     NameInsert(u64, u64),
     NameRemove(u64),
+    TreeInsert(u64, u64),
+    TreeRemove(u64),
+    TreePop,
 }
 
 pub type Model = (
@@ -49,6 +53,7 @@ pub type Model = (
     Option<Option<u32>>,
     BTreeMap<u64, u64>,
     BTreeMap<String, u64>,
+    BTreeMap<u64, u64>,
 );
 
 /// Decodes one op from 3 bytes.
@@ -57,7 +62,7 @@ pub fn decode(b: &[u8]) -> Op {
     let i = b[1] as usize % SLOTS;
     let k = u64::from(b[1]) % KEYS;
     let w = u64::from(b[2]);
-    match b[0] % 16 {
+    match b[0] % 20 {
         0 => Op::SetN(v),
         1 => Op::Put(i, v),
         2 => Op::Clear(i),
@@ -71,7 +76,10 @@ pub fn decode(b: &[u8]) -> Op {
         12 => Op::MapBump(k),
         13 => Op::MapClear,
         14 => Op::NameInsert(k, w),
-        _ => Op::NameRemove(k),
+        15 => Op::NameRemove(k),
+        16 | 17 => Op::TreeInsert(u64::from(b[1]), w),
+        18 => Op::TreeRemove(u64::from(b[1])),
+        _ => Op::TreePop,
     }
 }
 
@@ -101,6 +109,9 @@ pub fn apply(r: &mut Root, op: Op) {
         Op::MapClear => r.map.clear(),
         Op::NameInsert(k, v) => drop(r.names.insert(name(k), v)),
         Op::NameRemove(k) => drop(r.names.remove(name(k).as_str())),
+        Op::TreeInsert(k, v) => drop(r.tree.insert(k, v)),
+        Op::TreeRemove(k) => drop(r.tree.remove(&k)),
+        Op::TreePop => drop(r.tree.pop_first()),
     }
 }
 
@@ -128,6 +139,9 @@ pub fn apply_model(m: &mut Model, op: Op) {
         Op::MapClear => m.4.clear(),
         Op::NameInsert(k, v) => drop(m.5.insert(name(k), v)),
         Op::NameRemove(k) => drop(m.5.remove(&name(k))),
+        Op::TreeInsert(k, v) => drop(m.6.insert(k, v)),
+        Op::TreeRemove(k) => drop(m.6.remove(&k)),
+        Op::TreePop => drop(m.6.pop_first()),
     }
 }
 
@@ -139,6 +153,7 @@ pub fn observe(r: &Root) -> Model {
         r.nested.as_deref().map(|o| o.as_deref().copied()),
         r.map.iter().map(|(k, v)| (*k, *v)).collect(),
         r.names.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        r.tree.iter().map(|(k, v)| (*k, *v)).collect(),
     )
 }
 
@@ -148,6 +163,7 @@ pub fn empty_model() -> Model {
         vec![None; SLOTS],
         None,
         None,
+        BTreeMap::new(),
         BTreeMap::new(),
         BTreeMap::new(),
     )
@@ -189,6 +205,9 @@ pub fn damage_sample() -> Vec<u8> {
             apply(&mut w, Op::MapInsert(k, k));
             apply(&mut w, Op::NameInsert(k, k));
         }
+        for k in 0..80 {
+            apply(&mut w, Op::TreeInsert(k * 3, k));
+        }
     }
     let mut w = pool.write();
     for op in [
@@ -201,6 +220,8 @@ pub fn damage_sample() -> Vec<u8> {
         Op::MapInsert(30, 1),
         Op::NameRemove(4),
         Op::NameInsert(31, 1),
+        Op::TreeRemove(30),
+        Op::TreeInsert(31, 1),
     ] {
         apply(&mut w, op);
     }
