@@ -1,6 +1,7 @@
 //! A tour of pcoll: `cargo run --release --example tour [POOL_PATH]` (default `./tour.pool`).
 //!
-//! 1. The root survives restarts: a run counter goes up on every run, a journal grows.
+//! 1. The root survives restarts: a run counter goes up on every run, a journal (`PVec` of
+//!    `PString`) grows, a `PHashMap` totals per payee, a `PBTreeMap` keeps balances by run.
 //! 2. A transaction that returns `Err` leaves no trace.
 //! 3. A real crash: this program starts itself as a child, the child begins a large
 //!    transaction, and the parent kills it with SIGKILL halfway through. Reopening rolls the
@@ -10,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use pcoll::{PBox, PHashMap, PHashSet, PString, PVec, Persistent, Pool};
+use pcoll::{PBTreeMap, PBox, PHashMap, PHashSet, PString, PVec, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Tour {
@@ -28,6 +29,8 @@ struct Tour {
     by_payee: PHashMap<PString, i64>,
     /// The runs that deposited something.
     depositors: PHashSet<u64>,
+    /// Balance after each run, ordered by run: a persistent BTreeMap.
+    by_run: PBTreeMap<u64, i64>,
 }
 
 #[derive(Debug)]
@@ -80,6 +83,12 @@ fn main() -> Result<(), TourError> {
         root.depositors.len(),
         root.by_payee.len()
     );
+    let last3: Vec<(u64, i64)> = root
+        .by_run
+        .range(run_floor(&root)..)
+        .map(|(r, b)| (*r, *b))
+        .collect();
+    println!("balance by run, last three (a PBTreeMap range): {last3:?}");
     drop(root);
 
     println!("\n== 2. A transaction rolled back by an error");
@@ -137,6 +146,10 @@ fn main() -> Result<(), TourError> {
         root.by_payee.len()
     );
     assert_eq!(root.by_payee.len(), payees);
+    assert_eq!(
+        root.by_run.last_key_value().map(|(r, _)| *r),
+        Some(root.runs)
+    );
     drop(root);
     let report = pool.check()?;
     println!(
@@ -145,6 +158,10 @@ fn main() -> Result<(), TourError> {
     );
     println!("\nthe half-done transaction left no trace. Run the tour again: the counter goes on.");
     Ok(())
+}
+
+fn run_floor(root: &Tour) -> u64 {
+    root.runs.saturating_sub(2)
 }
 
 /// One committed transaction: a deposit, booked in every container.
@@ -163,6 +180,7 @@ fn deposit(pool: &Pool<Tour>) {
         .push(format!("run {run}: deposited 100").into()); // a String becomes a PString
     *root.by_payee.entry("salary").or_insert(0) += 100; // a &str key is stored as a PString
     root.depositors.insert(run);
+    root.by_run.insert(run, balance);
 }
 
 /// Starts this program as a child that begins a large transaction, and kills it mid-way.
@@ -198,7 +216,7 @@ fn crash_child(path: &str) -> ! {
         .extend((0..5_000).map(|i| (format!("phantom payee {i}"), i)));
     println!(
         "transaction half done: +7000000, 32 ledger entries replaced, 10000 journal lines, \
-         100000 history entries, 5000 payees"
+         100000 history entries, 5000 payees, 20000 runs"
     );
     std::io::stdout().flush().expect("flush");
     loop {
