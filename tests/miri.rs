@@ -165,3 +165,53 @@ fn maps_grow_iterate_and_roll_back() {
     drop(r);
     p.check().unwrap();
 }
+
+#[derive(Persistent, Default)]
+struct TreeRoot {
+    t: pcoll::PBTreeMap<u32, pcoll::PString>,
+    s: pcoll::PBTreeSet<u16>,
+}
+
+/// The B-tree's node moves (splits up to a new root, merges, rotations, root collapse),
+/// cursors walking from both ends, and `&mut` values from `range_mut`, under Miri.
+#[test]
+fn btree_splits_merges_and_cursors() {
+    let p = Pool::<TreeRoot>::options()
+        .durability(Durability::Process)
+        .initial_size(128 << 10)
+        .max_size(1 << 20)
+        .in_memory()
+        .unwrap();
+    {
+        let mut w = p.write();
+        for i in 0..150u32 {
+            w.t.insert(i * 7 % 151, i.to_string().as_str());
+            w.s.insert((i % 40) as u16);
+        }
+        assert!(w.t.height() >= 2);
+        let mut refs: Vec<&mut pcoll::PString> = w.t.range_mut(10..20).map(|(_, v)| v).collect();
+        refs[0].push('!');
+        refs[9].push('?');
+    }
+    {
+        let mut w = p.write();
+        for i in (0..151u32).step_by(2) {
+            w.t.remove(&i);
+        }
+        w.t.pop_first();
+        w.t.pop_last();
+        w.t.verify_tree().unwrap();
+        w.abort();
+    }
+    let r = p.read();
+    assert_eq!(r.t.len(), 150);
+    let fwd: Vec<u32> = r.t.keys().copied().collect();
+    let mut back: Vec<u32> = r.t.keys().rev().copied().collect();
+    back.reverse();
+    assert_eq!(fwd, back);
+    assert!(r.t[&10].ends_with('!'));
+    assert_eq!(r.s.len(), 40);
+    r.t.verify_tree().unwrap();
+    drop(r);
+    p.check().unwrap();
+}
