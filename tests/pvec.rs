@@ -578,3 +578,26 @@ proptest! {
         }
     }
 }
+
+/// A transaction whose undo log outgrows its segment: the log continues in a new segment
+/// behind a jump marker. Both the entries and the marker must reach the medium in the first
+/// barrier, and nothing else: an early version handed the file the whole byte span between
+/// the two segments (heap pages changed by the transaction included) as "log".
+#[test]
+fn crash_log_spanning_segments() {
+    for media in [Media::FilePages, Media::PmemLines] {
+        let cfg = Config {
+            media,
+            budget: 12,
+            ..Config::default()
+        };
+        let setup = |p: &Pool<CRoot>| p.write().v.extend(0..40_000);
+        let op = |r: &mut CRoot| {
+            r.v.reverse(); // logs the whole 320 KB buffer
+            r.v.push(7);
+        };
+        let observe = |r: &CRoot| (r.v.len(), r.v.first().copied(), r.v.iter().sum::<u64>());
+        crash_check(cfg, setup, op, observe)
+            .assert_ok(&format!("PVec log across segments ({media:?})"));
+    }
+}

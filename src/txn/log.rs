@@ -39,13 +39,6 @@ pub(crate) struct Entry {
     pub marker: bool,
 }
 
-impl Entry {
-    /// Where this entry's header starts in the log.
-    pub(crate) fn at(&self) -> u64 {
-        self.data - ENTRY_HDR as u64
-    }
-}
-
 /// The chain of log segments and the write position in it.
 #[derive(Debug)]
 pub(crate) struct LogChain {
@@ -146,7 +139,9 @@ impl LogChain {
     }
 
     /// Appends entries saving `off .. off + len` (split at segment ends). Returns the log
-    /// byte ranges written, for the caller to persist, and pushes each entry to `out`.
+    /// byte ranges written, `(start, end)`, one per segment touched and including any jump
+    /// marker left behind (recovery needs it to reach the next segment), for the caller to
+    /// persist; pushes each entry to `out`.
     pub(crate) fn append(
         &mut self,
         io: &HeapIo,
@@ -155,13 +150,16 @@ impl LogChain {
         len: u64,
         from: Option<*const u8>,
         out: &mut Vec<Entry>,
-    ) -> Result<(u64, u64)> {
-        let start = self.pos;
+    ) -> Result<Ranges> {
+        let mut written = Ranges::new();
+        let mut piece = self.pos;
         let mut done = 0;
         while done < len {
             let avail = (self.segs[self.seg].1 - self.pos).saturating_sub(ENTRY_HDR as u64) & !7;
             if avail < 8 {
-                self.jump(io, gen_)?;
+                let end = self.jump(io, gen_)?;
+                push_piece(&mut written, piece, end);
+                piece = self.pos;
                 continue;
             }
             let n = (len - done).min(avail).min(u64::from(u32::MAX) & !7);
@@ -181,24 +179,28 @@ impl LogChain {
             self.pos = data + n.next_multiple_of(8);
             done += n;
         }
-        Ok((start, self.pos))
+        push_piece(&mut written, piece, self.pos);
+        Ok(written)
     }
 
-    /// Continues in the next segment, leaving a jump marker if one fits.
-    fn jump(&mut self, io: &HeapIo, gen_: u64) -> Result<()> {
+    /// Continues in the next segment, leaving a jump marker if one fits. Returns where the
+    /// bytes written in the segment left behind end (after the marker, if any).
+    fn jump(&mut self, io: &HeapIo, gen_: u64) -> Result<u64> {
         if self.seg + 1 >= self.segs.len() {
             return Err(Error::corrupted(
                 &io.path,
                 "undo log space was not reserved",
             ));
         }
+        let mut end = self.pos;
         if self.segs[self.seg].1 - self.pos >= ENTRY_HDR as u64 {
             write_head(io, self.pos, gen_, JUMP, 0);
             seal(io, self.pos, 0);
+            end += ENTRY_HDR as u64;
         }
         self.seg += 1;
         self.pos = self.segs[self.seg].0 + PAGE as u64;
-        Ok(())
+        Ok(end)
     }
 
     /// The entries of the generation at the head of the log, in log order, and that gen,
@@ -254,7 +256,7 @@ impl LogChain {
         (gen_, out)
     }
 
-    /// Appends a fresh-range marker. Returns the log bytes written.
+    /// Appends a fresh-range marker. Returns the log byte ranges written (as `append`).
     pub(crate) fn append_marker(
         &mut self,
         io: &HeapIo,
@@ -262,9 +264,11 @@ impl LogChain {
         off: u64,
         len: u64,
         out: &mut Vec<Entry>,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<Ranges> {
+        let mut written = Ranges::new();
         if self.segs[self.seg].1 - self.pos < ENTRY_HDR as u64 {
-            self.jump(io, gen_)?;
+            let (piece, end) = (self.pos, self.jump(io, gen_)?);
+            push_piece(&mut written, piece, end);
         }
         let at = self.pos;
         let len32 = u32::try_from(len).expect("fresh ranges are below 4 GiB");
@@ -278,7 +282,17 @@ impl LogChain {
             marker: true,
         });
         self.pos = data;
-        Ok((at, self.pos))
+        push_piece(&mut written, at, self.pos);
+        Ok(written)
+    }
+}
+
+/// Log byte ranges `(start, end)` written by one append: one per segment it touched.
+pub(crate) type Ranges = smallvec::SmallVec<[(u64, u64); 2]>;
+
+fn push_piece(v: &mut Ranges, start: u64, end: u64) {
+    if end > start {
+        v.push((start, end));
     }
 }
 

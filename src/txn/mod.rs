@@ -276,10 +276,12 @@ impl Txn {
             let w = self
                 .chain
                 .append_marker(&heap.io, self.gen_, off, len, &mut self.entries)?;
-            push_range(&mut self.log_ranges, w);
+            for r in w {
+                self.stats.log_bytes += r.1 - r.0;
+                push_range(&mut self.log_ranges, r);
+            }
         }
         self.stats.log_entries += fresh.len() as u64;
-        self.stats.log_bytes += (fresh.len() * log::ENTRY_HDR) as u64;
         heap.io.persist_many(&self.log_ranges)?; // closes: a change on disk before its entry
         let ranges: Vec<(u64, u64)> = self.entries.iter().map(|e| (e.off, e.len)).collect();
         let sum = heap.io.map.crc_of(ranges.iter().copied());
@@ -398,18 +400,18 @@ impl Sink<'_> {
     fn append(&mut self, io: &HeapIo, off: u64, len: u64, from: Option<*const u8>) -> Result<()> {
         let t = &mut *self.txn;
         let first = t.entries.len();
-        let (start, end) = t.chain.append(io, t.gen_, off, len, from, &mut t.entries)?;
+        let written = t.chain.append(io, t.gen_, off, len, from, &mut t.entries)?;
         t.stats.log_entries += (t.entries.len() - first) as u64;
-        t.stats.log_bytes += end.wrapping_sub(start);
+        t.stats.log_bytes += written.iter().map(|r| r.1 - r.0).sum::<u64>();
         if io.persist.per_step() {
-            // Closes: the in-place write reaching the medium before its undo entry.
-            let written: Vec<(u64, u64)> = t.entries[first..]
-                .iter()
-                .map(|e| (e.at(), e.len + log::ENTRY_HDR as u64))
-                .collect();
-            io.persist_many(&written)?;
+            // Closes: the in-place write reaching the medium before its undo entry (and the
+            // jump marker that leads recovery to it).
+            let spans: Vec<(u64, u64)> = written.iter().map(|r| (r.0, r.1 - r.0)).collect();
+            io.persist_many(&spans)?;
         } else {
-            push_range(&mut t.log_ranges, (start, end));
+            written
+                .into_iter()
+                .for_each(|r| push_range(&mut t.log_ranges, r));
         }
         io.persist.note(&io.map, Event::Logged { off, len });
         // Process durability: the entry must precede the in-place write in program order.
