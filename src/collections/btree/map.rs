@@ -206,6 +206,23 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             self.len = 1;
             return Ok((leaf.off(), 0));
         }
+        // Fast path: the leaf has room.
+        let d = path.len() - 1;
+        let leaf = self.node_at(core, path[d].0, d);
+        let (i, len) = (path[d].1, leaf.len());
+        if len < CAP {
+            let span = Span {
+                off: leaf.off(),
+                height: 0,
+                pairs: (i, len + 1),
+                edges: (0, 0),
+            };
+            self.log_spans(core, &[span])?;
+            // SAFETY: a leaf with room; i is a gap of it (the path ends at a leaf edge).
+            unsafe { leaf.insert_fit(i, k, v, None) };
+            self.len += 1;
+            return Ok((leaf.off(), i));
+        }
         // Plan: the full nodes from the leaf up split, each into a fresh right node.
         let levels: SmallVec<[NodeRef<'_, K, V>; 8]> = (0..path.len())
             .map(|d| self.node_at(core, path[d].0, d))

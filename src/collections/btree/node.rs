@@ -57,6 +57,8 @@ pub(crate) fn node_layout<K, V>(height: usize) -> (usize, usize) {
 /// A reference to the node at pool offset `off`, `height` levels above the leaves.
 pub(crate) struct NodeRef<'a, K, V> {
     core: &'a PoolCore,
+    /// The node's block, bounds-checked once in `new`.
+    ptr: *mut Leaf<K, V>,
     off: u64,
     height: usize,
     _m: PhantomData<&'a (K, V)>,
@@ -89,8 +91,10 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             height < MAX_HEIGHT,
             "pcoll: PBTreeMap of height {height}: the pool is damaged"
         );
+        let ptr = core.ptr(off, node_layout::<K, V>(height).0).cast();
         NodeRef {
             core,
+            ptr,
             off,
             height,
             _m: PhantomData,
@@ -114,9 +118,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
 
     #[inline]
     fn leaf(&self) -> *mut Leaf<K, V> {
-        self.core
-            .ptr(self.off, node_layout::<K, V>(self.height).0)
-            .cast()
+        self.ptr
     }
 
     #[inline]
@@ -197,8 +199,10 @@ impl<'a, K, V> NodeRef<'a, K, V> {
         Q: Ord + ?Sized,
     {
         let n = self.len();
-        for i in 0..n {
-            match q.cmp(self.key(i).borrow()) {
+        // SAFETY: the first `len` keys are initialised (new's contract), for the borrow 'a.
+        let keys = unsafe { std::slice::from_raw_parts(self.key_ptr(0).cast_const(), n) };
+        for (i, k) in keys.iter().enumerate() {
+            match q.cmp(k.borrow()) {
                 std::cmp::Ordering::Greater => {}
                 std::cmp::Ordering::Equal => return Ok(i),
                 std::cmp::Ordering::Less => return Err(i),
