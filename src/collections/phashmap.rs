@@ -147,7 +147,7 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
         if self.raw == 0 {
             0
         } else {
-            self.mask as usize + 1
+            (self.mask as usize).wrapping_add(1)
         }
     }
 
@@ -158,6 +158,10 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
             return None;
         }
         let buckets = self.buckets();
+        assert!(
+            buckets.is_power_of_two() && buckets >= table::GROUP,
+            "pcoll: PHashMap with {buckets} buckets: the pool is damaged"
+        );
         let size = table::layout::<(K, V)>(buckets).map_or(usize::MAX, |l| l.0);
         let base = core.ptr(off_of(self.raw), size);
         // SAFETY: the map's invariants: `raw` names its table block, of this layout (`ptr`
@@ -1175,17 +1179,13 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// the table must not be read.
     fn check_table(&self, t: &Table<'_, K, V>, v: &mut Visitor<'_>) -> bool {
         let buckets = t.buckets();
-        if !buckets.is_power_of_two() || buckets < table::GROUP {
-            v.problem(format!("PHashMap with {buckets} buckets"));
-            return false;
-        }
         let full = t.full().count();
         let empty = (0..buckets).filter(|&i| t.ctrl(i) == EMPTY).count();
         let mirrors = (0..table::GROUP).all(|i| t.ctrl(i) == t.ctrl(buckets + i));
         let ok = full as u64 == self.items
             && mirrors
             && self.growth_left <= empty as u64
-            && self.items + self.growth_left <= table::capacity_of(buckets) as u64
+            && self.items.saturating_add(self.growth_left) <= table::capacity_of(buckets) as u64
             && empty > 0;
         if !ok {
             v.problem(format!(
@@ -1235,8 +1235,12 @@ unsafe impl<K: Persistent, V: Persistent, S: Persistent> Persistent for PHashMap
         if self.raw == 0 {
             return;
         }
-        let size = table::layout::<(K, V)>(self.buckets()).map(|l| l.0);
-        let Some(size) = size.filter(|_| self.mask < u64::from(u32::MAX)) else {
+        let buckets = self.buckets();
+        let size = table::layout::<(K, V)>(buckets).map(|l| l.0);
+        let sane = self.mask < u64::from(u32::MAX)
+            && buckets.is_power_of_two()
+            && buckets >= table::GROUP;
+        let Some(size) = size.filter(|_| sane) else {
             return v.problem(format!("PHashMap bucket mask {:#x}", self.mask));
         };
         // The block is checked against the allocator before any byte of it is read.
