@@ -1237,9 +1237,8 @@ unsafe impl<K: Persistent, V: Persistent, S: Persistent> Persistent for PHashMap
         }
         let buckets = self.buckets();
         let size = table::layout::<(K, V)>(buckets).map(|l| l.0);
-        let sane = self.mask < u64::from(u32::MAX)
-            && buckets.is_power_of_two()
-            && buckets >= table::GROUP;
+        let sane =
+            self.mask < u64::from(u32::MAX) && buckets.is_power_of_two() && buckets >= table::GROUP;
         let Some(size) = size.filter(|_| sane) else {
             return v.problem(format!("PHashMap bucket mask {:#x}", self.mask));
         };
