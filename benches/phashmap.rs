@@ -813,7 +813,7 @@ fn std_remove<S: BuildHasher + Default>(
 
 fn string_insert(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
     let mut g = c.benchmark_group("string_kv_insert_1000_per_txn");
-    configure(&mut g, Kind::Cycles { secs: 0.6 });
+    configure(&mut g, Kind::Cycles { secs: 1.0 });
     let len = SN / BATCH * BATCH;
     {
         let pool = mem_pool::<SRoot>();

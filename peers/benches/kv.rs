@@ -1,5 +1,5 @@
 //! `PHashMap` against sled 0.34, in the same run. From `peers/`:
-//! `CARGO_TARGET_DIR=/work/target-bench cargo bench --bench kv` (about 5 minutes plus the
+//! `CARGO_TARGET_DIR=/work/target-bench cargo bench --bench kv` (about 2 minutes plus the
 //! build), or with `PCOLL_BENCH_QUICK=1` (minimal samples, under a minute; a smoke test only:
 //! its samples cover a fraction of a fill cycle).
 //!
@@ -13,37 +13,49 @@
 //!   durable per operation either: a background thread flushes every 500 ms, so a killed
 //!   process can lose the last half second of writes (pcoll `Process` loses nothing).
 //!
-//! Groups (time per operation unless said otherwise):
-//! - `kv_insert_1_per_txn`: 2^20 random u64 keys (fixed-seed xorshift64*), one insert per
-//!   transaction (`let mut w = pool.write(); w.m.insert(k, v);`) against `db.insert(k, v)`.
-//! - `kv_insert_1000_per_batch`: 1000 inserts in one transaction against one
-//!   `db.apply_batch(batch)` of 1000 inserts (the `Batch` is built inside the timed loop);
-//!   time per 1000.
-//!
-//!   Both insert groups fill an empty store with the 2^20 keys, then empty it untimed
-//!   (pcoll: `clear()`, which releases the table; sled: the database is closed, its
-//!   directory deleted and a new one opened) and start again: growth is included on both
-//!   sides. Flat sampling with long samples, each spanning at least about one whole fill of
-//!   the slower side, so a sample's mean is close to the mean over a whole fill (`iter_custom`
-//!   carries the position in the fill from call to call).
-//! - `kv_get_hit`: stores of 2^20 entries (loaded 1000 per transaction / batch), gets of the
-//!   present keys in insertion order (random places). `pcoll_guard_each` takes
-//!   `pool.read()` around each get, as sled takes its own read-side locks per get; `pcoll`
-//!   takes one guard per criterion batch, outside the timed loop.
+//! Groups, in the order they run (time per operation unless said otherwise):
+//! - `kv_get_hit`: stores of 2^20 random u64 keys (fixed-seed xorshift64*), loaded 1000 per
+//!   transaction / batch; gets of the present keys in insertion order (random places).
+//!   `pcoll_guard_each` takes `pool.read()` around each get, as sled takes its own read-side
+//!   locks per get; `pcoll` takes one guard per criterion batch, outside the timed loop.
+//!   Untimed before the gets: sled's `flush()` (its background flusher is then idle) and one
+//!   read pass over a quarter of the keys (sled consolidates a leaf's updates on its first
+//!   read: the first 200,000 gets after a load cost 2-10x the later ones here).
+//! - `kv_string_get_hit`: 100,000 entries of 24-byte keys and 150-byte values (redb's
+//!   shape), `get(&str)` / `db.get(key)` of present keys in insertion order, reading the
+//!   value's last byte; the same untimed preparation (the read pass covers every key).
 //! - `kv_durable_insert_1`: one insert made durable against power loss per operation, on the
 //!   ext4 disk (`/work/target-bench/pools`, env `PCOLL_BENCH_DISK` overrides): pcoll
 //!   `Durability::Sync` (commit = 2 barriers, `pwrite` + `fdatasync` each) against sled
 //!   `insert` + `flush()` + `sync_all()` of its `db` file (`sled_sync`). sled's `flush()`
 //!   writes its buffers with `sync_file_range`, which neither flushes the disk's write cache
 //!   nor the file's metadata, so it is not durable alone: `sled_flush_only` shows its cost for
-//!   reference. The other files in sled's directory (`conf`, `snap.*`) are written and
-//!   fsynced by sled itself when they change. New keys all along (no fill cycle: the stores
-//!   stay small). Few samples: every operation costs a few hundred microseconds.
-//! - `kv_string_insert_1000_per_batch`: 24-byte keys, 150-byte values (redb's shape):
-//!   1000 `w.s.insert(key_str, &value[..])` per transaction against `apply_batch` of 1000;
-//!   fill to 100,000 entries, empty untimed as above. Time per 1000.
-//! - `kv_string_get_hit`: the 100,000-entry stores, `get(&str)` / `db.get(key)` of present
-//!   keys in insertion order, reading the value's last byte.
+//!   reference. The other files in sled's directory (`conf`, written once at creation, and
+//!   the directory itself) are synced once before the timed loop; the files present at the
+//!   end are printed (no snapshot file appeared here). New keys all along (no fill cycle:
+//!   the stores stay small). Few samples: every operation costs hundreds of microseconds.
+//! - `kv_insert_1_per_txn`: the 2^20 keys, one insert per transaction
+//!   (`let mut w = pool.write(); w.m.insert(k, v);`) against `db.insert(k, v)`.
+//! - `kv_insert_1000_per_batch`: 1000 inserts in one transaction against one
+//!   `db.apply_batch(batch)` of 1000 inserts (the `Batch` is built inside the timed loop);
+//!   time per 1000.
+//! - `kv_string_insert_1000_per_batch`: the string shape, 1000
+//!   `w.s.insert(key_str, &value[..])` per transaction against `apply_batch` of 1000; fills
+//!   of 100,000 entries. Time per 1000.
+//!
+//! The insert groups fill an empty store, then empty it untimed (pcoll: `clear()`, which
+//! releases the table; sled: the database is closed, its directory deleted and a new one
+//! opened) and start again: growth is included on both sides. `iter_custom` carries the
+//! position in the fill from call to call. Flat sampling, 10 samples: for pcoll each sample
+//! spans about two whole fills or more, so a sample's mean is close to the mean over a
+//! fill. Not for sled: sled 0.34 does not give memory back when a `Db` is dropped (here RSS
+//! grew by ~1 KB per entry ever inserted, through drops and `drop_tree` alike), so every
+//! fill of 2^20 keys keeps about 1 GB; a first version of this bench that refilled sled for
+//! minutes ran the machine short of memory and slowed every later sled number several
+//! times. So sled's samples are about a tenth of a fill each, and its 10 samples together
+//! cover about one fill (the first after the warm-up's partial one): sled's median is the
+//! median over the deciles of a fill, and its mean (also in criterion's output) the mean
+//! over that fill.
 //!
 //! Directories: `/dev/shm` (env `PCOLL_BENCH_SHM` overrides); every file and directory made
 //! here is removed at the end.
@@ -366,8 +378,15 @@ fn get_hit(c: &mut Criterion, keys: &[u64]) {
         }
         db.apply_batch(batch).expect("sled batch");
     }
-    // Untimed: the loaded data written out, so the background flusher is idle during gets.
+    // Untimed: the loaded data written out, so the background flusher is idle during gets,
+    // and a first read pass over a quarter of the keys: sled consolidates a leaf's updates on
+    // its first read (the first 200,000 gets after a load cost 2-10x the later ones here).
     db.flush().expect("sled flush");
+    let warm: u64 = keys[..N / 4]
+        .iter()
+        .map(|&k| u64::from(db.get(be(k)).expect("sled get").expect("present")[7]))
+        .sum();
+    black_box(warm);
     let mask = N - 1;
     let mut pos = 0usize;
     fn lookups(
@@ -462,7 +481,13 @@ fn durable_insert(c: &mut Criterion, keys: &[u64]) {
     for sync in [true, false] {
         let st = Sled::new(&disk, if sync { "durable" } else { "flush" });
         let db = st.db();
-        // sled's data and log live in the `db` file.
+        // sled's data and log live in the `db` file; `conf` and the directory entries were
+        // written at creation (without a sync): made durable once, untimed.
+        for p in [st.dir.join("conf"), st.dir.clone()] {
+            std::fs::File::open(p)
+                .and_then(|f| f.sync_all())
+                .expect("sync sled conf / dir");
+        }
         let file = std::fs::File::open(st.dir.join("db")).expect("open sled db file");
         let mut pos = 0usize;
         let id = if sync { "sled_sync" } else { "sled_flush_only" };
@@ -532,7 +557,7 @@ fn string_insert(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
         });
     }
     {
-        configure(&mut g, 1.0);
+        configure(&mut g, 0.2);
         let mut st = Sled::new(&shm_dir(), "string-insert");
         let mut cyc = Cycle::new(len);
         g.bench_function("sled_shm", |b| {
@@ -577,6 +602,11 @@ fn string_get(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
         db.apply_batch(batch).expect("sled batch");
     }
     db.flush().expect("sled flush");
+    let warm: u64 = skeys
+        .iter()
+        .map(|k| u64::from(db.get(k.as_bytes()).expect("sled get").expect("present")[0]))
+        .sum();
+    black_box(warm);
     let mut pos = 0usize;
     fn lookups(
         iters: u64,
@@ -638,14 +668,14 @@ fn string_get(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
 fn benches(c: &mut Criterion) {
     let keys = keys();
     let (skeys, svals) = string_kv();
-    // Seconds per sample (pcoll, sled): about two fills for pcoll, one for sled (which
-    // takes 5-8 s per fill here).
-    insert_group(c, "kv_insert_1_per_txn", 1, &keys, (1.2, 6.5));
-    insert_group(c, "kv_insert_1000_per_batch", BATCH, &keys, (0.7, 8.5));
     get_hit(c, &keys);
-    durable_insert(c, &keys);
-    string_insert(c, &skeys, &svals);
     string_get(c, &skeys, &svals);
+    durable_insert(c, &keys);
+    // Seconds per sample (pcoll, sled): about two fills for pcoll; for sled a tenth of a
+    // fill (6-10 s here), so its 10 samples together cover about one fill (see the doc).
+    insert_group(c, "kv_insert_1_per_txn", 1, &keys, (1.2, 0.65));
+    insert_group(c, "kv_insert_1000_per_batch", BATCH, &keys, (0.7, 0.8));
+    string_insert(c, &skeys, &svals);
 }
 
 criterion_group!(kv, benches);

@@ -27,7 +27,7 @@ use super::table::{self, EMPTY, RawTable};
 use crate::error::{Error, Result};
 use crate::heap::check::Visitor;
 use crate::persistent::{Fingerprint, Persistent};
-use crate::txn::core::PoolCore;
+use crate::txn::core::{PoolCore, Tx};
 
 /// A hash map in pool memory.
 ///
@@ -199,16 +199,13 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
         core.tx().is_fresh(off_of(self.raw))
     }
 
-    /// Logs the control byte(s) of bucket `i` unless the table is fresh.
-    fn log_ctrl(&self, core: &PoolCore, i: usize) -> Result<()> {
-        let Some(t) = self.table(core) else {
-            return Ok(());
-        };
-        if self.fresh(core) {
+    /// Logs the control byte(s) of bucket `i` of `t` unless the table is fresh (`tx`: the
+    /// caller's transaction handle, taken once per operation).
+    fn log_ctrl(t: &Table<'_, K, V>, tx: &mut Tx<'_>, fresh: bool, i: usize) -> Result<()> {
+        if fresh {
             return Ok(());
         }
         let (p, mirror) = t.ctrl_bytes(i);
-        let mut tx = core.tx();
         tx.log_ptr(p, 1)?;
         mirror.map_or(Ok(()), |m| tx.log_ptr(m, 1))
     }
@@ -241,8 +238,14 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// Vacates full bucket `i` and moves its entry out (slot and control bytes logged).
     fn take_at(&mut self, core: &PoolCore, i: usize) -> Result<(K, V)> {
         let t = self.table(core).expect("a full bucket has a table");
-        self.log_in_table(core, t.slot(i).cast(), size_of::<(K, V)>())?;
-        self.log_ctrl(core, i)?;
+        {
+            let mut tx = core.tx();
+            let fresh = tx.is_fresh(off_of(self.raw));
+            if !fresh && size_of::<(K, V)>() > 0 {
+                tx.log_ptr(t.slot(i).cast(), size_of::<(K, V)>())?;
+            }
+            Self::log_ctrl(&t, &mut tx, fresh, i)?;
+        }
         // SAFETY: bucket i is full; its control byte is erased right after, so the entry
         // is moved out exactly once.
         let kv = unsafe { t.slot(i).read() };
@@ -261,9 +264,15 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
         let t = self.table(core).expect("put_at needs a table");
         let old = t.ctrl(i);
         debug_assert!(!t.is_full(i) && (old != EMPTY || self.growth_left > 0));
-        self.log_ctrl(core, i)?;
-        // No undo entry for the slot (module comment); it must reach the medium at commit.
-        core.tx().wrote(t.slot(i).cast(), size_of::<(K, V)>());
+        {
+            let mut tx = core.tx();
+            let fresh = tx.is_fresh(off_of(self.raw));
+            Self::log_ctrl(&t, &mut tx, fresh, i)?;
+            // No undo entry for the slot (module comment); it must reach the medium at commit.
+            if !fresh {
+                tx.wrote(t.slot(i).cast(), size_of::<(K, V)>());
+            }
+        }
         // SAFETY: bucket i is not full, so the slot holds no live entry.
         unsafe { t.slot(i).write(kv) };
         t.set_ctrl(i, table::h2(hash));

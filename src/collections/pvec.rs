@@ -580,7 +580,7 @@ impl<T: Persistent> PVec<T> {
         T: Clone,
     {
         self.reserve(other.len());
-        other.iter().for_each(|x| self.push(x.clone()));
+        self.append_clones(other);
     }
 }
 
@@ -649,8 +649,35 @@ impl<T: Persistent> PVec<T> {
         T: Clone,
     {
         self.try_reserve(other.len())?;
-        other.iter().for_each(|x| self.push(x.clone()));
+        self.append_clones(other);
         Ok(())
+    }
+
+    /// Clones `other` into the reserved room past `len`, resolving the pool once. The slots
+    /// need no undo (module invariant); `len` grows with each clone, so a panicking `Clone`
+    /// leaves a consistent vector.
+    fn append_clones(&mut self, other: &[T])
+    where
+        T: Clone,
+    {
+        if other.is_empty() {
+            return;
+        }
+        assert!(
+            self.capacity() - self.len() >= other.len(),
+            "reserved first"
+        );
+        self.with_pool(|v, core| {
+            let base = v.buf(core);
+            let tail = base.wrapping_add(v.len());
+            core.tx().wrote(tail.cast(), other.len() * size_of::<T>());
+            for x in other {
+                let c = x.clone();
+                // SAFETY: slot len is inside the reserved buffer and holds no live element.
+                unsafe { base.add(v.len()).write(c) };
+                v.len += 1;
+            }
+        });
     }
 
     /// The first element, mutably (only it is logged).

@@ -66,7 +66,8 @@ pub(crate) struct Txn {
     /// Ranges written without logging (fresh memory), to make durable at commit.
     fresh: Vec<(u64, u64)>,
     /// Blocks allocated by this transaction: their contents need no undo.
-    fresh_blocks: std::collections::HashSet<u64>,
+    /// Block offsets come from the allocator, not from users: a fast fixed hasher is fine.
+    fresh_blocks: std::collections::HashSet<u64, std::hash::BuildHasherDefault<ahash::AHasher>>,
     frees: Vec<u64>,
     pub(crate) stats: TxnStats,
 }
@@ -174,7 +175,7 @@ impl Txn {
     /// True when the block at `off` was allocated by this transaction: changing its bytes
     /// needs no undo entry (a rollback frees it).
     pub(crate) fn is_fresh(&self, off: u64) -> bool {
-        self.fresh_blocks.contains(&off)
+        !self.fresh_blocks.is_empty() && self.fresh_blocks.contains(&off)
     }
 
     /// Resizes the block at `off` (holding `old` meaningful bytes) to at least `new` bytes:
