@@ -670,7 +670,7 @@ impl<T: Persistent> PVec<T> {
         self.with_pool(|v, core| {
             let base = v.buf(core);
             let tail = base.wrapping_add(v.len());
-            core.tx().wrote(tail.cast(), other.len() * size_of::<T>());
+            core.tx().wrote(tail.cast(), std::mem::size_of_val(other));
             for x in other {
                 let c = x.clone();
                 // SAFETY: slot len is inside the reserved buffer and holds no live element.
