@@ -1,7 +1,10 @@
 //! Cost of one `msync(MS_SYNC)` of one dirty 4 KiB page of a shared file mapping, and of a
 //! clean one, on each directory given (default `/dev/shm` and `target/bench-pools`); and the
 //! floor of one `Durability::Sync` barrier: `pwrite` of 4 KiB + `fdatasync`, both overwriting
-//! an allocated block in place and appending to the file.
+//! an allocated block in place and appending to the file. Also the floor of one persistent
+//! memory barrier on this CPU: a store, a cache-line flush (`clwb`, `clflushopt`,
+//! `clflush`) and `sfence`, for one line and for 64 lines (4 KiB). On ordinary DRAM this is
+//! what the instructions cost, not persistence: no DAX device here.
 //!
 //! `cargo run --release --example msync_probe [DIR ...]`; env `PCOLL_MSYNC_RUNS` (default 500),
 //! `PCOLL_PWRITE_RUNS` (default 200).
@@ -40,6 +43,55 @@ fn main() {
         probe(dir, runs);
         pwrite_probe(dir, pwrite_runs);
     }
+    #[cfg(target_arch = "x86_64")]
+    flush_probe(runs);
+}
+
+/// Store + flush of every line of `lines` cache lines + `sfence`, per flush instruction the
+/// CPU has (cpuid leaf 7: clwb bit 24, clflushopt bit 23; clflush is always there on x86_64).
+#[cfg(target_arch = "x86_64")]
+fn flush_probe(runs: usize) {
+    use std::arch::asm;
+    let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
+    let mut buf = vec![0u64; 64 * 8]; // 64 lines of 64 bytes
+    let base = buf.as_mut_ptr();
+    let cpu = Path::new("cpu");
+    for (name, have) in [
+        ("clwb", leaf7.ebx & (1 << 24) != 0),
+        ("clflushopt", leaf7.ebx & (1 << 23) != 0),
+        ("clflush", true),
+    ] {
+        if !have {
+            continue;
+        }
+        for lines in [1usize, 64] {
+            let mut v = Vec::with_capacity(runs);
+            for i in 0..runs {
+                let t = Instant::now();
+                for l in 0..lines {
+                    // SAFETY: l < 64, so the line is inside `buf`, which nothing else uses.
+                    let p = unsafe { base.add(l * 8) };
+                    // SAFETY: as above; a plain aligned store.
+                    unsafe { p.write_volatile(i as u64) };
+                    // SAFETY: flushing a line of our own buffer does not change memory; the
+                    // instruction exists (checked through cpuid above).
+                    unsafe {
+                        match name {
+                            "clwb" => asm!("clwb [{0}]", in(reg) p, options(nostack)),
+                            "clflushopt" => asm!("clflushopt [{0}]", in(reg) p, options(nostack)),
+                            _ => asm!("clflush [{0}]", in(reg) p, options(nostack)),
+                        }
+                    }
+                }
+                // SAFETY: sfence only orders stores.
+                unsafe { asm!("sfence", options(nostack, preserves_flags)) };
+                v.push(t.elapsed());
+            }
+            let case = format!("store + {name} of {lines} line(s) + sfence");
+            row(cpu, &case, &mut v);
+        }
+    }
+    std::hint::black_box(&buf);
 }
 
 /// `pwrite` of one 4 KiB block + `fdatasync`: in place over an allocated block (what a
@@ -178,7 +230,7 @@ fn row(dir: &Path, case: &str, v: &mut [Duration]) {
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let mean = v.iter().map(|&d| us(d)).sum::<f64>() / v.len() as f64;
     println!(
-        "| {} | {case} | {} | {:.1} | {mean:.1} | {:.1} | {:.1} |",
+        "| {} | {case} | {} | {:.2} | {mean:.2} | {:.2} | {:.2} |",
         dir.display(),
         v.len(),
         us(v[v.len() / 2]),
