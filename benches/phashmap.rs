@@ -67,37 +67,21 @@
 //! single-remove and 1000-insert transactions in `Process` and `Sync` mode on `/dev/shm`
 //! (env `PCOLL_BENCH_SHM` overrides the directory).
 
+mod common;
+
+use common::{
+    AState, Cycle, FilePool, chunks, mem_pool, quick, random_u64s, shm_dir, timed_cycles,
+};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::hint::black_box;
 use std::ops::Range;
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
 use pcoll::{Durability, PHashMap, PString, PVec, Persistent, Pool, PoolStats};
-
-/// `ahash::RandomState` (built by `RandomState::new()`), with the `Default` that pcoll's
-/// ahash features (no `runtime-rng`) leave out.
-#[derive(Clone)]
-struct AState(ahash::RandomState);
-
-impl Default for AState {
-    fn default() -> Self {
-        AState(ahash::RandomState::new())
-    }
-}
-
-impl BuildHasher for AState {
-    type Hasher = ahash::AHasher;
-    #[inline]
-    fn build_hasher(&self) -> ahash::AHasher {
-        self.0.build_hasher()
-    }
-}
 
 type SipState = std::collections::hash_map::RandomState;
 
@@ -122,14 +106,9 @@ const BATCH: usize = 1000;
 const SN: usize = 100_000;
 const KEY_LEN: usize = 24;
 const VAL_LEN: usize = 150;
-const MAX_SIZE: u64 = 8 << 30;
 /// Seconds per sample of the std sides of the fill-and-empty groups (a std fill cycle takes
 /// 0.1 s or less here).
 const STD_SECS: f64 = 0.3;
-
-fn quick() -> bool {
-    std::env::var("PCOLL_BENCH_QUICK").is_ok_and(|v| v == "1")
-}
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -165,19 +144,6 @@ fn configure(g: &mut BenchmarkGroup<'_, WallTime>, k: Kind) {
             .measurement_time(Duration::from_secs_f64(10.0 * secs))
             .sampling_mode(SamplingMode::Flat),
     };
-}
-
-/// `n` random u64 from a fixed-seed xorshift64*.
-fn random_u64s(seed: u64, n: usize) -> Vec<u64> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s >> 12;
-            s ^= s << 25;
-            s ^= s >> 27;
-            s.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        })
-        .collect()
 }
 
 /// The N keys of the u64 maps (all distinct).
@@ -224,111 +190,6 @@ fn string_kv() -> (Vec<String>, Vec<Vec<u8>>) {
     let distinct: std::collections::HashSet<&String> = keys.iter().collect();
     assert_eq!(distinct.len(), SN, "duplicate string keys");
     (keys, vals)
-}
-
-fn mem_pool<R: Persistent + Default>() -> Pool<R> {
-    Pool::<R>::options()
-        .durability(Durability::Process)
-        .max_size(MAX_SIZE)
-        .in_memory()
-        .expect("memory pool")
-}
-
-fn shm_dir() -> PathBuf {
-    std::env::var_os("PCOLL_BENCH_SHM").map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from)
-}
-
-/// A fresh pool file in the shm directory; removed when dropped.
-struct FilePool<R: Persistent + Default = Root> {
-    pool: Option<Pool<R>>,
-    path: PathBuf,
-}
-
-impl<R: Persistent + Default> FilePool<R> {
-    fn new(d: Durability, kind: &str) -> Self {
-        let dir = shm_dir();
-        std::fs::create_dir_all(&dir).expect("create pool dir");
-        let path = dir.join(format!(
-            "pcoll-bench-phashmap-{kind}-{}.pool",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&path);
-        let pool = Pool::<R>::options()
-            .durability(d)
-            .open(&path)
-            .expect("create pool");
-        FilePool {
-            pool: Some(pool),
-            path,
-        }
-    }
-
-    fn pool(&self) -> &Pool<R> {
-        self.pool.as_ref().expect("pool")
-    }
-
-    /// File length, and bytes allocated on the medium.
-    fn sizes(&self) -> (u64, u64) {
-        let m = std::fs::metadata(&self.path).expect("pool file metadata");
-        (m.len(), m.blocks() * 512)
-    }
-}
-
-impl<R: Persistent + Default> Drop for FilePool<R> {
-    fn drop(&mut self) {
-        drop(self.pool.take());
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Where a fill-and-empty cycle is: `pos` operations done of `len` (a multiple of the unit).
-struct Cycle {
-    pos: usize,
-    len: usize,
-}
-
-impl Cycle {
-    /// A cycle that starts with a reset.
-    fn new(len: usize) -> Self {
-        Cycle { pos: len, len }
-    }
-}
-
-/// Runs `iters` iterations of `unit` operations each: `run(state, ops)` (timed) performs the
-/// operations numbered `ops` of the current cycle; `reset(state)` (untimed) starts a new
-/// cycle whenever the current one is done.
-fn timed_cycles<S: ?Sized>(
-    iters: u64,
-    unit: usize,
-    cyc: &mut Cycle,
-    state: &mut S,
-    mut run: impl FnMut(&mut S, Range<usize>),
-    mut reset: impl FnMut(&mut S),
-) -> Duration {
-    debug_assert_eq!(cyc.len % unit, 0);
-    let mut total = Duration::ZERO;
-    let mut left = iters as usize;
-    while left > 0 {
-        if cyc.pos >= cyc.len {
-            reset(state);
-            cyc.pos = 0;
-        }
-        let k = left.min((cyc.len - cyc.pos) / unit);
-        let ops = cyc.pos..cyc.pos + k * unit;
-        let t = Instant::now();
-        run(state, ops);
-        total += t.elapsed();
-        cyc.pos += k * unit;
-        left -= k;
-    }
-    total
-}
-
-/// `ops` split into transactions (chunks) of `unit` operations.
-fn chunks(ops: Range<usize>, unit: usize) -> impl Iterator<Item = Range<usize>> {
-    ops.clone()
-        .step_by(unit)
-        .map(move |s| s..(s + unit).min(ops.end))
 }
 
 // ---- counters ----

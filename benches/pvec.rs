@@ -26,6 +26,9 @@
 //! `w.v.push(1)` on a `/dev/shm` file pool (the first push, which allocates, and a later one),
 //! and the log counters of one 1000-push and one 1000-`push_str` `Process` transaction.
 
+mod common;
+
+use common::quick;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -49,10 +52,6 @@ const CYCLE: u64 = 1 << 20;
 const BATCH: u64 = 1000;
 const CHUNK: &str = "0123456789abcdef";
 const MAX_SIZE: u64 = 8 << 30;
-
-fn quick() -> bool {
-    std::env::var("PCOLL_BENCH_QUICK").is_ok_and(|v| v == "1")
-}
 
 #[derive(Clone, Copy)]
 enum Kind {

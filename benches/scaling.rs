@@ -20,12 +20,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::{AState, distinct_u64s, quick};
+use common::{AState, distinct_u64s, mem_pool, quick};
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
     criterion_main, measurement::WallTime,
 };
-use pcoll::{Durability, PBTreeMap, PHashMap, Persistent, Pool};
+use pcoll::{PBTreeMap, PHashMap, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Root {
@@ -60,14 +60,6 @@ fn configure(g: &mut BenchmarkGroup<'_, WallTime>, flat: bool) {
     });
 }
 
-fn pool() -> Pool<Root> {
-    Pool::options()
-        .durability(Durability::Process)
-        .max_size(8 << 30)
-        .in_memory()
-        .expect("memory pool")
-}
-
 /// The four sides behind one interface, so every group treats them alike.
 enum Side {
     PcollHash(Pool<Root>),
@@ -81,9 +73,9 @@ impl Side {
 
     fn new(name: &str) -> Side {
         match name {
-            "pcoll_hash" => Side::PcollHash(pool()),
+            "pcoll_hash" => Side::PcollHash(mem_pool()),
             "std_hash" => Side::StdHash(HashMap::default()),
-            "pcoll_btree" => Side::PcollBTree(pool()),
+            "pcoll_btree" => Side::PcollBTree(mem_pool()),
             _ => Side::StdBTree(BTreeMap::new()),
         }
     }

@@ -10,6 +10,9 @@
 //! Targets: `shm` (tmpfs, `/dev/shm`) and `disk` (`target/bench-pools`). Env
 //! `PCOLL_BENCH_SHM` / `PCOLL_BENCH_DISK` override the directories.
 
+mod common;
+
+use common::quick;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,10 +71,6 @@ fn dname(d: Durability) -> &'static str {
         Durability::Sync => "Sync",
         Durability::Process => "Process",
     }
-}
-
-fn quick() -> bool {
-    std::env::var("PCOLL_BENCH_QUICK").is_ok_and(|v| v == "1")
 }
 
 /// Sample size and times per durability × target: the disk with `Sync` costs milliseconds
