@@ -11,6 +11,9 @@
 //! N = 2^20. The random keys are 2^20 distinct u64 from a fixed-seed xorshift64*; in the
 //! insert and remove groups the value of `keys[i]` is `i`.
 //!
+//! Every group name below is prefixed `tree_` in criterion's output (criterion keeps one
+//! directory per group name; the prefixes keep `phashmap` and `pbtreemap` apart).
+//!
 //! Groups (one benchmark per side, `pcoll` and `std`):
 //! - `insert_random_1_per_txn`: one insert of a random key per transaction
 //!   (`let mut w = pool.write(); w.m.insert(k, v);`) against `BTreeMap::insert`; time per
@@ -26,6 +29,8 @@
 //!   `get`s of the present keys in insertion order (random places in the tree), summing the
 //!   values; time per `get`. `pcoll` takes one read guard per criterion batch, outside the
 //!   timed loop (`let r = pool.read();` then `r.m.get(&k)` in the loop).
+//! - `get_miss`: the same, with N other random keys, all absent.
+//! - `iterate`: `values()` summed over the whole N-entry map, in key order on both sides.
 //! - `range_10`: the same maps; `r.m.range(k..).take(10)` summing the 10 values, from N
 //!   random start keys (another xorshift stream, almost all absent from the map); time per
 //!   range of 10 (one guard per criterion batch, as in `get_hit`).
@@ -409,7 +414,7 @@ fn print_counters(keys: &[u64], new: &[u64], kkeys: &[KvKey], kvals: &[KvVal]) {
 /// The fill-and-empty insert benchmarks of one group: `unit` inserts of `keys` per
 /// transaction; `secs`: seconds per sample for the pcoll and the std side.
 fn insert_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: (f64, f64)) {
-    let mut g = c.benchmark_group(name);
+    let mut g = c.benchmark_group(format!("tree_{name}"));
     let len = N / unit * unit;
     {
         configure(&mut g, Kind::Cycles { secs: secs.0 });
@@ -497,7 +502,7 @@ fn probes(iters: u64, pos: &mut usize, probe: &[u64], f: impl Fn(u64) -> u64) ->
 }
 
 fn get_hit(c: &mut Criterion, f: &Filled, keys: &[u64]) {
-    let mut g = c.benchmark_group("get_hit");
+    let mut g = c.benchmark_group("tree_get_hit");
     configure(&mut g, Kind::Fast);
     let mut pos = 0;
     g.bench_function("pcoll", |b| {
@@ -526,8 +531,56 @@ fn get_hit(c: &mut Criterion, f: &Filled, keys: &[u64]) {
     g.finish();
 }
 
+/// Lookups of absent keys (`others`), as `get_hit`.
+fn get_miss(c: &mut Criterion, f: &Filled, others: &[u64]) {
+    let mut g = c.benchmark_group("tree_get_miss");
+    configure(&mut g, Kind::Fast);
+    let mut pos = 0;
+    g.bench_function("pcoll", |b| {
+        b.iter_custom(|iters| {
+            let r = f.pool.read();
+            let m = &r.m;
+            probes(iters, &mut pos, others, |k| {
+                m.get(&k).copied().unwrap_or(u64::MAX)
+            })
+        })
+    });
+    g.bench_function("std", |b| {
+        b.iter_custom(|iters| {
+            probes(iters, &mut pos, others, |k| {
+                f.s.get(&k).copied().unwrap_or(u64::MAX)
+            })
+        })
+    });
+    let r = f.pool.read();
+    assert!(others.iter().all(|k| r.m.get(k).is_none()));
+    g.finish();
+}
+
+/// `values().sum()` over the whole map, in key order on both sides.
+fn iterate(c: &mut Criterion, f: &Filled) {
+    let mut g = c.benchmark_group("tree_iterate");
+    configure(&mut g, Kind::Fast);
+    g.bench_function("pcoll", |b| {
+        b.iter(|| {
+            let r = f.pool.read();
+            black_box(&r.m)
+                .values()
+                .fold(0u64, |a, &v| a.wrapping_add(v))
+        })
+    });
+    g.bench_function("std", |b| {
+        b.iter(|| {
+            black_box(&f.s)
+                .values()
+                .fold(0u64, |a, &v| a.wrapping_add(v))
+        })
+    });
+    g.finish();
+}
+
 fn range_10(c: &mut Criterion, f: &Filled, starts: &[u64]) {
-    let mut g = c.benchmark_group("range_10");
+    let mut g = c.benchmark_group("tree_range_10");
     configure(&mut g, Kind::Fast);
     let mut pos = 0;
     g.bench_function("pcoll", |b| {
@@ -564,7 +617,7 @@ fn range_10(c: &mut Criterion, f: &Filled, starts: &[u64]) {
 /// Removes one half of the keys 1000 per transaction (timed, per remove), reinserts it
 /// (untimed), then the other half.
 fn remove_half(c: &mut Criterion, keys: &[u64], secs: (f64, f64)) {
-    let mut g = c.benchmark_group("remove_half");
+    let mut g = c.benchmark_group("tree_remove_half");
     let half = N / 2;
     {
         configure(&mut g, Kind::Cycles { secs: secs.0 });
@@ -644,7 +697,7 @@ fn remove_half(c: &mut Criterion, keys: &[u64], secs: (f64, f64)) {
 // ---- [u8; 24] -> [u8; 150] ----
 
 fn kv_insert(c: &mut Criterion, kkeys: &[KvKey], kvals: &[KvVal], secs: (f64, f64)) {
-    let mut g = c.benchmark_group("kv_24_150_insert_1000_per_txn");
+    let mut g = c.benchmark_group("tree_kv_24_150_insert_1000_per_txn");
     let len = SN / BATCH * BATCH;
     {
         configure(&mut g, Kind::Cycles { secs: secs.0 });
@@ -697,7 +750,7 @@ fn kv_insert(c: &mut Criterion, kkeys: &[KvKey], kvals: &[KvVal], secs: (f64, f6
 }
 
 fn kv_get(c: &mut Criterion, kkeys: &[KvKey], kvals: &[KvVal]) {
-    let mut g = c.benchmark_group("kv_24_150_get_hit");
+    let mut g = c.benchmark_group("tree_kv_24_150_get_hit");
     configure(&mut g, Kind::Fast);
     let pool = mem_pool::<KvRoot>();
     for ch in chunks(0..SN, BATCH) {
@@ -769,6 +822,8 @@ fn benches(c: &mut Criterion) {
     {
         let f = filled(&keys);
         get_hit(c, &f, &keys);
+        get_miss(c, &f, &others);
+        iterate(c, &f);
         range_10(c, &f, &others);
     }
     remove_half(c, &keys, (2.2, 0.7));

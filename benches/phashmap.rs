@@ -13,6 +13,9 @@
 //! random u64 from a fixed-seed xorshift64*; in the insert and remove groups the value of
 //! `keys[i]` is `i`.
 //!
+//! Every group name below is prefixed `hash_` in criterion's output (criterion keeps one
+//! directory per group name; the prefixes keep `phashmap` and `pbtreemap` apart).
+//!
 //! Groups (one benchmark per side):
 //! - `insert_1_per_txn`: one insert per transaction
 //!   (`let mut w = pool.write(); w.m.insert(k, v);`) against `HashMap::insert`; time per
@@ -342,7 +345,7 @@ fn print_txn_counters(keys: &[u64]) {
 /// The fill-and-empty insert benchmarks of one group, `unit` inserts per transaction.
 /// `secs`: seconds per sample for the pcoll sides (at least about two fill cycles).
 fn insert_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: f64) {
-    let mut g = c.benchmark_group(name);
+    let mut g = c.benchmark_group(format!("hash_{name}"));
     let len = N / unit * unit;
     for reserved in [false, true] {
         configure(&mut g, Kind::Cycles { secs });
@@ -486,7 +489,7 @@ fn lookups(
 
 fn get_group(c: &mut Criterion, name: &str, f: &Filled, probe: &[u64], hit: bool) {
     assert!(probe.len().is_power_of_two());
-    let mut g = c.benchmark_group(name);
+    let mut g = c.benchmark_group(format!("hash_{name}"));
     configure(&mut g, Kind::Fast);
     let mut pos = 0;
     g.bench_function("pcoll", |b| {
@@ -519,7 +522,7 @@ fn get_group(c: &mut Criterion, name: &str, f: &Filled, probe: &[u64], hit: bool
 /// Dependent lookups: each `get` looks up the key whose index the previous value named, so
 /// no two lookups overlap (latency, not throughput).
 fn get_chain(c: &mut Criterion, f: &Filled, keys: &[u64]) {
-    let mut g = c.benchmark_group("get_hit_chain");
+    let mut g = c.benchmark_group("hash_get_hit_chain");
     configure(&mut g, Kind::Fast);
     fn walk(
         iters: u64,
@@ -554,7 +557,7 @@ fn get_chain(c: &mut Criterion, f: &Filled, keys: &[u64]) {
 }
 
 fn iterate(c: &mut Criterion, f: &Filled) {
-    let mut g = c.benchmark_group("iterate");
+    let mut g = c.benchmark_group("hash_iterate");
     configure(&mut g, Kind::Slow);
     let want: u64 = f.a.values().sum();
     g.bench_function("pcoll", |b| {
@@ -577,7 +580,7 @@ fn iterate(c: &mut Criterion, f: &Filled) {
 
 /// Removes one half of the keys (timed), reinserts it (untimed), then the other half.
 fn remove_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: f64) {
-    let mut g = c.benchmark_group(name);
+    let mut g = c.benchmark_group(format!("hash_{name}"));
     configure(&mut g, Kind::Cycles { secs });
     let half = N / 2;
     let len = half / unit * unit;
@@ -673,7 +676,7 @@ fn std_remove<S: BuildHasher + Default>(
 // ---- string keys and values ----
 
 fn string_insert(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
-    let mut g = c.benchmark_group("string_kv_insert_1000_per_txn");
+    let mut g = c.benchmark_group("hash_string_kv_insert_1000_per_txn");
     configure(&mut g, Kind::Cycles { secs: 1.0 });
     let len = SN / BATCH * BATCH;
     {
@@ -737,7 +740,7 @@ fn std_string_insert<S: BuildHasher + Default>(
 }
 
 fn string_get(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
-    let mut g = c.benchmark_group("string_kv_get_hit");
+    let mut g = c.benchmark_group("hash_string_kv_get_hit");
     configure(&mut g, Kind::Fast);
     let pool = mem_pool::<SRoot>();
     for ch in chunks(0..SN, BATCH) {

@@ -13,7 +13,11 @@
 //! - `iter_sum`: `root.v.iter().sum()` of 1 M u64 under a read guard, against `Vec`;
 //! - `random_index`: 1 M reads `root.v[i]` at precomputed random indices, against `Vec`;
 //!   `pcoll_mem_slice` does the same reads through one `root.v.as_slice()`;
-//! - `push_str_16`: 1000 `push_str` of 16-byte chunks in one transaction, against `String`.
+//! - `push_str_16`: 1000 `push_str` of 16-byte chunks in one transaction, against `String`;
+//! - `pop_1000_per_txn`: 1000 `pop` in one transaction (refilled to 1 M, untimed, when it runs
+//!   low), against `Vec::pop`; time per 1000 pops;
+//! - `str_scan`: count the ASCII digits of a 1 MiB `PString` through `as_str()`, against
+//!   `String`.
 //!
 //! The push groups are timed with `iter_custom` so the cost per iteration stays the same
 //! whatever the sample size: every 2^20 pushes (`push_str` calls) the vector or string is
@@ -475,6 +479,74 @@ fn push_str_16(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1000 pops in one transaction; the vector is refilled to N (untimed) when it runs low.
+fn pop_1000_per_txn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pop_1000_per_txn");
+    configure(&mut g, Kind::Slow);
+    let (pool, mut v) = filled();
+    let b_ = BATCH as usize;
+    g.bench_function("pcoll_mem", |b| {
+        b.iter_custom(|iters| {
+            let mut t = Duration::ZERO;
+            for _ in 0..iters {
+                if pool.read().v.len() < b_ {
+                    pool.write().v.extend(0..N as u64);
+                }
+                let start = Instant::now();
+                let mut w = pool.write();
+                let mut s = 0u64;
+                for _ in 0..b_ {
+                    s = s.wrapping_add(w.v.pop().expect("not empty"));
+                }
+                drop(w);
+                t += start.elapsed();
+                black_box(s);
+            }
+            t
+        })
+    });
+    g.bench_function("std", |b| {
+        b.iter_custom(|iters| {
+            let mut t = Duration::ZERO;
+            for _ in 0..iters {
+                if v.len() < b_ {
+                    v.extend(0..N as u64);
+                }
+                let start = Instant::now();
+                let mut s = 0u64;
+                for _ in 0..b_ {
+                    s = s.wrapping_add(black_box(&mut v).pop().expect("not empty"));
+                }
+                t += start.elapsed();
+                black_box(s);
+            }
+            t
+        })
+    });
+    g.finish();
+}
+
+/// A scan of a 1 MiB string: the number of ASCII digits, through `as_str()` (pcoll) and
+/// `&String` (std), under one read guard.
+fn str_scan(c: &mut Criterion) {
+    let mut g = c.benchmark_group("str_scan");
+    configure(&mut g, Kind::Slow);
+    let text = CHUNK.repeat(N / CHUNK.len());
+    let pool = mem_pool();
+    pool.write().s.push_str(&text);
+    let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).count();
+    let want = digits(&text);
+    g.bench_function("pcoll_mem", |b| {
+        b.iter(|| {
+            let root = pool.read();
+            digits(black_box(&root.s).as_str())
+        })
+    });
+    g.bench_function("std", |b| b.iter(|| digits(black_box(&text))));
+    assert_eq!(digits(pool.read().s.as_str()), want);
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     print_sync_push_counters();
     print_batch_counters();
@@ -483,6 +555,8 @@ fn benches(c: &mut Criterion) {
     iter_sum(c);
     random_index(c);
     push_str_16(c);
+    pop_1000_per_txn(c);
+    str_scan(c);
 }
 
 criterion_group!(pvec, benches);
