@@ -68,15 +68,16 @@
 
 mod common;
 
-use common::{Cycle, FilePool, chunks, mem_pool, quick, random_u64s, shm_dir, timed_cycles};
+use common::{
+    Cycle, FilePool, Kind, chunks, configure, distinct_u64s, mem_pool, random_u64s, shm_dir,
+    timed_cycles,
+};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use criterion::{
-    BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
-};
+use criterion::{Criterion, criterion_group, criterion_main};
 use pcoll::{Durability, PBTreeMap, Persistent, Pool, PoolStats};
 
 /// Entries of the u64 maps.
@@ -104,44 +105,9 @@ struct KvRoot {
     t: PBTreeMap<KvKey, KvVal>,
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    /// Nanoseconds per iteration, steady: automatic (linear) sampling.
-    Fast,
-    /// Fill-and-empty cycles: 10 flat samples of `secs` seconds each (see the module doc),
-    /// set per side before its `bench_function`.
-    Cycles { secs: f64 },
-}
-
-fn configure(g: &mut BenchmarkGroup<'_, WallTime>, k: Kind) {
-    if quick() {
-        g.sample_size(10)
-            .warm_up_time(Duration::from_millis(100))
-            .measurement_time(Duration::from_millis(300))
-            .sampling_mode(SamplingMode::Flat);
-        return;
-    }
-    g.warm_up_time(Duration::from_secs(1));
-    match k {
-        Kind::Fast => g
-            .sample_size(50)
-            .measurement_time(Duration::from_secs(4))
-            .sampling_mode(SamplingMode::Auto),
-        Kind::Cycles { secs } => g
-            .sample_size(10)
-            .measurement_time(Duration::from_secs_f64(10.0 * secs))
-            .sampling_mode(SamplingMode::Flat),
-    };
-}
-
-/// The N random keys of the u64 maps (all distinct).
+/// The N keys of the u64 maps (all distinct).
 fn keys() -> Vec<u64> {
-    let k = random_u64s(0x5eed_0001, N);
-    let mut sorted = k.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(sorted.len(), N, "duplicate keys");
-    k
+    distinct_u64s(0x5eed_0001, N)
 }
 
 /// N random u64 from another stream (range starts; new keys for the counters).
@@ -501,26 +467,32 @@ fn probes(iters: u64, pos: &mut usize, probe: &[u64], f: impl Fn(u64) -> u64) ->
     e
 }
 
-fn get_hit(c: &mut Criterion, f: &Filled, keys: &[u64]) {
-    let mut g = c.benchmark_group("tree_get_hit");
+/// Independent `get`s of `probe` keys on both sides, as group `name`.
+fn lookups(c: &mut Criterion, name: &str, f: &Filled, probe: &[u64]) {
+    let mut g = c.benchmark_group(name);
     configure(&mut g, Kind::Fast);
     let mut pos = 0;
     g.bench_function("pcoll", |b| {
         b.iter_custom(|iters| {
             let r = f.pool.read();
             let m = &r.m;
-            probes(iters, &mut pos, keys, |k| {
+            probes(iters, &mut pos, probe, |k| {
                 m.get(&k).copied().unwrap_or(u64::MAX)
             })
         })
     });
     g.bench_function("std", |b| {
         b.iter_custom(|iters| {
-            probes(iters, &mut pos, keys, |k| {
+            probes(iters, &mut pos, probe, |k| {
                 f.s.get(&k).copied().unwrap_or(u64::MAX)
             })
         })
     });
+    g.finish();
+}
+
+fn get_hit(c: &mut Criterion, f: &Filled, keys: &[u64]) {
+    lookups(c, "tree_get_hit", f, keys);
     // Every key found, with its value.
     let r = f.pool.read();
     assert!(
@@ -528,33 +500,13 @@ fn get_hit(c: &mut Criterion, f: &Filled, keys: &[u64]) {
             .enumerate()
             .all(|(i, k)| r.m.get(k) == Some(&(i as u64)))
     );
-    g.finish();
 }
 
 /// Lookups of absent keys (`others`), as `get_hit`.
 fn get_miss(c: &mut Criterion, f: &Filled, others: &[u64]) {
-    let mut g = c.benchmark_group("tree_get_miss");
-    configure(&mut g, Kind::Fast);
-    let mut pos = 0;
-    g.bench_function("pcoll", |b| {
-        b.iter_custom(|iters| {
-            let r = f.pool.read();
-            let m = &r.m;
-            probes(iters, &mut pos, others, |k| {
-                m.get(&k).copied().unwrap_or(u64::MAX)
-            })
-        })
-    });
-    g.bench_function("std", |b| {
-        b.iter_custom(|iters| {
-            probes(iters, &mut pos, others, |k| {
-                f.s.get(&k).copied().unwrap_or(u64::MAX)
-            })
-        })
-    });
+    lookups(c, "tree_get_miss", f, others);
     let r = f.pool.read();
     assert!(others.iter().all(|k| r.m.get(k).is_none()));
-    g.finish();
 }
 
 /// `values().sum()` over the whole map, in key order on both sides.

@@ -73,7 +73,8 @@
 mod common;
 
 use common::{
-    AState, Cycle, FilePool, chunks, mem_pool, quick, random_u64s, shm_dir, timed_cycles,
+    AState, Cycle, FilePool, Kind, chunks, configure, distinct_u64s, mem_pool, random_u64s,
+    shm_dir, timed_cycles,
 };
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -82,7 +83,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use criterion::{
-    BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
 use pcoll::{Durability, PHashMap, PString, PVec, Persistent, Pool, PoolStats};
 
@@ -113,50 +114,9 @@ const VAL_LEN: usize = 150;
 /// 0.1 s or less here).
 const STD_SECS: f64 = 0.3;
 
-#[derive(Clone, Copy)]
-enum Kind {
-    /// Nanoseconds per iteration, steady: automatic (linear) sampling.
-    Fast,
-    /// Microseconds to milliseconds per iteration: flat sampling.
-    Slow,
-    /// Fill-and-empty cycles: 10 flat samples of `secs` seconds each (see the module doc),
-    /// set per side before its `bench_function`.
-    Cycles { secs: f64 },
-}
-
-fn configure(g: &mut BenchmarkGroup<'_, WallTime>, k: Kind) {
-    if quick() {
-        g.sample_size(10)
-            .warm_up_time(Duration::from_millis(100))
-            .measurement_time(Duration::from_millis(300))
-            .sampling_mode(SamplingMode::Flat);
-        return;
-    }
-    g.warm_up_time(Duration::from_secs(1));
-    match k {
-        Kind::Fast => g
-            .sample_size(50)
-            .measurement_time(Duration::from_secs(4))
-            .sampling_mode(SamplingMode::Auto),
-        Kind::Slow => g
-            .sample_size(30)
-            .measurement_time(Duration::from_secs(4))
-            .sampling_mode(SamplingMode::Flat),
-        Kind::Cycles { secs } => g
-            .sample_size(10)
-            .measurement_time(Duration::from_secs_f64(10.0 * secs))
-            .sampling_mode(SamplingMode::Flat),
-    };
-}
-
 /// The N keys of the u64 maps (all distinct).
 fn keys() -> Vec<u64> {
-    let k = random_u64s(0x5eed_0001, N);
-    let mut sorted = k.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(sorted.len(), N, "duplicate keys");
-    k
+    distinct_u64s(0x5eed_0001, N)
 }
 
 /// N random keys, none of them in `present`.

@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use criterion::{BenchmarkGroup, SamplingMode, measurement::WallTime};
 use pcoll::{Durability, Persistent, Pool};
 
 /// The largest pool a bench's memory pool may grow to.
@@ -15,6 +16,43 @@ const MAX_SIZE: u64 = 8 << 30;
 /// `PCOLL_BENCH_QUICK=1`: minimal samples and sizes (a smoke test, not a measurement).
 pub fn quick() -> bool {
     std::env::var("PCOLL_BENCH_QUICK").is_ok_and(|v| v == "1")
+}
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// Nanoseconds per iteration, steady: automatic (linear) sampling.
+    Fast,
+    /// Microseconds to milliseconds per iteration: flat sampling.
+    Slow,
+    /// Fill-and-empty cycles: 10 flat samples of `secs` seconds each (see the module doc),
+    /// set per side before its `bench_function`.
+    Cycles { secs: f64 },
+}
+
+/// Sampling for a group of kind `k` (quick mode: 10 short flat samples whatever `k`).
+pub fn configure(g: &mut BenchmarkGroup<'_, WallTime>, k: Kind) {
+    if quick() {
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(100))
+            .measurement_time(Duration::from_millis(300))
+            .sampling_mode(SamplingMode::Flat);
+        return;
+    }
+    g.warm_up_time(Duration::from_secs(1));
+    match k {
+        Kind::Fast => g
+            .sample_size(50)
+            .measurement_time(Duration::from_secs(4))
+            .sampling_mode(SamplingMode::Auto),
+        Kind::Slow => g
+            .sample_size(30)
+            .measurement_time(Duration::from_secs(4))
+            .sampling_mode(SamplingMode::Flat),
+        Kind::Cycles { secs } => g
+            .sample_size(10)
+            .measurement_time(Duration::from_secs_f64(10.0 * secs))
+            .sampling_mode(SamplingMode::Flat),
+    };
 }
 
 /// `n` random u64 from a fixed-seed xorshift64*.
