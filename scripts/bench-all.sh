@@ -47,6 +47,7 @@ cargo run -q --release --example counters | tee "$out/counters.md"
 step "restart with 1 M-entry maps, small and large interrupted transactions"
 cargo run -q --release --example restart_maps | tee "$out/restart_maps.md"
 
+# criterion.csv must hold this run only: earlier criterion results (and baselines) are dropped.
 rm -rf "$CARGO_TARGET_DIR/criterion"
 for b in txn pvec phashmap pbtreemap scaling; do
   step "cargo bench --bench $b"
