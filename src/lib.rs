@@ -60,6 +60,6 @@ pub use error::{Error, Result};
 pub use heap::check::{CheckReport, Visitor};
 pub use heap::persist::{Durability, Event, Medium, Recorder};
 pub use pcoll_derive::Persistent;
-pub use persistent::{Fingerprint, Persistent};
+pub use persistent::{Fingerprint, Persistent, Relocator};
 pub use pool::{Options, Pool, PoolStats, ReadGuard, WriteGuard};
 pub use txn::TxnStats;

@@ -9,7 +9,11 @@
 
 #![allow(unsafe_code)]
 
+use std::fmt;
+
+use crate::error::Result;
 use crate::heap::check::Visitor;
+use crate::txn::core::{BuildIn, PoolCore};
 
 /// A type whose values may be stored in a pool.
 ///
@@ -40,13 +44,70 @@ use crate::heap::check::Visitor;
 ///   stay meaningful after the pool is unmapped and mapped again elsewhere;
 /// - `layout` describes every field (name, type, offset, size) so that two types with the
 ///   same fingerprint have the same layout;
-/// - `visit` reports every pool block the value owns, directly or through its fields.
+/// - `visit` reports every pool block the value owns, directly or through its fields;
+/// - `HANDLES` is true when the value may own pool blocks; when it is false, a bitwise copy
+///   of a value is an independent value (the default `copy_to` makes one);
+/// - `relocate` and `copy_to` reach every handle the value holds (the derive does this by
+///   calling them on every field).
 pub unsafe trait Persistent: Sized + 'static {
+    /// True when values of this type may own pool blocks (they hold pcoll handles).
+    const HANDLES: bool = false;
+
     /// Writes this type's layout into `fp` (recursively for fields).
     fn layout(fp: &mut Fingerprint);
 
     /// Reports the pool blocks this value owns to `v` (containers and structs recurse).
     fn visit(&self, _v: &mut Visitor<'_>) {}
+
+    /// Makes every block this value owns live in `to`'s pool: a handle whose blocks are
+    /// elsewhere (the scratch memory of values outside any pool, or another pool) is replaced
+    /// by a deep copy in `to`, and the original is dropped. Handles already in `to` stay as
+    /// they are (a move within one pool copies nothing). On error the value is unchanged
+    /// where it was not yet moved, and valid everywhere.
+    fn relocate(&mut self, _to: &Relocator<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Calls `f` with the pointer of every handle directly in this value (not those inside
+    /// the blocks it owns): what a rollback compares to find handles that left pool memory.
+    #[doc(hidden)]
+    fn handles(&self, _f: &mut dyn FnMut(u64)) {}
+
+    /// A deep copy of this value whose blocks all live in `to`'s pool.
+    fn copy_to(&self, _to: &Relocator<'_>) -> Result<Self> {
+        debug_assert!(!Self::HANDLES, "a type with handles must implement copy_to");
+        // SAFETY: without handles a value owns nothing, so a bitwise copy is an independent
+        // value (trait contract).
+        Ok(unsafe { std::ptr::read(self) })
+    }
+}
+
+/// The pool a value is being moved into (see [`Persistent::relocate`]). While it lives,
+/// new handles outside pool memory are built in that pool.
+pub struct Relocator<'a> {
+    pub(crate) core: &'a PoolCore,
+    _build: BuildIn,
+}
+
+impl<'a> Relocator<'a> {
+    pub(crate) fn new(core: &'a PoolCore) -> Self {
+        Relocator {
+            core,
+            _build: BuildIn::new(core),
+        }
+    }
+
+    /// True when a handle with pointer tag `tag` already lives in the target pool.
+    #[inline]
+    pub(crate) fn holds(&self, tag: u16) -> bool {
+        tag == self.core.tag
+    }
+}
+
+impl fmt::Debug for Relocator<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Relocator").field("tag", &self.core.tag).finish()
+    }
 }
 
 /// A 64-bit fingerprint of a type's layout: names, sizes, alignments, field offsets,
@@ -178,8 +239,19 @@ unsafe impl<T: Persistent, const N: usize> Persistent for [T; N] {
         }
         fp.end_struct();
     }
+    const HANDLES: bool = T::HANDLES;
     fn visit(&self, v: &mut Visitor<'_>) {
         self.iter().for_each(|x| x.visit(v));
+    }
+    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+        self.iter_mut().try_for_each(|x| x.relocate(to))
+    }
+    fn handles(&self, f: &mut dyn FnMut(u64)) {
+        self.iter().for_each(|x| x.handles(f));
+    }
+    fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+        let v: Vec<T> = self.iter().map(|x| x.copy_to(to)).collect::<Result<_>>()?;
+        Ok(v.try_into().unwrap_or_else(|_| unreachable!("N elements")))
     }
 }
 
@@ -192,10 +264,22 @@ unsafe impl<T: Persistent> Persistent for Option<T> {
         }
         fp.end_struct();
     }
+    const HANDLES: bool = T::HANDLES;
     fn visit(&self, v: &mut Visitor<'_>) {
         if let Some(x) = self {
             x.visit(v);
         }
+    }
+    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+        self.as_mut().map_or(Ok(()), |x| x.relocate(to))
+    }
+    fn handles(&self, f: &mut dyn FnMut(u64)) {
+        if let Some(x) = self {
+            x.handles(f);
+        }
+    }
+    fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+        self.as_ref().map(|x| x.copy_to(to)).transpose()
     }
 }
 
@@ -209,8 +293,19 @@ macro_rules! tuple {
                 }
                 fp.end_struct();
             }
+            const HANDLES: bool = false $(|| $t::HANDLES)+;
             fn visit(&self, v: &mut Visitor<'_>) {
                 $(self.$n.visit(v);)+
+            }
+            fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+                $(self.$n.relocate(to)?;)+
+                Ok(())
+            }
+            fn handles(&self, f: &mut dyn FnMut(u64)) {
+                $(self.$n.handles(f);)+
+            }
+            fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+                Ok(($(self.$n.copy_to(to)?,)+))
             }
         }
     )*};

@@ -31,7 +31,8 @@ const DEFAULT_LOG_PAGES: u64 = 16;
 /// `Pool<R>` is `Send + Sync`: readers ([`Pool::read`]) run in parallel, one writer
 /// ([`Pool::write`], [`Pool::transaction`]) at a time.
 pub struct Pool<R: Persistent> {
-    core: Box<PoolCore>,
+    /// Dropped by `Drop for Pool`: unmapped, or retired when its memory must outlive it.
+    core: std::mem::ManuallyDrop<Box<PoolCore>>,
     root_off: u64,
     _root: PhantomData<fn() -> R>,
 }
@@ -272,7 +273,7 @@ impl<R: Persistent + Default> Options<R> {
         }
         let core = PoolCore::new(heap, txn, self.read_only);
         Ok(Pool {
-            core,
+            core: std::mem::ManuallyDrop::new(core),
             root_off,
             _root: PhantomData,
         })
@@ -350,7 +351,7 @@ impl<R: Persistent + Default> Options<R> {
         st.heap.write_header()?;
         st.heap.write_header()?;
         Ok(Pool {
-            core,
+            core: std::mem::ManuallyDrop::new(core),
             root_off,
             _root: PhantomData,
         })
@@ -628,6 +629,8 @@ impl<R: Persistent> DerefMut for WriteGuard<'_, R> {
             if let Err(e) = res {
                 panic!("pcoll: cannot log the root: {e}");
             }
+            // Values assigned into the root (`w.b = PBox::new(x)`) move in at commit.
+            crate::collections::handle::hand_out(&self.pool.core, self.pool.root_off, p, 1);
             self.root_logged = true;
         }
         // SAFETY: the writer lock is held and `&mut self` excludes other borrows of the root.
@@ -651,15 +654,7 @@ impl<R: Persistent> WriteGuard<'_, R> {
             return Ok(());
         };
         let core = &self.pool.core;
-        let res = {
-            let tx = core.tx();
-            let st = &mut *tx.st;
-            if commit {
-                st.txn.commit(&mut st.heap)
-            } else {
-                st.txn.abort(&mut st.heap)
-            }
-        };
+        let res = core.finish(commit);
         core.write_unlock();
         drop(lock);
         res
@@ -677,6 +672,17 @@ impl<R: Persistent> Drop for WriteGuard<'_, R> {
             let _ = self.finish(false);
         } else if let Err(e) = self.finish(true) {
             panic!("pcoll: commit failed, the transaction was rolled back: {e}");
+        }
+    }
+}
+
+impl<R: Persistent> Drop for Pool<R> {
+    fn drop(&mut self) {
+        // SAFETY: `core` is taken once, here, and never used again.
+        let core = unsafe { std::mem::ManuallyDrop::take(&mut self.core) };
+        if core.escaped() {
+            // A value read from outside pool memory may still borrow this pool's memory.
+            core.retire();
         }
     }
 }

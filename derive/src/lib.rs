@@ -1,7 +1,9 @@
 //! `#[derive(Persistent)]` for pcoll.
 //!
 //! For a struct it generates `unsafe impl pcoll::Persistent` whose `layout` lists every field
-//! (name, offset, type, recursively) and whose `visit` visits every field. Each field type must
+//! (name, offset, type, recursively), whose `visit` visits every field, and whose `HANDLES`,
+//! `relocate` and `copy_to` combine the fields' (so a struct holding a `PString` moves
+//! between pools like the `PString` does). Each field type must
 //! be `Persistent` itself, checked at compile time, so `String`, `Box`, references and raw
 //! pointers are refused with an error at the field. Fieldless enums with an explicit
 //! integer `#[repr]` are accepted too (their discriminants go into the fingerprint).
@@ -28,9 +30,15 @@ fn expand(mut input: DeriveInput) -> syn::Result<Tokens> {
             "a Persistent type cannot borrow: references point outside the pool",
         ));
     }
-    let (layout, visit) = match &input.data {
-        Data::Struct(s) => struct_body(&s.fields),
-        Data::Enum(e) => enum_body(&input, e)?,
+    let (layout, visit, moves) = match &input.data {
+        Data::Struct(s) => {
+            let (l, v) = struct_body(&s.fields);
+            (l, v, struct_moves(&s.fields))
+        }
+        Data::Enum(e) => {
+            let (l, v) = enum_body(&input, e)?;
+            (l, v, Tokens::new())
+        }
         Data::Union(u) => {
             return Err(syn::Error::new(
                 u.union_token.span(),
@@ -59,8 +67,47 @@ fn expand(mut input: DeriveInput) -> syn::Result<Tokens> {
             fn visit(&self, v: &mut ::pcoll::Visitor<'_>) {
                 #visit
             }
+            #moves
         }
     })
+}
+
+/// `HANDLES`, `relocate` and `copy_to` of a struct: each field's, in order.
+fn struct_moves(fields: &Fields) -> Tokens {
+    let tys: Vec<_> = fields.iter().map(|f| &f.ty).collect();
+    let members: Vec<Tokens> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match &f.ident {
+            Some(id) => quote!(#id),
+            None => {
+                let idx = syn::Index::from(i);
+                quote!(#idx)
+            }
+        })
+        .collect();
+    let build = match fields {
+        Fields::Named(_) => quote! {
+            Self { #(#members: ::pcoll::Persistent::copy_to(&self.#members, to)?,)* }
+        },
+        Fields::Unnamed(_) => quote! {
+            Self( #(::pcoll::Persistent::copy_to(&self.#members, to)?,)* )
+        },
+        Fields::Unit => quote!(Self),
+    };
+    quote! {
+        const HANDLES: bool = false #(|| <#tys as ::pcoll::Persistent>::HANDLES)*;
+        fn relocate(&mut self, to: &::pcoll::Relocator<'_>) -> ::pcoll::Result<()> {
+            #(::pcoll::Persistent::relocate(&mut self.#members, to)?;)*
+            ::core::result::Result::Ok(())
+        }
+        fn copy_to(&self, to: &::pcoll::Relocator<'_>) -> ::pcoll::Result<Self> {
+            ::core::result::Result::Ok(#build)
+        }
+        fn handles(&self, f: &mut dyn FnMut(u64)) {
+            #(::pcoll::Persistent::handles(&self.#members, f);)*
+        }
+    }
 }
 
 fn struct_body(fields: &Fields) -> (Tokens, Tokens) {

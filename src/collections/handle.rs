@@ -1,20 +1,23 @@
 //! What every container handle shares: its in-pool pointer (`raw` = pool tag << 48 | offset),
 //! finding its pool, and turning offsets into references tied to the handle's borrow.
 //!
-//! A handle reads through the pool whose mapping contains the handle itself: a handle in
-//! pool memory was reached through a guard, so its pool is alive while it is borrowed. A
-//! handle outside pool memory (moved out with `mem::take`, or built but not yet stored) can
-//! still be moved, stored and dropped inside its pool's write transaction, but not read:
-//! nothing would keep its pool mapped while the reference lived.
+//! A handle's blocks live in the pool its pointer's tag names: tag 0 is this thread's scratch
+//! pool (process memory, for values outside any pool), any other tag a pool file. A handle
+//! inside the memory of the pool it points into is found by its address (the fast path, and
+//! the proof that the pool outlives the borrow); anywhere else, by its tag (`txn/core.rs`).
+//! Values move between pools only through [`Persistent::relocate`]: storing into a
+//! container, handing a value out of one, and a commit that finds a value stored by
+//! assignment.
 
 #![allow(unsafe_code)]
 
+use super::convert::IntoPersistent;
 use crate::error::Result;
+use crate::persistent::{Persistent, Relocator};
 use crate::heap::check::Visitor;
-use crate::txn::core::{self, PoolCore};
+use crate::txn::core::{self, Found, Fixup, PoolCore};
 
-const OFF_BITS: u32 = 48;
-const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
+use crate::txn::core::{OFF_BITS, OFF_MASK};
 
 #[inline]
 pub(crate) fn pack(tag: u16, off: u64) -> u64 {
@@ -32,41 +35,66 @@ pub(crate) fn off_of(raw: u64) -> u64 {
     raw & OFF_MASK
 }
 
-/// The pool holding `h` in its memory; panics with a clear message otherwise, or when the
-/// handle's pointer belongs to another pool.
+/// The pool that the handle at `addr` (pointer `raw`) reads and changes its blocks in:
+/// the pool whose memory holds it, this thread's scratch pool, or an open pool named by its
+/// tag. Panics with a clear message when that pool is closed.
+///
+/// The pointer is valid for as long as the caller holds a reference to the handle: a pool
+/// holding the handle in its memory is alive while the handle is borrowed; the scratch pool
+/// is never unmapped; a pool found by tag keeps its memory mapped after it closes (it is
+/// marked escaped here), since the handle's borrow is not tied to that pool's guards.
 #[inline]
-pub(crate) fn home<'a, T: ?Sized>(h: &'a T, raw: u64, what: &str) -> &'a PoolCore {
-    let Some(core) = core::core_of(h) else {
-        panic!(
-            "pcoll: this {what} is not in pool memory (moved out with mem::take/replace?); \
-             store it into the pool before reading it"
-        )
-    };
-    let tag = tag_of(raw);
-    assert!(
-        raw == 0 || tag == core.tag,
-        "pcoll: this {what} points into another pool (tag {tag:#x}, found in pool {:#x})",
-        core.tag
-    );
-    core
+fn resolve(addr: usize, raw: u64, what: &str, reads: bool) -> *const PoolCore {
+    match core::find(addr, raw, tag_of(raw)) {
+        Found::Home(p) | Found::Scratch(p) => p,
+        Found::Away(p) => {
+            if reads && !core::relocating() {
+                // SAFETY: registered pools are alive while registered.
+                unsafe { &*p }.mark_escaped();
+            }
+            p
+        }
+        Found::Lost => panic!(
+            "pcoll: this {what} was moved out of its pool with std's mem::take/swap, and that \
+             pool is closed now (or another open pool shares its tag {:#x}); values that pcoll \
+             methods hand out (remove, pop, take, ...) are readable anywhere",
+            tag_of(raw)
+        ),
+    }
 }
 
-/// Runs `f` with the pool `h` belongs to: the pool whose memory holds it, else this thread's
-/// write transaction on the pool its pointer is tagged with (or the only one open, for a
-/// handle without a pointer yet). `None` when there is no such pool.
+/// The pool holding `h`'s blocks (see [`resolve`]), for reading.
+#[inline]
+pub(crate) fn home<'a, T: ?Sized>(h: &'a T, raw: u64, what: &str) -> &'a PoolCore {
+    let p = resolve(h as *const T as *const u8 as usize, raw, what, true);
+    // SAFETY: `resolve` keeps the pool's memory and core alive for as long as `h` is borrowed.
+    unsafe { &*p }
+}
+
+/// Runs `f` with the pool `h`'s blocks live in, for a drop: `None` when that pool cannot
+/// be changed from here (it is closed, or its write transaction is not open on this thread):
+/// the blocks then stay where they are, which `check()` reports as a leak (never a free of
+/// memory the pool may still use).
 pub(crate) fn with_core<T: ?Sized, R>(
     h: &T,
     raw: u64,
     f: impl FnOnce(&PoolCore) -> R,
 ) -> Option<R> {
-    if let Some(core) = core::core_of(h) {
-        return Some(f(core));
+    let addr = h as *const T as *const u8 as usize;
+    let p = match core::find(addr, raw, tag_of(raw)) {
+        Found::Home(p) | Found::Scratch(p) | Found::Away(p) => p,
+        Found::Lost => return None,
+    };
+    // SAFETY: as in `home`, for the duration of the call.
+    let core = unsafe { &*p };
+    if !core.is_writer() || core.disowns(raw) {
+        return None;
     }
-    core::with_active(tag_of(raw), |c| c.map(f))
+    Some(f(core))
 }
 
-/// [`with_core`] by the handle's address, for a method holding `&mut self`: `f` may use the
-/// handle mutably while it has the pool. Panics with a clear message when there is none.
+/// [`resolve`] for a method holding `&mut self` at `addr` that hands out no reference into
+/// the pool: `f` may use the handle mutably while it has the pool. Panics with a clear message when the pool is closed.
 #[inline]
 pub(crate) fn with_writer_at<R>(
     addr: usize,
@@ -74,25 +102,15 @@ pub(crate) fn with_writer_at<R>(
     what: &str,
     f: impl FnOnce(&PoolCore) -> R,
 ) -> R {
-    let found = core::with_core_at(addr, |c| c.map(|c| c as *const PoolCore));
-    let run = |core: &PoolCore| f(core);
-    match found {
-        // SAFETY: the handle at `addr` lies in this pool's memory and the caller holds a live
-        // reference to it for the whole call, so the pool is alive while `run` executes.
-        Some(p) => run(unsafe { &*p }),
-        None => core::with_active(tag_of(raw), |c| match c {
-            Some(core) => run(core),
-            None => panic!(
-                "pcoll: a {what} outside pool memory was changed with no write transaction on its \
-                 pool open in this thread (or with several open)"
-            ),
-        }),
-    }
+    let p = resolve(addr, raw, what, false);
+    // SAFETY: the caller holds `&mut` to the handle for the whole call, and `f` hands out no
+    // reference into the pool (see `resolve`).
+    f(unsafe { &*p })
 }
 
-/// [`with_writer_at`] for a method that hands out references into pool memory (`get_mut`,
-/// `IndexMut`, `iter_mut`): the handle must lie in pool memory, whose pool then outlives the
-/// `&mut` borrow those references follow. A handle outside pool memory could outlive its pool.
+/// [`with_writer_at`] for a method that hands out references into the handle's blocks
+/// (`get_mut`, `IndexMut`, `iter_mut`): they follow the `&mut` borrow of the handle, which
+/// the pool outlives (see [`resolve`]).
 #[inline]
 pub(crate) fn with_home_at<R>(
     addr: usize,
@@ -100,21 +118,9 @@ pub(crate) fn with_home_at<R>(
     what: &str,
     f: impl FnOnce(&PoolCore) -> R,
 ) -> R {
-    core::with_core_at(addr, |c| {
-        let Some(core) = c else {
-            panic!(
-                "pcoll: this {what} is not in pool memory (moved out with mem::take/replace?); \
-                 store it into the pool before borrowing into it"
-            )
-        };
-        let tag = tag_of(raw);
-        assert!(
-            raw == 0 || tag == core.tag,
-            "pcoll: this {what} points into another pool (tag {tag:#x}, found in pool {:#x})",
-            core.tag
-        );
-        f(core)
-    })
+    let p = resolve(addr, raw, what, true);
+    // SAFETY: the caller holds `&mut` to the handle for the whole call (see `resolve`).
+    f(unsafe { &*p })
 }
 
 /// [`with_core`] for changes: panics with a clear message when there is no pool to change.
@@ -124,12 +130,7 @@ pub(crate) fn with_writer<T: ?Sized, R>(
     what: &str,
     f: impl FnOnce(&PoolCore) -> R,
 ) -> R {
-    with_core(h, raw, f).unwrap_or_else(|| {
-        panic!(
-            "pcoll: a {what} outside pool memory was changed with no write transaction on its \
-             pool open in this thread (or with several open)"
-        )
-    })
+    with_writer_at(h as *const T as *const u8 as usize, raw, what, f)
 }
 
 /// A shared reference to the `T` that handle `h` (pointer `raw`) owns, living as long as
@@ -185,7 +186,7 @@ pub(crate) fn visit_block<H: ?Sized>(h: &H, raw: u64, size: usize, v: &mut Visit
 ///
 /// # Safety
 /// As for [`value`]; `h` is borrowed mutably, so no other reference to the value lives.
-pub(crate) unsafe fn value_mut<'a, T, H: ?Sized>(
+pub(crate) unsafe fn value_mut<'a, T: Persistent, H: ?Sized>(
     h: &'a mut H,
     raw: u64,
     what: &str,
@@ -194,6 +195,7 @@ pub(crate) unsafe fn value_mut<'a, T, H: ?Sized>(
         let core = home(&*h, raw, what);
         let p = core.ptr(off_of(raw), size_of::<T>().max(1)).cast::<T>();
         core.tx().log_ptr(p.cast(), size_of::<T>())?;
+        hand_out(core, off_of(raw), p, 1);
         p
     };
     // SAFETY: as for `value`; exclusivity follows from the `&mut` borrow of the handle.
@@ -232,4 +234,101 @@ pub(crate) unsafe fn drop_at<T>(core: &PoolCore, off: u64) -> Result<()> {
     // their own pool from their address.
     unsafe { std::ptr::drop_in_place(p) };
     Ok(())
+}
+
+/// Moves `v` into `core`'s pool before a container stores it there (see
+/// [`Persistent::relocate`]): a value from the scratch pool or another pool is copied in, one
+/// already in `core`'s pool stays as it is.
+#[inline]
+pub(crate) fn store<T: Persistent>(v: &mut T, core: &PoolCore) -> Result<()> {
+    if !T::HANDLES {
+        return Ok(());
+    }
+    v.relocate(&Relocator::new(core))
+}
+
+/// A value a container hands out (`remove`, `pop`, an old value): moved into this thread's
+/// scratch pool, so it reads anywhere, for as long as it lives, whatever becomes of its
+/// pool; its blocks in the pool are freed by the open transaction (at commit).
+#[inline]
+pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
+    if T::HANDLES {
+        // SAFETY: the scratch pool is never unmapped nor freed.
+        let s = unsafe { &*core::scratch() };
+        if let Err(e) = v.relocate(&Relocator::new(s)) {
+            panic!("pcoll: cannot copy a value out of the pool into process memory: {e}");
+        }
+    }
+    v
+}
+
+/// Converts `v` for storing into `core`'s pool: the conversion builds straight in that pool
+/// (a `&str` becomes a `PString` there, copied once).
+pub(crate) fn convert_in<T: Persistent, I: IntoPersistent<T>>(v: I, core: &PoolCore) -> Result<T> {
+    let to = Relocator::new(core);
+    let mut t = v.into_persistent()?;
+    if T::HANDLES {
+        t.relocate(&to)?;
+    }
+    Ok(t)
+}
+
+/// The shared body of `relocate` for a handle type: nothing to do when its blocks are in
+/// `to`'s pool already (or it has none), else a deep copy replaces it and the original drops.
+pub(crate) fn relocate_handle<T: Persistent>(h: &mut T, raw: u64, to: &Relocator<'_>) -> Result<()> {
+    if raw == 0 || to.holds(tag_of(raw)) {
+        return Ok(());
+    }
+    let copy = h.copy_to(to)?;
+    drop(std::mem::replace(h, copy));
+    Ok(())
+}
+
+/// Notes that `n` values of `T` at `p` (in the block at `block`) are handed to user code as
+/// `&mut`: user code may store a value from another pool or from process memory there,
+/// which the commit (or the container's next change) moves into the pool. See `Fixup`.
+#[inline]
+pub(crate) fn hand_out<T: Persistent>(core: &PoolCore, block: u64, p: *const T, n: usize) {
+    if T::HANDLES && n > 0 && size_of::<T>() > 0 {
+        core.hand_out(Fixup {
+            block,
+            at: p as usize,
+            n,
+            size: size_of::<T>(),
+            run: run_fixup::<T>,
+            raws: raws_of::<T>,
+        });
+    }
+}
+
+/// Before a container moves or drops the values of its block `lo .. lo + len`: values that
+/// user code stored there through `&mut` move into the pool first (see [`hand_out`]).
+#[inline]
+pub(crate) fn settle<T: Persistent>(core: &PoolCore, lo: *const u8, len: usize) {
+    if T::HANDLES && core.has_fixups() {
+        let lo = lo as usize;
+        if let Err(e) = core.settle(Some((lo, lo + len))) {
+            panic!("pcoll: cannot move a stored value into the pool: {e}");
+        }
+    }
+}
+
+/// # Safety
+/// `p` points to `n` initialised `T`s in `core`'s memory that nothing borrows.
+unsafe fn run_fixup<T: Persistent>(p: *mut u8, n: usize, core: &PoolCore) -> Result<()> {
+    let to = Relocator::new(core);
+    for i in 0..n {
+        // SAFETY: see the contract.
+        unsafe { &mut *p.cast::<T>().add(i) }.relocate(&to)?;
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `p` points to `n` initialised `T`s.
+unsafe fn raws_of<T: Persistent>(p: *const u8, n: usize, f: &mut dyn FnMut(u64)) {
+    for i in 0..n {
+        // SAFETY: see the contract.
+        unsafe { &*p.cast::<T>().add(i) }.handles(f);
+    }
 }

@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 use super::handle::{self, off_of, pack};
 use crate::error::Result;
 use crate::heap::check::Visitor;
-use crate::persistent::{Fingerprint, Persistent};
+use crate::persistent::{Fingerprint, Persistent, Relocator};
 
 /// A pool allocation holding one `T`. Lives in pool memory (a root field, a container
 /// element); dropping or overwriting it frees the allocation when the transaction commits.
@@ -34,21 +34,24 @@ pub struct PBox<T: Persistent> {
 }
 
 impl<T: Persistent> PBox<T> {
-    /// Moves `value` into a new allocation in the pool of this thread's write transaction.
+    /// Moves `value` into a new allocation. Built outside a pool, the box lives in process
+    /// memory until it is stored into a pool (which moves it there, one copy); no write guard
+    /// is needed to build one.
     ///
     /// # Panics
-    /// With no write transaction (or several) open on this thread, or when the pool is full.
+    /// When the memory is full.
     pub fn new(value: T) -> PBox<T> {
         Self::try_new(value).unwrap_or_else(|(e, _)| panic!("pcoll: PBox::new: {e}"))
     }
 
     /// Like [`PBox::new`], but a full pool gives the value back with the error.
-    pub fn try_new(value: T) -> std::result::Result<PBox<T>, (crate::Error, T)> {
+    pub fn try_new(mut value: T) -> std::result::Result<PBox<T>, (crate::Error, T)> {
         let b = PBox::<T> {
             raw: 0,
             _own: PhantomData,
         };
         let res = handle::with_writer(&b, 0, "PBox", |core| -> Result<u64> {
+            handle::store(&mut value, core)?;
             let off = core.tx().alloc(size_of::<T>(), align_of::<T>())?;
             Ok(pack(core.tag, off))
         });
@@ -66,8 +69,8 @@ impl<T: Persistent> PBox<T> {
         }
     }
 
-    /// Moves the value out and frees the allocation (at commit). A value holding pcoll
-    /// handles comes out as handles that can be stored again but not read off the pool.
+    /// Moves the value out and frees the allocation (at commit). The value reads anywhere,
+    /// like any value a pcoll method hands out.
     pub fn into_inner(b: PBox<T>) -> T {
         let raw = b.raw;
         let v = handle::with_writer(&b, raw, "PBox", |core| {
@@ -77,7 +80,7 @@ impl<T: Persistent> PBox<T> {
             unsafe { handle::read_out::<T>(core, off_of(raw)) }
         });
         std::mem::forget(b);
-        v
+        handle::detach(v)
     }
 }
 
@@ -118,6 +121,20 @@ impl<T: Persistent> Drop for PBox<T> {
 // SAFETY: PBox holds a pool offset (no address); layout names T; visit reports its block
 // and what the value owns.
 unsafe impl<T: Persistent> Persistent for PBox<T> {
+    const HANDLES: bool = true;
+    fn handles(&self, f: &mut dyn FnMut(u64)) {
+        if self.raw != 0 {
+            f(self.raw);
+        }
+    }
+    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+        let raw = self.raw;
+        handle::relocate_handle(self, raw, to)
+    }
+    fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+        let inner = (**self).copy_to(to)?;
+        PBox::try_new(inner).map_err(|(e, _)| e)
+    }
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PBox", size_of::<Self>(), align_of::<Self>()) {
             T::layout(fp);

@@ -26,7 +26,7 @@ use super::hasher::PRandomState;
 use super::table::{self, EMPTY, RawTable};
 use crate::error::{Error, Result};
 use crate::heap::check::Visitor;
-use crate::persistent::{Fingerprint, Persistent};
+use crate::persistent::{Fingerprint, Persistent, Relocator};
 use crate::txn::core::{PoolCore, Tx};
 
 /// A hash map in pool memory.
@@ -182,7 +182,22 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     #[inline]
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         let (addr, raw) = (self as *const Self as usize, self.raw);
-        handle::with_writer_at(addr, raw, "PHashMap", |core| f(self, core))
+        handle::with_writer_at(addr, raw, "PHashMap", |core| {
+            self.settle(core);
+            f(self, core)
+        })
+    }
+
+    /// Moves values that user code stored through `&mut V` into the pool, before entries
+    /// move (see `handle::hand_out`). Only where no `&mut V` of this map can be alive.
+    #[inline]
+    fn settle(&self, core: &PoolCore) {
+        if V::HANDLES && core.has_fixups() {
+            if let Some(t) = self.table(core) {
+                let size = table::layout::<(K, V)>(t.buckets()).map_or(0, |l| l.0);
+                handle::settle::<V>(core, core.ptr(off_of(self.raw), size), size);
+            }
+        }
     }
 
     /// [`with_pool`](Self::with_pool) for methods handing out `&mut` into the table: the
@@ -226,9 +241,14 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
         Ok(p)
     }
 
-    /// A mutable reference to the value of full bucket `i`, logged first.
+    /// A mutable reference to the value of full bucket `i`, logged first (and noted as
+    /// handed out, see `handle::hand_out`).
     fn value_mut_at(&mut self, i: usize, what: &str) -> &mut V {
-        let p = self.with_home(|m, core| m.value_ptr(core, i));
+        let p = self.with_home(|m, core| {
+            let p = m.value_ptr(core, i)?;
+            handle::hand_out(core, off_of(m.raw), p, 1);
+            Ok::<_, Error>(p)
+        });
         let p = p.unwrap_or_else(|e| panic!("pcoll: PHashMap::{what}: {e}"));
         // SAFETY: bucket i is full (caller) and its value logged; `&mut self` makes it
         // exclusive, and the pool holding the map outlives the borrow (with_home).
@@ -377,6 +397,9 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
             }
             m.release_table(core);
         });
+        if <(K, V)>::HANDLES {
+            out = out.into_iter().map(handle::detach).collect();
+        }
         out.into_iter()
     }
 
@@ -428,6 +451,49 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
             self.with_pool(|m, core| m.resize(core, buckets))
                 .unwrap_or_else(|e| panic!("pcoll: PHashMap::shrink_to: {e}"));
         }
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
+    /// Fills this empty map (being built in `to`'s pool, with `src`'s hasher state) with
+    /// copies of `src`'s entries in the same buckets, so no key is hashed again. On error
+    /// the buckets not yet copied are marked deleted, leaving a valid smaller map to drop.
+    fn copy_entries(&mut self, src: &Self, to: &Relocator<'_>) -> Result<()> {
+        let Some(st) = src.view() else {
+            return Ok(());
+        };
+        let buckets = st.buckets();
+        self.with_pool(|m, core| {
+            let (size, align, _) =
+                table::layout::<(K, V)>(buckets).ok_or_else(|| overflow(core))?;
+            let off = core.tx().alloc(size, align)?;
+            // SAFETY: a fresh block of this layout, owned by nobody yet; ctrl written next.
+            let t: Table<'_, K, V> = unsafe { RawTable::from_base(core.ptr(off, size), buckets) };
+            (0..buckets).for_each(|i| t.set_ctrl(i, st.ctrl(i)));
+            m.raw = pack(core.tag, off);
+            m.mask = src.mask;
+            m.growth_left = src.growth_left;
+            m.items = src.items;
+            let full: Vec<usize> = st.full().collect();
+            for (n, &i) in full.iter().enumerate() {
+                let kv = if <(K, V)>::HANDLES {
+                    match st.get(i).copy_to(to) {
+                        Ok(kv) => kv,
+                        Err(e) => {
+                            full[n..].iter().for_each(|&j| t.set_ctrl(j, table::DELETED));
+                            m.items = n as u64;
+                            return Err(e);
+                        }
+                    }
+                } else {
+                    // SAFETY: a full bucket; without handles a bitwise copy is a value.
+                    unsafe { st.slot(i).read() }
+                };
+                // SAFETY: bucket i of the fresh table, marked full above, written once.
+                unsafe { t.slot(i).write(kv) };
+            }
+            Ok(())
+        })
     }
 }
 
@@ -578,17 +644,18 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
         self.with_pool(|m, core| {
             match m.find_in(m.table(core), hash, k.probe()) {
                 Some(i) => {
-                    let v = v.into_persistent()?;
+                    let v = handle::convert_in(v, core)?;
                     let p = m.value_ptr(core, i)?;
                     // SAFETY: bucket i is full and its value logged; the old value moves out.
                     Ok(Some(unsafe { std::ptr::replace(p, v) }))
                 }
                 None => {
-                    let kv = (k.into_persistent()?, v.into_persistent()?);
+                    let kv = (handle::convert_in(k, core)?, handle::convert_in(v, core)?);
                     m.insert_new(core, hash, kv).map(|_| None)
                 }
             }
         })
+        .map(|old| old.map(handle::detach))
     }
 
     /// The value of `k`.
@@ -651,11 +718,12 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
             return None;
         }
         let hash = self.hash_of(k);
-        self.with_pool(|m, core| {
+        let kv = self.with_pool(|m, core| {
             let i = m.find_in(m.table(core), hash, k)?;
             let kv = m.take_at(core, i);
             Some(kv.unwrap_or_else(|e| panic!("pcoll: PHashMap::remove: {e}")))
-        })
+        });
+        kv.map(handle::detach)
     }
 
     /// The entry of `key`, for in-place changes.
@@ -825,8 +893,10 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S>
     }
 
     /// Replaces the value; returns the old one.
-    pub fn insert(&mut self, value: V) -> V {
-        std::mem::replace(self.get_mut(), value)
+    pub fn insert(&mut self, mut value: V) -> V {
+        let stored = self.map.with_pool(|_, core| handle::store(&mut value, core));
+        stored.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::insert: {e}"));
+        handle::detach(std::mem::replace(self.get_mut(), value))
     }
 
     /// Removes the entry; returns the value.
@@ -838,7 +908,7 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S>
     pub fn remove_entry(self) -> (K, V) {
         let i = self.index;
         let kv = self.map.with_pool(|m, core| m.take_at(core, i));
-        kv.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::remove: {e}"))
+        handle::detach(kv.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::remove: {e}")))
     }
 }
 
@@ -866,7 +936,8 @@ where
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
         let (hash, key) = (self.hash, self.key);
         let i = self.map.with_home(|m, core| {
-            let kv = (key.into_persistent()?, value.into_persistent()?);
+            m.settle(core);
+            let kv = (handle::convert_in(key, core)?, handle::convert_in(value, core)?);
             m.insert_new(core, hash, kv)
         });
         let i = i.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
@@ -874,7 +945,9 @@ where
         // changes through the reference need no log entry and are noted for write-back.
         let p = self.map.with_home(|m, core| {
             let t = m.table(core).expect("just inserted");
-            value_slot(&t, i)
+            let p = value_slot(&t, i);
+            handle::hand_out(core, off_of(m.raw), p, 1);
+            p
         });
         // SAFETY: bucket i is full with the new entry; exclusive through the map's `&mut`,
         // whose pool (holding the map, with_home) outlives it.
@@ -1231,6 +1304,21 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
 // SAFETY: a PHashMap holds a pool offset, counters and its hasher state (Persistent); layout
 // names K, V and S; visit reports the table block and every entry's blocks.
 unsafe impl<K: Persistent, V: Persistent, S: Persistent> Persistent for PHashMap<K, V, S> {
+    const HANDLES: bool = true;
+    fn handles(&self, f: &mut dyn FnMut(u64)) {
+        if self.raw != 0 {
+            f(self.raw);
+        }
+    }
+    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+        let raw = self.raw;
+        handle::relocate_handle(self, raw, to)
+    }
+    fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+        let mut out = PHashMap::with_hasher(self.hash_builder.copy_to(to)?);
+        out.copy_entries(self, to)?;
+        Ok(out)
+    }
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PHashMap", size_of::<Self>(), align_of::<Self>()) {
             K::layout(fp);

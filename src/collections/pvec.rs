@@ -19,7 +19,7 @@ use std::slice::SliceIndex;
 use super::handle::{self, off_of, pack};
 use crate::error::{Error, Result};
 use crate::heap::check::Visitor;
-use crate::persistent::{Fingerprint, Persistent};
+use crate::persistent::{Fingerprint, Persistent, Relocator};
 use crate::txn::core::PoolCore;
 
 /// A growable array in pool memory.
@@ -147,7 +147,28 @@ impl<T: Persistent> PVec<T> {
     #[inline]
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         let (addr, raw) = (self as *const Self as usize, self.raw);
-        handle::with_writer_at(addr, raw, "PVec", |core| f(self, core))
+        handle::with_writer_at(addr, raw, "PVec", |core| {
+            self.settle(core);
+            f(self, core)
+        })
+    }
+
+    /// Moves values that user code stored into elements through `&mut` into the pool, before
+    /// the elements move (see `handle::hand_out`).
+    #[inline]
+    fn settle(&self, core: &PoolCore) {
+        if T::HANDLES && self.raw != 0 && core.has_fixups() {
+            handle::settle::<T>(core, self.buf(core).cast(), self.cap as usize * size_of::<T>());
+        }
+    }
+
+    /// Notes elements `from .. to` as handed to user code as `&mut` (see `handle::hand_out`).
+    #[inline]
+    fn hand_out(&self, core: &PoolCore, from: usize, to: usize) {
+        if T::HANDLES && self.raw != 0 {
+            let p = self.buf(core).wrapping_add(from);
+            handle::hand_out(core, off_of(self.raw), p, to - from);
+        }
     }
 
     /// [`with_pool`](Self::with_pool) for methods handing out references into the buffer:
@@ -155,7 +176,10 @@ impl<T: Persistent> PVec<T> {
     #[inline]
     fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         let (addr, raw) = (self as *const Self as usize, self.raw);
-        handle::with_home_at(addr, raw, "PVec", |core| f(self, core))
+        handle::with_home_at(addr, raw, "PVec", |core| {
+            self.settle(core);
+            f(self, core)
+        })
     }
 
     /// Logs elements `from .. to` of the buffer unless the buffer is fresh.
@@ -209,9 +233,9 @@ impl<T: Persistent> PVec<T> {
     /// assert_eq!(root.v, [3]);
     /// # Ok::<(), pcoll::Error>(())
     /// ```
-    pub fn try_push(&mut self, value: T) -> std::result::Result<(), (Error, T)> {
+    pub fn try_push(&mut self, mut value: T) -> std::result::Result<(), (Error, T)> {
         self.with_pool(|v, core| {
-            if let Err(e) = v.grow(core, 1) {
+            if let Err(e) = handle::store(&mut value, core).and_then(|()| v.grow(core, 1)) {
                 return Err((e, value));
             }
             // No undo entry: a slot at len is past the committed length or was vacated (and
@@ -247,8 +271,8 @@ impl<T: Persistent> PVec<T> {
         }
     }
 
-    /// Removes the last element and returns it. An element that is itself a pcoll handle
-    /// comes back as a handle outside pool memory: store it again or drop it.
+    /// Removes the last element and returns it (an element holding handles comes back in
+    /// process memory: it reads anywhere, and its pool blocks are freed at commit).
     ///
     /// # Examples
     /// ```
@@ -265,15 +289,16 @@ impl<T: Persistent> PVec<T> {
         if self.len == 0 {
             return None;
         }
-        self.with_pool(|v, core| {
+        let out = self.with_pool(|v, core| {
             // The vacated slot is logged, so a later push may overwrite it without undo.
             let last = v.len() - 1;
             v.log_slots(core, last, last + 1)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::pop: {e}"));
             v.len -= 1;
             // SAFETY: slot len (the old last) holds an initialised T, now outside len.
-            Some(unsafe { v.buf(core).add(v.len()).read() })
-        })
+            unsafe { v.buf(core).add(v.len()).read() }
+        });
+        Some(handle::detach(out))
     }
 
     /// Inserts `value` at `index`, shifting the rest right.
@@ -292,15 +317,15 @@ impl<T: Persistent> PVec<T> {
     /// assert_eq!(root.v, [1, 2, 3]);
     /// # Ok::<(), pcoll::Error>(())
     /// ```
-    pub fn insert(&mut self, index: usize, value: T) {
+    pub fn insert(&mut self, index: usize, mut value: T) {
         let len = self.len();
         assert!(
             index <= len,
             "insertion index (is {index}) should be <= len (is {len})"
         );
         self.with_pool(|v, core| {
-            let res = v
-                .grow(core, 1)
+            let res = handle::store(&mut value, core)
+                .and_then(|()| v.grow(core, 1))
                 .and_then(|()| v.log_slots(core, index, len + 1));
             res.unwrap_or_else(|e| panic!("pcoll: PVec::insert: {e}"));
             let p = v.buf(core);
@@ -336,7 +361,7 @@ impl<T: Persistent> PVec<T> {
             index < len,
             "removal index (is {index}) should be < len (is {len})"
         );
-        self.with_pool(|v, core| {
+        let out = self.with_pool(|v, core| {
             v.log_slots(core, index, len)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::remove: {e}"));
             let p = v.buf(core);
@@ -348,7 +373,8 @@ impl<T: Persistent> PVec<T> {
             };
             v.len -= 1;
             out
-        })
+        });
+        handle::detach(out)
     }
 
     /// Removes the element at `index`, replacing it with the last one.
@@ -373,7 +399,7 @@ impl<T: Persistent> PVec<T> {
             index < len,
             "swap_remove index (is {index}) should be < len (is {len})"
         );
-        self.with_pool(|v, core| {
+        let out = self.with_pool(|v, core| {
             // The hole and the vacated last slot are both logged.
             for i in [index, len - 1] {
                 v.log_slots(core, i, i + 1)
@@ -388,7 +414,8 @@ impl<T: Persistent> PVec<T> {
             };
             v.len -= 1;
             out
-        })
+        });
+        handle::detach(out)
     }
 
     /// Keeps the first `len` elements, dropping the rest.
@@ -500,6 +527,7 @@ impl<T: Persistent> PVec<T> {
         let p = self.with_home(|v, core| {
             v.log_slots(core, index, index + 1)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::get_mut: {e}"));
+            v.hand_out(core, index, index + 1);
             v.buf(core).wrapping_add(index)
         });
         // SAFETY: index < len holds an initialised T, logged; `&mut self` makes it exclusive
@@ -557,6 +585,7 @@ impl<T: Persistent> PVec<T> {
         let p = self.with_home(|v, core| {
             v.log_slots(core, 0, len)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::as_mut_slice: {e}"));
+            v.hand_out(core, 0, len);
             v.buf(core)
         });
         // SAFETY: len initialised, logged elements; exclusive through `&mut self`.
@@ -672,7 +701,9 @@ impl<T: Persistent> PVec<T> {
             let tail = base.wrapping_add(v.len());
             core.tx().wrote(tail.cast(), std::mem::size_of_val(other));
             for x in other {
-                let c = x.clone();
+                let mut c = x.clone();
+                handle::store(&mut c, core)
+                    .unwrap_or_else(|e| panic!("pcoll: PVec::extend_from_slice: {e}"));
                 // SAFETY: slot len is inside the reserved buffer and holds no live element.
                 unsafe { base.add(v.len()).write(c) };
                 v.len += 1;
@@ -751,14 +782,26 @@ impl<T: Persistent> PVec<T> {
         });
     }
 
-    /// Logs every element and returns the buffer pointer (for in-place algorithms).
-    fn log_all(&mut self, what: &str) -> *mut T {
+    /// Logs every element and returns the buffer pointer and the pool (for in-place
+    /// algorithms that hand elements to user closures: they call [`Self::adopt`] after each).
+    fn log_all(&mut self, what: &str) -> (*mut T, *const PoolCore) {
         let len = self.len();
         self.with_pool(|v, core| {
             v.log_slots(core, 0, len)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::{what}: {e}"));
-            v.buf(core)
+            (v.buf(core), core as *const PoolCore)
         })
+    }
+
+    /// After a user closure had `&mut` to `x` (an element of this vector's pool `core`):
+    /// a value it stored there moves into the pool now, before the element moves.
+    ///
+    /// # Safety
+    /// `core` is the pool of the vector being changed (alive: the vector is borrowed).
+    unsafe fn adopt(core: *const PoolCore, x: &mut T) {
+        // SAFETY: see the contract.
+        let core = unsafe { &*core };
+        handle::store(x, core).unwrap_or_else(|e| panic!("pcoll: PVec: {e}"));
     }
 
     /// Keeps the elements for which `f` returns true.
@@ -796,7 +839,7 @@ impl<T: Persistent> PVec<T> {
         if len == 0 {
             return;
         }
-        let p = self.log_all("retain");
+        let (p, core) = self.log_all("retain");
         let mut g = Compact {
             v: self,
             p,
@@ -808,6 +851,8 @@ impl<T: Persistent> PVec<T> {
             // SAFETY: read < len, an initialised, logged element not yet moved or dropped.
             let cur = unsafe { &mut *p.add(g.read) };
             let keep = f(cur); // if this panics, `cur` is still unprocessed: it is kept
+            // SAFETY: the vector's pool, alive while the vector is borrowed.
+            unsafe { Self::adopt(core, cur) };
             g.read += 1;
             if keep {
                 g.keep(g.read - 1);
@@ -838,7 +883,7 @@ impl<T: Persistent> PVec<T> {
         if len <= 1 {
             return;
         }
-        let p = self.log_all("dedup_by");
+        let (p, core) = self.log_all("dedup_by");
         let mut g = Compact {
             v: self,
             p,
@@ -849,7 +894,13 @@ impl<T: Persistent> PVec<T> {
         while g.read < len {
             // SAFETY: read < len and write - 1 < read: both initialised, distinct elements.
             let (cur, prev) = unsafe { (&mut *p.add(g.read), &mut *p.add(g.write - 1)) };
-            if same(cur, prev) {
+            let dup = same(cur, prev);
+            // SAFETY: the vector's pool, alive while the vector is borrowed.
+            unsafe {
+                Self::adopt(core, cur);
+                Self::adopt(core, prev);
+            }
+            if dup {
                 g.read += 1;
                 // SAFETY: dropped once, already past `read`.
                 unsafe { std::ptr::drop_in_place(cur) };
@@ -935,7 +986,7 @@ impl<T: Persistent> PVec<T> {
         if start == end {
             return Vec::new().into_iter();
         }
-        self.with_pool(|v, core| {
+        let mut out = self.with_pool(|v, core| {
             v.log_slots(core, start, len)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::drain: {e}"));
             let p = v.buf(core);
@@ -949,15 +1000,19 @@ impl<T: Persistent> PVec<T> {
                 std::ptr::copy(p.add(end), p.add(start), len - end);
             }
             v.len -= (end - start) as u64;
-            out.into_iter()
-        })
+            out
+        });
+        if T::HANDLES {
+            out = out.into_iter().map(handle::detach).collect();
+        }
+        out.into_iter()
     }
 
-    /// Splits off the elements from `at` on into a new vector in the same pool (a handle to
-    /// store into the pool; `drain(at..)` gives std values instead).
+    /// Splits off the elements from `at` on into a new vector, in process memory until it
+    /// is stored (then it moves into the pool that receives it).
     ///
     /// # Panics
-    /// If `at > len`, or when the pool is full.
+    /// If `at > len`.
     ///
     /// # Examples
     /// ```
@@ -966,7 +1021,9 @@ impl<T: Persistent> PVec<T> {
     /// # let pool = Pool::<Root>::options().in_memory()?;
     /// let mut root = pool.write();
     /// root.v.extend([1, 2, 3]);
-    /// root.w = root.v.split_off(1); // stored into the pool to be read
+    /// let tail = root.v.split_off(1);
+    /// assert_eq!(tail, [2, 3]);
+    /// root.w = tail;
     /// assert_eq!(root.v, [1]);
     /// assert_eq!(root.w, [2, 3]);
     /// # Ok::<(), pcoll::Error>(())
@@ -977,28 +1034,7 @@ impl<T: Persistent> PVec<T> {
             at <= len,
             "`at` split index (is {at}) should be <= len (is {len})"
         );
-        let tail = self.drain(at..);
-        let mut other = PVec::<T>::new();
-        self.with_pool(|v, core| {
-            let n = tail.len();
-            other.raw = pack(core.tag, 0);
-            if n > 0 && !Self::ZST {
-                let off = core.tx().alloc(n * size_of::<T>(), align_of::<T>());
-                let off = off.unwrap_or_else(|e| panic!("pcoll: PVec::split_off: {e}"));
-                other.raw = pack(core.tag, off);
-                other.cap = n as u64;
-                let p = core.ptr(off, n * size_of::<T>()).cast::<T>();
-                // SAFETY: a fresh block for n elements; each is written once.
-                tail.enumerate()
-                    .for_each(|(i, x)| unsafe { p.add(i).write(x) });
-            }
-            other.len = n as u64;
-            let _ = v;
-        });
-        if other.cap == 0 {
-            other.raw = 0;
-        }
-        other
+        self.drain(at..).collect()
     }
 
     /// Moves every element of `other` to the end of this vector, leaving `other` empty.
@@ -1338,6 +1374,7 @@ impl<T: Persistent> PVec<T> {
         let p = self.with_home(|v, core| {
             v.log_slots(core, start, end)
                 .unwrap_or_else(|e| panic!("pcoll: PVec index: {e}"));
+            v.hand_out(core, start, end);
             v.buf(core)
         });
         // SAFETY: start..end are initialised, logged elements; `&mut self` makes them
@@ -1455,6 +1492,28 @@ impl<T: Persistent + Ord> Ord for PVec<T> {
 // SAFETY: PVec holds a pool offset and two counters (no address); layout names T; visit
 // reports its buffer and each element's blocks.
 unsafe impl<T: Persistent> Persistent for PVec<T> {
+    const HANDLES: bool = true;
+    fn handles(&self, f: &mut dyn FnMut(u64)) {
+        if self.raw != 0 {
+            f(self.raw);
+        }
+    }
+    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+        let raw = self.raw;
+        handle::relocate_handle(self, raw, to)
+    }
+    fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+        let mut out = PVec::new();
+        out.try_reserve(self.len())?;
+        if T::HANDLES {
+            for x in self.iter() {
+                out.try_push(x.copy_to(to)?).map_err(|(e, _)| e)?;
+            }
+        } else {
+            out.append_bits(self.as_slice());
+        }
+        Ok(out)
+    }
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PVec", size_of::<Self>(), align_of::<Self>()) {
             T::layout(fp);
@@ -1467,6 +1526,24 @@ unsafe impl<T: Persistent> Persistent for PVec<T> {
 }
 
 impl<T: Persistent> PVec<T> {
+    /// Appends bitwise copies of `src` into reserved room (elements without handles own
+    /// nothing, so a copy is a value).
+    fn append_bits(&mut self, src: &[T]) {
+        debug_assert!(!T::HANDLES && self.capacity() - self.len() >= src.len());
+        if src.is_empty() || Self::ZST {
+            self.len += src.len() as u64;
+            return;
+        }
+        self.with_pool(|v, core| {
+            let tail = v.buf(core).wrapping_add(v.len());
+            core.tx().wrote(tail.cast(), std::mem::size_of_val(src));
+            // SAFETY: the room past len is reserved and holds no live element; `src` is
+            // another vector's buffer (or process memory), so the ranges do not overlap.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), tail, src.len()) };
+            v.len += src.len() as u64;
+        });
+    }
+
     /// `visit`, returning whether the elements were readable (an empty vector's are).
     pub(crate) fn visit_elements(&self, v: &mut Visitor<'_>) -> bool {
         if Self::ZST {

@@ -97,6 +97,12 @@ impl Mapping {
         self.reserved
     }
 
+    /// Closes the file (releasing its lock) but keeps the memory mapped: for a pool whose
+    /// memory must outlive it (`PoolCore::retire`). Nothing writes the file afterwards.
+    pub(crate) fn close_file(&mut self) {
+        self.backing = Backing::Memory;
+    }
+
     pub(crate) fn backing(&self) -> &Backing {
         &self.backing
     }

@@ -18,6 +18,12 @@ use map::{Backing, Mapping, PAGE};
 use persist::{Event, Persister};
 use segment::Kind;
 
+/// Address space a thread's scratch pool may use (reserved, not committed).
+#[cfg(not(miri))]
+pub(crate) const SCRATCH_MAX: u64 = 32 << 30;
+#[cfg(miri)]
+pub(crate) const SCRATCH_MAX: u64 = 64 << 20;
+
 /// The mapping and its persistence, borrowed together by everything that writes the pool.
 #[derive(Debug)]
 pub(crate) struct HeapIo {
@@ -99,6 +105,29 @@ impl Heap {
             hdr,
             max_size: geo.max,
         }
+    }
+
+    /// A heap in anonymous memory for a thread's scratch pool: it holds values that are not in
+    /// any pool (built before being stored, handed out by a container). It grows on demand
+    /// up to [`SCRATCH_MAX`] and is never unmapped.
+    pub(crate) fn scratch() -> Result<Heap> {
+        let path = PathBuf::from("<scratch>");
+        let initial = 256 << 10;
+        let map = Mapping::memory(initial as usize, SCRATCH_MAX as usize)
+            .map_err(|e| Error::io(&path, "reserve scratch memory", e))?;
+        let persist = Persister::new(
+            persist::Durability::Process,
+            true,
+            false,
+            persist::Medium::File,
+            None,
+        );
+        let geo = Geometry {
+            initial,
+            max: SCRATCH_MAX,
+            log_pages: 2,
+        };
+        Ok(Heap::format(HeapIo { map, persist, path }, geo, 0))
     }
 
     /// Reads and validates the header of a mapped pool (recovery is the caller's next step).

@@ -11,7 +11,7 @@
 
 #![allow(unsafe_code)]
 
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, UnsafeCell};
 use std::path::Path;
 
 use super::Txn;
@@ -22,6 +22,38 @@ use crate::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 pub(crate) struct State {
     pub heap: Heap,
     pub txn: Txn,
+    /// Blocks (as handle pointers) that a rolled-back transaction gave back to the pool while
+    /// a copy of their handle was outside pool memory: dropping that copy must not free them.
+    pub disowned: std::collections::HashSet<u64>,
+    /// `&mut` borrows of pool memory handed to user code in this transaction, in types that
+    /// hold handles (see [`Fixup`]).
+    pub fixups: Vec<Fixup>,
+}
+
+/// A `&mut T` into pool memory that user code received, with `T`'s monomorphic helpers.
+/// Through it user code may have stored a value whose blocks live elsewhere
+/// (`w.b = Some(PBox::new(x))` builds the box in the scratch pool, std's `mem::swap` brings
+/// another pool's handle): before the transaction commits, and before the container owning
+/// the memory moves its elements, `run` moves such values into the pool. On rollback, `raws`
+/// tells which handles left the region (see `PoolCore::finish`).
+#[derive(Clone, Copy)]
+pub(crate) struct Fixup {
+    /// The block holding the region (its registrations die with it).
+    pub block: u64,
+    /// Address and size of the region: `n` values of `size` bytes.
+    pub at: usize,
+    pub n: usize,
+    pub size: usize,
+    /// Relocates each value of the region into the pool.
+    pub run: unsafe fn(*mut u8, usize, &PoolCore) -> Result<()>,
+    /// Reports the pointer of every handle directly in each value of the region.
+    pub raws: unsafe fn(*const u8, usize, &mut dyn FnMut(u64)),
+}
+
+impl Fixup {
+    fn overlaps(&self, lo: usize, hi: usize) -> bool {
+        self.at < hi && lo < self.at + self.n * self.size
+    }
 }
 
 pub(crate) struct PoolCore {
@@ -29,6 +61,10 @@ pub(crate) struct PoolCore {
     reserved: usize,
     pub(crate) tag: u16,
     pub(crate) read_only: bool,
+    /// Set by a read through a handle outside pool memory (see [`PoolCore::escaped`]).
+    escaped: AtomicUsize,
+    /// `state.fixups.len()`, readable without taking the state (a check on hot paths).
+    fixups: AtomicUsize,
     /// Bytes of pool memory mapped (grows under the writer; read by handles for bounds).
     len: AtomicU64,
     lock: RwLock<()>,
@@ -59,8 +95,11 @@ mod tls {
     use super::*;
     std::thread_local! {
         pub(super) static TOKEN: u8 = const { 0 };
-        /// Pools whose write transaction this thread holds (innermost last).
-        pub(super) static ACTIVE: RefCell<Vec<(u16, usize)>> = const { RefCell::new(Vec::new()) };
+        /// This thread's scratch pool (a leaked `PoolCore`), 0 until first used.
+        pub(super) static SCRATCH: Cell<usize> = const { Cell::new(0) };
+        /// The pool new handles outside pool memory are built in (0: the scratch pool), and
+        /// how deep relocations nest (their reads do not let references escape).
+        pub(super) static BUILD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
         /// The last registry hit: (epoch, start, end, core).
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = const { Cell::new((0, 0, 0, 0)) };
     }
@@ -72,20 +111,30 @@ mod tls {
     use super::*;
     loom::thread_local! {
         pub(super) static TOKEN: u8 = 0;
-        pub(super) static ACTIVE: RefCell<Vec<(u16, usize)>> = RefCell::new(Vec::new());
+        pub(super) static SCRATCH: Cell<usize> = Cell::new(0);
+        pub(super) static BUILD: Cell<(usize, usize)> = Cell::new((0, 0));
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
     }
 }
-use tls::{ACTIVE, CACHE, TOKEN};
+use tls::{BUILD, CACHE, SCRATCH, TOKEN};
 
 fn token() -> usize {
     TOKEN.with(|t| t as *const u8 as usize)
 }
 
-/// Open pools by reserved address range, and a counter bumped whenever one closes so
-/// per-thread caches never name a closed pool.
+/// One open pool (or scratch pool) in the registry.
+#[derive(Clone, Copy)]
+struct Entry {
+    start: usize,
+    end: usize,
+    core: usize,
+    tag: u16,
+}
+
+/// Open pools by reserved address range and tag, and a counter bumped whenever one closes
+/// so per-thread caches never name a closed pool.
 struct Registry {
-    pools: Mutex<Vec<(usize, usize, usize)>>,
+    pools: Mutex<Vec<Entry>>,
     epoch: AtomicU64,
 }
 
@@ -110,29 +159,180 @@ fn registry() -> &'static Registry {
 impl PoolCore {
     /// Wraps an opened heap and registers it. The box gives the core a stable address.
     pub(crate) fn new(heap: Heap, txn: Txn, read_only: bool) -> Box<PoolCore> {
+        let heap_tag = heap.hdr.tag();
+        Self::with_tag(heap, txn, read_only, heap_tag)
+    }
+
+    fn with_tag(heap: Heap, txn: Txn, read_only: bool, tag: u16) -> Box<PoolCore> {
         let base = heap.io.map.base() as usize;
         let reserved = heap.io.map.reserved();
         let core = Box::new(PoolCore {
             base,
             reserved,
-            tag: heap.hdr.tag(),
+            tag,
+            escaped: AtomicUsize::new(0),
+            fixups: AtomicUsize::new(0),
             read_only,
             len: AtomicU64::new(heap.io.map.len() as u64),
             lock: RwLock::new(()),
             writer: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
-            state: UnsafeCell::new(State { heap, txn }),
+            state: UnsafeCell::new(State {
+                heap,
+                txn,
+                disowned: Default::default(),
+                fixups: Vec::new(),
+            }),
         });
         let reg = registry();
-        sync::lock(&reg.pools).push((base, base + reserved, &*core as *const PoolCore as usize));
+        sync::lock(&reg.pools).push(Entry {
+            start: base,
+            end: base + reserved,
+            core: &*core as *const PoolCore as usize,
+            tag,
+        });
         core
+    }
+
+    /// A scratch pool: process memory under the pool engines, for values outside any pool
+    /// (built before being stored, or handed out by a container). Tag 0; its one endless
+    /// transaction belongs to the calling thread (handles are `!Send`).
+    fn scratch() -> Result<Box<PoolCore>> {
+        let mut heap = Heap::scratch()?;
+        Txn::format(&mut heap)?;
+        let mut txn = Txn::open(&mut heap)?;
+        txn.make_volatile();
+        let core = Self::with_tag(heap, txn, false, 0);
+        core.writer.store(token(), Ordering::Relaxed);
+        Ok(core)
+    }
+
+    /// True for a thread's scratch pool.
+    #[inline]
+    pub(crate) fn is_scratch(&self) -> bool {
+        self.tag == 0
     }
 
     /// Removes the core from the registry; called by `Pool::drop` before the core drops.
     pub(crate) fn unregister(&self) {
         let reg = registry();
-        sync::lock(&reg.pools).retain(|e| e.0 != self.base);
+        sync::lock(&reg.pools).retain(|e| e.start != self.base);
         reg.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// True when a value of this pool was read from outside pool memory (a handle moved out
+    /// with `mem::take` or held by `sort`): a reference from such a read is not tied to the
+    /// pool's guards, so the pool's memory must stay mapped after the pool closes.
+    pub(crate) fn escaped(&self) -> bool {
+        self.escaped.load(Ordering::Relaxed) != 0
+    }
+
+    pub(crate) fn mark_escaped(&self) {
+        if !self.is_scratch() {
+            self.escaped.store(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Closes a pool whose memory must outlive it ([`PoolCore::escaped`]): unregistered, its
+    /// file closed (so its lock is released), its memory left mapped for the process's life.
+    pub(crate) fn retire(mut self: Box<Self>) {
+        self.unregister();
+        self.state_mut().heap.io.map.close_file();
+        Box::leak(self);
+    }
+
+    // ---- values stored through `&mut` (see `Fixup`) ----
+
+    /// Notes a region handed to user code as `&mut` (scratch memory needs no note: it never
+    /// commits).
+    pub(crate) fn hand_out(&self, f: Fixup) {
+        if self.is_scratch() {
+            return;
+        }
+        let tx = self.tx();
+        let list = &mut tx.st.fixups;
+        if list
+            .last()
+            .is_some_and(|l| l.at == f.at && l.n == f.n && l.block == f.block)
+        {
+            return;
+        }
+        list.push(f);
+        self.fixups.store(list.len(), Ordering::Relaxed);
+    }
+
+    /// True when regions handed out in this transaction wait for [`PoolCore::settle`].
+    #[inline]
+    pub(crate) fn has_fixups(&self) -> bool {
+        self.fixups.load(Ordering::Relaxed) != 0
+    }
+
+    /// Runs the fixups of the regions overlapping `lo .. hi` (all of them for `None`), and
+    /// forgets them. Called by a container before it moves the elements of its block (no
+    /// borrow handed out of it can be alive then: the container is borrowed mutably), and by
+    /// commit. On error the fixups not yet run are kept.
+    pub(crate) fn settle(&self, range: Option<(usize, usize)>) -> Result<()> {
+        if !self.has_fixups() {
+            return Ok(());
+        }
+        let mut due = {
+            let tx = self.tx();
+            let list = &mut tx.st.fixups;
+            let (due, keep): (Vec<Fixup>, Vec<Fixup>) = std::mem::take(list)
+                .into_iter()
+                .partition(|f| range.is_none_or(|(lo, hi)| f.overlaps(lo, hi)));
+            *list = keep;
+            self.fixups.store(list.len(), Ordering::Relaxed);
+            due
+        };
+        while let Some(f) = due.first().copied() {
+            // SAFETY: the region was handed out as `&mut [T; n]` of this pool in this
+            // transaction and its block is still allocated (a free forgets its fixups); no
+            // borrow of it is alive (see above).
+            if let Err(e) = unsafe { (f.run)(f.at as *mut u8, f.n, self) } {
+                let tx = self.tx();
+                tx.st.fixups.append(&mut due);
+                self.fixups.store(tx.st.fixups.len(), Ordering::Relaxed);
+                return Err(e);
+            }
+            due.remove(0);
+        }
+        Ok(())
+    }
+
+    /// Ends the write transaction: commit (fixups first) or rollback. A rollback gives the
+    /// pool back the blocks of handles that user code moved out of handed-out regions with
+    /// std's `mem::take`/`swap`: copies of those handles now live outside the pool, and
+    /// their drop must free nothing (`disowned`).
+    pub(crate) fn finish(&self, commit: bool) -> Result<()> {
+        let res = if commit { self.settle(None) } else { Ok(()) };
+        let tx = self.tx();
+        let st = &mut *tx.st;
+        let fixups = std::mem::take(&mut st.fixups);
+        self.fixups.store(0, Ordering::Relaxed);
+        if commit && res.is_ok() {
+            return st.txn.commit(&mut st.heap);
+        }
+        let kept: Vec<Fixup> = fixups
+            .into_iter()
+            .filter(|f| !st.txn.is_fresh(f.block) && !st.txn.frees_block(f.block))
+            .collect();
+        let now = raws_in(&kept);
+        let undone = st.txn.abort(&mut st.heap);
+        for raw in raws_in(&kept) {
+            if !now.contains(&raw) && !st.txn.frees_block(raw & OFF_MASK) {
+                st.disowned.insert(raw);
+            }
+        }
+        res.and(undone)
+    }
+
+    /// True (once) when `raw` names a block that a rolled-back transaction gave back to the
+    /// pool while a copy of the handle was outside: that copy's drop must free nothing.
+    pub(crate) fn disowns(&self, raw: u64) -> bool {
+        let mut tx = self.tx();
+        let tx = &mut tx;
+        !tx.st.disowned.is_empty() && tx.st.disowned.remove(&raw)
     }
 
     pub(crate) fn base(&self) -> *mut u8 {
@@ -188,25 +388,12 @@ impl PoolCore {
         );
         let g = sync::write(&self.lock);
         self.writer.store(token(), Ordering::Relaxed);
-        ACTIVE.with(|a| {
-            a.borrow_mut()
-                .push((self.tag, self as *const PoolCore as usize))
-        });
         self.tx().st.txn.begin();
         Ok(g)
     }
 
     /// Ends the writer role (after commit or abort); the caller then drops the lock guard.
     pub(crate) fn write_unlock(&self) {
-        ACTIVE.with(|a| {
-            let mut a = a.borrow_mut();
-            if let Some(i) = a
-                .iter()
-                .rposition(|e| e.1 == self as *const PoolCore as usize)
-            {
-                a.remove(i);
-            }
-        });
         self.writer.store(0, Ordering::Relaxed);
     }
 
@@ -215,8 +402,10 @@ impl PoolCore {
     #[inline]
     pub(crate) fn tx(&self) -> Tx<'_> {
         assert!(
-            self.writer.load(Ordering::Relaxed) == token(),
-            "pcoll: pool memory can change only inside a write transaction on this thread"
+            self.is_writer(),
+            "pcoll: pool memory can change only inside a write transaction on this thread \
+             (a value moved out of its pool with mem::take/swap can change only while that \
+             pool's write guard is open)"
         );
         assert!(
             self.busy.swap(1, Ordering::Acquire) == 0,
@@ -226,6 +415,12 @@ impl PoolCore {
         // this is the only reference to `state`.
         let st = unsafe { &mut *self.state.get() };
         Tx { core: self, st }
+    }
+
+    /// True when this thread holds the pool's write transaction.
+    #[inline]
+    pub(crate) fn is_writer(&self) -> bool {
+        self.writer.load(Ordering::Relaxed) == token()
     }
 
     /// Shared access to the state while a reader lock is held (no writer can be active).
@@ -257,6 +452,23 @@ impl Drop for PoolCore {
     }
 }
 
+/// A handle's pointer: the pool's tag in the top 16 bits (0: the scratch pool), the block's
+/// offset below.
+pub(crate) const OFF_BITS: u32 = 48;
+pub(crate) const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
+
+/// The handle pointers directly in `regions`.
+fn raws_in(regions: &[Fixup]) -> std::collections::HashSet<u64> {
+    let mut out = std::collections::HashSet::new();
+    for f in regions {
+        // SAFETY: the region holds `n` initialised values of its type (a handed-out `&mut`,
+        // in a block neither fresh nor freed in this transaction); only their handles'
+        // pointers are read.
+        unsafe { (f.raws)(f.at as *const u8, f.n, &mut |r| { out.insert(r); }) };
+    }
+    out
+}
+
 /// Exclusive access to one pool's heap and open transaction.
 pub(crate) struct Tx<'a> {
     pub(crate) core: &'a PoolCore,
@@ -274,13 +486,13 @@ impl Tx<'_> {
     /// Logs `len` bytes at `p` (a pointer into this pool derived from the caller's reference).
     pub(crate) fn log_ptr(&mut self, p: *const u8, len: usize) -> Result<()> {
         let off = self.core.offset_of(p);
-        let State { heap, txn } = &mut *self.st;
+        let State { heap, txn, .. } = &mut *self.st;
         txn.log(heap, off, len as u64, Some(p))
     }
 
     /// Allocates `size` bytes; returns the offset.
     pub(crate) fn alloc(&mut self, size: usize, align: usize) -> Result<u64> {
-        let State { heap, txn } = &mut *self.st;
+        let State { heap, txn, .. } = &mut *self.st;
         let off = txn.alloc(heap, size, align)?;
         self.core.sync_len(self.st);
         Ok(off)
@@ -295,7 +507,7 @@ impl Tx<'_> {
         new: usize,
         align: usize,
     ) -> Result<u64> {
-        let State { heap, txn } = &mut *self.st;
+        let State { heap, txn, .. } = &mut *self.st;
         let to = txn.realloc(heap, off, old, new, align)?;
         self.core.sync_len(self.st);
         Ok(to)
@@ -320,10 +532,128 @@ impl Tx<'_> {
 
     pub(crate) fn free(&mut self, off: u64) {
         self.st.txn.free(off);
+        if self.core.has_fixups() {
+            // The block's contents are gone (dropped or moved): its regions need nothing.
+            self.st.fixups.retain(|f| f.block != off);
+            self.core.fixups.store(self.st.fixups.len(), Ordering::Relaxed);
+        }
     }
 }
 
 // ---- finding the pool of a handle ----
+
+/// The pool a handle's blocks live in, as found from the handle's address and pointer.
+#[derive(Clone, Copy)]
+pub(crate) enum Found {
+    /// The handle lies in the memory of the pool its pointer names (or has no pointer and
+    /// lies in pool memory): the pool outlives any borrow of the handle.
+    Home(*const PoolCore),
+    /// This thread's scratch pool: never unmapped, so it outlives everything.
+    Scratch(*const PoolCore),
+    /// An open pool, named by the tag of a handle that lies outside its memory (moved out
+    /// with `mem::take`, held by `sort`, or stored into another pool by assignment).
+    Away(*const PoolCore),
+    /// The pool the tag names is not open (or two open pools share the tag).
+    Lost,
+}
+
+/// Where the handle at `addr` with pointer `raw` finds its blocks.
+#[inline]
+pub(crate) fn find(addr: usize, raw: u64, tag: u16) -> Found {
+    let here = lookup(addr);
+    if let Some(p) = here {
+        // SAFETY: `addr` lies in this registered reservation and the caller holds a
+        // reference to it, derived from a guard borrowing the Pool (module invariants).
+        let core = unsafe { &*(p as *const PoolCore) };
+        if raw == 0 || tag == core.tag {
+            return Found::Home(p as *const PoolCore);
+        }
+    } else if raw == 0 {
+        return match BUILD.with(Cell::get).0 {
+            0 => Found::Scratch(scratch()),
+            p => Found::Away(p as *const PoolCore),
+        };
+    }
+    if tag == 0 {
+        if let Some(p) = here {
+            // A scratch handle stored into a pool by assignment: valid only on the thread that
+            // stored it, until its transaction commits (which moves it into the pool).
+            // SAFETY: as above.
+            let core = unsafe { &*(p as *const PoolCore) };
+            assert!(
+                core.is_writer(),
+                "pcoll: pool damaged: a pointer to process memory is stored in the pool"
+            );
+        }
+        return Found::Scratch(scratch());
+    }
+    match by_tag(tag) {
+        Some(p) => Found::Away(p),
+        None => Found::Lost,
+    }
+}
+
+/// While alive, new handles outside pool memory (`PVec::new()` on the stack, a `&str` being
+/// converted) are built in `core` instead of the scratch pool: a relocation or conversion
+/// then writes each block once, straight into the pool that receives it.
+pub(crate) struct BuildIn {
+    prev: (usize, usize),
+}
+
+impl BuildIn {
+    pub(crate) fn new(core: &PoolCore) -> BuildIn {
+        let prev = BUILD.with(Cell::get);
+        let p = if core.is_scratch() { 0 } else { core as *const PoolCore as usize };
+        BUILD.with(|b| b.set((p, prev.1 + 1)));
+        BuildIn { prev }
+    }
+}
+
+impl Drop for BuildIn {
+    fn drop(&mut self) {
+        BUILD.with(|b| b.set(self.prev));
+    }
+}
+
+/// True inside a relocation or conversion: its reads of a value outside pool memory hand no
+/// reference to user code, so they need not keep that pool's memory mapped after close.
+pub(crate) fn relocating() -> bool {
+    BUILD.with(Cell::get).1 != 0
+}
+
+/// This thread's scratch pool, made on first use and never unmapped (a thread that exits
+/// leaves its scratch memory reserved; values cannot outlive it elsewhere: they are `!Send`).
+#[inline]
+pub(crate) fn scratch() -> *const PoolCore {
+    let p = SCRATCH.with(Cell::get);
+    if p != 0 {
+        return p as *const PoolCore;
+    }
+    let core = PoolCore::scratch()
+        .unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool for this thread: {e}"));
+    let p = Box::leak(core) as *const PoolCore;
+    SCRATCH.with(|c| c.set(p as usize));
+    p
+}
+
+/// The open pool whose handles carry `tag`; `None` when none is open, or when two open pools
+/// share the tag (a handle outside pool memory cannot tell them apart: refusing beats
+/// guessing).
+fn by_tag(tag: u16) -> Option<*const PoolCore> {
+    let pools = sync::lock(&registry().pools);
+    let mut it = pools.iter().filter(|e| e.tag == tag);
+    let first = it.next()?;
+    if it.next().is_some() {
+        return None;
+    }
+    Some(first.core as *const PoolCore)
+}
+
+/// True when another open pool carries `tag` (checked on open, for a clear message).
+#[allow(dead_code)]
+pub(crate) fn tag_in_use(tag: u16) -> bool {
+    sync::lock(&registry().pools).iter().any(|e| e.tag == tag)
+}
 
 /// The pool whose reservation contains `r`, if any.
 #[inline]
@@ -332,15 +662,6 @@ pub(crate) fn core_of<T: ?Sized>(r: &T) -> Option<&PoolCore> {
     // SAFETY: `r` lies in this pool's reservation, so it was derived from a guard borrowing
     // the Pool that owns the core (module invariants): the core outlives `r`'s lifetime.
     Some(unsafe { &*(p as *const PoolCore) })
-}
-
-/// Runs `f` with the pool whose reservation contains `addr`, the address of a value the
-/// caller holds a live reference to (so the pool outlives the call; `f` cannot keep the
-/// reference past it).
-#[inline]
-pub(crate) fn with_core_at<R>(addr: usize, f: impl FnOnce(Option<&PoolCore>) -> R) -> R {
-    // SAFETY: as in `core_of`, for the duration of the call.
-    f(lookup(addr).map(|p| unsafe { &*(p as *const PoolCore) }))
 }
 
 /// The registry entry (a `PoolCore` address) whose range contains `addr`.
@@ -353,23 +674,7 @@ fn lookup(addr: usize) -> Option<usize> {
         return Some(p);
     }
     let pools = sync::lock(&reg.pools);
-    let (s, t, p) = *pools.iter().find(|e| e.0 <= addr && addr < e.1)?;
-    CACHE.with(|c| c.set((epoch, s, t, p)));
-    Some(p)
-}
-
-/// Runs `f` with the pool of this thread's write transaction tagged `tag` (or the only one,
-/// for tag 0). Used for handles outside pool memory (moved out, or not yet stored).
-pub(crate) fn with_active<R>(tag: u16, f: impl FnOnce(Option<&PoolCore>) -> R) -> R {
-    let found = ACTIVE.with(|a| {
-        let a = a.borrow();
-        match tag {
-            0 if a.len() == 1 => Some(a[0].1),
-            0 => None,
-            _ => a.iter().rev().find(|e| e.0 == tag).map(|e| e.1),
-        }
-    });
-    // SAFETY: ACTIVE lists only pools whose write guard is alive on this thread; the guard
-    // borrows the Pool, so the core is alive during `f` (which cannot outlive this call).
-    f(found.map(|p| unsafe { &*(p as *const PoolCore) }))
+    let e = *pools.iter().find(|e| e.start <= addr && addr < e.end)?;
+    CACHE.with(|c| c.set((epoch, e.start, e.end, e.core)));
+    Some(e.core)
 }

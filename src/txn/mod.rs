@@ -69,6 +69,9 @@ pub(crate) struct Txn {
     /// Block offsets come from the allocator, not from users: a fast fixed hasher is fine.
     fresh_blocks: std::collections::HashSet<u64, std::hash::BuildHasherDefault<ahash::AHasher>>,
     frees: Vec<u64>,
+    /// The scratch pool's mode (process memory, no crash to survive): one transaction that
+    /// never ends, nothing logged, every block counts as fresh, frees happen at once.
+    volatile: bool,
     pub(crate) stats: TxnStats,
 }
 
@@ -91,6 +94,7 @@ impl Txn {
             fresh: Vec::new(),
             fresh_blocks: Default::default(),
             frees: Vec::new(),
+            volatile: false,
             stats: TxnStats::default(),
         };
         let torn_commit = g == d && rec.count > 0 && {
@@ -132,6 +136,12 @@ impl Txn {
         self.gen_ != 0
     }
 
+    /// Turns this (freshly opened) state into the scratch pool's endless volatile transaction.
+    pub(crate) fn make_volatile(&mut self) {
+        self.volatile = true;
+        self.begin();
+    }
+
     pub(crate) fn begin(&mut self) {
         debug_assert!(!self.is_open(), "transaction already open");
         self.gen_ = self.next_gen;
@@ -149,6 +159,9 @@ impl Txn {
         from: Option<*const u8>,
     ) -> Result<()> {
         debug_assert!(self.is_open());
+        if self.volatile {
+            return Ok(());
+        }
         let mut runs: Runs = SmallVec::new();
         self.lines.claim(off, len, |a, n| runs.push((a, n)));
         if runs.is_empty() {
@@ -165,6 +178,10 @@ impl Txn {
     }
 
     pub(crate) fn alloc(&mut self, heap: &mut Heap, size: usize, align: usize) -> Result<u64> {
+        if self.volatile {
+            self.free_pending(heap)?;
+            return heap.alloc(&mut Sink { txn: self }, size, align);
+        }
         self.chain.reserve(heap, ALLOC_LOG_RESERVE)?;
         let off = heap.alloc(&mut Sink { txn: self }, size, align)?;
         self.fresh.push((off, size as u64));
@@ -175,7 +192,7 @@ impl Txn {
     /// True when the block at `off` was allocated by this transaction: changing its bytes
     /// needs no undo entry (a rollback frees it).
     pub(crate) fn is_fresh(&self, off: u64) -> bool {
-        !self.fresh_blocks.is_empty() && self.fresh_blocks.contains(&off)
+        self.volatile || (!self.fresh_blocks.is_empty() && self.fresh_blocks.contains(&off))
     }
 
     /// Resizes the block at `off` (holding `old` meaningful bytes) to at least `new` bytes:
@@ -199,6 +216,10 @@ impl Txn {
     }
 
     pub(crate) fn grow_in_place(&mut self, heap: &mut Heap, off: u64, size: usize) -> Result<bool> {
+        if self.volatile {
+            self.free_pending(heap)?;
+            return heap.grow_in_place(&mut Sink { txn: self }, off, size);
+        }
         self.chain.reserve(heap, ALLOC_LOG_RESERVE)?;
         let grown = heap.grow_in_place(&mut Sink { txn: self }, off, size)?;
         if grown {
@@ -207,14 +228,31 @@ impl Txn {
         Ok(grown)
     }
 
-    /// Frees `off` when the transaction commits.
+    /// Frees `off` when the transaction commits (in the scratch pool: before its next
+    /// allocation).
     pub(crate) fn free(&mut self, off: u64) {
         self.frees.push(off);
     }
 
+    /// True when the block at `off` is to be freed by this transaction's commit.
+    pub(crate) fn frees_block(&self, off: u64) -> bool {
+        self.frees.contains(&off)
+    }
+
+    /// The scratch pool frees lazily, before its next allocation: code that frees a block may
+    /// still read it until then, as it may until commit in a pool.
+    fn free_pending(&mut self, heap: &mut Heap) -> Result<()> {
+        for off in std::mem::take(&mut self.frees) {
+            heap.free(&mut Sink { txn: self }, off)?;
+        }
+        Ok(())
+    }
+
     /// A range written without logging (fresh memory) must be durable at commit.
     pub(crate) fn mark_fresh(&mut self, off: u64, len: u64) {
-        self.fresh.push((off, len));
+        if !self.volatile {
+            self.fresh.push((off, len));
+        }
     }
 
     /// Commits: frees, durability of every changed range, then the commit record. On an
@@ -423,6 +461,9 @@ impl Sink<'_> {
 
 impl Undo for Sink<'_> {
     fn log(&mut self, io: &HeapIo, off: usize, len: usize) -> Result<()> {
+        if self.txn.volatile {
+            return Ok(());
+        }
         let mut runs: Runs = SmallVec::new();
         self.txn
             .lines
@@ -434,6 +475,9 @@ impl Undo for Sink<'_> {
     }
 
     fn fresh(&mut self, off: usize, len: usize) {
+        if self.txn.volatile {
+            return;
+        }
         self.txn.fresh.push((off as u64, len as u64));
     }
 }

@@ -280,6 +280,8 @@ impl<K, V> std::iter::FusedIterator for Iter<'_, K, V> {}
 /// Iterator over `(&K, &mut V)` in key order; logs each value it yields.
 pub struct RangeMut<'a, K, V> {
     pub(crate) raw: RawRange<'a, K, V>,
+    /// `handle::hand_out::<V>`, noting each yielded value (see there).
+    pub(crate) note: fn(&PoolCore, u64, *const V, usize),
     pub(crate) _m: PhantomData<&'a mut V>,
 }
 
@@ -293,6 +295,8 @@ impl<'a, K, V> RangeMut<'a, K, V> {
             tx.log_ptr(p.cast(), size_of::<V>())
                 .unwrap_or_else(|e| panic!("pcoll: PBTreeMap mutable iteration: {e}"));
         }
+        drop(tx);
+        (self.note)(core, n.off(), p, 1);
         // SAFETY: pair i is initialised and its value logged; each pair is yielded once, and
         // the map is borrowed mutably for 'a with its pool alive (it holds the map).
         (n.key(i), unsafe { &mut *p })

@@ -27,7 +27,7 @@ use crate::collections::convert::IntoPersistent;
 use crate::collections::handle::{self, off_of, pack};
 use crate::error::Result;
 use crate::heap::check::Visitor;
-use crate::persistent::{Fingerprint, Persistent};
+use crate::persistent::{Fingerprint, Persistent, Relocator};
 use crate::txn::core::PoolCore;
 
 /// An ordered map in pool memory (a B-tree of up to 11 pairs per node).
@@ -149,8 +149,12 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 
     // ---- the plan: log first ----
 
-    /// Logs the ranges of `spans` (skipping fresh nodes).
+    /// Logs the ranges of `spans` (skipping fresh nodes), after settling each node: values
+    /// that user code stored through `&mut V` move into the pool before pairs move.
     fn log_spans(&self, core: &PoolCore, spans: &[Span]) -> Result<()> {
+        for s in spans {
+            self.settle_node(core, s.off, s.height);
+        }
         let mut tx = core.tx();
         for s in spans {
             if tx.is_fresh(s.off) {
@@ -175,6 +179,16 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             }
         }
         Ok(())
+    }
+
+    /// See `handle::settle`: the node at `off` is about to change (no `&mut V` into this map
+    /// is alive: the map is borrowed mutably).
+    #[inline]
+    fn settle_node(&self, core: &PoolCore, off: u64, height: usize) {
+        if V::HANDLES && core.has_fixups() {
+            let size = node_layout::<K, V>(height).0;
+            handle::settle::<V>(core, core.ptr(off, size), size);
+        }
     }
 
     /// A fresh, empty node at `height`.
@@ -496,13 +510,14 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         if self.len == 0 {
             return None;
         }
-        self.with_pool(|m, core| {
+        let kv = self.with_pool(|m, core| {
             let path = m.end_path(core, false)?;
             Some(
                 m.remove_at(core, &path)
                     .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::pop_first: {e}")),
             )
-        })
+        });
+        kv.map(handle::detach)
     }
 
     /// Removes and returns the last pair.
@@ -510,13 +525,14 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         if self.len == 0 {
             return None;
         }
-        self.with_pool(|m, core| {
+        let kv = self.with_pool(|m, core| {
             let path = m.end_path(core, true)?;
             Some(
                 m.remove_at(core, &path)
                     .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::pop_last: {e}")),
             )
-        })
+        });
+        kv.map(handle::detach)
     }
 
     /// The first pair.
@@ -617,6 +633,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         if self.len == 0 {
             return RangeMut {
                 raw: RawRange::empty(),
+                note: handle::hand_out::<V>,
                 _m: PhantomData,
             };
         }
@@ -626,6 +643,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         let root = unsafe { NodeRef::new(core, root, height) };
         RangeMut {
             raw: make(root, core),
+            note: handle::hand_out::<V>,
             _m: PhantomData,
         }
     }
@@ -657,6 +675,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// Moves every pair under `n` out, in order, and frees its nodes (deferred to commit; the
     /// nodes' bytes stay intact for a rollback).
     fn move_out(core: &PoolCore, n: NodeRef<'_, K, V>, out: &mut Vec<(K, V)>) {
+        if V::HANDLES && core.has_fixups() {
+            let size = node_layout::<K, V>(n.height()).0;
+            handle::settle::<V>(core, core.ptr(n.off(), size), size);
+        }
         let len = n.len();
         for i in 0..=len {
             if !n.is_leaf() {
@@ -777,7 +799,9 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     fn value_mut_at(&mut self, path: &Path, what: &str) -> &mut V {
         let p = self.with_home(|m, core| {
             let d = path.len() - 1;
-            Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)
+            let p = Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)?;
+            handle::hand_out(core, path[d].0, p, 1);
+            Ok::<_, crate::Error>(p)
         });
         let p = p.unwrap_or_else(|e| panic!("pcoll: PBTreeMap::{what}: {e}"));
         // SAFETY: an initialised, logged value; exclusive through `&mut self`, whose pool
@@ -826,15 +850,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         self.with_pool(|m, core| {
             let (path, found) = m.search_path(core, k.probe());
             if found {
-                let v = v.into_persistent()?;
+                let v = handle::convert_in(v, core)?;
                 let d = path.len() - 1;
                 let p = Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)?;
                 // SAFETY: an initialised, logged value; the old one moves out.
                 return Ok(Some(unsafe { std::ptr::replace(p, v) }));
             }
-            let (k, v) = (k.into_persistent()?, v.into_persistent()?);
+            let (k, v) = (handle::convert_in(k, core)?, handle::convert_in(v, core)?);
             m.insert_at(core, &path, k, v).map(|_| None)
         })
+        .map(|old| old.map(handle::detach))
     }
 
     /// Removes `k`; returns its value.
@@ -855,13 +880,14 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         if self.len == 0 {
             return None;
         }
-        self.with_pool(|m, core| {
+        let kv = self.with_pool(|m, core| {
             let (path, found) = m.search_path(core, k);
             found.then(|| {
                 m.remove_at(core, &path)
                     .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::remove: {e}"))
             })
-        })
+        });
+        kv.map(handle::detach)
     }
 
     /// The entry of `key`, for in-place changes.
@@ -951,7 +977,8 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         if other.is_empty() {
             return;
         }
-        if self.is_empty() {
+        if self.is_empty() && handle::tag_of(self.root) == handle::tag_of(other.root) {
+            // Both in one pool (an empty map's root is 0): the trees just swap.
             return std::mem::swap(self, other);
         }
         while !other.is_empty() {
@@ -965,8 +992,10 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
                 let k = other.node_at(core, first[d].0, d).key(0);
                 self.with_pool(|m, core| m.search_path(core, k))
             });
-            let (k, v) = other.pop_first().expect("not empty");
+            let (mut k, mut v) = other.pop_first().expect("not empty");
             self.with_pool(|m, core| -> Result<()> {
+                handle::store(&mut k, core)?;
+                handle::store(&mut v, core)?;
                 if found {
                     let d = path.len() - 1;
                     let p = Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)?;
@@ -1179,8 +1208,10 @@ impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
     }
 
     /// Replaces the value; returns the old one.
-    pub fn insert(&mut self, value: V) -> V {
-        std::mem::replace(self.get_mut(), value)
+    pub fn insert(&mut self, mut value: V) -> V {
+        let stored = self.map.with_pool(|_, core| handle::store(&mut value, core));
+        stored.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::insert: {e}"));
+        handle::detach(std::mem::replace(self.get_mut(), value))
     }
 
     /// Removes the entry; returns the value.
@@ -1191,9 +1222,8 @@ impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
     /// Removes the entry; returns the stored key and the value.
     pub fn remove_entry(self) -> (K, V) {
         let path = self.path;
-        self.map
-            .with_pool(|m, core| m.remove_at(core, &path))
-            .unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::remove: {e}"))
+        let kv = self.map.with_pool(|m, core| m.remove_at(core, &path));
+        handle::detach(kv.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::remove: {e}")))
     }
 }
 
@@ -1220,7 +1250,7 @@ where
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
         let (path, key) = (self.path, self.key);
         let at = self.map.with_home(|m, core| {
-            let kv = (key.into_persistent()?, value.into_persistent()?);
+            let kv = (handle::convert_in(key, core)?, handle::convert_in(value, core)?);
             m.insert_at(core, &path, kv.0, kv.1)
         });
         let (off, i) = at.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
@@ -1409,6 +1439,25 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 // SAFETY: a PBTreeMap holds a pool offset and two counters; layout names K and V; visit
 // reports every node block and every pair's blocks.
 unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
+    const HANDLES: bool = true;
+    fn handles(&self, f: &mut dyn FnMut(u64)) {
+        if self.root != 0 {
+            f(self.root);
+        }
+    }
+    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+        let raw = self.root;
+        handle::relocate_handle(self, raw, to)
+    }
+    fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+        // In key order, each pair appended at the end: no key is compared.
+        let mut out = PBTreeMap::new();
+        for (k, v) in self.iter() {
+            let (k, v) = (k.copy_to(to)?, v.copy_to(to)?);
+            out.with_pool(|m, core| m.push_back(core, k, v))?;
+        }
+        Ok(out)
+    }
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PBTreeMap", size_of::<Self>(), align_of::<Self>()) {
             K::layout(fp);
