@@ -315,12 +315,16 @@ impl PoolCore {
         }
         let kept: Vec<Fixup> = fixups
             .into_iter()
-            .filter(|f| !st.txn.is_fresh(f.block) && !st.txn.frees_block(f.block))
+            .filter(|f| !st.txn.is_fresh(f.block) && !st.txn.frees().contains(&f.block))
             .collect();
+        // A handle restored into a region with no equal handle there before the rollback
+        // left through std's `mem::take`/`swap`, unless the transaction freed its block (a
+        // drop, undone too).
         let now = raws_in(&kept);
+        let freed: std::collections::HashSet<u64> = st.txn.frees().iter().copied().collect();
         let undone = st.txn.abort(&mut st.heap);
         for raw in raws_in(&kept) {
-            if !now.contains(&raw) && !st.txn.frees_block(raw & OFF_MASK) {
+            if !now.contains(&raw) && !freed.contains(&(raw & OFF_MASK)) {
                 st.disowned.insert(raw);
             }
         }

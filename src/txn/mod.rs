@@ -234,9 +234,9 @@ impl Txn {
         self.frees.push(off);
     }
 
-    /// True when the block at `off` is to be freed by this transaction's commit.
-    pub(crate) fn frees_block(&self, off: u64) -> bool {
-        self.frees.contains(&off)
+    /// The blocks this transaction's commit will free.
+    pub(crate) fn frees(&self) -> &[u64] {
+        &self.frees
     }
 
     /// The scratch pool frees lazily, before its next allocation: code that frees a block may
