@@ -66,6 +66,14 @@ pub enum Error {
     /// An option was out of range.
     #[error("{path}: invalid option: {what}")]
     InvalidOption { path: PathBuf, what: String },
+    /// A value outside pool memory could belong to this pool or to another open pool with
+    /// the same identity tag (typically a copy of the same pool file): it is not stored.
+    #[error(
+        "{path}: another open pool shares this pool's tag {tag:#06x} (a copy of the same file?): \
+         a value moved out of one of them cannot be told apart; store values through the \
+         containers' methods of their own pool, or close one of the pools"
+    )]
+    AmbiguousPool { path: PathBuf, tag: u16 },
 }
 
 /// `Result` with [`Error`].

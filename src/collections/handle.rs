@@ -276,7 +276,19 @@ pub(crate) fn convert_in<T: Persistent, I: IntoPersistent<T>>(v: I, core: &PoolC
 /// The shared body of `relocate` for a handle type: nothing to do when its blocks are in
 /// `to`'s pool already (or it has none), else a deep copy replaces it and the original drops.
 pub(crate) fn relocate_handle<T: Persistent>(h: &mut T, raw: u64, to: &Relocator<'_>) -> Result<()> {
-    if raw == 0 || to.holds(tag_of(raw)) {
+    if raw == 0 {
+        return Ok(());
+    }
+    if to.holds(tag_of(raw)) {
+        // In the pool's memory a handle of its tag is its own; elsewhere, with two open pools
+        // of that tag, nobody can tell (and guessing would store a foreign pointer).
+        let here = core::in_memory_of(h as *const T as usize, to.core);
+        if to.core.tag_shared() && !here {
+            return Err(crate::Error::AmbiguousPool {
+                path: to.core.path().to_owned(),
+                tag: to.core.tag,
+            });
+        }
         return Ok(());
     }
     let copy = h.copy_to(to)?;

@@ -63,6 +63,8 @@ pub(crate) struct PoolCore {
     pub(crate) read_only: bool,
     /// Set by a read through a handle outside pool memory (see [`PoolCore::escaped`]).
     escaped: AtomicUsize,
+    /// Nonzero while another open pool carries the same tag (see `Error::AmbiguousPool`).
+    shared_tag: AtomicUsize,
     /// `state.fixups.len()`, readable without taking the state (a check on hot paths).
     fixups: AtomicUsize,
     /// Bytes of pool memory mapped (grows under the writer; read by handles for bounds).
@@ -171,6 +173,7 @@ impl PoolCore {
             reserved,
             tag,
             escaped: AtomicUsize::new(0),
+            shared_tag: AtomicUsize::new(0),
             fixups: AtomicUsize::new(0),
             read_only,
             len: AtomicU64::new(heap.io.map.len() as u64),
@@ -185,13 +188,21 @@ impl PoolCore {
             }),
         });
         let reg = registry();
-        sync::lock(&reg.pools).push(Entry {
+        let mut pools = sync::lock(&reg.pools);
+        pools.push(Entry {
             start: base,
             end: base + reserved,
             core: &*core as *const PoolCore as usize,
             tag,
         });
+        mark_shared(&pools, tag);
+        drop(pools);
         core
+    }
+
+    /// True while another open pool carries this pool's tag.
+    pub(crate) fn tag_shared(&self) -> bool {
+        self.shared_tag.load(Ordering::Relaxed) != 0
     }
 
     /// A scratch pool: process memory under the pool engines, for values outside any pool
@@ -216,7 +227,10 @@ impl PoolCore {
     /// Removes the core from the registry; called by `Pool::drop` before the core drops.
     pub(crate) fn unregister(&self) {
         let reg = registry();
-        sync::lock(&reg.pools).retain(|e| e.start != self.base);
+        let mut pools = sync::lock(&reg.pools);
+        pools.retain(|e| e.start != self.base);
+        mark_shared(&pools, self.tag);
+        drop(pools);
         reg.epoch.fetch_add(1, Ordering::Release);
     }
 
@@ -640,6 +654,22 @@ pub(crate) fn scratch() -> *const PoolCore {
     p
 }
 
+/// Marks every registered pool with `tag` as sharing it, or not (scratch pools: never).
+fn mark_shared(pools: &[Entry], tag: u16) {
+    if tag == 0 {
+        return;
+    }
+    let same = pools.iter().filter(|e| e.tag == tag);
+    let shared = usize::from(same.clone().count() > 1);
+    for e in same {
+        // SAFETY: registered cores are alive (they unregister before they drop, under this
+        // lock).
+        unsafe { &*(e.core as *const PoolCore) }
+            .shared_tag
+            .store(shared, Ordering::Relaxed);
+    }
+}
+
 /// The open pool whose handles carry `tag`; `None` when none is open, or when two open pools
 /// share the tag (a handle outside pool memory cannot tell them apart: refusing beats
 /// guessing).
@@ -653,10 +683,10 @@ fn by_tag(tag: u16) -> Option<*const PoolCore> {
     Some(first.core as *const PoolCore)
 }
 
-/// True when another open pool carries `tag` (checked on open, for a clear message).
-#[allow(dead_code)]
-pub(crate) fn tag_in_use(tag: u16) -> bool {
-    sync::lock(&registry().pools).iter().any(|e| e.tag == tag)
+/// True when `addr` lies in `core`'s memory.
+#[inline]
+pub(crate) fn in_memory_of(addr: usize, core: &PoolCore) -> bool {
+    addr >= core.base && addr < core.base + core.reserved
 }
 
 /// The pool whose reservation contains `r`, if any.
