@@ -66,12 +66,12 @@ pub enum Error {
     /// An option was out of range.
     #[error("{path}: invalid option: {what}")]
     InvalidOption { path: PathBuf, what: String },
-    /// A value outside pool memory could belong to this pool or to another open pool with
-    /// the same identity tag (typically a copy of the same pool file): it is not stored.
+    /// Another pool open in this process has the same identity tag (a copy of the same pool
+    /// file, or a 1-in-65536 collision): values moved out of pool memory name their pool by
+    /// that tag, so the two cannot be open at once.
     #[error(
-        "{path}: another open pool shares this pool's tag {tag:#06x} (a copy of the same file?): \
-         a value moved out of one of them cannot be told apart; store values through the \
-         containers' methods of their own pool, or close one of the pools"
+        "{path}: another open pool has this pool's tag {tag:#06x} (a copy of the same file?); \
+         close it first"
     )]
     AmbiguousPool { path: PathBuf, tag: u16 },
 }

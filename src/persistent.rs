@@ -69,9 +69,10 @@ pub unsafe trait Persistent: Sized + 'static {
     }
 
     /// Calls `f` with the pointer of every handle directly in this value (not those inside
-    /// the blocks it owns): what a rollback compares to find handles that left pool memory.
+    /// the blocks it owns): what a rollback compares to find handles that left or entered
+    /// pool memory, and clears where a copy of a value must not drop what it names.
     #[doc(hidden)]
-    fn handles(&self, _f: &mut dyn FnMut(u64)) {}
+    fn handles(&mut self, _f: &mut dyn FnMut(&mut u64)) {}
 
     /// A deep copy of this value whose blocks all live in `to`'s pool.
     fn copy_to(&self, _to: &Relocator<'_>) -> Result<Self> {
@@ -106,7 +107,9 @@ impl<'a> Relocator<'a> {
 
 impl fmt::Debug for Relocator<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Relocator").field("tag", &self.core.tag).finish()
+        f.debug_struct("Relocator")
+            .field("tag", &self.core.tag)
+            .finish()
     }
 }
 
@@ -246,8 +249,8 @@ unsafe impl<T: Persistent, const N: usize> Persistent for [T; N] {
     fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
         self.iter_mut().try_for_each(|x| x.relocate(to))
     }
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
-        self.iter().for_each(|x| x.handles(f));
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
+        self.iter_mut().for_each(|x| x.handles(f));
     }
     fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
         let v: Vec<T> = self.iter().map(|x| x.copy_to(to)).collect::<Result<_>>()?;
@@ -273,7 +276,7 @@ unsafe impl<T: Persistent> Persistent for Option<T> {
     fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
         self.as_mut().map_or(Ok(()), |x| x.relocate(to))
     }
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
         if let Some(x) = self {
             x.handles(f);
         }
@@ -301,7 +304,7 @@ macro_rules! tuple {
                 $(self.$n.relocate(to)?;)+
                 Ok(())
             }
-            fn handles(&self, f: &mut dyn FnMut(u64)) {
+            fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
                 $(self.$n.handles(f);)+
             }
             fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {

@@ -104,8 +104,8 @@ fn struct_moves(fields: &Fields) -> Tokens {
         fn copy_to(&self, to: &::pcoll::Relocator<'_>) -> ::pcoll::Result<Self> {
             ::core::result::Result::Ok(#build)
         }
-        fn handles(&self, f: &mut dyn FnMut(u64)) {
-            #(::pcoll::Persistent::handles(&self.#members, f);)*
+        fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
+            #(::pcoll::Persistent::handles(&mut self.#members, f);)*
         }
     }
 }

@@ -13,9 +13,9 @@
 
 use super::convert::IntoPersistent;
 use crate::error::Result;
-use crate::persistent::{Persistent, Relocator};
 use crate::heap::check::Visitor;
-use crate::txn::core::{self, Found, Fixup, PoolCore};
+use crate::persistent::{Persistent, Relocator};
+use crate::txn::core::{self, Fixup, Found, PoolCore};
 
 use crate::txn::core::{OFF_BITS, OFF_MASK};
 
@@ -56,8 +56,8 @@ fn resolve(addr: usize, raw: u64, what: &str, reads: bool) -> *const PoolCore {
         }
         Found::Lost => panic!(
             "pcoll: this {what} was moved out of its pool with std's mem::take/swap, and that \
-             pool is closed now (or another open pool shares its tag {:#x}); values that pcoll \
-             methods hand out (remove, pop, take, ...) are readable anywhere",
+             pool is closed now (tag {:#x}); values that pcoll methods hand out (remove, pop, \
+             take, ...) are readable anywhere",
             tag_of(raw)
         ),
     }
@@ -275,20 +275,15 @@ pub(crate) fn convert_in<T: Persistent, I: IntoPersistent<T>>(v: I, core: &PoolC
 
 /// The shared body of `relocate` for a handle type: nothing to do when its blocks are in
 /// `to`'s pool already (or it has none), else a deep copy replaces it and the original drops.
-pub(crate) fn relocate_handle<T: Persistent>(h: &mut T, raw: u64, to: &Relocator<'_>) -> Result<()> {
+pub(crate) fn relocate_handle<T: Persistent>(
+    h: &mut T,
+    raw: u64,
+    to: &Relocator<'_>,
+) -> Result<()> {
     if raw == 0 {
         return Ok(());
     }
     if to.holds(tag_of(raw)) {
-        // In the pool's memory a handle of its tag is its own; elsewhere, with two open pools
-        // of that tag, nobody can tell (and guessing would store a foreign pointer).
-        let here = core::in_memory_of(h as *const T as usize, to.core);
-        if to.core.tag_shared() && !here {
-            return Err(crate::Error::AmbiguousPool {
-                path: to.core.path().to_owned(),
-                tag: to.core.tag,
-            });
-        }
         return Ok(());
     }
     let copy = h.copy_to(to)?;
@@ -307,8 +302,10 @@ pub(crate) fn hand_out<T: Persistent>(core: &PoolCore, block: u64, p: *const T, 
             at: p as usize,
             n,
             size: size_of::<T>(),
+            align: align_of::<T>(),
             run: run_fixup::<T>,
             raws: raws_of::<T>,
+            drop_all: drop_all::<T>,
         });
     }
 }
@@ -337,10 +334,17 @@ unsafe fn run_fixup<T: Persistent>(p: *mut u8, n: usize, core: &PoolCore) -> Res
 }
 
 /// # Safety
-/// `p` points to `n` initialised `T`s.
-unsafe fn raws_of<T: Persistent>(p: *const u8, n: usize, f: &mut dyn FnMut(u64)) {
+/// `p` points to `n` initialised `T`s that nothing borrows.
+unsafe fn raws_of<T: Persistent>(p: *mut u8, n: usize, f: &mut dyn FnMut(&mut u64)) {
     for i in 0..n {
         // SAFETY: see the contract.
-        unsafe { &*p.cast::<T>().add(i) }.handles(f);
+        unsafe { &mut *p.cast::<T>().add(i) }.handles(f);
     }
+}
+
+/// # Safety
+/// `p` points to `n` initialised `T`s, each dropped exactly once here.
+unsafe fn drop_all<T>(p: *mut u8, n: usize) {
+    // SAFETY: see the contract.
+    unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(p.cast::<T>(), n)) }
 }

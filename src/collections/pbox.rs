@@ -122,9 +122,9 @@ impl<T: Persistent> Drop for PBox<T> {
 // and what the value owns.
 unsafe impl<T: Persistent> Persistent for PBox<T> {
     const HANDLES: bool = true;
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
         if self.raw != 0 {
-            f(self.raw);
+            f(&mut self.raw);
         }
     }
     fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {

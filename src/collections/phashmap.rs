@@ -480,7 +480,9 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
                     match st.get(i).copy_to(to) {
                         Ok(kv) => kv,
                         Err(e) => {
-                            full[n..].iter().for_each(|&j| t.set_ctrl(j, table::DELETED));
+                            full[n..]
+                                .iter()
+                                .for_each(|&j| t.set_ctrl(j, table::DELETED));
                             m.items = n as u64;
                             return Err(e);
                         }
@@ -894,7 +896,9 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S>
 
     /// Replaces the value; returns the old one.
     pub fn insert(&mut self, mut value: V) -> V {
-        let stored = self.map.with_pool(|_, core| handle::store(&mut value, core));
+        let stored = self
+            .map
+            .with_pool(|_, core| handle::store(&mut value, core));
         stored.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::insert: {e}"));
         handle::detach(std::mem::replace(self.get_mut(), value))
     }
@@ -937,7 +941,10 @@ where
         let (hash, key) = (self.hash, self.key);
         let i = self.map.with_home(|m, core| {
             m.settle(core);
-            let kv = (handle::convert_in(key, core)?, handle::convert_in(value, core)?);
+            let kv = (
+                handle::convert_in(key, core)?,
+                handle::convert_in(value, core)?,
+            );
             m.insert_new(core, hash, kv)
         });
         let i = i.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
@@ -1305,9 +1312,9 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
 // names K, V and S; visit reports the table block and every entry's blocks.
 unsafe impl<K: Persistent, V: Persistent, S: Persistent> Persistent for PHashMap<K, V, S> {
     const HANDLES: bool = true;
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
         if self.raw != 0 {
-            f(self.raw);
+            f(&mut self.raw);
         }
     }
     fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {

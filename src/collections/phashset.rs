@@ -322,7 +322,7 @@ where
 #[allow(unsafe_code)]
 unsafe impl<T: Persistent, S: Persistent> Persistent for PHashSet<T, S> {
     const HANDLES: bool = true;
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
         self.map.handles(f);
     }
     fn relocate(&mut self, to: &crate::Relocator<'_>) -> crate::Result<()> {

@@ -678,7 +678,7 @@ impl From<String> for PString {
 #[allow(unsafe_code)]
 unsafe impl Persistent for PString {
     const HANDLES: bool = true;
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
         self.bytes.handles(f);
     }
     fn relocate(&mut self, to: &crate::Relocator<'_>) -> Result<()> {

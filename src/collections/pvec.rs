@@ -158,7 +158,11 @@ impl<T: Persistent> PVec<T> {
     #[inline]
     fn settle(&self, core: &PoolCore) {
         if T::HANDLES && self.raw != 0 && core.has_fixups() {
-            handle::settle::<T>(core, self.buf(core).cast(), self.cap as usize * size_of::<T>());
+            handle::settle::<T>(
+                core,
+                self.buf(core).cast(),
+                self.cap as usize * size_of::<T>(),
+            );
         }
     }
 
@@ -1493,9 +1497,9 @@ impl<T: Persistent + Ord> Ord for PVec<T> {
 // reports its buffer and each element's blocks.
 unsafe impl<T: Persistent> Persistent for PVec<T> {
     const HANDLES: bool = true;
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
         if self.raw != 0 {
-            f(self.raw);
+            f(&mut self.raw);
         }
     }
     fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {

@@ -100,6 +100,12 @@ impl Mapping {
     /// Closes the file (releasing its lock) but keeps the memory mapped: for a pool whose
     /// memory must outlive it (`PoolCore::retire`). Nothing writes the file afterwards.
     pub(crate) fn close_file(&mut self) {
+        if let Backing::File { file, .. } = &self.backing {
+            use std::os::fd::AsRawFd;
+            // The mapping keeps the open file (and so its `flock`) alive: unlock explicitly.
+            // SAFETY: a valid descriptor, owned by `file`.
+            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+        }
         self.backing = Backing::Memory;
     }
 

@@ -12,6 +12,7 @@
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, UnsafeCell};
+use std::collections::HashSet;
 use std::path::Path;
 
 use super::Txn;
@@ -24,7 +25,7 @@ pub(crate) struct State {
     pub txn: Txn,
     /// Blocks (as handle pointers) that a rolled-back transaction gave back to the pool while
     /// a copy of their handle was outside pool memory: dropping that copy must not free them.
-    pub disowned: std::collections::HashSet<u64>,
+    pub disowned: HashSet<u64>,
     /// `&mut` borrows of pool memory handed to user code in this transaction, in types that
     /// hold handles (see [`Fixup`]).
     pub fixups: Vec<Fixup>,
@@ -44,10 +45,13 @@ pub(crate) struct Fixup {
     pub at: usize,
     pub n: usize,
     pub size: usize,
+    pub align: usize,
     /// Relocates each value of the region into the pool.
     pub run: unsafe fn(*mut u8, usize, &PoolCore) -> Result<()>,
-    /// Reports the pointer of every handle directly in each value of the region.
-    pub raws: unsafe fn(*const u8, usize, &mut dyn FnMut(u64)),
+    /// Hands `f` the pointer of every handle directly in each value of the region.
+    pub raws: unsafe fn(*mut u8, usize, &mut dyn FnMut(&mut u64)),
+    /// Drops the region's values (run on a copy, see `PoolCore::finish`).
+    pub drop_all: unsafe fn(*mut u8, usize),
 }
 
 impl Fixup {
@@ -63,8 +67,6 @@ pub(crate) struct PoolCore {
     pub(crate) read_only: bool,
     /// Set by a read through a handle outside pool memory (see [`PoolCore::escaped`]).
     escaped: AtomicUsize,
-    /// Nonzero while another open pool carries the same tag (see `Error::AmbiguousPool`).
-    shared_tag: AtomicUsize,
     /// `state.fixups.len()`, readable without taking the state (a check on hot paths).
     fixups: AtomicUsize,
     /// Bytes of pool memory mapped (grows under the writer; read by handles for bounds).
@@ -131,6 +133,8 @@ struct Entry {
     end: usize,
     core: usize,
     tag: u16,
+    /// Found by `by_tag` (see `PoolCore::new`).
+    by_tag: bool,
 }
 
 /// Open pools by reserved address range and tag, and a counter bumped whenever one closes
@@ -160,12 +164,21 @@ fn registry() -> &'static Registry {
 
 impl PoolCore {
     /// Wraps an opened heap and registers it. The box gives the core a stable address.
-    pub(crate) fn new(heap: Heap, txn: Txn, read_only: bool) -> Box<PoolCore> {
+    /// Registers the pool; fails when an open pool has its tag (handles outside pool memory
+    /// name their pool by tag). An `image` (a crash-test copy of a pool, opened beside it)
+    /// instead stays out of tag lookups when its tag is taken: it hands no values out.
+    pub(crate) fn new(heap: Heap, txn: Txn, read_only: bool, image: bool) -> Result<Box<PoolCore>> {
         let heap_tag = heap.hdr.tag();
-        Self::with_tag(heap, txn, read_only, heap_tag)
+        Self::with_tag(heap, txn, read_only, heap_tag, image)
     }
 
-    fn with_tag(heap: Heap, txn: Txn, read_only: bool, tag: u16) -> Box<PoolCore> {
+    fn with_tag(
+        heap: Heap,
+        txn: Txn,
+        read_only: bool,
+        tag: u16,
+        image: bool,
+    ) -> Result<Box<PoolCore>> {
         let base = heap.io.map.base() as usize;
         let reserved = heap.io.map.reserved();
         let core = Box::new(PoolCore {
@@ -173,7 +186,6 @@ impl PoolCore {
             reserved,
             tag,
             escaped: AtomicUsize::new(0),
-            shared_tag: AtomicUsize::new(0),
             fixups: AtomicUsize::new(0),
             read_only,
             len: AtomicU64::new(heap.io.map.len() as u64),
@@ -189,20 +201,24 @@ impl PoolCore {
         });
         let reg = registry();
         let mut pools = sync::lock(&reg.pools);
+        let taken = tag == 0 || pools.iter().any(|e| e.by_tag && e.tag == tag);
+        if taken && !image && tag != 0 {
+            // Handles outside pool memory name their pool by tag: two open pools with one tag
+            // could not be told apart (a copy of the same file, or a 1-in-65536 collision).
+            return Err(Error::AmbiguousPool {
+                path: core.path().to_owned(),
+                tag,
+            });
+        }
         pools.push(Entry {
             start: base,
             end: base + reserved,
             core: &*core as *const PoolCore as usize,
             tag,
+            by_tag: !taken,
         });
-        mark_shared(&pools, tag);
         drop(pools);
-        core
-    }
-
-    /// True while another open pool carries this pool's tag.
-    pub(crate) fn tag_shared(&self) -> bool {
-        self.shared_tag.load(Ordering::Relaxed) != 0
+        Ok(core)
     }
 
     /// A scratch pool: process memory under the pool engines, for values outside any pool
@@ -213,7 +229,7 @@ impl PoolCore {
         Txn::format(&mut heap)?;
         let mut txn = Txn::open(&mut heap)?;
         txn.make_volatile();
-        let core = Self::with_tag(heap, txn, false, 0);
+        let core = Self::with_tag(heap, txn, false, 0, true)?;
         core.writer.store(token(), Ordering::Relaxed);
         Ok(core)
     }
@@ -227,10 +243,7 @@ impl PoolCore {
     /// Removes the core from the registry; called by `Pool::drop` before the core drops.
     pub(crate) fn unregister(&self) {
         let reg = registry();
-        let mut pools = sync::lock(&reg.pools);
-        pools.retain(|e| e.start != self.base);
-        mark_shared(&pools, self.tag);
-        drop(pools);
+        sync::lock(&reg.pools).retain(|e| e.start != self.base);
         reg.epoch.fetch_add(1, Ordering::Release);
     }
 
@@ -314,35 +327,72 @@ impl PoolCore {
         Ok(())
     }
 
-    /// Ends the write transaction: commit (fixups first) or rollback. A rollback gives the
-    /// pool back the blocks of handles that user code moved out of handed-out regions with
-    /// std's `mem::take`/`swap`: copies of those handles now live outside the pool, and
-    /// their drop must free nothing (`disowned`).
+    /// Ends the write transaction: commit (fixups first) or rollback. See [`Self::rollback`].
     pub(crate) fn finish(&self, commit: bool) -> Result<()> {
         let res = if commit { self.settle(None) } else { Ok(()) };
+        let fixups = {
+            let tx = self.tx();
+            self.fixups.store(0, Ordering::Relaxed);
+            let fixups = std::mem::take(&mut tx.st.fixups);
+            if commit && res.is_ok() {
+                let st = &mut *tx.st;
+                return st.txn.commit(&mut st.heap);
+            }
+            fixups
+        };
+        res.and(self.rollback(&fixups))
+    }
+
+    /// Rolls back, and settles what user code moved through handed-out regions with std's
+    /// `mem::take`/`swap`/assignment:
+    /// - a handle the rollback brings back into a region, whose copy went out of pool memory,
+    ///   is noted in `disowned`: dropping that copy must free nothing;
+    /// - a value from elsewhere (process memory, another pool) that the rollback overwrites
+    ///   is dropped, as std drops a value it overwrites.
+    fn rollback(&self, fixups: &[Fixup]) -> Result<()> {
         let tx = self.tx();
         let st = &mut *tx.st;
-        let fixups = std::mem::take(&mut st.fixups);
-        self.fixups.store(0, Ordering::Relaxed);
-        if commit && res.is_ok() {
-            return st.txn.commit(&mut st.heap);
+        let freed: HashSet<u64> = st.txn.frees().iter().copied().collect();
+        let old_kind = |f: &Fixup| !st.txn.is_fresh(f.block);
+        let lasting: Vec<Fixup> = fixups.iter().copied().filter(|f| old_kind(f)).collect();
+        let mut copies: Vec<(Fixup, Vec<u128>)> = Vec::new();
+        for f in fixups.iter().filter(|f| f.align <= 16) {
+            let bytes = f.n * f.size;
+            let mut buf = vec![0u128; bytes.div_ceil(16)];
+            // SAFETY: the region is `bytes` bytes of pool memory that nothing borrows (the
+            // transaction is ending); `buf` is at least that long and 16-aligned.
+            unsafe {
+                std::ptr::copy_nonoverlapping(f.at as *const u8, buf.as_mut_ptr().cast(), bytes)
+            };
+            copies.push((*f, buf));
         }
-        let kept: Vec<Fixup> = fixups
-            .into_iter()
-            .filter(|f| !st.txn.is_fresh(f.block) && !st.txn.frees().contains(&f.block))
-            .collect();
-        // A handle restored into a region with no equal handle there before the rollback
-        // left through std's `mem::take`/`swap`, unless the transaction freed its block (a
-        // drop, undone too).
-        let now = raws_in(&kept);
-        let freed: std::collections::HashSet<u64> = st.txn.frees().iter().copied().collect();
+        let now = raws_in(&lasting);
         let undone = st.txn.abort(&mut st.heap);
-        for raw in raws_in(&kept) {
-            if !now.contains(&raw) && !freed.contains(&(raw & OFF_MASK)) {
+        let old = raws_in(&lasting);
+        for &raw in old.difference(&now) {
+            if !freed.contains(&(raw & OFF_MASK)) {
                 st.disowned.insert(raw);
             }
         }
-        res.and(undone)
+        drop(tx);
+        // The copies hold the regions as user code left them: what is neither this pool's
+        // (restored, or freed with its fresh block) nor dropped already is dropped now.
+        let mut dropped = HashSet::new();
+        for (f, mut buf) in copies {
+            let p = buf.as_mut_ptr().cast::<u8>();
+            // SAFETY: `buf` holds `n` bitwise copies of the region's values; handles that
+            // must not drop are cleared first, so each remaining block drops once.
+            unsafe {
+                (f.raws)(p, f.n, &mut |r| {
+                    let own = (*r >> OFF_BITS) as u16 == self.tag;
+                    if own || old.contains(r) || !dropped.insert(*r) {
+                        *r = 0;
+                    }
+                });
+                (f.drop_all)(p, f.n);
+            }
+        }
+        undone
     }
 
     /// True (once) when `raw` names a block that a rolled-back transaction gave back to the
@@ -476,13 +526,17 @@ pub(crate) const OFF_BITS: u32 = 48;
 pub(crate) const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
 
 /// The handle pointers directly in `regions`.
-fn raws_in(regions: &[Fixup]) -> std::collections::HashSet<u64> {
-    let mut out = std::collections::HashSet::new();
+fn raws_in(regions: &[Fixup]) -> HashSet<u64> {
+    let mut out = HashSet::new();
     for f in regions {
         // SAFETY: the region holds `n` initialised values of its type (a handed-out `&mut`,
         // in a block neither fresh nor freed in this transaction); only their handles'
         // pointers are read.
-        unsafe { (f.raws)(f.at as *const u8, f.n, &mut |r| { out.insert(r); }) };
+        unsafe {
+            (f.raws)(f.at as *mut u8, f.n, &mut |r| {
+                out.insert(*r);
+            })
+        };
     }
     out
 }
@@ -553,7 +607,9 @@ impl Tx<'_> {
         if self.core.has_fixups() {
             // The block's contents are gone (dropped or moved): its regions need nothing.
             self.st.fixups.retain(|f| f.block != off);
-            self.core.fixups.store(self.st.fixups.len(), Ordering::Relaxed);
+            self.core
+                .fixups
+                .store(self.st.fixups.len(), Ordering::Relaxed);
         }
     }
 }
@@ -621,7 +677,11 @@ pub(crate) struct BuildIn {
 impl BuildIn {
     pub(crate) fn new(core: &PoolCore) -> BuildIn {
         let prev = BUILD.with(Cell::get);
-        let p = if core.is_scratch() { 0 } else { core as *const PoolCore as usize };
+        let p = if core.is_scratch() {
+            0
+        } else {
+            core as *const PoolCore as usize
+        };
         BUILD.with(|b| b.set((p, prev.1 + 1)));
         BuildIn { prev }
     }
@@ -654,39 +714,11 @@ pub(crate) fn scratch() -> *const PoolCore {
     p
 }
 
-/// Marks every registered pool with `tag` as sharing it, or not (scratch pools: never).
-fn mark_shared(pools: &[Entry], tag: u16) {
-    if tag == 0 {
-        return;
-    }
-    let same = pools.iter().filter(|e| e.tag == tag);
-    let shared = usize::from(same.clone().count() > 1);
-    for e in same {
-        // SAFETY: registered cores are alive (they unregister before they drop, under this
-        // lock).
-        unsafe { &*(e.core as *const PoolCore) }
-            .shared_tag
-            .store(shared, Ordering::Relaxed);
-    }
-}
-
-/// The open pool whose handles carry `tag`; `None` when none is open, or when two open pools
-/// share the tag (a handle outside pool memory cannot tell them apart: refusing beats
-/// guessing).
+/// The open pool whose handles carry `tag` (open refuses a second pool with a tag in use).
 fn by_tag(tag: u16) -> Option<*const PoolCore> {
     let pools = sync::lock(&registry().pools);
-    let mut it = pools.iter().filter(|e| e.tag == tag);
-    let first = it.next()?;
-    if it.next().is_some() {
-        return None;
-    }
-    Some(first.core as *const PoolCore)
-}
-
-/// True when `addr` lies in `core`'s memory.
-#[inline]
-pub(crate) fn in_memory_of(addr: usize, core: &PoolCore) -> bool {
-    addr >= core.base && addr < core.base + core.reserved
+    let e = pools.iter().find(|e| e.by_tag && e.tag == tag)?;
+    Some(e.core as *const PoolCore)
 }
 
 /// The pool whose reservation contains `r`, if any.

@@ -1209,7 +1209,9 @@ impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
 
     /// Replaces the value; returns the old one.
     pub fn insert(&mut self, mut value: V) -> V {
-        let stored = self.map.with_pool(|_, core| handle::store(&mut value, core));
+        let stored = self
+            .map
+            .with_pool(|_, core| handle::store(&mut value, core));
         stored.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::insert: {e}"));
         handle::detach(std::mem::replace(self.get_mut(), value))
     }
@@ -1250,13 +1252,18 @@ where
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
         let (path, key) = (self.path, self.key);
         let at = self.map.with_home(|m, core| {
-            let kv = (handle::convert_in(key, core)?, handle::convert_in(value, core)?);
+            let kv = (
+                handle::convert_in(key, core)?,
+                handle::convert_in(value, core)?,
+            );
             m.insert_at(core, &path, kv.0, kv.1)
         });
         let (off, i) = at.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
         let p = self.map.with_home(|m, core| {
             let depth = m.height as usize; // the pair landed in a leaf
-            m.node_at(core, off, depth).val_ptr(i)
+            let p = m.node_at(core, off, depth).val_ptr(i);
+            handle::hand_out(core, off, p, 1);
+            p
         });
         // SAFETY: the pair was just written into slot i of that leaf (no undo needed: the
         // slot was logged or fresh before the insert); exclusive through the map's `&mut`,
@@ -1440,9 +1447,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 // reports every node block and every pair's blocks.
 unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
     const HANDLES: bool = true;
-    fn handles(&self, f: &mut dyn FnMut(u64)) {
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
         if self.root != 0 {
-            f(self.root);
+            f(&mut self.root);
         }
     }
     fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
