@@ -335,7 +335,7 @@ unsafe fn run_fixup<T: Persistent>(p: *mut u8, n: usize, core: &PoolCore) -> Res
 
 /// # Safety
 /// `p` points to `n` initialised `T`s that nothing borrows.
-unsafe fn raws_of<T: Persistent>(p: *mut u8, n: usize, f: &mut dyn FnMut(&mut u64)) {
+unsafe fn raws_of<T: Persistent>(p: *mut u8, n: usize, f: core::HandleVisit<'_>) {
     for i in 0..n {
         // SAFETY: see the contract.
         unsafe { &mut *p.cast::<T>().add(i) }.handles(f);

@@ -31,6 +31,9 @@ pub(crate) struct State {
     pub fixups: Vec<Fixup>,
 }
 
+/// A callback over the handle pointers of some values (see `Persistent::handles`).
+pub(crate) type HandleVisit<'a> = &'a mut dyn FnMut(&mut u64);
+
 /// A `&mut T` into pool memory that user code received, with `T`'s monomorphic helpers.
 /// Through it user code may have stored a value whose blocks live elsewhere
 /// (`w.b = Some(PBox::new(x))` builds the box in the scratch pool, std's `mem::swap` brings
@@ -49,7 +52,7 @@ pub(crate) struct Fixup {
     /// Relocates each value of the region into the pool.
     pub run: unsafe fn(*mut u8, usize, &PoolCore) -> Result<()>,
     /// Hands `f` the pointer of every handle directly in each value of the region.
-    pub raws: unsafe fn(*mut u8, usize, &mut dyn FnMut(&mut u64)),
+    pub raws: unsafe fn(*mut u8, usize, HandleVisit<'_>),
     /// Drops the region's values (run on a copy, see `PoolCore::finish`).
     pub drop_all: unsafe fn(*mut u8, usize),
 }
