@@ -621,3 +621,94 @@ fn copies_of_one_pool_file_are_not_open_together() {
     assert_eq!(b.read().name, "a");
     b.check().unwrap();
 }
+
+// ---- crash images of the value paths ----
+
+mod crash {
+    use super::*;
+    use pcoll::testing::{Config, Media, crash_check};
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Values handed out by the transaction under test, kept past its end.
+        static HELD: RefCell<Vec<PString>> = const { RefCell::new(Vec::new()) };
+        /// A second pool that values come from.
+        static OTHER: Pool<Root> = pool();
+    }
+
+    fn seeded(p: &Pool<Root>) {
+        let mut w = p.write();
+        w.names
+            .extend(strings(300, 5).iter().map(|s| PString::from(s.as_str())));
+        for i in 0..50 {
+            w.by_id.insert(i, format!("id {i}"));
+        }
+        w.name = "root".into();
+    }
+
+    type Model = (Vec<String>, Vec<(u64, String)>, String);
+
+    fn observe(r: &Root) -> Model {
+        let mut ids: Vec<(u64, String)> = r.by_id.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        ids.sort();
+        (
+            r.names.iter().map(|s| s.to_string()).collect(),
+            ids,
+            r.name.to_string(),
+        )
+    }
+
+    fn crash(name: &str, op: impl Fn(&mut Root) + Copy) {
+        for media in [Media::FilePages, Media::PmemLines] {
+            let cfg = Config {
+                media,
+                budget: 16,
+                exhaustive_upto: 3,
+                ..Config::default()
+            };
+            crash_check(cfg, seeded, op, observe).assert_ok(&format!("values: {name} ({media:?})"));
+        }
+        HELD.with(|h| h.borrow_mut().clear()); // dropped long after their transactions
+    }
+
+    #[test]
+    fn crash_sort_in_place() {
+        crash("sort 300 strings in place", |r| r.names.sort());
+    }
+
+    #[test]
+    fn crash_values_handed_out_and_kept() {
+        crash("remove, pop, insert's old value, kept past commit", |r| {
+            let mut out = Vec::new();
+            out.extend(r.by_id.remove(&3));
+            out.extend(r.by_id.insert(4, "four"));
+            out.extend(r.names.pop());
+            out.push(r.names.swap_remove(7));
+            HELD.with(|h| h.borrow_mut().extend(out));
+        });
+    }
+
+    #[test]
+    fn crash_values_stored_by_assignment() {
+        crash("assignments of values built outside the pool", |r| {
+            r.name = PString::from("assigned");
+            r.names[10] = "ten".into();
+            *r.by_id.get_mut(&1).unwrap() = "one".into();
+            r.names.push("pushed".into());
+        });
+    }
+
+    #[test]
+    fn crash_values_from_another_pool() {
+        crash("values moved in from another pool", |r| {
+            OTHER.with(|o| {
+                let mut w = o.write();
+                w.by_id.insert(1, "from the other pool");
+                w.names.push("other".into());
+                let v = w.by_id.remove(&1).unwrap();
+                r.by_id.insert(100, v);
+                r.names.push(w.names.pop().unwrap());
+            });
+        });
+    }
+}
