@@ -46,6 +46,17 @@ struct Root {
     words: PBTreeMap<PString, u64>,
     /// Transaction k inserts k % 300 (and every 10th retains the even ones).
     evens: PBTreeSet<u64>,
+    /// Transaction k pushes `shelf_item(k)`; every 11th sorts it in place.
+    shelf: PVec<PString>,
+}
+
+fn shelf_item(k: u64) -> String {
+    format!("s{:04}", k.wrapping_mul(7919) % 10_000)
+}
+
+std::thread_local! {
+    /// Values handed out by transaction k (a `names` key), dropped in transaction k + 1.
+    static HELD: std::cell::RefCell<Vec<PString>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn rng(x: &mut u64) -> u64 {
@@ -57,8 +68,9 @@ fn rng(x: &mut u64) -> u64 {
 
 /// One transaction: several slots replaced, cleared or changed in place, sometimes a large box,
 /// a push to `events`, sometimes a long extend of `bulk`, and `name` rewritten.
-fn step(r: &mut Root, k: u64) {
+fn step(r: &mut Root, k: u64, other: &mut Root) {
     let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    HELD.with(|h| h.borrow_mut().clear()); // values from the last transaction, dropped late
     r.seq = k;
     for _ in 0..1 + rng(&mut x) % 6 {
         let i = (rng(&mut x) % SLOTS as u64) as usize;
@@ -84,8 +96,10 @@ fn step(r: &mut Root, k: u64) {
     if k.is_multiple_of(7) {
         r.bulk.extend((0..k % 50).map(|i| i as u32));
     }
-    r.name.clear();
-    r.name.push_str(&k.to_string());
+    // The name is built in the other pool and moved in by assignment (copied at commit).
+    other.name.clear();
+    other.name.push_str(&k.to_string());
+    r.name = std::mem::take(&mut other.name);
     r.recent.insert(k, k);
     r.recent.remove(&k.wrapping_sub(100));
     if k.is_multiple_of(3) {
@@ -96,6 +110,14 @@ fn step(r: &mut Root, k: u64) {
         r.names.clear();
     }
     r.names.insert(format!("n{}", k % 37), k);
+    if let Some((key, v)) = r.names.remove_entry(format!("n{}", k % 37).as_str()) {
+        HELD.with(|h| h.borrow_mut().push(key)); // a handle key handed out...
+        r.names.insert(format!("n{}", k % 37), v); // ...and the entry put back
+    }
+    r.shelf.push(shelf_item(k).into());
+    if k.is_multiple_of(11) {
+        r.shelf.sort();
+    }
     r.window.insert(k);
     r.window.remove(&k.wrapping_sub(50));
     r.ordered.insert(k, k);
@@ -232,6 +254,21 @@ fn verify(r: &Root) -> Result<(), String> {
     if r.seq > 0 && r.name != r.seq.to_string() {
         return Err(format!("name {:?} at seq {}", r.name.as_str(), r.seq));
     }
+    let mut shelf: Vec<&str> = r.shelf.iter().map(|s| s.as_str()).collect();
+    let sorted = (r.seq - r.seq % 11) as usize;
+    if shelf.len() as u64 != r.seq || !shelf[..sorted].is_sorted() {
+        return Err(format!(
+            "shelf of {} not sorted to {sorted} at seq {}",
+            shelf.len(),
+            r.seq
+        ));
+    }
+    shelf.sort_unstable();
+    let mut want: Vec<String> = (1..=r.seq).map(shelf_item).collect();
+    want.sort_unstable();
+    if shelf != want {
+        return Err(format!("shelf contents differ at seq {}", r.seq));
+    }
     verify_maps(r)
 }
 
@@ -250,13 +287,19 @@ fn kill_child() {
         .durability(durability)
         .open(&path)
         .unwrap();
+    let other = Pool::<Root>::options()
+        .durability(durability)
+        .open(format!("{path}.other"))
+        .unwrap();
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready {}", pool.read().seq).unwrap();
     out.flush().unwrap();
     let mut k = pool.read().seq;
     loop {
         k += 1;
-        step(&mut pool.write(), k);
+        let mut o = other.write(); // open across the main commit, which copies from it
+        step(&mut pool.write(), k, &mut o);
+        drop(o);
         writeln!(out, "{k}").unwrap();
         out.flush().unwrap();
     }
@@ -308,6 +351,8 @@ fn round(path: &std::path::Path, seed: &mut u64, sync: bool) -> (u64, u64) {
     );
     verify(&pool.read()).unwrap();
     pool.check().unwrap();
+    let other = Pool::<Root>::open_existing(format!("{}.other", path.display())).unwrap();
+    other.check().unwrap();
     (acked - start, seq)
 }
 

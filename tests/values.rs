@@ -649,7 +649,8 @@ mod crash {
     type Model = (Vec<String>, Vec<(u64, String)>, String);
 
     fn observe(r: &Root) -> Model {
-        let mut ids: Vec<(u64, String)> = r.by_id.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let mut ids: Vec<(u64, String)> =
+            r.by_id.iter().map(|(k, v)| (*k, v.to_string())).collect();
         ids.sort();
         (
             r.names.iter().map(|s| s.to_string()).collect(),
