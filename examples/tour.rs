@@ -90,6 +90,15 @@ fn main() -> Result<(), TourError> {
         .collect();
     println!("balance by run, last three (a PBTreeMap range): {last3:?}");
     drop(root);
+    // Values handed out by a container are ordinary values: this line outlives its
+    // transaction, and below, the pool itself.
+    let handed_out = {
+        let mut root = pool.write();
+        let line = root.journal.pop().expect("the deposit wrote a line");
+        root.journal.push(PString::from(line.as_str())); // a copy goes back
+        line
+    };
+    println!("popped and pushed back the last line; the popped value reads \"{handed_out}\"");
 
     println!("\n== 2. A transaction rolled back by an error");
     let before = pool.read().balance;
@@ -120,6 +129,7 @@ fn main() -> Result<(), TourError> {
     let (committed, lines) = (pool.read().balance, pool.read().journal.len());
     let payees = pool.read().by_payee.len();
     drop(pool); // the child must be able to take the pool's lock
+    println!("the pool is closed; the line popped earlier still reads \"{handed_out}\"");
     kill_child_mid_transaction(&path);
 
     let t = Instant::now();
