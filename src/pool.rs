@@ -18,7 +18,7 @@ use crate::heap::persist::{Durability, Medium, Persister, Recorder};
 use crate::heap::{Geometry, Heap, HeapIo};
 use crate::persistent::{Fingerprint, Persistent};
 use crate::sync::{RwLockReadGuard, RwLockWriteGuard};
-use crate::txn::core::PoolCore;
+use crate::txn::core::{CoreBox, PoolCore};
 use crate::txn::{Txn, TxnStats};
 use std::sync::Arc;
 
@@ -31,8 +31,7 @@ const DEFAULT_LOG_PAGES: u64 = 16;
 /// `Pool<R>` is `Send + Sync`: readers ([`Pool::read`]) run in parallel, one writer
 /// ([`Pool::write`], [`Pool::transaction`]) at a time.
 pub struct Pool<R: Persistent> {
-    /// Dropped by `Drop for Pool`: unmapped, or retired when its memory must outlive it.
-    core: std::mem::ManuallyDrop<Box<PoolCore>>,
+    core: CoreBox,
     root_off: u64,
     _root: PhantomData<fn() -> R>,
 }
@@ -275,7 +274,7 @@ impl<R: Persistent + Default> Options<R> {
         let image = path == Path::new("<image>");
         let core = PoolCore::new(heap, txn, self.read_only, image)?;
         Ok(Pool {
-            core: std::mem::ManuallyDrop::new(core),
+            core,
             root_off,
             _root: PhantomData,
         })
@@ -353,7 +352,7 @@ impl<R: Persistent + Default> Options<R> {
         st.heap.write_header()?;
         st.heap.write_header()?;
         Ok(Pool {
-            core: std::mem::ManuallyDrop::new(core),
+            core,
             root_off,
             _root: PhantomData,
         })
@@ -674,17 +673,6 @@ impl<R: Persistent> Drop for WriteGuard<'_, R> {
             let _ = self.finish(false);
         } else if let Err(e) = self.finish(true) {
             panic!("pcoll: commit failed, the transaction was rolled back: {e}");
-        }
-    }
-}
-
-impl<R: Persistent> Drop for Pool<R> {
-    fn drop(&mut self) {
-        // SAFETY: `core` is taken once, here, and never used again.
-        let core = unsafe { std::mem::ManuallyDrop::take(&mut self.core) };
-        if core.escaped() {
-            // A value read from outside pool memory may still borrow this pool's memory.
-            core.retire();
         }
     }
 }

@@ -166,11 +166,11 @@ fn registry() -> &'static Registry {
 }
 
 impl PoolCore {
-    /// Wraps an opened heap and registers it. The box gives the core a stable address.
+    /// Wraps an opened heap and registers it (at a stable address, see [`CoreBox`]).
     /// Registers the pool; fails when an open pool has its tag (handles outside pool memory
     /// name their pool by tag). An `image` (a crash-test copy of a pool, opened beside it)
     /// instead stays out of tag lookups when its tag is taken: it hands no values out.
-    pub(crate) fn new(heap: Heap, txn: Txn, read_only: bool, image: bool) -> Result<Box<PoolCore>> {
+    pub(crate) fn new(heap: Heap, txn: Txn, read_only: bool, image: bool) -> Result<CoreBox> {
         let heap_tag = heap.hdr.tag();
         Self::with_tag(heap, txn, read_only, heap_tag, image)
     }
@@ -181,10 +181,10 @@ impl PoolCore {
         read_only: bool,
         tag: u16,
         image: bool,
-    ) -> Result<Box<PoolCore>> {
+    ) -> Result<CoreBox> {
         let base = heap.io.map.base() as usize;
         let reserved = heap.io.map.reserved();
-        let core = Box::new(PoolCore {
+        let core = CoreBox::new(PoolCore {
             base,
             reserved,
             tag,
@@ -216,7 +216,7 @@ impl PoolCore {
         pools.push(Entry {
             start: base,
             end: base + reserved,
-            core: &*core as *const PoolCore as usize,
+            core: core.0.as_ptr() as usize,
             tag,
             by_tag: !taken,
         });
@@ -227,7 +227,7 @@ impl PoolCore {
     /// A scratch pool: process memory under the pool engines, for values outside any pool
     /// (built before being stored, or handed out by a container). Tag 0; its one endless
     /// transaction belongs to the calling thread (handles are `!Send`).
-    fn scratch() -> Result<Box<PoolCore>> {
+    fn scratch() -> Result<CoreBox> {
         let mut heap = Heap::scratch()?;
         Txn::format(&mut heap)?;
         let mut txn = Txn::open(&mut heap)?;
@@ -261,14 +261,6 @@ impl PoolCore {
         if !self.is_scratch() {
             self.escaped.store(1, Ordering::Relaxed);
         }
-    }
-
-    /// Closes a pool whose memory must outlive it ([`PoolCore::escaped`]): unregistered, its
-    /// file closed (so its lock is released), its memory left mapped for the process's life.
-    pub(crate) fn retire(mut self: Box<Self>) {
-        self.unregister();
-        self.state_mut().heap.io.map.close_file();
-        Box::leak(self);
     }
 
     // ---- values stored through `&mut` (see `Fixup`) ----
@@ -505,11 +497,6 @@ impl PoolCore {
         f(unsafe { &*self.state.get() })
     }
 
-    /// State access for open/close paths, when no guard can exist (`&mut self`).
-    pub(crate) fn state_mut(&mut self) -> &mut State {
-        self.state.get_mut()
-    }
-
     /// Re-reads the mapped length after the heap grew.
     fn sync_len(&self, st: &State) {
         self.len
@@ -520,6 +507,58 @@ impl PoolCore {
 impl Drop for PoolCore {
     fn drop(&mut self) {
         self.unregister();
+    }
+}
+
+/// An open pool's core, owned through a raw pointer rather than a `Box`: the registry hands
+/// out shared references made from this same pointer, which a `Box` would invalidate each
+/// time it moved (a `Box` asserts uniqueness; Miri's Stacked Borrows checks it).
+pub(crate) struct CoreBox(std::ptr::NonNull<PoolCore>);
+
+// SAFETY: owns a PoolCore, which is Send + Sync.
+unsafe impl Send for CoreBox {}
+// SAFETY: as above.
+unsafe impl Sync for CoreBox {}
+
+impl CoreBox {
+    fn new(core: PoolCore) -> CoreBox {
+        CoreBox(std::ptr::NonNull::from(Box::leak(Box::new(core))))
+    }
+
+    /// State access for open paths, when no guard can exist (`&mut self`).
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        // SAFETY: the pointer is live (owned by self); `&mut self` excludes other users of
+        // the state (no guard exists yet).
+        unsafe { (*self.0.as_ptr()).state.get_mut() }
+    }
+
+    /// Leaks the core (the scratch pools live as long as the process).
+    fn leak(self) -> *const PoolCore {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+}
+
+impl std::ops::Deref for CoreBox {
+    type Target = PoolCore;
+    fn deref(&self) -> &PoolCore {
+        // SAFETY: the pointer is live while self is (dropped in Drop only).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for CoreBox {
+    fn drop(&mut self) {
+        if self.escaped() {
+            // A value read from outside pool memory may still borrow this pool's memory:
+            // unregister, close and unlock the file, keep the memory mapped (process life).
+            self.unregister();
+            self.state_mut().heap.io.map.close_file();
+            return;
+        }
+        // SAFETY: made by Box::leak in `new`, dropped once, here.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
     }
 }
 
@@ -712,7 +751,7 @@ pub(crate) fn scratch() -> *const PoolCore {
     }
     let core = PoolCore::scratch()
         .unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool for this thread: {e}"));
-    let p = Box::leak(core) as *const PoolCore;
+    let p = core.leak();
     SCRATCH.with(|c| c.set(p as usize));
     p
 }
