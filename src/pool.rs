@@ -272,7 +272,7 @@ impl<R: Persistent + Default> Options<R> {
         }
         // An image of a pool (crash tests) may be open beside that pool (see PoolCore::new).
         let image = path == Path::new("<image>");
-        let core = PoolCore::new(heap, txn, self.read_only, image)?;
+        let core = PoolCore::open(heap, txn, self.read_only, image)?;
         Ok(Pool {
             core,
             root_off,
@@ -329,7 +329,7 @@ impl<R: Persistent + Default> Options<R> {
         Txn::format(&mut heap)?;
         heap.write_header()?;
         let txn = Txn::open(&mut heap)?;
-        let mut core = PoolCore::new(heap, txn, false, false)?;
+        let mut core = PoolCore::open(heap, txn, false, false)?;
         let root_off = {
             let _w = core.write_lock()?;
             let root_off = core.tx().alloc(size_of::<R>(), align_of::<R>())?;

@@ -14,6 +14,14 @@ pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+/// Gives the processor to another thread while spinning on a flag.
+pub(crate) fn yield_now() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+}
+
 /// Locks a mutex, ignoring poison: every structure behind these locks is restored to a
 /// consistent state before a panic can unwind through it (rollback runs in guards' drops).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

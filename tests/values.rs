@@ -450,6 +450,33 @@ fn f6_a_rolled_back_move_owns_nothing() {
     assert_eq!(r.b2.as_deref(), Some(&[9, 9, 9, 9]));
 }
 
+/// F6, later: the pool frees (and reuses) the block the rolled-back copy names, in a
+/// transaction that rolls back and in one that commits; the copy's drop still frees nothing.
+#[test]
+fn f6_a_rolled_back_copy_never_frees_even_after_reuse() {
+    let p = pool();
+    p.write().b = Some(PBox::new([1, 2, 3, 4]));
+    let stash = {
+        let mut w = p.write();
+        let s = w.b.take();
+        w.abort();
+        s
+    };
+    {
+        let mut w = p.write();
+        w.b = None; // frees the block...
+        w.abort(); // ...not
+    }
+    p.write().b = None; // frees the block for good
+    p.write().b2 = Some(PBox::new([7; 4])); // may reuse it
+    {
+        let _w = p.write();
+        drop(stash);
+    }
+    p.check().unwrap();
+    assert_eq!(p.read().b2.as_deref(), Some(&[7; 4]));
+}
+
 /// F6: values drained in a transaction that then fails are copies: dropping them later frees
 /// only their own memory.
 #[test]

@@ -76,7 +76,7 @@ fn apply_vec(
     names: &mut PVec<PString>,
     blobs: &mut PVec<PVec<u8>>,
     m: &mut Vec<String>,
-    mb: &mut Vec<Vec<u8>>,
+    mb: &mut [Vec<u8>],
     op: &VecOp,
 ) -> Option<(PString, String)> {
     let n = m.len();

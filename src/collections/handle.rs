@@ -1,7 +1,7 @@
 //! What every container handle shares: its in-pool pointer (`raw` = pool tag << 48 | offset),
 //! finding its pool, and turning offsets into references tied to the handle's borrow.
 //!
-//! A handle's blocks live in the pool its pointer's tag names: tag 0 is this thread's scratch
+//! A handle's blocks live in the pool its pointer's tag names: tag 0 is the process's scratch
 //! pool (process memory, for values outside any pool), any other tag a pool file. A handle
 //! inside the memory of the pool it points into is found by its address (the fast path, and
 //! the proof that the pool outlives the borrow); anywhere else, by its tag (`txn/core.rs`).
@@ -36,7 +36,7 @@ pub(crate) fn off_of(raw: u64) -> u64 {
 }
 
 /// The pool that the handle at `addr` (pointer `raw`) reads and changes its blocks in:
-/// the pool whose memory holds it, this thread's scratch pool, or an open pool named by its
+/// the pool whose memory holds it, the scratch pool, or an open pool named by its
 /// tag. Panics with a clear message when that pool is closed.
 ///
 /// The pointer is valid for as long as the caller holds a reference to the handle: a pool
@@ -81,20 +81,23 @@ pub(crate) fn with_core<T: ?Sized, R>(
     f: impl FnOnce(&PoolCore) -> R,
 ) -> Option<R> {
     let addr = h as *const T as *const u8 as usize;
-    let p = match core::find(addr, raw, tag_of(raw)) {
-        Found::Home(p) | Found::Scratch(p) | Found::Away(p) => p,
+    let (p, away) = match core::find(addr, raw, tag_of(raw)) {
+        Found::Home(p) | Found::Scratch(p) => (p, false),
+        Found::Away(p) => (p, true),
         Found::Lost => return None,
     };
     // SAFETY: as in `home`, for the duration of the call.
     let core = unsafe { &*p };
-    if !core.is_writer() || core.disowns(raw) {
+    // Only a copy outside pool memory can be one that a rollback disowned.
+    if !core.is_writer() || (away && core.disowns(raw)) {
         return None;
     }
     Some(f(core))
 }
 
 /// [`resolve`] for a method holding `&mut self` at `addr` that hands out no reference into
-/// the pool: `f` may use the handle mutably while it has the pool. Panics with a clear message when the pool is closed.
+/// the pool: `f` may use the handle mutably while it has the pool. Panics with a clear
+/// message when the pool is closed.
 #[inline]
 pub(crate) fn with_writer_at<R>(
     addr: usize,

@@ -18,7 +18,7 @@ use map::{Backing, Mapping, PAGE};
 use persist::{Event, Persister};
 use segment::Kind;
 
-/// Address space a thread's scratch pool may use (reserved, not committed).
+/// Address space the scratch pool may use (reserved, not committed).
 #[cfg(not(miri))]
 pub(crate) const SCRATCH_MAX: u64 = 32 << 30;
 #[cfg(miri)]
@@ -107,7 +107,7 @@ impl Heap {
         }
     }
 
-    /// A heap in anonymous memory for a thread's scratch pool: it holds values that are not in
+    /// A heap in anonymous memory for the scratch pool: it holds values that are not in
     /// any pool (built before being stored, handed out by a container). It grows on demand
     /// up to [`SCRATCH_MAX`] and is never unmapped.
     pub(crate) fn scratch() -> Result<Heap> {

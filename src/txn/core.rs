@@ -102,8 +102,8 @@ mod tls {
     use super::*;
     std::thread_local! {
         pub(super) static TOKEN: u8 = const { 0 };
-        /// This thread's scratch pool (a leaked `PoolCore`), 0 until first used.
-        pub(super) static SCRATCH: Cell<usize> = const { Cell::new(0) };
+        /// True while this thread holds the scratch pool's lock (see `scratch_tx`).
+        pub(super) static IN_SCRATCH: Cell<bool> = const { Cell::new(false) };
         /// The pool new handles outside pool memory are built in (0: the scratch pool), and
         /// how deep relocations nest (their reads do not let references escape).
         pub(super) static BUILD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
@@ -118,12 +118,12 @@ mod tls {
     use super::*;
     loom::thread_local! {
         pub(super) static TOKEN: u8 = 0;
-        pub(super) static SCRATCH: Cell<usize> = Cell::new(0);
+        pub(super) static IN_SCRATCH: Cell<bool> = Cell::new(false);
         pub(super) static BUILD: Cell<(usize, usize)> = Cell::new((0, 0));
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
     }
 }
-use tls::{BUILD, CACHE, SCRATCH, TOKEN};
+use tls::{BUILD, CACHE, IN_SCRATCH, TOKEN};
 
 fn token() -> usize {
     TOKEN.with(|t| t as *const u8 as usize)
@@ -170,18 +170,12 @@ impl PoolCore {
     /// Registers the pool; fails when an open pool has its tag (handles outside pool memory
     /// name their pool by tag). An `image` (a crash-test copy of a pool, opened beside it)
     /// instead stays out of tag lookups when its tag is taken: it hands no values out.
-    pub(crate) fn new(heap: Heap, txn: Txn, read_only: bool, image: bool) -> Result<CoreBox> {
+    pub(crate) fn open(heap: Heap, txn: Txn, read_only: bool, image: bool) -> Result<CoreBox> {
         let heap_tag = heap.hdr.tag();
         Self::with_tag(heap, txn, read_only, heap_tag, image)
     }
 
-    fn with_tag(
-        heap: Heap,
-        txn: Txn,
-        read_only: bool,
-        tag: u16,
-        image: bool,
-    ) -> Result<CoreBox> {
+    fn with_tag(heap: Heap, txn: Txn, read_only: bool, tag: u16, image: bool) -> Result<CoreBox> {
         let base = heap.io.map.base() as usize;
         let reserved = heap.io.map.reserved();
         let core = CoreBox::new(PoolCore {
@@ -224,20 +218,18 @@ impl PoolCore {
         Ok(core)
     }
 
-    /// A scratch pool: process memory under the pool engines, for values outside any pool
-    /// (built before being stored, or handed out by a container). Tag 0; its one endless
-    /// transaction belongs to the calling thread (handles are `!Send`).
+    /// The scratch pool: process memory under the pool engines, for values outside any pool
+    /// (built before being stored, or handed out by a container). Tag 0; one endless
+    /// volatile transaction, shared by every thread under a lock (`scratch_tx`).
     fn scratch() -> Result<CoreBox> {
         let mut heap = Heap::scratch()?;
         Txn::format(&mut heap)?;
         let mut txn = Txn::open(&mut heap)?;
         txn.make_volatile();
-        let core = Self::with_tag(heap, txn, false, 0, true)?;
-        core.writer.store(token(), Ordering::Relaxed);
-        Ok(core)
+        Self::with_tag(heap, txn, false, 0, true)
     }
 
-    /// True for a thread's scratch pool.
+    /// True for the scratch pool.
     #[inline]
     pub(crate) fn is_scratch(&self) -> bool {
         self.tag == 0
@@ -341,7 +333,11 @@ impl PoolCore {
     /// Rolls back, and settles what user code moved through handed-out regions with std's
     /// `mem::take`/`swap`/assignment:
     /// - a handle the rollback brings back into a region, whose copy went out of pool memory,
-    ///   is noted in `disowned`: dropping that copy must free nothing;
+    ///   is noted in `disowned`: dropping that copy must free nothing, even after the pool
+    ///   freed or reused the block (the entry goes only with that drop). A pointer that
+    ///   changed for other reasons (a tree's old root, now a child) is noted too: harmless,
+    ///   as only a handle outside pool memory consults the set, and any such handle with that
+    ///   pointer is a stray copy;
     /// - a value from elsewhere (process memory, another pool) that the rollback overwrites
     ///   is dropped, as std drops a value it overwrites.
     fn rollback(&self, fixups: &[Fixup]) -> Result<()> {
@@ -464,6 +460,9 @@ impl PoolCore {
     /// or if another `Tx` of this pool is alive (re-entry).
     #[inline]
     pub(crate) fn tx(&self) -> Tx<'_> {
+        if self.is_scratch() {
+            return self.scratch_tx();
+        }
         assert!(
             self.is_writer(),
             "pcoll: pool memory can change only inside a write transaction on this thread \
@@ -480,10 +479,34 @@ impl PoolCore {
         Tx { core: self, st }
     }
 
-    /// True when this thread holds the pool's write transaction.
+    /// The scratch pool is shared by every thread: its `busy` flag is a lock, held for one
+    /// allocator call at a time (values' blocks are disjoint, and reading them takes no
+    /// lock). Re-entry on one thread panics instead of spinning forever.
+    #[cold]
+    fn scratch_tx(&self) -> Tx<'_> {
+        assert!(
+            !IN_SCRATCH.with(Cell::get),
+            "pcoll: re-entrant scratch pool access"
+        );
+        while self
+            .busy
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            sync::yield_now();
+        }
+        IN_SCRATCH.with(|c| c.set(true));
+        // SAFETY: the busy flag is held (above) until this Tx drops: no other reference to
+        // `state` exists.
+        let st = unsafe { &mut *self.state.get() };
+        Tx { core: self, st }
+    }
+
+    /// True when this thread holds the pool's write transaction (always, for the scratch
+    /// pool, whose transaction never ends and whose access is locked per call).
     #[inline]
     pub(crate) fn is_writer(&self) -> bool {
-        self.writer.load(Ordering::Relaxed) == token()
+        self.is_scratch() || self.writer.load(Ordering::Relaxed) == token()
     }
 
     /// Shared access to the state while a reader lock is held (no writer can be active).
@@ -592,6 +615,9 @@ pub(crate) struct Tx<'a> {
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
         self.core.sync_len(self.st);
+        if self.core.is_scratch() {
+            IN_SCRATCH.with(|c| c.set(false));
+        }
         self.core.busy.store(0, Ordering::Release);
     }
 }
@@ -664,7 +690,7 @@ pub(crate) enum Found {
     /// The handle lies in the memory of the pool its pointer names (or has no pointer and
     /// lies in pool memory): the pool outlives any borrow of the handle.
     Home(*const PoolCore),
-    /// This thread's scratch pool: never unmapped, so it outlives everything.
+    /// The scratch pool: never unmapped, so it outlives everything.
     Scratch(*const PoolCore),
     /// An open pool, named by the tag of a handle that lies outside its memory (moved out
     /// with `mem::take`, held by `sort`, or stored into another pool by assignment).
@@ -741,19 +767,16 @@ pub(crate) fn relocating() -> bool {
     BUILD.with(Cell::get).1 != 0
 }
 
-/// This thread's scratch pool, made on first use and never unmapped (a thread that exits
-/// leaves its scratch memory reserved; values cannot outlive it elsewhere: they are `!Send`).
+/// The process's scratch pool, made on first use and never unmapped.
 #[inline]
 pub(crate) fn scratch() -> *const PoolCore {
-    let p = SCRATCH.with(Cell::get);
-    if p != 0 {
-        return p as *const PoolCore;
-    }
-    let core = PoolCore::scratch()
-        .unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool for this thread: {e}"));
-    let p = core.leak();
-    SCRATCH.with(|c| c.set(p as usize));
-    p
+    let make = || {
+        let core = PoolCore::scratch()
+            .unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool: {e}"));
+        core.leak() as usize
+    };
+    static S: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *S.get_or_init(make) as *const PoolCore
 }
 
 /// The open pool whose handles carry `tag` (open refuses a second pool with a tag in use).
