@@ -10,8 +10,9 @@ use crate::persistent::Persistent;
 /// A value that becomes a `T` in the pool, with a borrowed form to hash and compare before
 /// the conversion (a `&str` is looked up as itself, and only converted when it is inserted).
 ///
-/// Every `T` converts to itself. Converting into a handle type allocates in this thread's
-/// write transaction, and fails with [`Error::OutOfSpace`](crate::Error) when the pool is full.
+/// Every `T` converts to itself. Converting into a handle type allocates in the pool of the
+/// container that receives it, and fails with [`Error::OutOfSpace`](crate::Error) when that
+/// pool is full.
 pub trait IntoPersistent<T> {
     /// The borrowed form hashed and compared with stored `T`s (`T: Borrow<Probe>`).
     type Probe: ?Sized;

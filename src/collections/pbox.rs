@@ -21,7 +21,7 @@ use crate::persistent::{Fingerprint, Persistent, Relocator};
 /// struct Root { cfg: Option<PBox<[u64; 4]>> }
 ///
 /// let pool = Pool::<Root>::options().in_memory()?;
-/// let mut root = pool.write(); // PBox::new allocates in this thread's open transaction
+/// let mut root = pool.write(); // PBox::new builds in process memory; storing moves it in
 /// root.cfg = Some(PBox::new([1, 2, 3, 4]));
 /// drop(root); // commit
 /// assert_eq!(pool.read().cfg.as_deref(), Some(&[1, 2, 3, 4]));

@@ -56,8 +56,7 @@ use crate::txn::core::{PoolCore, Tx};
 ///
 /// Differences from `HashMap`: `clear` and `drain` release the table (capacity 0), which
 /// costs less than logging a reset of every control byte; `drain` is eager. Keys and values
-/// that are pcoll handles, once removed, come back as handles outside pool memory: store
-/// them again or drop them.
+/// that are pcoll handles, once removed, come back in process memory: they read anywhere.
 #[repr(C)]
 pub struct PHashMap<K: Persistent, V: Persistent, S: Persistent = PRandomState> {
     raw: u64,
@@ -76,10 +75,10 @@ impl<K: Persistent, V: Persistent> PHashMap<K, V> {
         Self::with_hasher(PRandomState::new())
     }
 
-    /// An empty map with room for `n` entries, allocated in this thread's write transaction.
+    /// An empty map with room for `n` entries (in process memory until stored).
     ///
     /// # Panics
-    /// Without a write transaction, or when the pool is full.
+    /// When the memory is full.
     pub fn with_capacity(n: usize) -> Self
     where
         K: Hash,
@@ -110,7 +109,7 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// An empty map with room for `n` entries, hashing with `hash_builder`.
     ///
     /// # Panics
-    /// Without a write transaction, or when the pool is full.
+    /// When the memory is full.
     pub fn with_capacity_and_hasher(n: usize, hash_builder: S) -> Self
     where
         K: Hash,
@@ -1223,7 +1222,7 @@ where
     }
 }
 
-/// Builds a map in this thread's write transaction (store it into the pool to read it).
+/// Builds a map in process memory (stored into a pool, it moves there).
 impl<K, V, S, I, W> FromIterator<(I, W)> for PHashMap<K, V, S>
 where
     K: Persistent + Hash + Borrow<I::Probe>,

@@ -42,7 +42,7 @@ impl<T: Persistent> PHashSet<T> {
         }
     }
 
-    /// An empty set with room for `n` values, allocated in this thread's write transaction.
+    /// An empty set with room for `n` values (in process memory until stored).
     pub fn with_capacity(n: usize) -> Self
     where
         T: Hash,
@@ -303,7 +303,7 @@ where
     }
 }
 
-/// Builds a set in this thread's write transaction (store it into the pool to read it).
+/// Builds a set in process memory (stored into a pool, it moves there).
 impl<T, S, I> FromIterator<I> for PHashSet<T, S>
 where
     T: Persistent + Hash + Eq + Borrow<I::Probe>,

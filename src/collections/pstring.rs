@@ -57,7 +57,7 @@ impl PString {
         PString { bytes: PVec::new() }
     }
 
-    /// An empty string with room for `n` bytes, allocated in this thread's write transaction.
+    /// An empty string with room for `n` bytes (in process memory until stored).
     ///
     /// # Examples
     /// ```
@@ -65,7 +65,7 @@ impl PString {
     /// # #[derive(Persistent, Default)] struct Root { s: PString }
     /// # let pool = Pool::<Root>::options().in_memory()?;
     /// let mut root = pool.write();
-    /// root.s = PString::with_capacity(16); // stored into the pool to be read
+    /// root.s = PString::with_capacity(16); // moves into the pool
     /// assert!(root.s.capacity() >= 16);
     /// assert!(root.s.is_empty());
     /// # Ok::<(), pcoll::Error>(())
@@ -633,7 +633,7 @@ impl From<&PString> for String {
     }
 }
 
-/// A new `PString` in this thread's write transaction: `root.names.push("alice".into())`.
+/// A new `PString` (in process memory until stored): `root.names.push("alice".into())`.
 ///
 /// # Examples
 /// ```
@@ -655,7 +655,7 @@ impl From<&str> for PString {
     }
 }
 
-/// A new `PString` in this thread's write transaction.
+/// A new `PString` (in process memory until stored).
 ///
 /// # Examples
 /// ```

@@ -621,8 +621,8 @@ impl<T: Persistent> PVec<T> {
 /// first and keep the vector consistent if that code panics, as std does: removed elements
 /// are dropped exactly once, unprocessed ones are kept.
 impl<T: Persistent> PVec<T> {
-    /// An empty vector with room for `n` elements, allocated in this thread's write
-    /// transaction. Store it into the pool (a root field, an element) to read it.
+    /// An empty vector with room for `n` elements, in process memory until it is stored (a
+    /// root field, an element), which moves it into that pool.
     ///
     /// # Examples
     /// ```
@@ -630,7 +630,7 @@ impl<T: Persistent> PVec<T> {
     /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
     /// # let pool = Pool::<Root>::options().in_memory()?;
     /// let mut root = pool.write();
-    /// root.v = PVec::with_capacity(10); // stored into the pool to be read
+    /// root.v = PVec::with_capacity(10); // moves into the pool
     /// assert!(root.v.capacity() >= 10);
     /// assert!(root.v.is_empty());
     /// # Ok::<(), pcoll::Error>(())
@@ -1219,7 +1219,7 @@ impl<T: Persistent> Drop for Compact<'_, T> {
 }
 
 impl<T: Persistent> FromIterator<T> for PVec<T> {
-    /// Collects into a vector allocated in this thread's write transaction.
+    /// Collects into a vector in process memory (stored into a pool, it moves there).
     ///
     /// # Examples
     /// ```
@@ -1227,7 +1227,7 @@ impl<T: Persistent> FromIterator<T> for PVec<T> {
     /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
     /// # let pool = Pool::<Root>::options().in_memory()?;
     /// let mut root = pool.write();
-    /// root.v = (1..=3).collect(); // stored into the pool to be read
+    /// root.v = (1..=3).collect(); // moves into the pool
     /// assert_eq!(root.v, [1, 2, 3]);
     /// # Ok::<(), pcoll::Error>(())
     /// ```
@@ -1238,8 +1238,7 @@ impl<T: Persistent> FromIterator<T> for PVec<T> {
     }
 }
 
-/// A vector with `v`'s elements, allocated in this thread's write transaction (store it into
-/// the pool to read it).
+/// A vector with `v`'s elements (in process memory until stored).
 ///
 /// # Examples
 /// ```
@@ -1257,7 +1256,7 @@ impl<T: Persistent> From<Vec<T>> for PVec<T> {
     }
 }
 
-/// A vector of clones of `s`, allocated in this thread's write transaction.
+/// A vector of clones of `s` (in process memory until stored).
 ///
 /// # Examples
 /// ```

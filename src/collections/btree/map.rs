@@ -1011,8 +1011,8 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         }
     }
 
-    /// Splits off the entries with keys at or after `key` into a new map (built in this
-    /// transaction: store it into the pool to read it). O(m log n) for m entries moved.
+    /// Splits off the entries with keys at or after `key` into a new map, in process memory
+    /// until it is stored. O(m log n) for m entries moved.
     pub fn split_off<Q>(&mut self, key: &Q) -> PBTreeMap<K, V>
     where
         K: Borrow<Q>,
@@ -1358,7 +1358,7 @@ where
     }
 }
 
-/// Builds a map in this thread's write transaction (store it into the pool to read it).
+/// Builds a map in process memory (stored into a pool, it moves there).
 impl<K, V, I, W> FromIterator<(I, W)> for PBTreeMap<K, V>
 where
     K: Persistent + Ord + Borrow<I::Probe>,

@@ -373,7 +373,7 @@ where
     }
 }
 
-/// Builds a set in this thread's write transaction (store it into the pool to read it).
+/// Builds a set in process memory (stored into a pool, it moves there).
 impl<T, I> FromIterator<I> for PBTreeSet<T>
 where
     T: Persistent + Ord + Borrow<I::Probe>,
