@@ -1,5 +1,6 @@
 //! The heap, log, transactions and PBox on a memory-backed pool, sized for Miri:
-//! `MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --test miri`.
+//! `MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-ignore-leaks" cargo +nightly miri test --test miri`
+//! (the scratch pool that holds values outside pools lives as long as the process).
 //! Also runs as an ordinary test.
 
 use pcoll::{Durability, Error, PBox, Persistent, Pool};
@@ -213,4 +214,62 @@ fn btree_splits_merges_and_cursors() {
     r.t.verify_tree().unwrap();
     drop(r);
     p.check().unwrap();
+}
+
+#[derive(Persistent, Default)]
+struct Values {
+    names: pcoll::PVec<pcoll::PString>,
+    by_id: pcoll::PHashMap<u64, pcoll::PString>,
+    name: pcoll::PString,
+}
+
+fn values_pool() -> Pool<Values> {
+    Pool::<Values>::options()
+        .durability(Durability::Process)
+        .initial_size(128 << 10)
+        .max_size(512 << 10)
+        .in_memory()
+        .unwrap()
+}
+
+/// Issue 12's paths under Miri: values built outside a pool (the scratch pool), a sort's
+/// temporaries, values handed out and read after their pool is gone, a move between pools by
+/// method and by assignment (the commit's fixup), and a rollback that drops what it overwrote.
+#[test]
+fn values_leave_and_enter_pools() {
+    use pcoll::PString;
+    let (a, b) = (values_pool(), values_pool());
+    let built = PString::from("built outside");
+    {
+        let mut w = a.write();
+        for s in ["q", "w", "e", "r", "t", "y", "u", "i", "o", "p", "a", "s"] {
+            w.names.push(s.into());
+        }
+        w.names.sort();
+        w.by_id.insert(1, built);
+        w.name = "assigned".into();
+    }
+    let (popped, removed) = {
+        let mut w = a.write();
+        (w.names.pop().unwrap(), w.by_id.remove(&1).unwrap())
+    };
+    {
+        let (mut wa, mut wb) = (a.write(), b.write());
+        let s = wa.names.remove(0);
+        wb.by_id.insert(2, s);
+        wb.name = std::mem::take(&mut wa.name);
+        drop(wb); // b commits (copies the name in) while a's transaction is open
+    }
+    {
+        let mut w = a.write();
+        w.name = "rolled back".into();
+        w.abort();
+    }
+    a.check().unwrap();
+    b.check().unwrap();
+    assert_eq!(b.read().by_id[&2], "a");
+    assert_eq!(b.read().name, "assigned");
+    assert!(a.read().names.is_sorted());
+    drop((a, b));
+    assert_eq!((popped.as_str(), removed.as_str()), ("y", "built outside"));
 }
