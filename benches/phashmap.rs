@@ -769,7 +769,61 @@ fn string_get(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
     g.finish();
 }
 
+/// Two maps of vectors in one pool (the move bench).
+#[derive(Persistent, Default)]
+struct Two {
+    a: PHashMap<u64, PVec<u64>>,
+    b: PHashMap<u64, PVec<u64>>,
+}
+
+/// `hash_move_vec_1m`: one transaction removes a `PVec<u64>` of 1 M elements (10,000 in
+/// quick mode) from one map and inserts it into another map of the same pool (the next
+/// iteration moves it back), against std's `HashMap<u64, Vec<u64>>`, where a move copies
+/// three words. pcoll copies the elements twice: into process memory (`remove` hands out a
+/// value that reads anywhere) and back into the pool (`insert`).
+fn move_vec(c: &mut Criterion) {
+    let n: u64 = if common::quick() { 10_000 } else { 1_000_000 };
+    let mut g = c.benchmark_group("hash_move_vec_1m");
+    configure(&mut g, Kind::Slow);
+    let pool = Pool::<Two>::options()
+        .durability(Durability::Process)
+        .in_memory()
+        .unwrap();
+    pool.write().a.insert(1, (0..n).collect::<Vec<u64>>());
+    let mut flip = false;
+    g.bench_function("pcoll", |b| {
+        b.iter(|| {
+            let mut w = pool.write();
+            let r = &mut *w;
+            let (from, to) = if flip { (&mut r.b, &mut r.a) } else { (&mut r.a, &mut r.b) };
+            let v = from.remove(&1).expect("present");
+            to.insert(1, v);
+            flip = !flip;
+        })
+    });
+    let mut std_maps = (HashMap::<u64, Vec<u64>>::new(), HashMap::new());
+    std_maps.0.insert(1, (0..n).collect());
+    let mut flip = false;
+    g.bench_function("std", |b| {
+        b.iter(|| {
+            let (from, to) = if flip {
+                (&mut std_maps.1, &mut std_maps.0)
+            } else {
+                (&mut std_maps.0, &mut std_maps.1)
+            };
+            let v = black_box(from.remove(&1).expect("present"));
+            to.insert(1, v);
+            flip = !flip;
+        })
+    });
+    g.finish();
+    pool.check().expect("no leak after the moves");
+    let r = pool.read();
+    assert_eq!(r.a.len() + r.b.len(), 1);
+}
+
 fn benches(c: &mut Criterion) {
+    move_vec(c);
     let keys = keys();
     let (skeys, svals) = string_kv();
     print_txn_counters(&keys);
