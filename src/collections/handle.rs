@@ -46,6 +46,14 @@ pub(crate) fn off_of(raw: u64) -> u64 {
 #[inline]
 fn resolve(addr: usize, raw: u64, what: &str, reads: bool) -> *const PoolCore {
     match core::find(addr, raw, tag_of(raw)) {
+        Found::Home(p) => p,
+        other => resolve_elsewhere(other, raw, what, reads),
+    }
+}
+
+#[cold]
+fn resolve_elsewhere(found: Found, raw: u64, what: &str, reads: bool) -> *const PoolCore {
+    match found {
         Found::Home(p) | Found::Scratch(p) => p,
         Found::Away(p) => {
             if reads && !core::relocating() {
@@ -268,11 +276,12 @@ pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
 /// Converts `v` for storing into `core`'s pool: the conversion builds straight in that pool
 /// (a `&str` becomes a `PString` there, copied once).
 pub(crate) fn convert_in<T: Persistent, I: IntoPersistent<T>>(v: I, core: &PoolCore) -> Result<T> {
+    if !T::HANDLES {
+        return v.into_persistent();
+    }
     let to = Relocator::new(core);
     let mut t = v.into_persistent()?;
-    if T::HANDLES {
-        t.relocate(&to)?;
-    }
+    t.relocate(&to)?;
     Ok(t)
 }
 

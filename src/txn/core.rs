@@ -699,7 +699,8 @@ pub(crate) enum Found {
     Lost,
 }
 
-/// Where the handle at `addr` with pointer `raw` finds its blocks.
+/// Where the handle at `addr` with pointer `raw` finds its blocks. The fast path (a handle in
+/// the memory of its own pool) costs what the address lookup did before tags were read.
 #[inline]
 pub(crate) fn find(addr: usize, raw: u64, tag: u16) -> Found {
     let here = lookup(addr);
@@ -710,7 +711,14 @@ pub(crate) fn find(addr: usize, raw: u64, tag: u16) -> Found {
         if raw == 0 || tag == core.tag {
             return Found::Home(p as *const PoolCore);
         }
-    } else if raw == 0 {
+    }
+    find_elsewhere(here, raw, tag)
+}
+
+/// [`find`] for a handle outside the memory of the pool its pointer names.
+#[cold]
+fn find_elsewhere(here: Option<usize>, raw: u64, tag: u16) -> Found {
+    if here.is_none() && raw == 0 {
         return match BUILD.with(Cell::get).0 {
             0 => Found::Scratch(scratch()),
             p => Found::Away(p as *const PoolCore),
@@ -720,7 +728,7 @@ pub(crate) fn find(addr: usize, raw: u64, tag: u16) -> Found {
         if let Some(p) = here {
             // A scratch handle stored into a pool by assignment: valid only on the thread that
             // stored it, until its transaction commits (which moves it into the pool).
-            // SAFETY: as above.
+            // SAFETY: as in `find`.
             let core = unsafe { &*(p as *const PoolCore) };
             assert!(
                 core.is_writer(),

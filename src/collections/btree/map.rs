@@ -977,8 +977,9 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         if other.is_empty() {
             return;
         }
-        if self.is_empty() && handle::tag_of(self.root) == handle::tag_of(other.root) {
-            // Both in one pool (an empty map's root is 0): the trees just swap.
+        if self.is_empty() {
+            // The trees swap. If `other`'s lives in another pool, `self` (reached through a
+            // noted `&mut`, or outside pool memory) is moved into its pool at commit.
             return std::mem::swap(self, other);
         }
         while !other.is_empty() {
