@@ -795,7 +795,11 @@ fn move_vec(c: &mut Criterion) {
         b.iter(|| {
             let mut w = pool.write();
             let r = &mut *w;
-            let (from, to) = if flip { (&mut r.b, &mut r.a) } else { (&mut r.a, &mut r.b) };
+            let (from, to) = if flip {
+                (&mut r.b, &mut r.a)
+            } else {
+                (&mut r.a, &mut r.b)
+            };
             let v = from.remove(&1).expect("present");
             to.insert(1, v);
             flip = !flip;

@@ -15,7 +15,11 @@ struct Root {
 }
 
 fn pool() -> Pool<Root> {
-    Pool::<Root>::options()
+    small_pool()
+}
+
+fn small_pool<R: Persistent + Default>() -> Pool<R> {
+    Pool::<R>::options()
         .durability(Durability::Process)
         .initial_size(128 << 10)
         .max_size(512 << 10)
@@ -224,12 +228,7 @@ struct Values {
 }
 
 fn values_pool() -> Pool<Values> {
-    Pool::<Values>::options()
-        .durability(Durability::Process)
-        .initial_size(128 << 10)
-        .max_size(512 << 10)
-        .in_memory()
-        .unwrap()
+    small_pool()
 }
 
 /// Issue 12's paths under Miri: values built outside a pool (the scratch pool), a sort's

@@ -31,6 +31,11 @@ struct Person {
     name: PString,
 }
 
+/// The texts of a vector of strings.
+fn texts(v: &PVec<PString>) -> Vec<&str> {
+    v.iter().map(|s| s.as_str()).collect()
+}
+
 fn pool() -> Pool<Root> {
     Pool::<Root>::options()
         .durability(Durability::Process)
@@ -75,34 +80,13 @@ fn f1_sorting_handles_in_place() {
     }
     let mut expect = input.clone();
     expect.sort();
-    assert_eq!(
-        p.read()
-            .names
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>(),
-        expect
-    );
+    assert_eq!(texts(&p.read().names), expect);
     p.write().names.sort_unstable_by(|a, b| b.cmp(a));
     expect.reverse();
-    assert_eq!(
-        p.read()
-            .names
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>(),
-        expect
-    );
+    assert_eq!(texts(&p.read().names), expect);
     p.write().names.sort_by_key(|s| s.len());
     expect.sort_by_key(|s| s.len());
-    assert_eq!(
-        p.read()
-            .names
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>(),
-        expect
-    );
+    assert_eq!(texts(&p.read().names), expect);
     p.check().unwrap();
 }
 
@@ -125,14 +109,7 @@ fn f1_a_panicking_comparator_rolls_back() {
         });
     }));
     assert!(res.is_err());
-    assert_eq!(
-        p.read()
-            .names
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>(),
-        input
-    );
+    assert_eq!(texts(&p.read().names), input);
     p.check().unwrap();
 }
 
@@ -211,10 +188,7 @@ fn f1_slice_algorithms_over_handles_match_std() {
         drop(p);
         let p = file_pool(&dir, "a.pool");
         let r = p.read();
-        assert_eq!(
-            r.names.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            names
-        );
+        assert_eq!(texts(&r.names), names);
         assert_eq!(
             r.blobs.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
             blobs
@@ -495,14 +469,7 @@ fn f6_drained_then_err_owns_nothing() {
         w.names.push("d".into());
     }
     p.check().unwrap();
-    assert_eq!(
-        p.read()
-            .names
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>(),
-        ["a", "b", "c", "d"]
-    );
+    assert_eq!(texts(&p.read().names), ["a", "b", "c", "d"]);
 }
 
 /// F7: a handle of pool B stored into pool A by assignment never makes A write, free or
@@ -603,10 +570,7 @@ fn values_stored_through_mut_references_move_in() {
     let p = file_pool(&dir, "a.pool");
     p.check().unwrap();
     let r = p.read();
-    assert_eq!(
-        r.names.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        ["A!", "B!", "c!"]
-    );
+    assert_eq!(texts(&r.names), ["A!", "B!", "c!"]);
     assert_eq!(r.by_id[&1], "A");
     assert_eq!(r.tree[&1], "T");
     assert_eq!(r.tree[&50], "Y");

@@ -360,3 +360,41 @@ unsafe fn drop_all<T>(p: *mut u8, n: usize) {
     // SAFETY: see the contract.
     unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(p.cast::<T>(), n)) }
 }
+
+/// `HANDLES`, `handles` and `relocate` of a container handle whose block pointer is the field
+/// `$raw` (inside `unsafe impl Persistent`).
+macro_rules! handle_moves {
+    ($raw:ident) => {
+        const HANDLES: bool = true;
+        fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
+            if self.$raw != 0 {
+                f(&mut self.$raw);
+            }
+        }
+        fn relocate(&mut self, to: &crate::Relocator<'_>) -> crate::Result<()> {
+            let raw = self.$raw;
+            crate::collections::handle::relocate_handle(self, raw, to)
+        }
+    };
+}
+pub(crate) use handle_moves;
+
+/// `HANDLES`, `handles`, `relocate` and `copy_to` of a type that wraps one handle in the
+/// field `$inner` (a string over its bytes, a set over its map).
+macro_rules! wrapper_moves {
+    ($ty:ident, $inner:ident) => {
+        const HANDLES: bool = true;
+        fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
+            self.$inner.handles(f);
+        }
+        fn relocate(&mut self, to: &crate::Relocator<'_>) -> crate::Result<()> {
+            self.$inner.relocate(to)
+        }
+        fn copy_to(&self, to: &crate::Relocator<'_>) -> crate::Result<Self> {
+            Ok($ty {
+                $inner: self.$inner.copy_to(to)?,
+            })
+        }
+    };
+}
+pub(crate) use wrapper_moves;

@@ -121,16 +121,7 @@ impl<T: Persistent> Drop for PBox<T> {
 // SAFETY: PBox holds a pool offset (no address); layout names T; visit reports its block
 // and what the value owns.
 unsafe impl<T: Persistent> Persistent for PBox<T> {
-    const HANDLES: bool = true;
-    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
-        if self.raw != 0 {
-            f(&mut self.raw);
-        }
-    }
-    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
-        let raw = self.raw;
-        handle::relocate_handle(self, raw, to)
-    }
+    handle::handle_moves!(raw);
     fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
         let inner = (**self).copy_to(to)?;
         PBox::try_new(inner).map_err(|(e, _)| e)

@@ -1311,16 +1311,7 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
 // SAFETY: a PHashMap holds a pool offset, counters and its hasher state (Persistent); layout
 // names K, V and S; visit reports the table block and every entry's blocks.
 unsafe impl<K: Persistent, V: Persistent, S: Persistent> Persistent for PHashMap<K, V, S> {
-    const HANDLES: bool = true;
-    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
-        if self.raw != 0 {
-            f(&mut self.raw);
-        }
-    }
-    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
-        let raw = self.raw;
-        handle::relocate_handle(self, raw, to)
-    }
+    handle::handle_moves!(raw);
     fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
         let mut out = PHashMap::with_hasher(self.hash_builder.copy_to(to)?);
         out.copy_entries(self, to)?;

@@ -321,18 +321,7 @@ where
 // SAFETY: a PHashSet is its map (transparent); layout and visit are the map's.
 #[allow(unsafe_code)]
 unsafe impl<T: Persistent, S: Persistent> Persistent for PHashSet<T, S> {
-    const HANDLES: bool = true;
-    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
-        self.map.handles(f);
-    }
-    fn relocate(&mut self, to: &crate::Relocator<'_>) -> crate::Result<()> {
-        self.map.relocate(to)
-    }
-    fn copy_to(&self, to: &crate::Relocator<'_>) -> crate::Result<Self> {
-        Ok(PHashSet {
-            map: self.map.copy_to(to)?,
-        })
-    }
+    crate::collections::handle::wrapper_moves!(PHashSet, map);
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PHashSet", size_of::<Self>(), align_of::<Self>()) {
             PHashMap::<T, (), S>::layout(fp);

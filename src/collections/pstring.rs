@@ -677,18 +677,7 @@ impl From<String> for PString {
 // SAFETY: a PString is a PVec<u8> (transparent); layout and visit are its vector's.
 #[allow(unsafe_code)]
 unsafe impl Persistent for PString {
-    const HANDLES: bool = true;
-    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
-        self.bytes.handles(f);
-    }
-    fn relocate(&mut self, to: &crate::Relocator<'_>) -> Result<()> {
-        self.bytes.relocate(to)
-    }
-    fn copy_to(&self, to: &crate::Relocator<'_>) -> Result<Self> {
-        Ok(PString {
-            bytes: self.bytes.copy_to(to)?,
-        })
-    }
+    crate::collections::handle::wrapper_moves!(PString, bytes);
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PString", size_of::<Self>(), align_of::<Self>()) {
             PVec::<u8>::layout(fp);

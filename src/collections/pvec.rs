@@ -1495,16 +1495,7 @@ impl<T: Persistent + Ord> Ord for PVec<T> {
 // SAFETY: PVec holds a pool offset and two counters (no address); layout names T; visit
 // reports its buffer and each element's blocks.
 unsafe impl<T: Persistent> Persistent for PVec<T> {
-    const HANDLES: bool = true;
-    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
-        if self.raw != 0 {
-            f(&mut self.raw);
-        }
-    }
-    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
-        let raw = self.raw;
-        handle::relocate_handle(self, raw, to)
-    }
+    handle::handle_moves!(raw);
     fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
         let mut out = PVec::new();
         out.try_reserve(self.len())?;

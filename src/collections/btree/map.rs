@@ -1447,16 +1447,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 // SAFETY: a PBTreeMap holds a pool offset and two counters; layout names K and V; visit
 // reports every node block and every pair's blocks.
 unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
-    const HANDLES: bool = true;
-    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
-        if self.root != 0 {
-            f(&mut self.root);
-        }
-    }
-    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
-        let raw = self.root;
-        handle::relocate_handle(self, raw, to)
-    }
+    handle::handle_moves!(root);
     fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
         // In key order, each pair appended at the end: no key is compared.
         let mut out = PBTreeMap::new();

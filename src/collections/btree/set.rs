@@ -390,18 +390,7 @@ where
 // SAFETY: a PBTreeSet is its map (transparent); layout and visit are the map's.
 #[allow(unsafe_code)]
 unsafe impl<T: Persistent> Persistent for PBTreeSet<T> {
-    const HANDLES: bool = true;
-    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
-        self.map.handles(f);
-    }
-    fn relocate(&mut self, to: &crate::Relocator<'_>) -> crate::Result<()> {
-        self.map.relocate(to)
-    }
-    fn copy_to(&self, to: &crate::Relocator<'_>) -> crate::Result<Self> {
-        Ok(PBTreeSet {
-            map: self.map.copy_to(to)?,
-        })
-    }
+    crate::collections::handle::wrapper_moves!(PBTreeSet, map);
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PBTreeSet", size_of::<Self>(), align_of::<Self>()) {
             PBTreeMap::<T, ()>::layout(fp);
