@@ -975,8 +975,10 @@ impl<'a, K, V> Iter<'a, K, V> {
     /// The next entry with its bucket.
     #[inline]
     fn next_at(&mut self) -> Option<(&'a K, &'a V, usize)> {
+        // `left` counts the map's entries: a damaged table with more full buckets than that
+        // ends the walk there, keeping `len()` exact (issue 13, #7).
+        self.left = self.left.checked_sub(1)?;
         let i = self.full.as_mut()?.next()?;
-        self.left -= 1;
         let (k, v) = self.table?.get(i);
         Some((k, v, i))
     }
@@ -1064,6 +1066,7 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> Iterator for IterMut<'a, K
         // SAFETY: `map` is the `&'a mut` this iterator was made from. The `&mut` made here
         // covers the map's header only; the values yielded earlier live in its table.
         let map = unsafe { &mut *self.map };
+        self.left = self.left.checked_sub(1)?; // see `Iter::next_at`
         let i = loop {
             if let Some(b) = self.bits.as_mut()?.next() {
                 break self.pos + b;
@@ -1074,7 +1077,6 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> Iterator for IterMut<'a, K
             }
             self.bits = map.view().map(|t| t.full_in_group(self.pos));
         };
-        self.left -= 1;
         let v = map.value_mut_at(i, "iter_mut") as *mut V;
         let k = &map.view().expect("non-empty").get(i).0 as *const K;
         // SAFETY: distinct full buckets, each yielded once, logged; exclusive for 'a through

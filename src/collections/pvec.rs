@@ -136,11 +136,26 @@ impl<T: Persistent> PVec<T> {
     /// The buffer of the pool `core` (which must be this vector's pool).
     #[inline]
     fn buf(&self, core: &PoolCore) -> *mut T {
-        if Self::ZST || self.raw == 0 {
+        if Self::ZST || (self.raw == 0 && self.len == 0) {
             return std::ptr::NonNull::dangling().as_ptr();
         }
-        core.ptr(off_of(self.raw), self.cap as usize * size_of::<T>())
-            .cast()
+        // The header is read from the pool: a damaged one must not reach past the block
+        // (issue 13, #3 and #4). Two compares and a checked multiply.
+        let bytes = self.buf_bytes();
+        if self.raw == 0 || self.len > self.cap {
+            damaged(self.len, self.cap);
+        }
+        core.ptr(off_of(self.raw), bytes).cast()
+    }
+
+    /// The buffer's size in bytes, `cap * size_of::<T>()`; panics when that overflows (a
+    /// damaged capacity).
+    #[inline]
+    fn buf_bytes(&self) -> usize {
+        usize::try_from(self.cap)
+            .ok()
+            .and_then(|c| c.checked_mul(size_of::<T>()))
+            .unwrap_or_else(|| damaged(self.len, self.cap))
     }
 
     /// Runs `f` with this vector's pool, for a change. Panics without a write transaction.
@@ -158,11 +173,7 @@ impl<T: Persistent> PVec<T> {
     #[inline]
     fn settle(&self, core: &PoolCore) {
         if T::HANDLES && self.raw != 0 && core.has_fixups() {
-            handle::settle::<T>(
-                core,
-                self.buf(core).cast(),
-                self.cap as usize * size_of::<T>(),
-            );
+            handle::settle::<T>(core, self.buf(core).cast(), self.buf_bytes());
         }
     }
 
@@ -1282,6 +1293,12 @@ impl<T: Persistent + PartialEq> PartialEq<&[T]> for PVec<T> {
     }
 }
 
+/// A vector header read from a damaged pool.
+#[cold]
+fn damaged(len: u64, cap: u64) -> ! {
+    panic!("pcoll: damaged pool: a PVec claims {len} elements in a buffer of {cap}")
+}
+
 fn overflow(core: &PoolCore) -> Error {
     Error::OutOfSpace {
         path: core.path().to_owned(),
@@ -1556,8 +1573,15 @@ impl<T: Persistent> PVec<T> {
             ));
             return false;
         }
+        let Some(bytes) = usize::try_from(self.cap)
+            .ok()
+            .and_then(|c| c.checked_mul(size_of::<T>()))
+        else {
+            v.problem(format!("PVec capacity {} overflows", self.cap));
+            return false;
+        };
         // The buffer is checked against the allocator before any element is read.
-        let readable = handle::visit_block(self, self.raw, self.cap as usize * size_of::<T>(), v);
+        let readable = handle::visit_block(self, self.raw, bytes, v);
         if readable {
             self.as_slice().iter().for_each(|x| x.visit(v));
         }

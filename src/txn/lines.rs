@@ -89,6 +89,24 @@ impl Lines {
         }
     }
 
+    /// Marks `off .. off + len` not logged again (bytes a failed log append did not save:
+    /// the next request for them must log them).
+    pub(crate) fn unclaim(&mut self, off: u64, len: u64) {
+        let end = off + len;
+        let mut line = off / 64;
+        while line * 64 < end {
+            let lo = off.max(line * 64) - line * 64;
+            let hi = end.min(line * 64 + 64) - line * 64;
+            let bits = if hi - lo == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << (hi - lo)) - 1) << lo
+            };
+            *self.entry(line) &= !bits;
+            line += 1;
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         for &i in &self.used {
             self.keys[i as usize] = EMPTY;
@@ -116,6 +134,14 @@ mod tests {
         assert_eq!(claim(&mut l, 50, 20), vec![]);
         l.clear();
         assert_eq!(claim(&mut l, 60, 8), vec![(60, 8)]);
+    }
+
+    #[test]
+    fn unclaimed_bytes_are_claimed_again() {
+        let mut l = Lines::default();
+        assert_eq!(claim(&mut l, 10, 100), vec![(10, 100)]);
+        l.unclaim(40, 30);
+        assert_eq!(claim(&mut l, 0, 200), vec![(0, 10), (40, 30), (110, 90)]);
     }
 
     #[test]

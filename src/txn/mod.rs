@@ -168,11 +168,19 @@ impl Txn {
             return Ok(());
         }
         let need: u64 = runs.iter().map(|r| r.1 + log::ENTRY_HDR as u64 + 8).sum();
-        self.chain.reserve(heap, need)?;
-        let mut sink = Sink { txn: self };
-        for &(a, n) in runs.iter() {
+        if let Err(e) = self.chain.reserve(heap, need) {
+            // Nothing of these runs was saved: a later request must log them (issue 13, #2).
+            runs.iter().for_each(|&(a, n)| self.lines.unclaim(a, n));
+            return Err(e);
+        }
+        for (i, &(a, n)) in runs.iter().enumerate() {
             let src = from.map(|p| p.wrapping_add((a - off) as usize));
-            sink.append(&heap.io, a, n, src)?;
+            if let Err(e) = (Sink { txn: self }).append(&heap.io, a, n, src) {
+                runs[i..]
+                    .iter()
+                    .for_each(|&(a, n)| self.lines.unclaim(a, n));
+                return Err(e);
+            }
         }
         Ok(())
     }

@@ -257,9 +257,9 @@ impl<K, V> Clone for Iter<'_, K, V> {
 impl<'a, K, V> Iterator for Iter<'a, K, V> {
     type Item = (&'a K, &'a V);
     fn next(&mut self) -> Option<(&'a K, &'a V)> {
-        let x = self.inner.next()?;
-        self.left -= 1;
-        Some(x)
+        // `left` counts the map's pairs: a damaged tree with more ends there (issue 13, #7).
+        self.left = self.left.checked_sub(1)?;
+        self.inner.next()
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
@@ -268,9 +268,8 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
 
 impl<'a, K, V> DoubleEndedIterator for Iter<'a, K, V> {
     fn next_back(&mut self) -> Option<(&'a K, &'a V)> {
-        let x = self.inner.next_back()?;
-        self.left -= 1;
-        Some(x)
+        self.left = self.left.checked_sub(1)?;
+        self.inner.next_back()
     }
 }
 
@@ -328,9 +327,9 @@ pub struct IterMut<'a, K, V> {
 impl<'a, K, V> Iterator for IterMut<'a, K, V> {
     type Item = (&'a K, &'a mut V);
     fn next(&mut self) -> Option<(&'a K, &'a mut V)> {
-        let x = self.inner.next()?;
-        self.left -= 1;
-        Some(x)
+        // `left` counts the map's pairs: a damaged tree with more ends there (issue 13, #7).
+        self.left = self.left.checked_sub(1)?;
+        self.inner.next()
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
@@ -339,9 +338,8 @@ impl<'a, K, V> Iterator for IterMut<'a, K, V> {
 
 impl<'a, K, V> DoubleEndedIterator for IterMut<'a, K, V> {
     fn next_back(&mut self) -> Option<(&'a K, &'a mut V)> {
-        let x = self.inner.next_back()?;
-        self.left -= 1;
-        Some(x)
+        self.left = self.left.checked_sub(1)?;
+        self.inner.next_back()
     }
 }
 

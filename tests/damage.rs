@@ -1,0 +1,150 @@
+//! Regression tests of issue 13 (damaged values and failed log appends): each failed before
+//! its fix. A damaged header read from the pool must give a clear panic, never a read or
+//! write outside its block; a log append that fails must leave its bytes unlogged.
+
+use pcoll::{Durability, Error, PHashMap, PVec, Persistent, Pool};
+
+#[derive(Persistent, Default)]
+struct Root {
+    v: PVec<u64>,
+    m: PHashMap<u64, u64>,
+}
+
+fn opts() -> pcoll::Options<Root> {
+    Pool::<Root>::options().durability(Durability::Process)
+}
+
+/// The image of a pool whose vector holds 10 elements (capacity 16) and whose map 5 entries,
+/// with the byte offset of `pattern` (a run of u64 words) in it, found exactly once.
+fn image_with(pattern: &[u64]) -> (Vec<u8>, usize) {
+    let p = opts().in_memory().unwrap();
+    {
+        let mut w = p.write();
+        w.v.reserve(16);
+        w.v.extend(1..=10);
+        w.m.extend((1..=5).map(|k| (k, k)));
+    }
+    assert_eq!(p.read().v.capacity(), 16);
+    assert_eq!(p.read().m.capacity(), 7);
+    let img = p.image();
+    let words: Vec<u8> = pattern.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let hits: Vec<usize> = (0..img.len() - words.len())
+        .step_by(8)
+        .filter(|&i| img[i..i + words.len()] == words[..])
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "the header pattern {pattern:?} must be unique"
+    );
+    (img, hits[0])
+}
+
+fn put_u64(img: &mut [u8], at: usize, v: u64) {
+    img[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn panics(f: impl FnOnce()) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+}
+
+/// Issue 13 #3: a damaged `PVec` length was a SIGSEGV (2^40) or a read past the block
+/// (cap + 3000) on a plain read; now every read path panics clearly.
+#[test]
+fn a_damaged_vector_length_panics_instead_of_reading_outside() {
+    for len in [1u64 << 40, 16 + 3000, 17] {
+        let (mut img, at) = image_with(&[10, 16]);
+        put_u64(&mut img, at, len);
+        let p = opts().from_image(&img).unwrap();
+        let r = p.read();
+        assert!(panics(|| drop(r.v.last())), "last() with len {len}");
+        assert!(
+            panics(|| drop(r.v.iter().sum::<u64>())),
+            "iteration with len {len}"
+        );
+        drop(r);
+        assert!(panics(|| drop(p.write().v.pop())), "pop() with len {len}");
+        assert!(p.check().is_err(), "check() reports len {len}");
+    }
+}
+
+/// Issue 13 #4: a capacity with its top bits set overflowed `cap * size_of::<T>()`, passed
+/// `check()`, and a push wrote past the block; now `check()` reports it and a push panics.
+#[test]
+fn a_damaged_vector_capacity_is_reported_and_refused() {
+    let (mut img, at) = image_with(&[10, 16]);
+    put_u64(&mut img, at + 8, 16 | 1 << 61);
+    let p = opts().from_image(&img).unwrap();
+    let err = p.check().unwrap_err();
+    assert!(matches!(err, Error::Corrupted { .. }), "{err}");
+    assert!(panics(|| p.write().v.push(11)));
+    assert!(panics(|| drop(p.read().v.first())));
+}
+
+/// Issue 13 #7: a hash map whose entry count is damaged below its full buckets made the
+/// iterators' count underflow (`collect()` then panicked with a capacity overflow); now the
+/// walk ends at the count.
+#[test]
+fn a_damaged_map_count_ends_iteration() {
+    // The map's header: table pointer, mask 7 (8 buckets), 5 items, 2 growth left.
+    let (mut img, at) = image_with(&[7, 5, 2]);
+    put_u64(&mut img, at + 8, 2);
+    let p = opts().from_image(&img).unwrap();
+    let r = p.read();
+    let all: Vec<(&u64, &u64)> = r.m.iter().collect();
+    assert_eq!(all.len(), 2);
+    assert_eq!(r.m.keys().count(), 2);
+    drop(r);
+    assert!(p.check().is_err());
+}
+
+/// Issue 13 #2: `Txn::log` marked bytes as logged before the log space for them was
+/// reserved; after a failed reservation, a second change of the same bytes skipped its undo
+/// entry, so a rollback kept it. Here the log fills up (the pool cannot grow to add a log
+/// segment) while elements are changed one by one; the element that could not be logged is
+/// changed again, an insert fails for lack of log space and is tried again, and the
+/// transaction rolls back: everything must be as before.
+#[test]
+fn a_failed_log_append_leaves_its_bytes_unlogged() {
+    let p = opts()
+        .initial_size(256 << 10)
+        .max_size(256 << 10)
+        .log_size(8 << 10)
+        .in_memory()
+        .unwrap();
+    {
+        let mut w = p.write();
+        w.m.insert(1, 1);
+        while w.v.try_push(7).is_ok() {} // the pool is full now
+    }
+    let n = p.read().v.len();
+    {
+        let mut w = p.write();
+        // Fill the log: each element's 8 bytes are one undo entry, until one cannot be saved.
+        let mut i = 0;
+        while i < n && !panics(|| *w.v.get_mut(i).unwrap() = 0) {
+            i += 1;
+        }
+        assert!(i < n, "the log must fill up before the vector ends");
+        // The element whose undo entry could not be saved: changing it again must fail again,
+        // not go through unlogged.
+        assert!(
+            panics(|| *w.v.get_mut(i).unwrap() = 0),
+            "element {i} is still unlogged"
+        );
+        let first = w.m.try_insert(2, 2);
+        assert!(first.is_err(), "no log space for the insert: {first:?}");
+        let second = w.m.try_insert(2, 2);
+        assert!(
+            second.is_err(),
+            "the insert's bytes are still unlogged: {second:?}"
+        );
+        w.abort();
+    }
+    let r = p.read();
+    assert_eq!(r.m.get(&2), None);
+    assert_eq!(r.m.len(), 1);
+    assert!(r.v.iter().all(|&x| x == 7), "every change rolled back");
+    drop(r);
+    p.check().unwrap();
+}
