@@ -57,13 +57,25 @@ fn a_damaged_vector_length_panics_instead_of_reading_outside() {
         put_u64(&mut img, at, len);
         let p = opts().from_image(&img).unwrap();
         let r = p.read();
-        assert!(panics(|| std::hint::black_box(r.v.last());), "last() with len {len}");
         assert!(
-            panics(|| std::hint::black_box(r.v.iter().sum::<u64>());),
+            panics(|| {
+                std::hint::black_box(r.v.last());
+            }),
+            "last() with len {len}"
+        );
+        assert!(
+            panics(|| {
+                std::hint::black_box(r.v.iter().sum::<u64>());
+            }),
             "iteration with len {len}"
         );
         drop(r);
-        assert!(panics(|| std::hint::black_box(p.write().v.pop());), "pop() with len {len}");
+        assert!(
+            panics(|| {
+                std::hint::black_box(p.write().v.pop());
+            }),
+            "pop() with len {len}"
+        );
         assert!(p.check().is_err(), "check() reports len {len}");
     }
 }
@@ -78,7 +90,9 @@ fn a_damaged_vector_capacity_is_reported_and_refused() {
     let err = p.check().unwrap_err();
     assert!(matches!(err, Error::Corrupted { .. }), "{err}");
     assert!(panics(|| p.write().v.push(11)));
-    assert!(panics(|| std::hint::black_box(p.read().v.first());));
+    assert!(panics(|| {
+        std::hint::black_box(p.read().v.first());
+    }));
 }
 
 /// Issue 13 #7: a hash map whose entry count is damaged below its full buckets made the
