@@ -19,9 +19,9 @@ use persist::{Event, Persister};
 use segment::Kind;
 
 /// Address space the scratch pool may use (reserved, not committed).
-#[cfg(not(miri))]
+#[cfg(not(any(miri, loom)))]
 pub(crate) const SCRATCH_MAX: u64 = 32 << 30;
-#[cfg(miri)]
+#[cfg(any(miri, loom))]
 pub(crate) const SCRATCH_MAX: u64 = 64 << 20;
 
 /// The mapping and its persistence, borrowed together by everything that writes the pool.

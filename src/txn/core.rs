@@ -778,13 +778,25 @@ pub(crate) fn relocating() -> bool {
 /// The process's scratch pool, made on first use and never unmapped.
 #[inline]
 pub(crate) fn scratch() -> *const PoolCore {
-    let make = || {
-        let core = PoolCore::scratch()
-            .unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool: {e}"));
-        core.leak() as usize
-    };
-    static S: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *S.get_or_init(make) as *const PoolCore
+    #[cfg(not(loom))]
+    {
+        static S: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *S.get_or_init(make_scratch) as *const PoolCore
+    }
+    // loom's objects live for one model execution: so does the scratch pool (leaked, small).
+    #[cfg(loom)]
+    {
+        loom::lazy_static! {
+            static ref S: usize = make_scratch();
+        }
+        *S as *const PoolCore
+    }
+}
+
+fn make_scratch() -> usize {
+    let core = PoolCore::scratch()
+        .unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool: {e}"));
+    core.leak() as usize
 }
 
 /// The open pool whose handles carry `tag` (open refuses a second pool with a tag in use).
