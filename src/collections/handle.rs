@@ -317,7 +317,7 @@ pub(crate) fn hand_out<T: Persistent>(core: &PoolCore, block: u64, p: *const T, 
             align: align_of::<T>(),
             run: run_fixup::<T>,
             raws: raws_of::<T>,
-            drop_all: drop_all::<T>,
+            drop_foreign: drop_foreign::<T>,
         });
     }
 }
@@ -355,10 +355,24 @@ unsafe fn raws_of<T: Persistent>(p: *mut u8, n: usize, f: core::HandleVisit<'_>)
 }
 
 /// # Safety
-/// `p` points to `n` initialised `T`s, each dropped exactly once here.
-unsafe fn drop_all<T>(p: *mut u8, n: usize) {
-    // SAFETY: see the contract.
-    unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(p.cast::<T>(), n)) }
+/// `p` points to `n` initialised `T`s that nothing else will drop or use.
+unsafe fn drop_foreign<T: Persistent>(p: *mut u8, n: usize, foreign: core::ForeignFilter<'_>) {
+    for i in 0..n {
+        // SAFETY: see the contract.
+        let x = unsafe { &mut *p.cast::<T>().add(i) };
+        let mut any = false;
+        x.handles(&mut |r| {
+            if foreign(*r) {
+                any = true;
+            } else {
+                *r = 0;
+            }
+        });
+        if any {
+            // SAFETY: see the contract; dropped once.
+            unsafe { std::ptr::drop_in_place(x) };
+        }
+    }
 }
 
 /// `HANDLES`, `handles` and `relocate` of a container handle whose block pointer is the field

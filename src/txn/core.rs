@@ -34,6 +34,9 @@ pub(crate) struct State {
 /// A callback over the handle pointers of some values (see `Persistent::handles`).
 pub(crate) type HandleVisit<'a> = &'a mut dyn FnMut(&mut u64);
 
+/// Says whether a handle pointer names a block that is not the pool's own (to be dropped).
+pub(crate) type ForeignFilter<'a> = &'a mut dyn FnMut(u64) -> bool;
+
 /// A `&mut T` into pool memory that user code received, with `T`'s monomorphic helpers.
 /// Through it user code may have stored a value whose blocks live elsewhere
 /// (`w.b = Some(PBox::new(x))` builds the box in the scratch pool, std's `mem::swap` brings
@@ -53,8 +56,9 @@ pub(crate) struct Fixup {
     pub run: unsafe fn(*mut u8, usize, &PoolCore) -> Result<()>,
     /// Hands `f` the pointer of every handle directly in each value of the region.
     pub raws: unsafe fn(*mut u8, usize, HandleVisit<'_>),
-    /// Drops the region's values (run on a copy, see `PoolCore::finish`).
-    pub drop_all: unsafe fn(*mut u8, usize),
+    /// On a copy of the region (see `PoolCore::rollback`): clears each handle pointer for
+    /// which the callback says false, and drops each value that kept one.
+    pub drop_foreign: unsafe fn(*mut u8, usize, ForeignFilter<'_>),
 }
 
 impl Fixup {
@@ -372,16 +376,14 @@ impl PoolCore {
         for (f, mut buf) in copies {
             let p = buf.as_mut_ptr().cast::<u8>();
             // SAFETY: `buf` holds `n` bitwise copies of the region's values; handles that
-            // must not drop are cleared first, so each remaining block drops once.
+            // must not drop are cleared first, so each remaining block drops once, and a value
+            // with none left is not dropped at all.
             unsafe {
-                (f.raws)(p, f.n, &mut |r| {
-                    let own = (*r >> OFF_BITS) as u16 == self.tag;
-                    if own || old.contains(r) || !dropped.insert(*r) {
-                        *r = 0;
-                    }
-                });
-                (f.drop_all)(p, f.n);
-            }
+                (f.drop_foreign)(p, f.n, &mut |r| {
+                    let own = (r >> OFF_BITS) as u16 == self.tag;
+                    !own && !old.contains(&r) && dropped.insert(r)
+                })
+            };
         }
         undone
     }
@@ -794,8 +796,8 @@ pub(crate) fn scratch() -> *const PoolCore {
 }
 
 fn make_scratch() -> usize {
-    let core = PoolCore::scratch()
-        .unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool: {e}"));
+    let core =
+        PoolCore::scratch().unwrap_or_else(|e| panic!("pcoll: cannot make the scratch pool: {e}"));
     core.leak() as usize
 }
 
