@@ -13,6 +13,17 @@ pub(crate) struct Lines {
 
 const EMPTY: u64 = u64::MAX;
 
+/// The bits of 64-byte line `line` that `off .. end` covers (bit i: byte i of the line).
+fn line_bits(line: u64, off: u64, end: u64) -> u64 {
+    let lo = off.max(line * 64) - line * 64;
+    let hi = end.min(line * 64 + 64) - line * 64;
+    if hi - lo == 64 {
+        u64::MAX
+    } else {
+        ((1u64 << (hi - lo)) - 1) << lo
+    }
+}
+
 impl Lines {
     fn slot(&self, line: u64) -> usize {
         let h = line.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -58,13 +69,7 @@ impl Lines {
         let end = off + len;
         let mut line = off / 64;
         while line * 64 < end {
-            let lo = off.max(line * 64) - line * 64;
-            let hi = end.min(line * 64 + 64) - line * 64;
-            let want = if hi - lo == 64 {
-                u64::MAX
-            } else {
-                ((1u64 << (hi - lo)) - 1) << lo
-            };
+            let want = line_bits(line, off, end);
             let have = self.entry(line);
             let mut new = want & !*have;
             *have |= want;
@@ -95,14 +100,7 @@ impl Lines {
         let end = off + len;
         let mut line = off / 64;
         while line * 64 < end {
-            let lo = off.max(line * 64) - line * 64;
-            let hi = end.min(line * 64 + 64) - line * 64;
-            let bits = if hi - lo == 64 {
-                u64::MAX
-            } else {
-                ((1u64 << (hi - lo)) - 1) << lo
-            };
-            *self.entry(line) &= !bits;
+            *self.entry(line) &= !line_bits(line, off, end);
             line += 1;
         }
     }
