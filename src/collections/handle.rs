@@ -264,6 +264,7 @@ pub(crate) fn store<T: Persistent>(v: &mut T, core: &PoolCore) -> Result<()> {
 #[inline]
 pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
     if T::HANDLES {
+        owned(&mut v);
         // SAFETY: the scratch pool is never unmapped nor freed.
         let s = unsafe { &*core::scratch() };
         if let Err(e) = v.relocate(&Relocator::new(s)) {
@@ -271,6 +272,26 @@ pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
         }
     }
     v
+}
+
+/// Marks `v`, just moved out of a container by the container's own code, as the owner of its
+/// blocks: no copy left over from a rolled-back transaction can claim them (`disowned`).
+fn owned<T: Persistent>(v: &mut T) {
+    v.handles(&mut |r| {
+        if let Found::Away(p) = core::find(0, *r, tag_of(*r)) {
+            // SAFETY: a registered pool, alive while registered (this call).
+            unsafe { &*p }.undisown(*r);
+        }
+    });
+}
+
+/// Drops `v`, which a container's own code moved out of pool memory (`retain`'s removed
+/// entries, a replaced value): it owns its blocks, so they are freed.
+pub(crate) fn drop_owned<T: Persistent>(mut v: T) {
+    if T::HANDLES {
+        owned(&mut v);
+    }
+    drop(v);
 }
 
 /// Converts `v` for storing into `core`'s pool: the conversion builds straight in that pool

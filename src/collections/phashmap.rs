@@ -418,7 +418,9 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
                 // map); the value is logged and exclusive through `&mut self`.
                 if !f(unsafe { &*k }, unsafe { &mut *v }) {
                     let kv = self.with_pool(|m, core| m.take_at(core, i));
-                    drop(kv.unwrap_or_else(|e| panic!("pcoll: PHashMap::retain: {e}")));
+                    handle::drop_owned(
+                        kv.unwrap_or_else(|e| panic!("pcoll: PHashMap::retain: {e}")),
+                    );
                 }
             }
         }

@@ -337,11 +337,13 @@ impl PoolCore {
     /// Rolls back, and settles what user code moved through handed-out regions with std's
     /// `mem::take`/`swap`/assignment:
     /// - a handle the rollback brings back into a region, whose copy went out of pool memory,
-    ///   is noted in `disowned`: dropping that copy must free nothing, even after the pool
-    ///   freed or reused the block (the entry goes only with that drop). A pointer that
-    ///   changed for other reasons (a tree's old root, now a child) is noted too: harmless,
-    ///   as only a handle outside pool memory consults the set, and any such handle with that
-    ///   pointer is a stray copy;
+    ///   and a handle to a block the transaction allocated (freed now), are noted in
+    ///   `disowned`: dropping such a copy must free nothing, even after the pool freed or
+    ///   reused the block (the entry goes with that drop). The set is a superset: pointers
+    ///   that changed for other reasons (a tree's old root, stale bytes past a node's end)
+    ///   are noted too. Only handles outside pool memory consult it, and a container that
+    ///   hands a value out clears its pointers first (`undisown`): a stray entry can only make
+    ///   a later `mem::take` copy leak, never free a block in use;
     /// - a value from elsewhere (process memory, another pool) that the rollback overwrites
     ///   is dropped, as std drops a value it overwrites.
     fn rollback(&self, fixups: &[Fixup]) -> Result<()> {
@@ -362,6 +364,10 @@ impl PoolCore {
             copies.push((*f, buf));
         }
         let now = raws_in(&lasting);
+        // A copy of a handle to a block this transaction allocated dangles once the rollback
+        // frees the block: whatever copy went out, its drop must free nothing.
+        let tag = u64::from(self.tag) << OFF_BITS;
+        let fresh: Vec<u64> = st.txn.fresh_blocks().map(|off| tag | off).collect();
         let undone = st.txn.abort(&mut st.heap);
         let old = raws_in(&lasting);
         for &raw in old.difference(&now) {
@@ -369,6 +375,7 @@ impl PoolCore {
                 st.disowned.insert(raw);
             }
         }
+        st.disowned.extend(fresh);
         drop(tx);
         // The copies hold the regions as user code left them: what is neither this pool's
         // (restored, or freed with its fresh block) nor dropped already is dropped now.
@@ -386,6 +393,18 @@ impl PoolCore {
             };
         }
         undone
+    }
+
+    /// Forgets `raw` in `disowned`: a container is handing out the value that owns the block.
+    pub(crate) fn undisown(&self, raw: u64) {
+        if !self.is_writer() {
+            return; // only this pool's transaction touches the set
+        }
+        let mut tx = self.tx();
+        let tx = &mut tx;
+        if !tx.st.disowned.is_empty() {
+            tx.st.disowned.remove(&raw);
+        }
     }
 
     /// True (once) when `raw` names a block that a rolled-back transaction gave back to the

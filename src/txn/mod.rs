@@ -242,6 +242,11 @@ impl Txn {
         self.frees.push(off);
     }
 
+    /// The blocks this transaction allocated (a rollback frees them).
+    pub(crate) fn fresh_blocks(&self) -> impl Iterator<Item = u64> + '_ {
+        self.fresh_blocks.iter().copied()
+    }
+
     /// The blocks this transaction's commit will free.
     pub(crate) fn frees(&self) -> &[u64] {
         &self.frees

@@ -667,6 +667,8 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         {
             if keep {
                 self.push_back(core, k, v)?;
+            } else {
+                handle::drop_owned((k, v));
             }
         }
         Ok(())
@@ -1001,7 +1003,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
                     let d = path.len() - 1;
                     let p = Self::value_ptr(core, m.node_at(core, path[d].0, d), path[d].1)?;
                     // SAFETY: an initialised, logged value; the old one is dropped.
-                    drop(unsafe { std::ptr::replace(p, v) });
+                    handle::drop_owned(unsafe { std::ptr::replace(p, v) });
                     drop(k);
                     Ok(())
                 } else {
