@@ -451,6 +451,28 @@ fn f6_a_rolled_back_copy_never_frees_even_after_reuse() {
     assert_eq!(p.read().b2.as_deref(), Some(&[7; 4]));
 }
 
+/// F6, fresh: a handle to a block allocated in the rolled-back transaction itself, moved out
+/// with `mem::take`, dangles after the rollback frees the block; its drop frees nothing, even
+/// once the block is reused.
+#[test]
+fn f6_a_rolled_back_fresh_block_is_not_freed_twice() {
+    let p = pool();
+    let stash = {
+        let mut w = p.write();
+        w.v.extend(0..100); // a fresh buffer
+        let s = std::mem::take(&mut w.v);
+        w.abort();
+        s
+    };
+    p.write().lists.insert(1, vec![5; 100]); // may reuse the freed buffer
+    {
+        let _w = p.write();
+        drop(stash);
+    }
+    p.check().unwrap();
+    assert_eq!(p.read().lists[&1], vec![5; 100]);
+}
+
 /// F6: values drained in a transaction that then fails are copies: dropping them later frees
 /// only their own memory.
 #[test]
