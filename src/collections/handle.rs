@@ -343,15 +343,15 @@ pub(crate) fn hand_out<T: Persistent>(core: &PoolCore, block: u64, p: *const T, 
     }
 }
 
-/// Before a container moves or drops the values of its block `lo .. lo + len`: values that
-/// user code stored there through `&mut` move into the pool first (see [`hand_out`]).
+/// Before a container moves or drops the values of its block at `block`: values that user
+/// code stored there through `&mut` move into the pool first (see [`hand_out`]).
 #[inline]
-pub(crate) fn settle<T: Persistent>(core: &PoolCore, lo: *const u8, len: usize) {
-    if T::HANDLES && core.has_fixups() {
-        let lo = lo as usize;
-        if let Err(e) = core.settle(Some((lo, lo + len))) {
-            panic!("pcoll: cannot move a stored value into the pool: {e}");
-        }
+pub(crate) fn settle<T: Persistent>(core: &PoolCore, block: u64) {
+    if T::HANDLES
+        && core.has_fixups()
+        && let Err(e) = core.settle(Some(block))
+    {
+        panic!("pcoll: cannot move a stored value into the pool: {e}");
     }
 }
 

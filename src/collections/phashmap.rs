@@ -191,12 +191,8 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// move (see `handle::hand_out`). Only where no `&mut V` of this map can be alive.
     #[inline]
     fn settle(&self, core: &PoolCore) {
-        if !V::HANDLES || !core.has_fixups() {
-            return;
-        }
-        if let Some(t) = self.table(core) {
-            let size = table::layout::<(K, V)>(t.buckets()).map_or(0, |l| l.0);
-            handle::settle::<V>(core, core.ptr(off_of(self.raw), size), size);
+        if self.raw != 0 {
+            handle::settle::<V>(core, off_of(self.raw));
         }
     }
 

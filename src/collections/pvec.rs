@@ -173,7 +173,7 @@ impl<T: Persistent> PVec<T> {
     #[inline]
     fn settle(&self, core: &PoolCore) {
         if T::HANDLES && self.raw != 0 && core.has_fixups() {
-            handle::settle::<T>(core, self.buf(core).cast(), self.buf_bytes());
+            handle::settle::<T>(core, off_of(self.raw));
         }
     }
 

@@ -28,7 +28,44 @@ pub(crate) struct State {
     pub disowned: HashSet<u64>,
     /// `&mut` borrows of pool memory handed to user code in this transaction, in types that
     /// hold handles (see [`Fixup`]).
-    pub fixups: Vec<Fixup>,
+    pub fixups: Fixups,
+}
+
+/// The noted regions of a transaction, by block: a container settles its own block in
+/// constant time, however many regions other containers handed out.
+#[derive(Default)]
+pub(crate) struct Fixups {
+    by_block:
+        std::collections::HashMap<u64, Vec<Fixup>, std::hash::BuildHasherDefault<ahash::AHasher>>,
+    count: usize,
+}
+
+impl Fixups {
+    fn push(&mut self, f: Fixup) {
+        let list = self.by_block.entry(f.block).or_default();
+        if list.last().is_some_and(|l| l.at == f.at && l.n == f.n) {
+            return;
+        }
+        list.push(f);
+        self.count += 1;
+    }
+
+    /// The regions in `block` (all of them for `None`), removed.
+    fn take(&mut self, block: Option<u64>) -> Vec<Fixup> {
+        let out: Vec<Fixup> = match block {
+            Some(b) => self.by_block.remove(&b).unwrap_or_default(),
+            None => self.by_block.drain().flat_map(|(_, v)| v).collect(),
+        };
+        self.count -= out.len();
+        out
+    }
+
+    fn put_back(&mut self, fs: Vec<Fixup>) {
+        self.count += fs.len();
+        for f in fs {
+            self.by_block.entry(f.block).or_default().push(f);
+        }
+    }
 }
 
 /// A callback over the handle pointers of some values (see `Persistent::handles`).
@@ -59,12 +96,6 @@ pub(crate) struct Fixup {
     /// On a copy of the region (see `PoolCore::rollback`): clears each handle pointer for
     /// which the callback says false, and drops each value that kept one.
     pub drop_foreign: unsafe fn(*mut u8, usize, ForeignFilter<'_>),
-}
-
-impl Fixup {
-    fn overlaps(&self, lo: usize, hi: usize) -> bool {
-        self.at < hi && lo < self.at + self.n * self.size
-    }
 }
 
 pub(crate) struct PoolCore {
@@ -197,7 +228,7 @@ impl PoolCore {
                 heap,
                 txn,
                 disowned: Default::default(),
-                fixups: Vec::new(),
+                fixups: Fixups::default(),
             }),
         });
         let reg = registry();
@@ -268,15 +299,8 @@ impl PoolCore {
             return;
         }
         let tx = self.tx();
-        let list = &mut tx.st.fixups;
-        if list
-            .last()
-            .is_some_and(|l| l.at == f.at && l.n == f.n && l.block == f.block)
-        {
-            return;
-        }
-        list.push(f);
-        self.fixups.store(list.len(), Ordering::Relaxed);
+        tx.st.fixups.push(f);
+        self.fixups.store(tx.st.fixups.count, Ordering::Relaxed);
     }
 
     /// True when regions handed out in this transaction wait for [`PoolCore::settle`].
@@ -285,22 +309,18 @@ impl PoolCore {
         self.fixups.load(Ordering::Relaxed) != 0
     }
 
-    /// Runs the fixups of the regions overlapping `lo .. hi` (all of them for `None`), and
-    /// forgets them. Called by a container before it moves the elements of its block (no
-    /// borrow handed out of it can be alive then: the container is borrowed mutably), and by
-    /// commit. On error the fixups not yet run are kept.
-    pub(crate) fn settle(&self, range: Option<(usize, usize)>) -> Result<()> {
+    /// Runs the fixups of the regions in `block` (all of them for `None`), and forgets them.
+    /// Called by a container before it moves the elements of its block (no borrow handed out
+    /// of it can be alive then: the container is borrowed mutably), and by commit. On error
+    /// the fixups not yet run are kept.
+    pub(crate) fn settle(&self, block: Option<u64>) -> Result<()> {
         if !self.has_fixups() {
             return Ok(());
         }
         let mut due = {
             let tx = self.tx();
-            let list = &mut tx.st.fixups;
-            let (due, keep): (Vec<Fixup>, Vec<Fixup>) = std::mem::take(list)
-                .into_iter()
-                .partition(|f| range.is_none_or(|(lo, hi)| f.overlaps(lo, hi)));
-            *list = keep;
-            self.fixups.store(list.len(), Ordering::Relaxed);
+            let due = tx.st.fixups.take(block);
+            self.fixups.store(tx.st.fixups.count, Ordering::Relaxed);
             due
         };
         while let Some(f) = due.first().copied() {
@@ -309,8 +329,8 @@ impl PoolCore {
             // borrow of it is alive (see above).
             if let Err(e) = unsafe { (f.run)(f.at as *mut u8, f.n, self) } {
                 let tx = self.tx();
-                tx.st.fixups.append(&mut due);
-                self.fixups.store(tx.st.fixups.len(), Ordering::Relaxed);
+                tx.st.fixups.put_back(due);
+                self.fixups.store(tx.st.fixups.count, Ordering::Relaxed);
                 return Err(e);
             }
             due.remove(0);
@@ -324,7 +344,7 @@ impl PoolCore {
         let fixups = {
             let tx = self.tx();
             self.fixups.store(0, Ordering::Relaxed);
-            let fixups = std::mem::take(&mut tx.st.fixups);
+            let fixups = tx.st.fixups.take(None);
             if commit && res.is_ok() {
                 let st = &mut *tx.st;
                 return st.txn.commit(&mut st.heap);
@@ -695,10 +715,10 @@ impl Tx<'_> {
         self.st.txn.free(off);
         if self.core.has_fixups() {
             // The block's contents are gone (dropped or moved): its regions need nothing.
-            self.st.fixups.retain(|f| f.block != off);
+            drop(self.st.fixups.take(Some(off)));
             self.core
                 .fixups
-                .store(self.st.fixups.len(), Ordering::Relaxed);
+                .store(self.st.fixups.count, Ordering::Relaxed);
         }
     }
 }

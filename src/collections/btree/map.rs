@@ -153,7 +153,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// that user code stored through `&mut V` move into the pool before pairs move.
     fn log_spans(&self, core: &PoolCore, spans: &[Span]) -> Result<()> {
         for s in spans {
-            self.settle_node(core, s.off, s.height);
+            handle::settle::<V>(core, s.off);
         }
         let mut tx = core.tx();
         for s in spans {
@@ -179,16 +179,6 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             }
         }
         Ok(())
-    }
-
-    /// See `handle::settle`: the node at `off` is about to change (no `&mut V` into this map
-    /// is alive: the map is borrowed mutably).
-    #[inline]
-    fn settle_node(&self, core: &PoolCore, off: u64, height: usize) {
-        if V::HANDLES && core.has_fixups() {
-            let size = node_layout::<K, V>(height).0;
-            handle::settle::<V>(core, core.ptr(off, size), size);
-        }
     }
 
     /// A fresh, empty node at `height`.
@@ -677,10 +667,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// Moves every pair under `n` out, in order, and frees its nodes (deferred to commit; the
     /// nodes' bytes stay intact for a rollback).
     fn move_out(core: &PoolCore, n: NodeRef<'_, K, V>, out: &mut Vec<(K, V)>) {
-        if V::HANDLES && core.has_fixups() {
-            let size = node_layout::<K, V>(n.height()).0;
-            handle::settle::<V>(core, core.ptr(n.off(), size), size);
-        }
+        handle::settle::<V>(core, n.off());
         let len = n.len();
         for i in 0..=len {
             if !n.is_leaf() {
