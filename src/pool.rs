@@ -654,9 +654,18 @@ impl<R: Persistent> WriteGuard<'_, R> {
         let Some(lock) = self.lock.take() else {
             return Ok(());
         };
+        /// Ends the writer role even when finishing panics (a value that cannot be moved into
+        /// the pool at commit, a panicking `Drop`): the transaction is rolled back by then.
+        struct Unlock<'a>(&'a PoolCore);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                self.0.write_unlock();
+            }
+        }
         let core = &self.pool.core;
+        let unlock = Unlock(core);
         let res = core.finish(commit);
-        core.write_unlock();
+        drop(unlock);
         drop(lock);
         res
     }

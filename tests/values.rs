@@ -526,6 +526,36 @@ fn f7_foreign_handles_are_never_written_through_in_the_wrong_pool() {
     );
 }
 
+/// A value moved by assignment from a pool that closes before the receiving pool commits
+/// cannot be copied in: the commit panics, having rolled the transaction back and ended the
+/// writer role, and the pool goes on.
+#[test]
+fn a_commit_that_cannot_move_a_value_in_rolls_back_and_unlocks() {
+    let (a, b) = (pool(), pool());
+    a.write().name = "from a".into();
+    let stray = {
+        let mut wa = a.write();
+        let s = std::mem::take(&mut wa.name);
+        wa.abort();
+        s
+    };
+    drop(a); // the pool `stray` points into is gone (nothing read it: it is unmapped)
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut wb = b.write();
+        wb.v.push(1);
+        wb.name = stray; // moved in at commit: impossible, its pool is closed
+    }));
+    assert!(res.is_err(), "the commit cannot copy from a closed pool");
+    {
+        let mut wb = b.write(); // the writer role ended
+        wb.v.push(2);
+    }
+    b.check().unwrap();
+    let r = b.read();
+    assert_eq!(r.v, [2], "the failed transaction was rolled back");
+    assert!(r.name.is_empty());
+}
+
 /// F8: values built with no guard open read normally and move into a pool when stored.
 #[test]
 fn f8_values_built_outside_a_transaction() {

@@ -340,7 +340,23 @@ impl PoolCore {
 
     /// Ends the write transaction: commit (fixups first) or rollback. See [`Self::rollback`].
     pub(crate) fn finish(&self, commit: bool) -> Result<()> {
-        let res = if commit { self.settle(None) } else { Ok(()) };
+        let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if commit { self.settle(None) } else { Ok(()) }
+        }));
+        let res = match settled {
+            Ok(res) => res,
+            Err(panic) => {
+                // A value could not be moved in (its pool is closed, a `Drop` panicked): roll
+                // back, then let the panic go on.
+                let fixups = {
+                    let tx = self.tx();
+                    self.fixups.store(0, Ordering::Relaxed);
+                    tx.st.fixups.take(None)
+                };
+                let _ = self.rollback(&fixups);
+                std::panic::resume_unwind(panic);
+            }
+        };
         let fixups = {
             let tx = self.tx();
             self.fixups.store(0, Ordering::Relaxed);
