@@ -696,7 +696,6 @@ impl Tx<'_> {
     }
 
     /// Resizes a block (see `Txn::realloc`); returns its (possibly new) offset.
-    #[allow(dead_code)] // for PVec, PString and the tables of the maps (issues 3-5)
     pub(crate) fn realloc(
         &mut self,
         off: u64,
@@ -722,7 +721,6 @@ impl Tx<'_> {
     }
 
     /// True when the block at `off` was allocated by this transaction (needs no undo).
-    #[allow(dead_code)] // for PVec, PString and the tables of the maps (issues 3-5)
     pub(crate) fn is_fresh(&self, off: u64) -> bool {
         self.st.txn.is_fresh(off)
     }
