@@ -74,6 +74,15 @@ pub enum Error {
          close it first"
     )]
     AmbiguousPool { path: PathBuf, tag: u16 },
+    /// A commit failed while writing the transaction to the file, and so did writing the
+    /// rolled-back bytes over it (a dying device, an `fdatasync` error): the file holds an
+    /// unknown mix that only recovery can sort out. Reopen the pool: recovery then leaves
+    /// that transaction all done or not done (which one is not known until then).
+    #[error(
+        "{path}: poisoned: a failed commit could not be undone in the file; reopen the pool \
+         (recovery leaves the failed transaction all done or not done)"
+    )]
+    Poisoned { path: PathBuf },
 }
 
 /// `Result` with [`Error`].

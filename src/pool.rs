@@ -288,8 +288,10 @@ impl<R: Persistent + Default> Options<R> {
         let file = create_private(&tmp)?;
         let guard = RemoveOnDrop(tmp.clone());
         lock_file(&file, &tmp, false)?;
-        file.set_len(geo.initial)
-            .map_err(|e| Error::io(&tmp, "set_len", e))?;
+        // Disk blocks reserved up front: formatting stores through a shared mapping, where a
+        // full disk would otherwise be a SIGBUS.
+        crate::heap::sys::allocate(&file, 0, geo.initial)
+            .map_err(|f| Error::io(&tmp, f.op, f.err))?;
         // Formatted through a shared mapping with no barriers, then made durable at once.
         let map = Mapping::file(
             file,
@@ -544,7 +546,7 @@ impl<R: Persistent> Pool<R> {
                 .io
                 .map
                 .write_back(&[])
-                .map_err(|e| Error::io(st.heap.path(), "fdatasync", e))
+                .map_err(|f| Error::io(st.heap.path(), f.op, f.err))
         })
     }
 }

@@ -14,6 +14,8 @@ use std::fs::File;
 use std::io;
 use std::ptr::NonNull;
 
+use super::sys::{self, SysResult};
+
 /// How a file is mapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileMode {
@@ -132,7 +134,7 @@ impl Mapping {
     /// Writes `ranges` of the mapped memory to the file and waits until they are durable
     /// (`pwrite` each, then one `fdatasync`). For a shared mapping the page cache already has
     /// the bytes: `fdatasync` alone makes them durable. Memory pools have no medium.
-    pub(crate) fn write_back(&self, ranges: &[(u64, u64)]) -> io::Result<()> {
+    pub(crate) fn write_back(&self, ranges: &[(u64, u64)]) -> SysResult<()> {
         let Backing::File { file, mode } = &self.backing else {
             return Ok(());
         };
@@ -141,34 +143,14 @@ impl Mapping {
         }
         #[cfg(not(miri))]
         {
-            use std::os::fd::AsRawFd;
             if *mode == FileMode::Private {
                 for &(off, len) in ranges {
-                    let (off, len) = (off as usize, len as usize);
-                    let p = self.check(off, len);
-                    let mut done = 0;
-                    while done < len {
-                        // SAFETY: p+done .. p+len is mapped (check); the kernel only reads it.
-                        let n = unsafe {
-                            libc::pwrite(
-                                file.as_raw_fd(),
-                                p.add(done).cast(),
-                                len - done,
-                                (off + done) as libc::off_t,
-                            )
-                        };
-                        if n < 0 {
-                            let e = io::Error::last_os_error();
-                            if e.kind() != io::ErrorKind::Interrupted {
-                                return Err(e);
-                            }
-                            continue;
-                        }
-                        done += n as usize;
-                    }
+                    let p = self.check(off as usize, len as usize);
+                    // SAFETY: p .. p+len is mapped (check); the kernel only reads it.
+                    unsafe { sys::pwrite_all(file, p, len as usize, off) }?;
                 }
             }
-            file.sync_data()?;
+            sys::fdatasync(file)?;
         }
         let _ = ranges;
         Ok(())
@@ -216,6 +198,9 @@ impl Mapping {
         #[cfg(not(miri))]
         {
             use std::os::fd::AsRawFd;
+            if matches!(self.backing, Backing::File { .. }) {
+                sys::mmap_fault()?;
+            }
             // SAFETY: from..to lies inside our reservation (asserted above), which we own, so
             // MAP_FIXED replaces only our own PROT_NONE (or older) pages.
             let addr = unsafe { self.base().add(from) }.cast();

@@ -9,6 +9,7 @@ pub(crate) mod header;
 pub(crate) mod map;
 pub mod persist;
 pub(crate) mod segment;
+pub(crate) mod sys;
 
 use std::path::{Path, PathBuf};
 
@@ -37,14 +38,37 @@ impl HeapIo {
     pub(crate) fn persist(&self, off: usize, len: usize) -> Result<()> {
         self.persist
             .persist(&self.map, off, len)
-            .map_err(|e| Error::io(&self.path, "msync", e))
+            .map_err(|f| Error::io(&self.path, f.op, f.err))
+    }
+
+    /// One barrier over `ranges`, with `last` handed to the file after the others.
+    pub(crate) fn persist_last(&self, ranges: &[(u64, u64)], last: (u64, u64)) -> Result<()> {
+        self.persist
+            .persist_last(&self.map, ranges, last)
+            .map_err(|f| Error::io(&self.path, f.op, f.err))
+    }
+
+    /// `fdatasync` of a file mapped shared (`Durability::Process`), whose barriers do
+    /// nothing: recovery uses it, since the interrupted transaction may have been written
+    /// under `Sync`, and a restore that a power cut could tear must be durable before the
+    /// record that retires its log entries.
+    pub(crate) fn sync_shared(&self) -> Result<()> {
+        match self.map.backing() {
+            Backing::File {
+                file,
+                mode: map::FileMode::Shared,
+            } if !self.persist.is_durable() => {
+                sys::fdatasync(file).map_err(|f| Error::io(&self.path, f.op, f.err))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// One barrier over all `ranges` (offset, length).
     pub(crate) fn persist_many(&self, ranges: &[(u64, u64)]) -> Result<()> {
         self.persist
             .persist_many(&self.map, ranges)
-            .map_err(|e| Error::io(&self.path, "msync", e))
+            .map_err(|f| Error::io(&self.path, f.op, f.err))
     }
 }
 
@@ -176,16 +200,31 @@ impl Heap {
 
     /// Writes the header to its next slot and makes it durable. Growth's commit point.
     pub(crate) fn write_header(&mut self) -> Result<()> {
-        self.hdr.seq += 1;
-        let slot = self.hdr.slot();
-        self.io.map.write_bytes(slot, &self.hdr.encode());
-        self.io.persist(slot, header::HDR_LEN)
+        let next = self.hdr.clone();
+        self.write_header_as(next)
+    }
+
+    /// Writes `next` (with the next sequence number) to the header slot not in use and makes
+    /// it durable; only then does it become the header in memory. On failure the slot's old
+    /// bytes are put back, so memory still matches the file.
+    fn write_header_as(&mut self, mut next: Header) -> Result<()> {
+        next.seq = self.hdr.seq + 1;
+        let slot = next.slot();
+        let old = self.io.map.bytes(slot, header::HDR_LEN).to_vec();
+        self.io.map.write_bytes(slot, &next.encode());
+        if let Err(e) = self.io.persist(slot, header::HDR_LEN) {
+            self.io.map.write_bytes(slot, &old);
+            return Err(e);
+        }
+        self.hdr = next;
+        Ok(())
     }
 
     /// Appends a segment of `pages` pages of `kind` at the end of the pool, growing the file.
-    /// Order (each step durable before the next, `docs/format.md`): file length, segment
-    /// header, then the header's `valid_size`. A crash in between leaves bytes past
-    /// `valid_size` that open ignores.
+    /// Order (each step durable before the next, `docs/format.md`): file length with its disk
+    /// blocks reserved, segment header, then the header's `valid_size`. A crash or a failed
+    /// call in between leaves bytes past `valid_size` that open ignores and the next growth
+    /// reuses.
     pub(crate) fn add_segment(&mut self, pages: u64, kind: Kind) -> Result<u64> {
         let off = self.hdr.valid_size;
         let new_len = off + pages * PAGE as u64;
@@ -197,25 +236,24 @@ impl Heap {
             });
         }
         if let Backing::File { file, .. } = self.io.map.backing() {
-            let path = &self.io.path;
-            file.set_len(new_len)
-                .map_err(|e| Error::io(path, "grow (set_len)", e))?;
+            let io_err = |f: sys::Failed| Error::io(&self.io.path, f.op, f.err);
+            sys::allocate(file, off, new_len - off).map_err(io_err)?;
             if self.io.persist.is_durable() {
-                file.sync_data()
-                    .map_err(|e| Error::io(path, "grow (fdatasync)", e))?;
+                sys::fdatasync(file).map_err(io_err)?;
             }
         }
         self.io
             .map
             .grow(new_len as usize)
-            .map_err(|e| Error::io(&self.io.path, "grow (mmap)", e))?;
+            .map_err(|e| Error::io(&self.io.path, "mmap", e))?;
         self.io
             .persist
             .note(&self.io.map, Event::Grow { len: new_len });
         segment::init(&self.io.map, off as usize, pages, kind);
         self.io.persist(off as usize, PAGE)?;
-        self.hdr.valid_size = new_len;
-        self.write_header()?;
+        let mut next = self.hdr.clone();
+        next.valid_size = new_len;
+        self.write_header_as(next)?;
         Ok(off)
     }
 }

@@ -6,8 +6,8 @@
 #![allow(unsafe_code)]
 
 use super::map::Mapping;
+use super::sys::SysResult;
 use crate::sync::{AtomicU64, Ordering};
-use std::io;
 use std::sync::Arc;
 
 /// How far a committed transaction survives.
@@ -139,14 +139,32 @@ impl Persister {
     }
 
     /// Makes `off .. off + len` durable. One call is one barrier.
-    pub(crate) fn persist(&self, map: &Mapping, off: usize, len: usize) -> io::Result<()> {
+    pub(crate) fn persist(&self, map: &Mapping, off: usize, len: usize) -> SysResult<()> {
         self.persist_many(map, &[(off as u64, len as u64)])
     }
 
     /// Makes every range durable with one barrier: written back and one `fdatasync`, or every
     /// line flushed and one fence.
-    pub(crate) fn persist_many(&self, map: &Mapping, ranges: &[(u64, u64)]) -> io::Result<()> {
-        let ranges: &[(u64, u64)] = &coalesce(ranges);
+    pub(crate) fn persist_many(&self, map: &Mapping, ranges: &[(u64, u64)]) -> SysResult<()> {
+        self.persist_ordered(map, &coalesce(ranges))
+    }
+
+    /// [`Self::persist_many`] with `last` written after every other range: a commit record
+    /// goes to the file only once the bytes it vouches for were handed over, so a write that
+    /// fails part way leaves the file without it (the barrier itself orders nothing: a crash
+    /// may still keep any subset, which the record's checksum covers).
+    pub(crate) fn persist_last(
+        &self,
+        map: &Mapping,
+        ranges: &[(u64, u64)],
+        last: (u64, u64),
+    ) -> SysResult<()> {
+        let mut v = coalesce(ranges);
+        v.push(last);
+        self.persist_ordered(map, &v)
+    }
+
+    fn persist_ordered(&self, map: &Mapping, ranges: &[(u64, u64)]) -> SysResult<()> {
         if self.barrier == Barrier::None || ranges.is_empty() {
             return Ok(());
         }

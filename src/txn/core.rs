@@ -357,17 +357,24 @@ impl PoolCore {
                 std::panic::resume_unwind(panic);
             }
         };
-        let fixups = {
+        let (fixups, res) = {
             let tx = self.tx();
             self.fixups.store(0, Ordering::Relaxed);
             let fixups = tx.st.fixups.take(None);
             if commit && res.is_ok() {
                 let st = &mut *tx.st;
-                return st.txn.commit(&mut st.heap);
+                match st.txn.try_commit(&mut st.heap) {
+                    Ok(()) => return Ok(()),
+                    // Rolled back like any other failure: values that left the pool in this
+                    // transaction must not own what the rollback gives back.
+                    Err(e) => (fixups, Err(e)),
+                }
+            } else {
+                (fixups, res)
             }
-            fixups
         };
-        res.and(self.rollback(&fixups))
+        let undone = self.rollback(&fixups);
+        res.and(undone)
     }
 
     /// Rolls back, and settles what user code moved through handed-out regions with std's
@@ -504,7 +511,15 @@ impl PoolCore {
         );
         let g = sync::write(&self.lock);
         self.writer.store(token(), Ordering::Relaxed);
-        self.tx().st.txn.begin();
+        let tx = self.tx();
+        if tx.st.txn.poisoned {
+            drop(tx);
+            self.write_unlock();
+            return Err(Error::Poisoned {
+                path: self.path().to_owned(),
+            });
+        }
+        tx.st.txn.begin();
         Ok(g)
     }
 

@@ -69,6 +69,11 @@ pub(crate) struct Txn {
     /// Block offsets come from the allocator, not from users: a fast fixed hasher is fine.
     fresh_blocks: std::collections::HashSet<u64, std::hash::BuildHasherDefault<ahash::AHasher>>,
     frees: Vec<u64>,
+    /// True while a write-back commit hands the transaction's bytes to the file.
+    in_file: bool,
+    /// A failed commit could not take its bytes back out of the file: no more writes until
+    /// the pool is reopened (recovery then decides from the log).
+    pub(crate) poisoned: bool,
     /// The scratch pool's mode (process memory, no crash to survive): one transaction that
     /// never ends, nothing logged, every block counts as fresh, frees happen at once.
     volatile: bool,
@@ -94,6 +99,8 @@ impl Txn {
             fresh: Vec::new(),
             fresh_blocks: Default::default(),
             frees: Vec::new(),
+            in_file: false,
+            poisoned: false,
             volatile: false,
             stats: TxnStats::default(),
         };
@@ -279,7 +286,8 @@ impl Txn {
         res
     }
 
-    fn try_commit(&mut self, heap: &mut Heap) -> Result<()> {
+    /// [`Self::commit`] without the rollback on error: the caller rolls back (`abort`).
+    pub(crate) fn try_commit(&mut self, heap: &mut Heap) -> Result<()> {
         if self.entries.is_empty() && self.fresh.is_empty() && self.frees.is_empty() {
             self.stats.commits += 1;
             self.finish(); // nothing changed: no record
@@ -343,10 +351,13 @@ impl Txn {
             count,
             sum,
         };
-        let mut all = ranges;
-        all.push(log::put_record(&heap.io, heap.hdr.log_off, rec));
-        heap.io.persist_many(&all)?; // the commit point (torn: the checksum tells)
-        self.written_back += all.iter().map(|r| r.1).sum::<u64>();
+        let last = log::put_record(&heap.io, heap.hdr.log_off, rec);
+        // From here the file may hold part of the transaction: a failure makes the rollback
+        // write the restored bytes back (`abort`).
+        self.in_file = true;
+        heap.io.persist_last(&ranges, last)?; // the commit point (torn: the checksum tells)
+        self.in_file = false;
+        self.written_back += ranges.iter().map(|r| r.1).sum::<u64>() + last.1;
         if self.written_back > PRIVATE_COPY_LIMIT {
             heap.io.map.drop_private_copies();
             self.written_back = 0;
@@ -355,16 +366,22 @@ impl Txn {
     }
 
     /// Rolls back in process: restores every saved range. Where stores reach the medium on
-    /// their own, the restored bytes are made durable before the log can be reused; with
-    /// write-back nothing of this transaction reached the file, so nothing is written.
+    /// their own, the restored bytes are made durable before the log can be reused. With
+    /// write-back nothing of this transaction reached the file, unless its commit failed
+    /// while writing it back: then the restored bytes are written back too, and if that
+    /// fails as well the pool is poisoned (the file's state is known only to recovery).
     pub(crate) fn abort(&mut self, heap: &mut Heap) -> Result<()> {
         self.stats.aborts += 1;
         self.restore(heap);
-        let res = if heap.io.persist.per_step() {
+        let res = if heap.io.persist.per_step() || self.in_file {
             heap.io.persist_many(&self.saved_ranges())
         } else {
             Ok(())
         };
+        if res.is_err() && self.in_file {
+            self.poisoned = true;
+        }
+        self.in_file = false;
         heap.io.persist.note(&heap.io.map, Event::Recovery);
         heap.reset_volatile();
         self.finish();
@@ -375,6 +392,7 @@ impl Txn {
     fn recover(&mut self, heap: &mut Heap) -> Result<()> {
         self.restore(heap);
         heap.io.persist_many(&self.saved_ranges())?;
+        heap.io.sync_shared()?;
         heap.io.persist.note(&heap.io.map, Event::Recovery);
         let r = log::put_record(
             &heap.io,
@@ -386,6 +404,7 @@ impl Txn {
             },
         );
         heap.io.persist_many(&[r])?;
+        heap.io.sync_shared()?;
         self.done_gen = self.gen_;
         Ok(())
     }
