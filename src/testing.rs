@@ -23,6 +23,10 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use crate::heap::map::PAGE;
+
+/// Fault injection: make the n-th `pwrite`, `fdatasync`, `fallocate` or `mmap` of this
+/// thread fail (`tests/faults.rs`).
+pub use crate::heap::sys::faults;
 use crate::{Durability, Event, Medium, Persistent, Pool, Recorder};
 
 /// The medium model.

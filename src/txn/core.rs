@@ -29,6 +29,10 @@ pub(crate) struct State {
     /// `&mut` borrows of pool memory handed to user code in this transaction, in types that
     /// hold handles (see [`Fixup`]).
     pub fixups: Fixups,
+    /// Noted regions already settled, or whose block was freed: a rollback still reads their
+    /// handles (a value taken out of them must not own what the rollback gives back), but
+    /// they hold nothing foreign to drop.
+    pub settled: Vec<Fixup>,
 }
 
 /// The noted regions of a transaction, by block: a container settles its own block in
@@ -66,6 +70,26 @@ impl Fixups {
             self.by_block.entry(f.block).or_default().push(f);
         }
     }
+}
+
+/// Adds `f` to the settled regions, merged with the last one when it continues it (a loop
+/// over a vector's elements keeps one entry, not one per element).
+fn note_settled(settled: &mut Vec<Fixup>, f: Fixup) {
+    if let Some(last) = settled.last_mut()
+        && last.block == f.block
+        && std::ptr::fn_addr_eq(last.raws, f.raws)
+        && last.size == f.size
+    {
+        let (a, b) = (last.at, last.at + last.n * last.size);
+        if f.at >= a && f.at + f.n * f.size <= b {
+            return; // inside it
+        }
+        if f.at == b {
+            last.n += f.n;
+            return;
+        }
+    }
+    settled.push(f);
 }
 
 /// A callback over the handle pointers of some values (see `Persistent::handles`).
@@ -229,6 +253,7 @@ impl PoolCore {
                 txn,
                 disowned: Default::default(),
                 fixups: Fixups::default(),
+                settled: Vec::new(),
             }),
         });
         let reg = registry();
@@ -334,11 +359,13 @@ impl PoolCore {
                 return Err(e);
             }
             due.remove(0);
+            note_settled(&mut self.tx().st.settled, f);
         }
         Ok(())
     }
 
     /// Ends the write transaction: commit (fixups first) or rollback. See [`Self::rollback`].
+    /// A failed commit is rolled back like an abort.
     pub(crate) fn finish(&self, commit: bool) -> Result<()> {
         let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if commit { self.settle(None) } else { Ok(()) }
@@ -348,33 +375,27 @@ impl PoolCore {
             Err(panic) => {
                 // A value could not be moved in (its pool is closed, a `Drop` panicked): roll
                 // back, then let the panic go on.
-                let fixups = {
-                    let tx = self.tx();
-                    self.fixups.store(0, Ordering::Relaxed);
-                    tx.st.fixups.take(None)
-                };
-                let _ = self.rollback(&fixups);
+                let _ = self.rollback();
                 std::panic::resume_unwind(panic);
             }
         };
-        let (fixups, res) = {
+        if commit && res.is_ok() {
             let tx = self.tx();
-            self.fixups.store(0, Ordering::Relaxed);
-            let fixups = tx.st.fixups.take(None);
-            if commit && res.is_ok() {
-                let st = &mut *tx.st;
-                match st.txn.try_commit(&mut st.heap) {
-                    Ok(()) => return Ok(()),
-                    // Rolled back like any other failure: values that left the pool in this
-                    // transaction must not own what the rollback gives back.
-                    Err(e) => (fixups, Err(e)),
+            let st = &mut *tx.st;
+            match st.txn.try_commit(&mut st.heap) {
+                Ok(()) => {
+                    st.settled.clear();
+                    return Ok(());
                 }
-            } else {
-                (fixups, res)
+                Err(e) => {
+                    drop(tx);
+                    // The first error says what failed; a failed undo poisons the pool.
+                    let _ = self.rollback();
+                    return Err(e);
+                }
             }
-        };
-        let undone = self.rollback(&fixups);
-        res.and(undone)
+        }
+        res.and(self.rollback())
     }
 
     /// Rolls back, and settles what user code moved through handed-out regions with std's
@@ -389,14 +410,17 @@ impl PoolCore {
     ///   a later `mem::take` copy leak, never free a block in use;
     /// - a value from elsewhere (process memory, another pool) that the rollback overwrites
     ///   is dropped, as std drops a value it overwrites.
-    fn rollback(&self, fixups: &[Fixup]) -> Result<()> {
+    fn rollback(&self) -> Result<()> {
         let tx = self.tx();
+        self.fixups.store(0, Ordering::Relaxed);
         let st = &mut *tx.st;
+        let live = st.fixups.take(None);
+        let settled = std::mem::take(&mut st.settled);
         let freed: HashSet<u64> = st.txn.frees().iter().copied().collect();
-        let old_kind = |f: &Fixup| !st.txn.is_fresh(f.block);
-        let lasting: Vec<Fixup> = fixups.iter().copied().filter(|f| old_kind(f)).collect();
+        let old_kind = |f: &&Fixup| !st.txn.is_fresh(f.block);
+        let lasting: Vec<Fixup> = live.iter().chain(&settled).filter(old_kind).copied().collect();
         let mut copies: Vec<(Fixup, Vec<u128>)> = Vec::new();
-        for f in fixups.iter().filter(|f| f.align <= 16) {
+        for f in live.iter().filter(|f| f.align <= 16) {
             let bytes = f.n * f.size;
             let mut buf = vec![0u128; bytes.div_ceil(16)];
             // SAFETY: the region is `bytes` bytes of pool memory that nothing borrows (the
@@ -744,7 +768,9 @@ impl Tx<'_> {
         self.st.txn.free(off);
         if self.core.has_fixups() {
             // The block's contents are gone (dropped or moved): its regions need nothing.
-            drop(self.st.fixups.take(Some(off)));
+            for f in self.st.fixups.take(Some(off)) {
+                note_settled(&mut self.st.settled, f);
+            }
             self.core
                 .fixups
                 .store(self.st.fixups.count, Ordering::Relaxed);

@@ -132,8 +132,13 @@ impl LogChain {
         let last = self.segs.last().expect("primary log segment").0;
         // Link after the new segment is durable (add_segment): a crash before the link
         // leaves an unused segment, never a link to garbage.
-        heap.io.map.write_u64(last as usize + segment::OFF_AUX, new);
-        heap.io.persist(last as usize + segment::OFF_AUX, 8)?;
+        let link = last as usize + segment::OFF_AUX;
+        let old = heap.io.map.read_u64(link);
+        heap.io.map.write_u64(link, new);
+        if let Err(e) = heap.io.persist(link, 8) {
+            heap.io.map.write_u64(link, old); // memory keeps matching the file
+            return Err(e);
+        }
         self.segs.push((new, new + pages * PAGE as u64));
         Ok(())
     }
