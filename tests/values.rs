@@ -424,6 +424,31 @@ fn f6_a_rolled_back_move_owns_nothing() {
     assert_eq!(r.b2.as_deref(), Some(&[9, 9, 9, 9]));
 }
 
+/// F6, settled: the vector the value was taken from settles its block (a push moves its
+/// elements) before the transaction rolls back; the rollback still knows the taken value's
+/// block is the pool's again. (Settled regions used to be forgotten.)
+#[test]
+fn f6_a_move_out_of_a_settled_vector_owns_nothing_after_rollback() {
+    let p = pool();
+    p.write().names.extend(["a", "b", "c"].map(PString::from));
+    let stash = {
+        let mut w = p.write();
+        let s = std::mem::take(&mut w.names[1]);
+        w.names.push("d".into()); // settles the vector's block, may move it
+        w.names.extend((0..100).map(|i| PString::from(format!("{i}").as_str())));
+        w.abort();
+        s
+    };
+    assert_eq!(stash.as_str(), "b");
+    {
+        let _w = p.write();
+        drop(stash);
+    }
+    p.write().name = PString::from("reuses a wrongly freed block");
+    p.check().unwrap();
+    assert_eq!(texts(&p.read().names), ["a", "b", "c"]);
+}
+
 /// F6, later: the pool frees (and reuses) the block the rolled-back copy names, in a
 /// transaction that rolls back and in one that commits; the copy's drop still frees nothing.
 #[test]
