@@ -162,3 +162,48 @@ fn a_failed_log_append_leaves_its_bytes_unlogged() {
     drop(r);
     p.check().unwrap();
 }
+
+/// Issue 13, "untrusted on every path": a header damaged to claim a larger block than its own
+/// (a vector's capacity, a map's bucket count; the new size still inside the pool) made the
+/// next change write past the block into its neighbours. Now a change first checks the block
+/// against the allocator and panics clearly; the neighbours are untouched.
+#[test]
+fn a_header_claiming_a_larger_block_is_refused_before_a_write() {
+    // Vector: capacity 16 -> 512 (4 KiB: past its 128-byte block, inside the pool).
+    let (mut img, at) = image_with(&[10, 16]);
+    put_u64(&mut img, at, 16);
+    put_u64(&mut img, at + 8, 512);
+    let p = opts().from_image(&img).unwrap();
+    let before: Vec<(u64, u64)> = p.read().m.iter().map(|(k, v)| (*k, *v)).collect();
+    let msg = panic_message(|| {
+        let mut w = p.write();
+        for i in 0..100 {
+            w.v.push(i);
+        }
+    });
+    assert!(msg.contains("the pool is damaged"), "{msg}");
+    let after: Vec<(u64, u64)> = p.read().m.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(before, after, "the map beside the vector is unchanged");
+
+    // Map: 8 buckets -> 64 (mask 63), with room for more inserts.
+    let (mut img, at) = image_with(&[7, 5, 2]);
+    put_u64(&mut img, at, 63);
+    put_u64(&mut img, at + 16, 50);
+    let p = opts().from_image(&img).unwrap();
+    let msg = panic_message(|| {
+        let mut w = p.write();
+        for k in 100..140 {
+            w.m.insert(k, k);
+        }
+    });
+    assert!(msg.contains("the pool is damaged"), "{msg}");
+    assert!(p.check().is_err());
+}
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}

@@ -136,12 +136,20 @@ fn sweep(d: Durability, call: Call, errno: i32, sticky: bool) -> Tally {
             }
             other => panic!("{ctx}: expected an Io error, got {other:?}"),
         }
-        assert_eq!(Model::of(&pool.read()), model, "{ctx}: memory after the failure");
+        assert_eq!(
+            Model::of(&pool.read()),
+            model,
+            "{ctx}: memory after the failure"
+        );
         // The fault is gone: the pool goes on without a reopen, unless poisoned.
         match pool.transaction(|w| step(w, i + 1)) {
             Ok(()) => {
                 model.step(i + 1);
-                assert_eq!(Model::of(&pool.read()), model, "{ctx}: the next transaction");
+                assert_eq!(
+                    Model::of(&pool.read()),
+                    model,
+                    "{ctx}: the next transaction"
+                );
             }
             Err(Error::Poisoned { .. }) => tally.poisoned += 1,
             Err(e) => panic!("{ctx}: the next transaction failed: {e}"),
@@ -214,9 +222,15 @@ fn creation_and_open_failures_leave_nothing_behind() {
         faults::disarm();
         match res {
             Err(Error::Io { op, .. }) => assert!(op_names(call).contains(&op), "{op}"),
-            other => panic!("{call:?}: expected an Io error, got {:?}", other.map(|_| ())),
+            other => panic!(
+                "{call:?}: expected an Io error, got {:?}",
+                other.map(|_| ())
+            ),
         }
-        assert!(!path.exists(), "{call:?}: no pool file after a failed creation");
+        assert!(
+            !path.exists(),
+            "{call:?}: no pool file after a failed creation"
+        );
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 0, "{call:?}: the temporary file is removed");
         let pool = opts(Durability::Sync).create(&path).unwrap();
@@ -251,7 +265,16 @@ fn a_value_taken_out_of_a_failed_commit_owns_nothing() {
         faults::arm(Call::Fdatasync, 1, libc_eio(), false);
         let res = w.commit();
         faults::disarm();
-        assert!(matches!(res, Err(Error::Io { op: "fdatasync", .. })), "{res:?}");
+        assert!(
+            matches!(
+                res,
+                Err(Error::Io {
+                    op: "fdatasync",
+                    ..
+                })
+            ),
+            "{res:?}"
+        );
     }
     assert_eq!(pool.read().s.as_str(), "<1>");
     pool.transaction(|_| {
@@ -299,13 +322,22 @@ fn recovery_under_process_durability_syncs_the_file() {
             .unwrap();
         pool.transaction(|w| step(w, 2)).unwrap();
     }
-    let image = grab.0.lock().unwrap().take().expect("a barrier was recorded");
+    let image = grab
+        .0
+        .lock()
+        .unwrap()
+        .take()
+        .expect("a barrier was recorded");
     std::fs::write(&path, &image).unwrap();
     faults::arm(Call::Mmap, u64::MAX, libc_enomem(), false); // counts calls, fails none
     let pool = opts(Durability::Process).open_existing(&path).unwrap();
     let syncs = faults::calls(Call::Fdatasync);
     faults::disarm();
-    assert_eq!(Model::of(&pool.read()), before, "recovery rolled the transaction back");
+    assert_eq!(
+        Model::of(&pool.read()),
+        before,
+        "recovery rolled the transaction back"
+    );
     assert!(syncs >= 2, "recovery made {syncs} fdatasync calls");
     pool.check().unwrap();
 }

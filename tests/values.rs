@@ -435,7 +435,8 @@ fn f6_a_move_out_of_a_settled_vector_owns_nothing_after_rollback() {
         let mut w = p.write();
         let s = std::mem::take(&mut w.names[1]);
         w.names.push("d".into()); // settles the vector's block, may move it
-        w.names.extend((0..100).map(|i| PString::from(format!("{i}").as_str())));
+        w.names
+            .extend((0..100).map(|i| PString::from(format!("{i}").as_str())));
         w.abort();
         s
     };

@@ -68,7 +68,7 @@ fn exercise(pool: &Pool<Root>) {
     w.names.push("new".into());
     let _ = w.names.swap_remove(0);
     w.s.push_str("more");
-    w.m.insert(1000, "x".into());
+    w.m.insert(1000, "x");
     let _ = w.m.remove(&7);
     w.m.retain(|k, _| k % 3 != 0);
     w.t.insert(5, 5);

@@ -182,9 +182,19 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         let (addr, raw) = (self as *const Self as usize, self.raw);
         handle::with_writer_at(addr, raw, "PHashMap", |core| {
+            self.expect_block(core);
             self.settle(core);
             f(self, core)
         })
+    }
+
+    /// Before a change: the table block is as large as the bucket count says (issue 13).
+    #[inline]
+    fn expect_block(&self, core: &PoolCore) {
+        if self.raw != 0 {
+            let size = table::layout::<(K, V)>(self.buckets()).map_or(usize::MAX, |l| l.0);
+            core.expect_block(off_of(self.raw), size, "PHashMap");
+        }
     }
 
     /// Moves values that user code stored through `&mut V` into the pool, before entries
@@ -201,7 +211,10 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     #[inline]
     fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         let (addr, raw) = (self as *const Self as usize, self.raw);
-        handle::with_home_at(addr, raw, "PHashMap", |core| f(self, core))
+        handle::with_home_at(addr, raw, "PHashMap", |core| {
+            self.expect_block(core);
+            f(self, core)
+        })
     }
 
     /// True when the table was allocated by the current transaction (needs no undo).

@@ -163,6 +163,9 @@ impl<T: Persistent> PVec<T> {
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         let (addr, raw) = (self as *const Self as usize, self.raw);
         handle::with_writer_at(addr, raw, "PVec", |core| {
+            if raw != 0 && !Self::ZST {
+                core.expect_block(off_of(raw), self.buf_bytes(), "PVec");
+            }
             self.settle(core);
             f(self, core)
         })

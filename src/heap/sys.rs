@@ -59,7 +59,10 @@ unsafe fn write_some(file: &File, p: *const u8, len: usize, off: u64) -> io::Res
         return Err(io::Error::last_os_error());
     }
     if n == 0 {
-        return Err(io::Error::new(io::ErrorKind::WriteZero, "pwrite wrote nothing"));
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "pwrite wrote nothing",
+        ));
     }
     Ok(n as usize)
 }
@@ -85,9 +88,8 @@ pub(crate) fn allocate(file: &File, off: u64, len: u64) -> SysResult<()> {
     }
     loop {
         // SAFETY: fallocate on an open descriptor; mode 0 allocates and extends the size.
-        let r = unsafe {
-            libc::fallocate(file.as_raw_fd(), 0, off as libc::off_t, len as libc::off_t)
-        };
+        let r =
+            unsafe { libc::fallocate(file.as_raw_fd(), 0, off as libc::off_t, len as libc::off_t) };
         if r == 0 {
             return Ok(());
         }
@@ -109,7 +111,8 @@ fn write_zeros(file: &File, off: u64, len: u64) -> SysResult<()> {
     while at < end {
         let n = (end - at).min(zeros.len() as u64) as usize;
         // SAFETY: `zeros` holds at least n bytes.
-        unsafe { pwrite_all(file, zeros.as_ptr(), n, at) }.map_err(|f| failed("write zeros", f.err))?;
+        unsafe { pwrite_all(file, zeros.as_ptr(), n, at) }
+            .map_err(|f| failed("write zeros", f.err))?;
         at += n as u64;
     }
     Ok(())

@@ -131,6 +131,8 @@ pub(crate) struct PoolCore {
     escaped: AtomicUsize,
     /// `state.fixups.len()`, readable without taking the state (a check on hot paths).
     fixups: AtomicUsize,
+    /// The block [`Self::expect_block`] last looked up in this transaction, and its size.
+    checked: (AtomicU64, AtomicU64),
     /// Bytes of pool memory mapped (grows under the writer; read by handles for bounds).
     len: AtomicU64,
     lock: RwLock<()>,
@@ -243,6 +245,7 @@ impl PoolCore {
             tag,
             escaped: AtomicUsize::new(0),
             fixups: AtomicUsize::new(0),
+            checked: (AtomicU64::new(0), AtomicU64::new(0)),
             read_only,
             len: AtomicU64::new(heap.io.map.len() as u64),
             lock: RwLock::new(()),
@@ -418,7 +421,12 @@ impl PoolCore {
         let settled = std::mem::take(&mut st.settled);
         let freed: HashSet<u64> = st.txn.frees().iter().copied().collect();
         let old_kind = |f: &&Fixup| !st.txn.is_fresh(f.block);
-        let lasting: Vec<Fixup> = live.iter().chain(&settled).filter(old_kind).copied().collect();
+        let lasting: Vec<Fixup> = live
+            .iter()
+            .chain(&settled)
+            .filter(old_kind)
+            .copied()
+            .collect();
         let mut copies: Vec<(Fixup, Vec<u128>)> = Vec::new();
         for f in live.iter().filter(|f| f.align <= 16) {
             let bytes = f.n * f.size;
@@ -549,6 +557,7 @@ impl PoolCore {
 
     /// Ends the writer role (after commit or abort); the caller then drops the lock guard.
     pub(crate) fn write_unlock(&self) {
+        self.checked.0.store(0, Ordering::Relaxed);
         self.writer.store(0, Ordering::Relaxed);
     }
 
@@ -601,6 +610,34 @@ impl PoolCore {
     /// True when this thread holds the pool's write transaction (always, for the scratch
     /// pool, whose transaction never ends and whose access is locked per call).
     #[inline]
+    /// Before a change through a handle whose header (read from the pool) says its block
+    /// holds `size` bytes at `off`: panics clearly unless an allocated block that large starts
+    /// there, so a damaged header never turns a write into one past its block. One allocator
+    /// lookup; the scratch pool (written only by this process) and readers skip it.
+    pub(crate) fn expect_block(&self, off: u64, size: usize, what: &str) {
+        if self.is_scratch() || !self.is_writer() {
+            return;
+        }
+        // Blocks neither shrink nor go away within a transaction (frees wait for commit), so
+        // the last block found large enough stays so until the transaction ends: a loop of
+        // pushes pays one lookup.
+        let (last, room) = &self.checked;
+        if last.load(Ordering::Relaxed) == off && size as u64 <= room.load(Ordering::Relaxed) {
+            return;
+        }
+        let block = self.tx().st.heap.block_at(off).map(|b| b.size());
+        let fits = block.as_ref().is_ok_and(|&b| b >= size);
+        if let Ok(b) = block {
+            last.store(off, Ordering::Relaxed);
+            room.store(b as u64, Ordering::Relaxed);
+        }
+        assert!(
+            fits,
+            "pcoll: this {what} says it has {size} bytes at offset {off}, more than the block \
+             there holds: the pool is damaged"
+        );
+    }
+
     pub(crate) fn is_writer(&self) -> bool {
         self.is_scratch() || self.writer.load(Ordering::Relaxed) == token()
     }
