@@ -207,3 +207,17 @@ fn panic_message(f: impl FnOnce()) -> String {
         .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
 }
+
+/// Found by the `heap_damage` fuzz target: a map's entry count damaged to 2^40 made the
+/// iterators report that exact size, so `collect()` asked the process allocator for 8 TiB
+/// (an abort). Now an iterator's count never exceeds the table's buckets.
+#[test]
+fn a_huge_damaged_count_does_not_size_a_collect() {
+    let (mut img, at) = image_with(&[7, 5, 2]);
+    put_u64(&mut img, at + 8, 1 << 40);
+    let p = opts().from_image(&img).unwrap();
+    let r = p.read();
+    let keys: Vec<u64> = r.m.keys().copied().collect();
+    assert_eq!(keys.len(), 5);
+    assert!(r.m.iter().size_hint().0 <= 8);
+}

@@ -323,13 +323,19 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
         self.growth_left = 0;
     }
 
+    /// The count an iterator starts from: `len`, but never more than the table's buckets,
+    /// so a damaged count cannot make `collect()` ask for terabytes.
+    fn iter_len(&self) -> usize {
+        self.len().min(self.buckets())
+    }
+
     /// An iterator over the entries.
     pub fn iter(&self) -> Iter<'_, K, V> {
         let table = self.view();
         Iter {
             full: table.map(|t| t.full()),
             table,
-            left: self.len(),
+            left: self.iter_len(),
         }
     }
 
@@ -346,7 +352,7 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// An iterator over the entries with mutable values; each value is logged as it is
     /// handed out.
     pub fn iter_mut(&mut self) -> IterMut<'_, K, V, S> {
-        let (buckets, left) = (self.buckets(), self.len());
+        let (buckets, left) = (self.buckets(), self.iter_len());
         let bits = self.view().map(|t| t.full_in_group(0));
         IterMut {
             map: self,

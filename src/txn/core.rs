@@ -638,6 +638,11 @@ impl PoolCore {
         );
     }
 
+    /// Bytes of pool memory mapped: no count read from the pool can exceed it.
+    pub(crate) fn mapped_len(&self) -> u64 {
+        self.len.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn is_writer(&self) -> bool {
         self.is_scratch() || self.writer.load(Ordering::Relaxed) == token()
     }

@@ -114,6 +114,13 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 
     /// The root, for reading through `&self` (the map must be in pool memory).
     #[inline]
+    /// The count an iterator starts from: `len`, but never more pairs than the pool's bytes
+    /// could hold, so a damaged count cannot make `collect()` ask for terabytes.
+    fn iter_len(&self, core: Option<&PoolCore>) -> usize {
+        let most = core.map_or(0, |c| c.mapped_len() as usize / size_of::<(K, V)>().max(1));
+        self.len().min(most)
+    }
+
     fn view(&self) -> Option<(&PoolCore, NodeRef<'_, K, V>)> {
         if self.len == 0 {
             return None;
@@ -578,14 +585,16 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 
     /// An iterator over the entries, in key order.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        let raw = match self.view() {
+        let view = self.view();
+        let left = self.iter_len(view.as_ref().map(|v| v.0));
+        let raw = match view {
             // SAFETY: the root is a node of this tree; no bound is compared.
             Some((core, root)) => RawRange::full(root, core),
             None => RawRange::empty(),
         };
         Iter {
             inner: Range { raw },
-            left: self.len(),
+            left,
         }
     }
 
@@ -601,7 +610,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 
     /// An iterator over the entries with mutable values, each logged as it is handed out.
     pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
-        let left = self.len();
+        let left = self.iter_len(self.view().map(|v| v.0));
         IterMut {
             inner: self.full_mut(),
             left,
