@@ -615,14 +615,14 @@ impl PoolCore {
     /// there, so a damaged header never turns a write into one past its block. One allocator
     /// lookup; the scratch pool (written only by this process) and readers skip it.
     pub(crate) fn expect_block(&self, off: u64, size: usize, what: &str) {
-        if self.is_scratch() || !self.is_writer() {
-            return;
-        }
         // Blocks neither shrink nor go away within a transaction (frees wait for commit), so
         // the last block found large enough stays so until the transaction ends: a loop of
-        // pushes pays one lookup.
+        // pushes pays two loads and a compare. (Only the writer sets it.)
         let (last, room) = &self.checked;
         if last.load(Ordering::Relaxed) == off && size as u64 <= room.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.is_scratch() || !self.is_writer() {
             return;
         }
         let block = self.tx().st.heap.block_at(off).map(|b| b.size());
