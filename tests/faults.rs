@@ -176,6 +176,11 @@ fn every_failed_call_is_an_error_that_loses_nothing() {
         ] {
             for sticky in [false, true] {
                 let t = sweep(d, call, errno, sticky);
+                // Every kind is reached where it exists: growth reserves disk blocks
+                // (`fallocate`, issue 13 #5) and maps them in both modes; only `Sync` writes
+                // back.
+                let reached = d == Durability::Sync || matches!(call, Call::Fallocate | Call::Mmap);
+                assert_eq!(t.injected > 0, reached, "{d:?} {call:?}: {t:?}");
                 lines.push(format!(
                     "  {d:?} {call:?} {}: {} failures, {} poisoned",
                     if sticky { "from then on" } else { "once" },
