@@ -221,3 +221,26 @@ fn a_huge_damaged_count_does_not_size_a_collect() {
     assert_eq!(keys.len(), 5);
     assert!(r.m.iter().size_hint().0 <= 8);
 }
+
+/// Found by the `heap_damage` fuzz target: a map's table pointer damaged to an odd offset
+/// made a misaligned reference (undefined behaviour; a debug build aborts). Now a handle
+/// whose offset is not aligned for its type panics clearly.
+#[test]
+fn a_misaligned_pointer_panics_clearly() {
+    let (mut img, at) = image_with(&[7, 5, 2]);
+    let raw = u64::from_le_bytes(img[at - 8..at].try_into().unwrap());
+    put_u64(&mut img, at - 8, raw + 1);
+    let p = opts().from_image(&img).unwrap();
+    let msg = panic_message(|| {
+        std::hint::black_box(p.read().m.iter().count());
+    });
+    assert!(msg.contains("not aligned"), "{msg}");
+    let (mut img, at) = image_with(&[10, 16]);
+    let raw = u64::from_le_bytes(img[at - 8..at].try_into().unwrap());
+    put_u64(&mut img, at - 8, raw + 4);
+    let p = opts().from_image(&img).unwrap();
+    let msg = panic_message(|| {
+        std::hint::black_box(p.read().v.first());
+    });
+    assert!(msg.contains("not aligned"), "{msg}");
+}

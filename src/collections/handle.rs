@@ -152,7 +152,9 @@ pub(crate) fn with_writer<T: ?Sized, R>(
 ///   container's invariants keep it so).
 pub(crate) unsafe fn value<'a, T, H: ?Sized>(h: &'a H, raw: u64, what: &str) -> &'a T {
     let core = home(h, raw, what);
-    let p = core.ptr(off_of(raw), size_of::<T>().max(1)).cast::<T>();
+    let p = core
+        .ptr_aligned(off_of(raw), size_of::<T>().max(1), align_of::<T>())
+        .cast::<T>();
     // SAFETY: in bounds (ptr checks), initialised (caller), and `h` being in pool memory
     // keeps the pool mapped for 'a.
     unsafe { &*p }
@@ -204,7 +206,9 @@ pub(crate) unsafe fn value_mut<'a, T: Persistent, H: ?Sized>(
 ) -> Result<&'a mut T> {
     let p = {
         let core = home(&*h, raw, what);
-        let p = core.ptr(off_of(raw), size_of::<T>().max(1)).cast::<T>();
+        let p = core
+            .ptr_aligned(off_of(raw), size_of::<T>().max(1), align_of::<T>())
+            .cast::<T>();
         core.tx().log_ptr(p.cast(), size_of::<T>())?;
         hand_out(core, off_of(raw), p, 1);
         p

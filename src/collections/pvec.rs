@@ -145,7 +145,8 @@ impl<T: Persistent> PVec<T> {
         if self.raw == 0 || self.len > self.cap {
             damaged(self.len, self.cap);
         }
-        core.ptr(off_of(self.raw), bytes).cast()
+        core.ptr_aligned(off_of(self.raw), bytes, align_of::<T>())
+            .cast()
     }
 
     /// The buffer's size in bytes, `cap * size_of::<T>()`; panics when that overflows (a

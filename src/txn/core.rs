@@ -510,6 +510,18 @@ impl PoolCore {
         self.base().wrapping_add(off as usize)
     }
 
+    /// [`Self::ptr`] for a typed value that needs `align` (a power of two): a damaged
+    /// pointer that is not aligned panics clearly instead of making a misaligned reference.
+    /// (The mapping's base is page aligned, so an aligned offset is an aligned address.)
+    #[inline]
+    pub(crate) fn ptr_aligned(&self, off: u64, len: usize, align: usize) -> *mut u8 {
+        assert!(
+            off & (align as u64 - 1) == 0,
+            "pcoll: handle points at offset {off}, not aligned to {align}: the pool is damaged"
+        );
+        self.ptr(off, len)
+    }
+
     /// The pool offset of a pointer into this pool's mapping.
     #[inline]
     pub(crate) fn offset_of(&self, p: *const u8) -> u64 {

@@ -91,7 +91,8 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             height < MAX_HEIGHT,
             "pcoll: PBTreeMap of height {height}: the pool is damaged"
         );
-        let ptr = core.ptr(off, node_layout::<K, V>(height).0).cast();
+        let (size, align) = node_layout::<K, V>(height);
+        let ptr = core.ptr_aligned(off, size, align).cast();
         NodeRef {
             core,
             ptr,
