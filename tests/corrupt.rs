@@ -96,7 +96,11 @@ fn damaged_heaps_are_refused_on_use() {
         let mut d = img.clone();
         for _ in 0..1 + rng(&mut x) % 3 {
             // Mostly the first heap pages, where the root and the containers' blocks live.
-            let span = if rng(&mut x) % 4 == 0 { d.len() - heap_off } else { 8 * 4096 };
+            let span = if rng(&mut x).is_multiple_of(4) {
+                d.len() - heap_off
+            } else {
+                8 * 4096
+            };
             let at = heap_off + (rng(&mut x) % (span as u64 / 8)) as usize * 8;
             let word = match rng(&mut x) % 4 {
                 0 => rng(&mut x),

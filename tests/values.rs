@@ -25,7 +25,7 @@ struct Root {
     v: PVec<u64>,
 }
 
-#[derive(Persistent, Default, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Persistent, Default, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Person {
     age: u32,
     name: PString,
@@ -781,4 +781,38 @@ mod crash {
             });
         });
     }
+}
+
+/// Issue 14: `clone()` of a value in pool memory (under a read guard or a write guard) is a
+/// deep copy outside the pool that outlives the guard; stored back it is copied in, and the
+/// original is untouched. A value handed out iterates by value.
+#[test]
+fn clones_and_by_value_iteration_of_pool_values() {
+    let p = pool();
+    p.write().names.extend(["a", "b"].map(PString::from));
+    let c = p.read().names.clone();
+    {
+        let mut w = p.write();
+        let mut d = w.names.clone();
+        d.push("c".into());
+        w.blobs.push(PVec::from([1u8, 2]));
+        w.people.push(Person {
+            age: 3,
+            name: "p".into(),
+        });
+        let people = w.people.clone();
+        w.people.extend(people);
+        w.names = d;
+    }
+    assert_eq!(texts(&c), ["a", "b"]);
+    assert_eq!(texts(&p.read().names), ["a", "b", "c"]);
+    assert_eq!(p.read().people.len(), 2);
+    let taken = p.write().names.split_off(1);
+    let mut seen = Vec::new();
+    for s in taken {
+        seen.push(s.to_string());
+    }
+    assert_eq!(seen, ["b", "c"]);
+    drop(c);
+    p.check().unwrap();
 }

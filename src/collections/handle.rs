@@ -278,6 +278,14 @@ pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
     v
 }
 
+/// A deep copy of `v` in the scratch pool (`Clone` of every container): reads `v` only.
+pub(crate) fn clone_out<T: Persistent>(v: &T) -> T {
+    // SAFETY: the scratch pool is never unmapped nor freed.
+    let s = unsafe { &*core::scratch() };
+    v.copy_to(&Relocator::new(s))
+        .unwrap_or_else(|e| panic!("pcoll: cannot clone a value into process memory: {e}"))
+}
+
 /// Marks `v`, just moved out of a container by the container's own code, as the owner of its
 /// blocks: no copy left over from a rolled-back transaction can claim them (`disowned`).
 fn owned<T: Persistent>(v: &mut T) {

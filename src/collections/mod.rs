@@ -11,5 +11,6 @@ pub mod phashset;
 pub mod pstring;
 pub mod pvec;
 mod table;
+mod traits;
 
 pub use pstring::PString;

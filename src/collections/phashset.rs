@@ -101,6 +101,11 @@ impl<T: Persistent, S: Persistent> PHashSet<T, S> {
         self.map.clear()
     }
 
+    /// The map under the set (by-value iteration).
+    pub(crate) fn into_map(self) -> PHashMap<T, (), S> {
+        self.map
+    }
+
     /// Moves every value out (eagerly) and releases the table.
     pub fn drain(&mut self) -> impl Iterator<Item = T> + use<T, S> {
         self.map.drain().map(|(k, ())| k)

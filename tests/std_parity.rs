@@ -1,0 +1,200 @@
+//! Differential tests (issue 14): each snippet is compiled twice from the same source, once
+//! against std's types and once against pcoll's (`V` = `Vec`/`PVec`, `S` = `String`/`PString`,
+//! `HM` = `HashMap`/`PHashMap`, `HS`, `BM`, `BS`, `B` = `Box`/`PBox`), and both runs must print
+//! the same text. The snippets are written as std users write them; unordered containers are
+//! printed sorted. New methods get a snippet here.
+
+// The snippets are written as std users write them, not as clippy would have them.
+#![allow(
+    clippy::redundant_closure_call,
+    clippy::vec_init_then_push,
+    clippy::single_char_add_str,
+    clippy::op_ref
+)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use pcoll::{PBTreeMap, PBTreeSet, PBox, PHashMap, PHashSet, PString, PVec};
+
+/// Runs `$body` (which returns a `String`) with the std aliases and with the pcoll aliases.
+macro_rules! parity {
+    ($name:ident, $body:block) => {
+        #[test]
+        fn $name() {
+            let with_std = {
+                #[allow(dead_code)]
+                type V<T> = Vec<T>;
+                #[allow(dead_code)]
+                type S = String;
+                #[allow(dead_code)]
+                type HM<K, W> = HashMap<K, W>;
+                #[allow(dead_code)]
+                type HS<T> = HashSet<T>;
+                #[allow(dead_code)]
+                type BM<K, W> = BTreeMap<K, W>;
+                #[allow(dead_code)]
+                type BS<T> = BTreeSet<T>;
+                #[allow(dead_code)]
+                type B<T> = Box<T>;
+                (|| -> String { $body })()
+            };
+            let with_pcoll = {
+                #[allow(dead_code)]
+                type V<T> = PVec<T>;
+                #[allow(dead_code)]
+                type S = PString;
+                #[allow(dead_code)]
+                type HM<K, W> = PHashMap<K, W>;
+                #[allow(dead_code)]
+                type HS<T> = PHashSet<T>;
+                #[allow(dead_code)]
+                type BM<K, W> = PBTreeMap<K, W>;
+                #[allow(dead_code)]
+                type BS<T> = PBTreeSet<T>;
+                #[allow(dead_code)]
+                type B<T> = PBox<T>;
+                (|| -> String { $body })()
+            };
+            assert_eq!(with_std, with_pcoll);
+        }
+    };
+}
+
+/// Sorted `Debug` lines of an unordered collection's items.
+fn sorted<T: std::fmt::Debug>(it: impl IntoIterator<Item = T>) -> String {
+    let mut v: Vec<String> = it.into_iter().map(|x| format!("{x:?}")).collect();
+    v.sort();
+    v.join(",")
+}
+
+parity!(vec_clone_is_a_deep_copy, {
+    let mut a: V<S> = V::new();
+    a.push(S::from("x"));
+    a.push(S::from("y"));
+    let mut b = a.clone();
+    b[0].push_str("!");
+    b.push(S::from("z"));
+    format!("{a:?} {b:?} {}", a == b)
+});
+
+parity!(vec_by_value_iteration, {
+    let v: V<S> = V::from([S::from("a"), S::from("b"), S::from("c")]);
+    let mut out = Vec::new();
+    for s in v {
+        out.push(format!("{s}{}", s.len()));
+    }
+    let w: V<u64> = V::from([3, 1, 2]);
+    let total: u64 = w.into_iter().map(|x| x * 10).sum();
+    format!("{out:?} {total}")
+});
+
+parity!(vec_conversions_and_comparisons, {
+    let v: V<u64> = V::from([1, 2, 3]);
+    let std_v: Vec<u64> = Vec::from(v.clone());
+    let back: Vec<u64> = v.clone().into();
+    let eq1 = vec![1u64, 2, 3] == v;
+    let eq2 = &[1u64, 2, 3][..] == v;
+    let mut w: V<u64> = V::new();
+    w.extend(&[7u64, 8]);
+    w.extend([9u64].iter());
+    format!("{std_v:?} {back:?} {eq1} {eq2} {w:?}")
+});
+
+parity!(string_operators_and_conversions, {
+    let mut s = S::from('a');
+    s += "bc";
+    let s = s + "de";
+    let t: S = "xyz".chars().rev().collect();
+    let u: S = ["ab", "cd"].iter().copied().collect();
+    let w: S = vec![String::from("p"), String::from("q")]
+        .into_iter()
+        .collect();
+    let mut e = S::new();
+    e.extend(vec![String::from("m"), String::from("n")]);
+    e.extend(['o', 'p'].iter());
+    let cow: std::borrow::Cow<str> = std::borrow::Cow::Borrowed("abcde");
+    let from_cow = S::from(std::borrow::Cow::Borrowed("cow"));
+    let owned = String::from(s.clone());
+    let bytes: &[u8] = s.as_ref();
+    let path: &std::path::Path = s.as_ref();
+    format!(
+        "{s} {t} {u} {w} {e} {} {from_cow} {owned} {bytes:?} {path:?} {}",
+        s == cow,
+        S::from(&String::from("r")),
+    )
+});
+
+parity!(string_deref_mut, {
+    let mut s = S::from("Hello");
+    s.make_ascii_uppercase();
+    let r: &mut str = &mut s;
+    r.make_ascii_lowercase();
+    format!("{s}")
+});
+
+parity!(hash_map_by_value_and_from_arrays, {
+    let m: HM<u64, S> = HM::from([(1, S::from("a")), (2, S::from("b"))]);
+    let c = m.clone();
+    let keys = sorted(c.clone().into_keys());
+    let values = sorted(c.clone().into_values());
+    let all = sorted(m);
+    let mut n: HM<u64, u64> = HM::new();
+    let src: HM<u64, u64> = HM::from([(5, 50), (6, 60)]);
+    n.extend(src.iter().map(|(k, v)| (k, v)));
+    format!("{keys} {values} {all} {}", sorted(n))
+});
+
+parity!(hash_set_operators_and_iteration, {
+    let a: HS<u64> = HS::from([1, 2, 3, 4]);
+    let b: HS<u64> = HS::from([3, 4, 5]);
+    let u = &a | &b;
+    let i = &a & &b;
+    let d = &a - &b;
+    let x = &a ^ &b;
+    let mut e: HS<u64> = HS::new();
+    e.extend(&[9u64, 9, 8]);
+    let c = a.clone();
+    format!(
+        "{} {} {} {} {} {} {}",
+        sorted(u),
+        sorted(i),
+        sorted(d),
+        sorted(x),
+        sorted(e),
+        sorted(c),
+        sorted(a)
+    )
+});
+
+parity!(btree_map_by_value_and_clone, {
+    let m: BM<u64, S> = BM::from([(2, S::from("b")), (1, S::from("a")), (3, S::from("c"))]);
+    let mut c = m.clone();
+    c.insert(4, S::from("d"));
+    let keys: Vec<u64> = m.clone().into_keys().collect();
+    let values: Vec<String> = m.clone().into_values().map(|s| s.to_string()).collect();
+    let pairs: Vec<(u64, String)> = m.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    format!("{keys:?} {values:?} {pairs:?} {}", c.len())
+});
+
+parity!(btree_set_operators, {
+    let a: BS<u64> = BS::from([5, 1, 3]);
+    let b: BS<u64> = BS::from([3, 4]);
+    let all: Vec<u64> = (&a | &b).into_iter().collect();
+    let both: Vec<u64> = (&a & &b).into_iter().collect();
+    let only: Vec<u64> = (&a - &b).into_iter().collect();
+    let either: Vec<u64> = (&a ^ &b).into_iter().collect();
+    let mut e: BS<u64> = BS::new();
+    e.extend(&[2u64, 1]);
+    format!("{all:?} {both:?} {only:?} {either:?} {e:?} {:?}", a.clone())
+});
+
+parity!(box_forwards_traits, {
+    use std::hash::{Hash, Hasher};
+    let a: B<u64> = B::new(3);
+    let b: B<u64> = B::new(5);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    a.hash(&mut h);
+    let mut boxes: Vec<B<u64>> = vec![b.clone(), a.clone()];
+    boxes.sort();
+    format!("{a} {} {:?} {} {:?}", a < b, a.cmp(&b), h.finish(), boxes)
+});
