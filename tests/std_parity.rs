@@ -9,7 +9,9 @@
     clippy::redundant_closure_call,
     clippy::vec_init_then_push,
     clippy::single_char_add_str,
-    clippy::op_ref
+    clippy::op_ref,
+    clippy::useless_conversion,
+    clippy::useless_format
 )]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
