@@ -142,7 +142,7 @@ parity!(hash_map_by_value_and_from_arrays, {
     let all = sorted(m);
     let mut n: HM<u64, u64> = HM::new();
     let src: HM<u64, u64> = HM::from([(5, 50), (6, 60)]);
-    n.extend(src.iter().map(|(k, v)| (k, v)));
+    n.extend(src.iter());
     format!("{keys} {values} {all} {}", sorted(n))
 });
 
