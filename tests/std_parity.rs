@@ -200,3 +200,53 @@ parity!(box_forwards_traits, {
     boxes.sort();
     format!("{a} {} {:?} {} {:?}", a < b, a.cmp(&b), h.finish(), boxes)
 });
+
+parity!(vec_std_methods, {
+    let mut v: V<u64> = V::from([1, 2, 3, 4, 5, 6]);
+    v.reserve_exact(10);
+    v.try_reserve_exact(2).unwrap();
+    v.extend_from_within(1..3);
+    let mut n = 10;
+    v.resize_with(10, || {
+        n += 1;
+        n
+    });
+    let popped = v.pop_if(|x| *x > 12);
+    let kept = v.pop_if(|x| *x > 100);
+    let removed: Vec<u64> = v.splice(2..4, [70, 80, 90]).collect();
+    let even: Vec<u64> = v.extract_if(1.., |x| *x % 2 == 0).collect();
+    if let Some(s) = v.get_mut(1..3) {
+        s.reverse();
+    }
+    if let Some(x) = v.get_mut(0) {
+        *x += 100;
+    }
+    v.shrink_to(20);
+    v.shrink_to_fit();
+    let mut w: V<u8> = V::new();
+    use std::io::Write;
+    write!(w, "ab{}", 7).unwrap();
+    format!(
+        "{v:?} {popped:?} {kept:?} {removed:?} {even:?} {w:?} {}",
+        v.capacity() >= v.len()
+    )
+});
+
+parity!(vec_extract_if_dropped_early_keeps_the_rest, {
+    let mut v: V<u64> = V::from([2, 4, 6, 8]);
+    let first = v.extract_if(.., |x| *x > 3).next();
+    format!("{first:?} {v:?}")
+});
+
+parity!(string_std_methods, {
+    let mut s = S::from("héllo");
+    s.reserve_exact(4);
+    s.try_reserve_exact(1).unwrap();
+    s.extend_from_within(1..3);
+    s.shrink_to(50);
+    s.shrink_to_fit();
+    let bytes = s.clone().into_bytes();
+    let back = S::from_utf8(bytes.clone()).unwrap();
+    let bad = S::from_utf8(vec![0xff, 0]).is_err();
+    format!("{s} {bytes:?} {back} {bad} {}", s.len())
+});

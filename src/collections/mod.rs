@@ -10,7 +10,7 @@ pub mod phashmap;
 pub mod phashset;
 pub mod pstring;
 pub mod pvec;
+mod std_api;
 mod table;
-mod traits;
 
 pub use pstring::PString;

@@ -516,6 +516,53 @@ fn utf8(b: &[u8]) -> &str {
     }
 }
 
+/// Capacity and byte conversions, as `String`'s.
+impl PString {
+    /// Like `String::reserve_exact` (pcoll never over-allocates beyond the block size).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+
+    /// Like `String::try_reserve_exact`.
+    pub fn try_reserve_exact(&mut self, additional: usize) -> Result<()> {
+        self.try_reserve(additional)
+    }
+
+    /// Moves the text into a block of exactly its length (the old one is freed at commit).
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+
+    /// Moves the text into a block of `max(len, min_capacity)` bytes, when larger.
+    pub fn shrink_to(&mut self, min_capacity: usize) {
+        self.bytes.shrink_to(min_capacity);
+    }
+
+    /// The text's bytes, copied out (the string is consumed).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+
+    /// A string from UTF-8 bytes, in process memory; the bytes back on error, as
+    /// `String::from_utf8`.
+    ///
+    /// ```
+    /// let s = pcoll::PString::from_utf8(b"ok".to_vec()).unwrap();
+    /// assert_eq!(s, "ok");
+    /// assert!(pcoll::PString::from_utf8(vec![0xff]).is_err());
+    /// ```
+    pub fn from_utf8(bytes: Vec<u8>) -> std::result::Result<PString, std::string::FromUtf8Error> {
+        String::from_utf8(bytes).map(|s| PString::from(s.as_str()))
+    }
+
+    /// Appends a copy of the bytes in `src` (char boundaries, as `String::extend_from_within`).
+    pub fn extend_from_within<R: RangeBounds<usize>>(&mut self, src: R) {
+        let (start, end) = self.range(src, "extend_from_within");
+        let part = self.as_str()[start..end].to_owned();
+        self.push_str(&part);
+    }
+}
+
 impl Deref for PString {
     type Target = str;
     fn deref(&self) -> &str {

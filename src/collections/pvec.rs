@@ -16,6 +16,8 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut, Index, IndexMut, RangeBounds};
 use std::slice::SliceIndex;
 
+pub use super::std_api::ExtractIf;
+
 use super::handle::{self, off_of, pack};
 use crate::error::{Error, Result};
 use crate::heap::check::Visitor;
@@ -539,17 +541,31 @@ impl<T: Persistent> PVec<T> {
     /// assert_eq!(root.v, [1, 7]);
     /// # Ok::<(), pcoll::Error>(())
     /// ```
-    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
-        if index >= self.len() {
-            return None;
+    pub fn get_mut<I: SliceIndex<[T]>>(&mut self, index: I) -> Option<&mut I::Output> {
+        let len = self.len();
+        if len == 0 || Self::ZST {
+            // SAFETY: as in as_slice: nothing to log, no memory to reach.
+            let s = unsafe {
+                std::slice::from_raw_parts_mut(std::ptr::NonNull::dangling().as_ptr(), len)
+            };
+            return s.get_mut(index);
         }
         let p = self.with_home(|v, core| {
-            v.log_slots(core, index, index + 1)
+            let base = v.buf(core);
+            // SAFETY: len initialised elements, exclusive through `&mut self`; the reference
+            // only finds the element range and is not used again (its pointer is).
+            let out: *mut I::Output =
+                unsafe { std::slice::from_raw_parts_mut(base, len) }.get_mut(index)?;
+            // SAFETY: `out` points into the slice just made (size_of_val reads its metadata).
+            let bytes = std::mem::size_of_val(unsafe { &*out });
+            let first = (out.cast::<u8>() as usize - base as usize) / size_of::<T>();
+            let end = first + bytes / size_of::<T>();
+            v.log_slots(core, first, end)
                 .unwrap_or_else(|e| panic!("pcoll: PVec::get_mut: {e}"));
-            v.hand_out(core, index, index + 1);
-            v.buf(core).wrapping_add(index)
-        });
-        // SAFETY: index < len holds an initialised T, logged; `&mut self` makes it exclusive
+            v.hand_out(core, first, end);
+            Some(out)
+        })?;
+        // SAFETY: in bounds (get_mut), initialised and logged; `&mut self` makes it exclusive
         // and the pool lives as long as that borrow (the vector is in its memory).
         Some(unsafe { &mut *p })
     }
@@ -1119,29 +1135,36 @@ impl<T: Persistent> PVec<T> {
     /// # Ok::<(), pcoll::Error>(())
     /// ```
     pub fn shrink_to_fit(&mut self) {
-        if Self::ZST || self.cap == self.len || self.raw == 0 {
+        self.shrink_to(0);
+    }
+
+    /// Moves the elements into a block of `max(len, min_capacity)` elements, when the
+    /// capacity is larger (freeing the old block at commit); like `Vec::shrink_to`.
+    pub fn shrink_to(&mut self, min_capacity: usize) {
+        let target = self.len().max(min_capacity) as u64;
+        if Self::ZST || self.cap <= target || self.raw == 0 {
             return;
         }
         self.with_pool(|v, core| {
             let old = off_of(v.raw);
             let mut tx = core.tx();
-            if v.len == 0 {
+            if target == 0 {
                 tx.free(old);
                 v.raw = 0;
                 v.cap = 0;
                 return;
             }
-            let bytes = v.len() * size_of::<T>();
+            let bytes = target as usize * size_of::<T>();
             let off = tx
                 .alloc(bytes, align_of::<T>())
-                .unwrap_or_else(|e| panic!("pcoll: PVec::shrink_to_fit: {e}"));
+                .unwrap_or_else(|e| panic!("pcoll: PVec::shrink_to: {e}"));
             drop(tx);
             let (src, dst) = (v.buf(core), core.ptr(off, bytes).cast::<T>());
             // SAFETY: len initialised elements move to a fresh, disjoint block.
             unsafe { std::ptr::copy_nonoverlapping(src, dst, v.len()) };
             core.tx().free(old);
             v.raw = pack(core.tag, off);
-            v.cap = v.len;
+            v.cap = target;
         });
     }
 }

@@ -1,0 +1,613 @@
+//! The std traits and conversions every container shares with its std counterpart, in one
+//! place: `Clone`, by-value iteration, `From`/`Into` std types and arrays, `Extend<&T>`,
+//! comparisons with std types, the string operators, `PBox`'s formatting and ordering, and
+//! the set operators. Each is written with the containers' public API (no pool internals).
+//!
+//! Where values land: a clone, a by-value iterator's items and an operator's result are
+//! values outside any pool (process memory, like `PString::from`), which move into a pool
+//! when stored; they read and drop anywhere.
+
+use std::borrow::{Borrow, Cow};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::path::Path;
+
+use super::btree::map::PBTreeMap;
+use super::btree::set::PBTreeSet;
+use super::convert::IntoPersistent;
+use super::handle;
+use super::pbox::PBox;
+use super::phashmap::PHashMap;
+use super::phashset::PHashSet;
+use super::pstring::PString;
+use super::pvec::PVec;
+use crate::error::Result;
+use crate::persistent::Persistent;
+
+// ---- Clone: a deep copy in process memory ----
+
+macro_rules! deep_clone {
+    ($([$($g:tt)*] $ty:ty;)*) => {$(
+        /// A deep copy, in process memory (it moves into a pool when stored). Reads the
+        /// source only: no transaction is needed.
+        impl<$($g)*> Clone for $ty {
+            fn clone(&self) -> Self {
+                handle::clone_out(self)
+            }
+        }
+    )*};
+}
+deep_clone! {
+    [T: Persistent] PVec<T>;
+    [] PString;
+    [T: Persistent] PBox<T>;
+    [K: Persistent, V: Persistent, S: Persistent] PHashMap<K, V, S>;
+    [T: Persistent, S: Persistent] PHashSet<T, S>;
+    [K: Persistent, V: Persistent] PBTreeMap<K, V>;
+    [T: Persistent] PBTreeSet<T>;
+}
+
+/// `IntoPersistent` for a reference to a plain value: `Extend<&T>` and `Extend<(&K, &V)>`
+/// (std's `extend(other.iter())`) store copies.
+impl<T: Persistent + Copy> IntoPersistent<T> for &T {
+    type Probe = T;
+    #[inline]
+    fn probe(&self) -> &T {
+        self
+    }
+    #[inline]
+    fn into_persistent(self) -> Result<T> {
+        Ok(*self)
+    }
+}
+
+// ---- by-value iteration: drains (with `drain`'s crash atomicity), then iterates ----
+
+impl<T: Persistent> IntoIterator for PVec<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    /// Moves every element out (as `drain(..)` does), then drops the empty vector.
+    fn into_iter(mut self) -> Self::IntoIter {
+        self.drain(..)
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent> IntoIterator for PHashMap<K, V, S> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+    /// Moves every entry out (as `drain()` does), in arbitrary order.
+    fn into_iter(mut self) -> Self::IntoIter {
+        self.drain()
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
+    /// The keys, by value, in arbitrary order (the map is consumed).
+    ///
+    /// ```
+    /// let m: pcoll::PHashMap<u64, u64> = [(1, 10), (2, 20)].into();
+    /// let mut keys: Vec<u64> = m.into_keys().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
+    pub fn into_keys(self) -> impl Iterator<Item = K> {
+        self.into_iter().map(|(k, _)| k)
+    }
+
+    /// The values, by value, in arbitrary order (the map is consumed).
+    pub fn into_values(self) -> impl Iterator<Item = V> {
+        self.into_iter().map(|(_, v)| v)
+    }
+}
+
+impl<T: Persistent, S: Persistent> IntoIterator for PHashSet<T, S> {
+    type Item = T;
+    type IntoIter = std::iter::Map<std::vec::IntoIter<(T, ())>, fn((T, ())) -> T>;
+    /// Moves every element out, in arbitrary order.
+    fn into_iter(self) -> Self::IntoIter {
+        let first: fn((T, ())) -> T = |(t, ())| t;
+        self.into_map().into_iter().map(first)
+    }
+}
+
+impl<K: Persistent + Ord, V: Persistent> IntoIterator for PBTreeMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+    /// Moves every entry out, in key order.
+    fn into_iter(mut self) -> Self::IntoIter {
+        let mut out = Vec::with_capacity(self.len().min(1 << 20));
+        while let Some(kv) = self.pop_first() {
+            out.push(kv);
+        }
+        out.into_iter()
+    }
+}
+
+impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
+    /// The keys, by value, in order (the map is consumed).
+    ///
+    /// ```
+    /// let m: pcoll::PBTreeMap<u64, u64> = [(2, 20), (1, 10)].into();
+    /// assert_eq!(m.into_keys().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn into_keys(self) -> impl Iterator<Item = K> {
+        self.into_iter().map(|(k, _)| k)
+    }
+
+    /// The values, by value, in key order (the map is consumed).
+    pub fn into_values(self) -> impl Iterator<Item = V> {
+        self.into_iter().map(|(_, v)| v)
+    }
+}
+
+impl<T: Persistent + Ord> IntoIterator for PBTreeSet<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    /// Moves every element out, in order.
+    fn into_iter(mut self) -> Self::IntoIter {
+        let mut out = Vec::with_capacity(self.len().min(1 << 20));
+        while let Some(t) = self.pop_first() {
+            out.push(t);
+        }
+        out.into_iter()
+    }
+}
+
+// ---- From arrays and std types, Into std types ----
+
+impl<T: Persistent, const N: usize> From<[T; N]> for PVec<T> {
+    fn from(a: [T; N]) -> Self {
+        a.into_iter().collect()
+    }
+}
+
+impl<K, V, S, const N: usize> From<[(K, V); N]> for PHashMap<K, V, S>
+where
+    K: Persistent,
+    V: Persistent,
+    S: Persistent,
+    Self: FromIterator<(K, V)>,
+{
+    fn from(a: [(K, V); N]) -> Self {
+        a.into_iter().collect()
+    }
+}
+
+impl<T, S, const N: usize> From<[T; N]> for PHashSet<T, S>
+where
+    T: Persistent,
+    S: Persistent,
+    Self: FromIterator<T>,
+{
+    fn from(a: [T; N]) -> Self {
+        a.into_iter().collect()
+    }
+}
+
+impl<K, V, const N: usize> From<[(K, V); N]> for PBTreeMap<K, V>
+where
+    K: Persistent,
+    V: Persistent,
+    Self: FromIterator<(K, V)>,
+{
+    fn from(a: [(K, V); N]) -> Self {
+        a.into_iter().collect()
+    }
+}
+
+impl<T, const N: usize> From<[T; N]> for PBTreeSet<T>
+where
+    T: Persistent,
+    Self: FromIterator<T>,
+{
+    fn from(a: [T; N]) -> Self {
+        a.into_iter().collect()
+    }
+}
+
+impl<T: Persistent> From<PVec<T>> for Vec<T> {
+    /// The elements, moved out (values with handles stay readable anywhere).
+    fn from(v: PVec<T>) -> Vec<T> {
+        v.into_iter().collect()
+    }
+}
+
+impl From<PString> for String {
+    fn from(s: PString) -> String {
+        s.as_str().to_owned()
+    }
+}
+
+impl From<char> for PString {
+    fn from(c: char) -> Self {
+        let mut s = PString::new();
+        s.push(c);
+        s
+    }
+}
+
+impl From<&String> for PString {
+    fn from(s: &String) -> Self {
+        PString::from(s.as_str())
+    }
+}
+
+impl From<Cow<'_, str>> for PString {
+    fn from(s: Cow<'_, str>) -> Self {
+        PString::from(&*s)
+    }
+}
+
+impl From<Box<str>> for PString {
+    fn from(s: Box<str>) -> Self {
+        PString::from(&*s)
+    }
+}
+
+impl FromIterator<char> for PString {
+    fn from_iter<I: IntoIterator<Item = char>>(it: I) -> Self {
+        let mut s = PString::new();
+        s.extend(it);
+        s
+    }
+}
+
+impl<'a> FromIterator<&'a str> for PString {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(it: I) -> Self {
+        let mut s = PString::new();
+        s.extend(it);
+        s
+    }
+}
+
+impl FromIterator<String> for PString {
+    fn from_iter<I: IntoIterator<Item = String>>(it: I) -> Self {
+        let mut s = PString::new();
+        s.extend(it);
+        s
+    }
+}
+
+impl<'a> FromIterator<&'a char> for PString {
+    fn from_iter<I: IntoIterator<Item = &'a char>>(it: I) -> Self {
+        it.into_iter().copied().collect()
+    }
+}
+
+impl Extend<String> for PString {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, it: I) {
+        it.into_iter().for_each(|s| self.push_str(&s));
+    }
+}
+
+impl<'a> Extend<&'a char> for PString {
+    fn extend<I: IntoIterator<Item = &'a char>>(&mut self, it: I) {
+        it.into_iter().for_each(|&c| self.push(c));
+    }
+}
+
+impl<'a> Extend<&'a PString> for PString {
+    fn extend<I: IntoIterator<Item = &'a PString>>(&mut self, it: I) {
+        it.into_iter().for_each(|s| self.push_str(s));
+    }
+}
+
+impl<'a, T: Persistent + Copy> Extend<&'a T> for PVec<T> {
+    fn extend<I: IntoIterator<Item = &'a T>>(&mut self, it: I) {
+        self.extend(it.into_iter().copied());
+    }
+}
+
+// ---- PString: operators and views ----
+
+impl std::ops::AddAssign<&str> for PString {
+    fn add_assign(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
+impl std::ops::Add<&str> for PString {
+    type Output = PString;
+    fn add(mut self, s: &str) -> PString {
+        self.push_str(s);
+        self
+    }
+}
+
+impl std::ops::DerefMut for PString {
+    /// The text as `&mut str`, logged first (`as_mut_str`).
+    fn deref_mut(&mut self) -> &mut str {
+        self.as_mut_str()
+    }
+}
+
+impl AsRef<[u8]> for PString {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<Path> for PString {
+    fn as_ref(&self) -> &Path {
+        Path::new(self.as_str())
+    }
+}
+
+impl AsRef<OsStr> for PString {
+    fn as_ref(&self) -> &OsStr {
+        OsStr::new(self.as_str())
+    }
+}
+
+impl PartialEq<Cow<'_, str>> for PString {
+    fn eq(&self, other: &Cow<'_, str>) -> bool {
+        self.as_str() == &**other
+    }
+}
+
+impl PartialEq<PString> for Cow<'_, str> {
+    fn eq(&self, other: &PString) -> bool {
+        &**self == other.as_str()
+    }
+}
+
+// ---- PVec: comparisons from the std side ----
+
+impl<T: Persistent + PartialEq> PartialEq<PVec<T>> for Vec<T> {
+    fn eq(&self, other: &PVec<T>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq<PVec<T>> for [T] {
+    fn eq(&self, other: &PVec<T>) -> bool {
+        self == other.as_slice()
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq<PVec<T>> for &[T] {
+    fn eq(&self, other: &PVec<T>) -> bool {
+        *self == other.as_slice()
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq<&mut [T]> for PVec<T> {
+    fn eq(&self, other: &&mut [T]) -> bool {
+        self.as_slice() == &**other
+    }
+}
+
+// ---- PBox: what `Box<T>` forwards to `T` ----
+
+impl<T: Persistent + Eq> Eq for PBox<T> {}
+
+impl<T: Persistent + PartialOrd> PartialOrd for PBox<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: Persistent + Ord> Ord for PBox<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: Persistent + Hash> Hash for PBox<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl<T: Persistent + fmt::Display> fmt::Display for PBox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: Persistent> AsRef<T> for PBox<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T: Persistent> Borrow<T> for PBox<T> {
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+// ---- set operators: new sets in process memory, as std's return new sets ----
+
+macro_rules! set_op {
+    ($trait:ident, $method:ident, $with:ident, [$($b:tt)*], $set:ident<$($p:ident),*>) => {
+        /// A new set (values outside any pool, cloned from both sides), like std's.
+        impl<$($p),*> std::ops::$trait<&$set<$($p),*>> for &$set<$($p),*>
+        where
+            $($b)*
+        {
+            type Output = $set<$($p),*>;
+            fn $method(self, other: &$set<$($p),*>) -> $set<$($p),*> {
+                self.$with(other).cloned().collect()
+            }
+        }
+    };
+}
+
+set_op!(BitOr, bitor, union, [T: Persistent + Hash + Eq + Clone, S: Persistent + BuildHasher + Default], PHashSet<T, S>);
+set_op!(BitAnd, bitand, intersection, [T: Persistent + Hash + Eq + Clone, S: Persistent + BuildHasher + Default], PHashSet<T, S>);
+set_op!(Sub, sub, difference, [T: Persistent + Hash + Eq + Clone, S: Persistent + BuildHasher + Default], PHashSet<T, S>);
+set_op!(BitXor, bitxor, symmetric_difference, [T: Persistent + Hash + Eq + Clone, S: Persistent + BuildHasher + Default], PHashSet<T, S>);
+set_op!(BitOr, bitor, union, [T: Persistent + Ord + Clone], PBTreeSet<T>);
+set_op!(BitAnd, bitand, intersection, [T: Persistent + Ord + Clone], PBTreeSet<T>);
+set_op!(Sub, sub, difference, [T: Persistent + Ord + Clone], PBTreeSet<T>);
+set_op!(BitXor, bitxor, symmetric_difference, [T: Persistent + Ord + Clone], PBTreeSet<T>);
+
+impl<T: Persistent + Ord + PartialEq> PartialEq<PBTreeSet<T>> for BTreeSet<T> {
+    fn eq(&self, other: &PBTreeSet<T>) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+// ---- PVec: std's methods composed from the vector's own ----
+
+/// The `start .. end` a range names in a sequence of `len`, with std's panics.
+fn bounds<R: std::ops::RangeBounds<usize>>(range: R, len: usize) -> (usize, usize) {
+    use std::ops::Bound::*;
+    let start = match range.start_bound() {
+        Included(&s) => s,
+        Excluded(&s) => s.checked_add(1).expect("range start overflows"),
+        Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Included(&e) => e.checked_add(1).expect("range end overflows"),
+        Excluded(&e) => e,
+        Unbounded => len,
+    };
+    assert!(
+        start <= end,
+        "slice index starts at {start} but ends at {end}"
+    );
+    assert!(
+        end <= len,
+        "range end index {end} out of range for slice of length {len}"
+    );
+    (start, end)
+}
+
+impl<T: Persistent> PVec<T> {
+    /// Like `Vec::reserve_exact`.
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+
+    /// Like `Vec::try_reserve_exact`.
+    pub fn try_reserve_exact(&mut self, additional: usize) -> Result<()> {
+        self.try_reserve(additional)
+    }
+
+    /// Appends clones of the elements in `src` (for elements with handles, deep copies).
+    ///
+    /// ```
+    /// let mut v = pcoll::PVec::from([1u64, 2, 3]);
+    /// v.extend_from_within(1..);
+    /// assert_eq!(v, [1, 2, 3, 2, 3]);
+    /// ```
+    pub fn extend_from_within<R: std::ops::RangeBounds<usize>>(&mut self, src: R)
+    where
+        T: Clone,
+    {
+        let (start, end) = bounds(src, self.len());
+        let part: Vec<T> = self.as_slice()[start..end].to_vec();
+        self.extend(part);
+    }
+
+    /// Resizes to `new_len`, filling with values from `f` (as `Vec::resize_with`).
+    pub fn resize_with<F: FnMut() -> T>(&mut self, new_len: usize, mut f: F) {
+        let len = self.len();
+        if new_len <= len {
+            return self.truncate(new_len);
+        }
+        self.reserve(new_len - len);
+        (len..new_len).for_each(|_| self.push(f()));
+    }
+
+    /// Removes and returns the last element if `predicate` says so (as `Vec::pop_if`).
+    pub fn pop_if(&mut self, predicate: impl FnOnce(&mut T) -> bool) -> Option<T> {
+        let last = self.last_mut()?;
+        if predicate(last) { self.pop() } else { None }
+    }
+
+    /// Replaces the elements in `range` with `replace_with`, returning the removed ones (as
+    /// `Vec::splice`; the replacement happens at once, not when the iterator drops).
+    ///
+    /// ```
+    /// let mut v = pcoll::PVec::from([1u64, 2, 3, 4]);
+    /// let removed: Vec<u64> = v.splice(1..3, [7, 8, 9]).collect();
+    /// assert_eq!(removed, [2, 3]);
+    /// assert_eq!(v, [1, 7, 8, 9, 4]);
+    /// ```
+    pub fn splice<R, I>(&mut self, range: R, replace_with: I) -> std::vec::IntoIter<T>
+    where
+        R: std::ops::RangeBounds<usize>,
+        I: IntoIterator<Item = T>,
+    {
+        let (start, end) = bounds(range, self.len());
+        let removed = self.drain(start..end);
+        let tail = self.split_off(start);
+        self.extend(replace_with);
+        self.extend(tail);
+        removed
+    }
+
+    /// An iterator that removes and yields the elements of `range` for which `filter` is
+    /// true, in order (as `Vec::extract_if`; elements not reached when it is dropped stay).
+    /// Each removal shifts the rest of the vector: O(n) per extracted element.
+    ///
+    /// ```
+    /// let mut v = pcoll::PVec::from([1u64, 2, 3, 4, 5, 6]);
+    /// let even: Vec<u64> = v.extract_if(.., |x| *x % 2 == 0).collect();
+    /// assert_eq!(even, [2, 4, 6]);
+    /// assert_eq!(v, [1, 3, 5]);
+    /// ```
+    pub fn extract_if<F, R>(&mut self, range: R, filter: F) -> ExtractIf<'_, T, F>
+    where
+        F: FnMut(&mut T) -> bool,
+        R: std::ops::RangeBounds<usize>,
+    {
+        let (start, end) = bounds(range, self.len());
+        ExtractIf {
+            vec: self,
+            at: start,
+            end,
+            filter,
+        }
+    }
+}
+
+/// The iterator of [`PVec::extract_if`].
+pub struct ExtractIf<'a, T: Persistent, F> {
+    vec: &'a mut PVec<T>,
+    at: usize,
+    end: usize,
+    filter: F,
+}
+
+impl<T: Persistent, F: FnMut(&mut T) -> bool> Iterator for ExtractIf<'_, T, F> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        while self.at < self.end {
+            let hit = (self.filter)(&mut self.vec[self.at]);
+            if hit {
+                self.end -= 1;
+                return Some(self.vec.remove(self.at));
+            }
+            self.at += 1;
+        }
+        None
+    }
+}
+
+impl<T: Persistent + fmt::Debug, F> fmt::Debug for ExtractIf<'_, T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExtractIf")
+            .field("at", &self.at)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Appends the bytes, like `Vec<u8>`'s `Write`; a full pool is an `io::Error`.
+impl std::io::Write for PVec<u8> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.try_extend_from_slice(buf)
+            .map_err(std::io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
