@@ -74,6 +74,9 @@ pub enum Error {
          close it first"
     )]
     AmbiguousPool { path: PathBuf, tag: u16 },
+    /// `try_write`, `try_read` or `write_timeout` found the pool locked by another guard.
+    #[error("{path}: the pool is locked by another guard (try again later)")]
+    WouldBlock { path: PathBuf },
     /// A commit failed while writing the transaction to the file, and so did writing the
     /// rolled-back bytes over it (a dying device, an `fdatasync` error): the file holds an
     /// unknown mix that only recovery can sort out. Reopen the pool: recovery then leaves

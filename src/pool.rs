@@ -17,8 +17,8 @@ use crate::heap::map::{FileMode, Mapping, PAGE};
 use crate::heap::persist::{Durability, Medium, Persister, Recorder};
 use crate::heap::{Geometry, Heap, HeapIo};
 use crate::persistent::{Fingerprint, Persistent};
-use crate::sync::{RwLockReadGuard, RwLockWriteGuard};
-use crate::txn::core::{CoreBox, PoolCore};
+use crate::sync::RwLockWriteGuard;
+use crate::txn::core::{CoreBox, PoolCore, ReadLock, Wait};
 use crate::txn::{Txn, TxnStats};
 use std::sync::Arc;
 
@@ -437,9 +437,46 @@ impl<R: Persistent> Pool<R> {
         self.core.ptr(self.root_off, size_of::<R>().max(1)).cast()
     }
 
-    /// Shared access to the root; blocks while a writer is active.
+    /// Shared access to the root; blocks while a writer is active. Re-entrant: a thread
+    /// that holds a read guard of this pool gets another at once (it never queues behind a
+    /// waiting writer).
+    ///
+    /// # Panics
+    /// If this thread holds a write guard of this pool (read through that guard instead).
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// pool.write().v.push(1);
+    /// let a = pool.read();
+    /// let b = pool.read(); // a second guard on the same thread
+    /// assert_eq!(a.v, b.v);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn read(&self) -> ReadGuard<'_, R> {
-        let lock = self.core.read_lock();
+        self.reader(self.core.read_lock())
+    }
+
+    /// [`Pool::read`] without waiting: `Err(Error::WouldBlock)` while a writer is active.
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// assert!(pool.try_read().is_ok());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn try_read(&self) -> Result<ReadGuard<'_, R>> {
+        match self.core.try_read_lock(false) {
+            Some(lock) => Ok(self.reader(lock)),
+            None => Err(Error::WouldBlock {
+                path: self.path().to_owned(),
+            }),
+        }
+    }
+
+    fn reader<'a>(&'a self, lock: ReadLock<'a>) -> ReadGuard<'a, R> {
         ReadGuard {
             pool: self,
             _lock: lock,
@@ -451,15 +488,38 @@ impl<R: Persistent> Pool<R> {
     /// commit when it drops, or roll back if it drops during a panic.
     ///
     /// # Panics
-    /// If the pool is read-only, or this thread already holds a guard of this pool.
+    /// If the pool is read-only, or this thread already holds a guard of this pool (a write
+    /// guard, or a read guard: waiting for itself would never end).
     pub fn write(&self) -> WriteGuard<'_, R> {
-        self.try_write()
+        self.begin(Wait::Forever)
             .unwrap_or_else(|e| panic!("pcoll: write(): {e}"))
     }
 
-    /// Like [`Pool::write`], but a read-only pool is an error rather than a panic.
+    /// [`Pool::write`] without waiting: `Err(Error::WouldBlock)` while another guard holds
+    /// the pool, `Err(Error::ReadOnly)` on a read-only pool.
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut w = pool.try_write()?;
+    /// w.v.push(1);
+    /// w.commit()?;
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_write(&self) -> Result<WriteGuard<'_, R>> {
-        let lock = self.core.write_lock()?;
+        self.begin(Wait::Until(None))
+    }
+
+    /// [`Pool::write`] waiting at most `timeout`: `Err(Error::WouldBlock)` when another guard
+    /// still holds the pool then. (The wait sleeps between tries: std's lock has no timed
+    /// form; a waiting `write()` may get the lock first.)
+    pub fn write_timeout(&self, timeout: std::time::Duration) -> Result<WriteGuard<'_, R>> {
+        self.begin(Wait::Until(Some(std::time::Instant::now() + timeout)))
+    }
+
+    fn begin(&self, wait: Wait) -> Result<WriteGuard<'_, R>> {
+        let lock = self.core.try_write_lock(wait)?;
         Ok(WriteGuard {
             pool: self,
             lock: Some(lock),
@@ -474,7 +534,7 @@ impl<R: Persistent> Pool<R> {
         &self,
         f: impl FnOnce(&mut R) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut g = self.try_write()?;
+        let mut g = self.begin(Wait::Forever)?;
         match f(&mut g) {
             Ok(v) => {
                 g.commit()?;
@@ -581,7 +641,7 @@ impl PoolStats {
 /// Shared access to the root. Derefs to `&R`.
 pub struct ReadGuard<'a, R: Persistent> {
     pool: &'a Pool<R>,
-    _lock: RwLockReadGuard<'a, ()>,
+    _lock: ReadLock<'a>,
     _not_send: PhantomData<*const ()>,
 }
 

@@ -101,6 +101,45 @@ fn writers_are_exclusive() {
     });
 }
 
+/// The non-blocking and re-entrant paths (issue 14): a `try_write` racing a writer either
+/// gets the pool alone or `WouldBlock`, never a second writer inside; a thread's second read
+/// guard (taken without locking) still excludes writers until both are dropped.
+#[test]
+fn try_write_and_reentrant_reads_keep_exclusion() {
+    model(|| {
+        let p = Arc::new(pool());
+        let inside = Arc::new(AtomicUsize::new(0));
+        let (q, w_inside) = (p.clone(), inside.clone());
+        let writer = thread::spawn(move || {
+            if let Ok(mut g) = q.try_write() {
+                assert_eq!(
+                    w_inside.fetch_add(1, SeqCst),
+                    0,
+                    "a writer beside another guard"
+                );
+                g.a += 1;
+                w_inside.fetch_sub(1, SeqCst);
+            }
+        });
+        {
+            let r1 = p.read();
+            inside.fetch_add(1, SeqCst);
+            let r2 = p.read();
+            drop(r1);
+            assert_eq!(r2.a, r2.a); // still a reader: no writer may be inside now
+            inside.fetch_sub(1, SeqCst);
+            drop(r2);
+        }
+        let mut g = p.write();
+        assert_eq!(inside.fetch_add(1, SeqCst), 0, "two writers at once");
+        g.b += 1;
+        inside.fetch_sub(1, SeqCst);
+        drop(g);
+        writer.join().unwrap();
+        assert_eq!(p.read().b, 1);
+    });
+}
+
 /// Opening and closing a pool in one thread while another resolves handles of its own pool:
 /// the registry and the per-thread lookup caches never send a handle to the wrong pool.
 #[test]

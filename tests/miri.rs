@@ -272,3 +272,20 @@ fn values_leave_and_enter_pools() {
     drop((a, b));
     assert_eq!((popped.as_str(), removed.as_str()), ("y", "built outside"));
 }
+
+/// Re-entrant read guards share one lock guard through the thread's table (a raw pointer
+/// turned back into an `Rc`): taken, cloned, dropped out of order, then a writer.
+#[test]
+fn reentrant_reads_share_one_lock() {
+    let p = small_pool::<Root>();
+    let r1 = p.read();
+    let r2 = p.read();
+    let r3 = p.try_read().unwrap();
+    drop(r1);
+    assert_eq!(r3.n, r2.n);
+    drop(r3);
+    drop(r2);
+    let w = p.try_write().unwrap();
+    drop(w);
+    drop(p.read());
+}

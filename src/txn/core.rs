@@ -123,6 +123,8 @@ pub(crate) struct Fixup {
 }
 
 pub(crate) struct PoolCore {
+    /// Unique for the life of the process (never reused, unlike an address).
+    id: u64,
     base: usize,
     reserved: usize,
     pub(crate) tag: u16,
@@ -170,6 +172,8 @@ mod tls {
         pub(super) static BUILD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
         /// The last registry hit: (epoch, start, end, core).
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = const { Cell::new((0, 0, 0, 0)) };
+        /// The reader lock this thread holds, by pool (`PoolCore::id`): its shared guard.
+        pub(super) static READS: std::cell::RefCell<Vec<(u64, *const ())>> = const { std::cell::RefCell::new(Vec::new()) };
     }
 }
 
@@ -182,12 +186,44 @@ mod tls {
         pub(super) static IN_SCRATCH: Cell<bool> = Cell::new(false);
         pub(super) static BUILD: Cell<(usize, usize)> = Cell::new((0, 0));
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
+        pub(super) static READS: std::cell::RefCell<Vec<(u64, *const ())>> = std::cell::RefCell::new(Vec::new());
     }
 }
-use tls::{BUILD, CACHE, IN_SCRATCH, TOKEN};
+use tls::{BUILD, CACHE, IN_SCRATCH, READS, TOKEN};
 
 fn token() -> usize {
     TOKEN.with(|t| t as *const u8 as usize)
+}
+
+/// The shared reader lock this thread holds on the pool `id`, if any.
+fn held_read(id: u64) -> Option<*const ()> {
+    READS.with(|r| r.borrow().iter().find(|e| e.0 == id).map(|e| e.1))
+}
+
+/// How long a writer waits for the lock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Wait {
+    Forever,
+    /// Until the instant, or (`None`) not at all.
+    Until(Option<std::time::Instant>),
+}
+
+/// A reader's hold on a pool. All the read guards one thread holds on one pool share one
+/// lock guard (reference counted, found through the thread's `READS` entry): the lock is
+/// released when the last of them drops, in whatever order they drop. Keyed by the pool's
+/// unique `id`, not its address, so a guard leaked with `mem::forget` (the lock then stays
+/// held, as std's would) never lends its lock to a later pool at the same address.
+pub(crate) struct ReadLock<'a> {
+    id: u64,
+    guard: std::rc::Rc<sync::RwLockReadGuard<'a, ()>>,
+}
+
+impl Drop for ReadLock<'_> {
+    fn drop(&mut self) {
+        if std::rc::Rc::strong_count(&self.guard) == 1 {
+            READS.with(|r| r.borrow_mut().retain(|e| e.0 != self.id));
+        }
+    }
 }
 
 /// One open pool (or scratch pool) in the registry.
@@ -239,7 +275,9 @@ impl PoolCore {
     fn with_tag(heap: Heap, txn: Txn, read_only: bool, tag: u16, image: bool) -> Result<CoreBox> {
         let base = heap.io.map.base() as usize;
         let reserved = heap.io.map.reserved();
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let core = CoreBox::new(PoolCore {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             base,
             reserved,
             tag,
@@ -532,28 +570,79 @@ impl PoolCore {
 
     // ---- reader / writer admission ----
 
-    pub(crate) fn read_lock(&self) -> sync::RwLockReadGuard<'_, ()> {
+    pub(crate) fn read_lock(&self) -> ReadLock<'_> {
+        self.try_read_lock(true)
+            .expect("a blocking read lock is always taken")
+    }
+
+    /// The reader lock for a `ReadGuard`. Re-entrant: a thread that holds a read guard of
+    /// this pool gets another without locking again (its first one already excludes
+    /// writers), so a second `read()` never queues behind a waiting writer. `None` when
+    /// `wait` is false and a writer holds the lock.
+    pub(crate) fn try_read_lock(&self, wait: bool) -> Option<ReadLock<'_>> {
         assert!(
             self.writer.load(Ordering::Relaxed) != token(),
             "pcoll: read() while this thread holds write() on the same pool would deadlock; \
              read through the write guard"
         );
-        sync::read(&self.lock)
+        if let Some(p) = held_read(self.id) {
+            let p = p.cast::<sync::RwLockReadGuard<'_, ()>>();
+            // SAFETY: `p` came from `Rc::into_raw`-style `Rc::as_ptr` of this pool's shared
+            // guard, which is alive (the entry leaves `READS` before its last Rc drops); the
+            // guard borrows this same core, which outlives the new `ReadLock`.
+            let guard = unsafe {
+                std::rc::Rc::increment_strong_count(p);
+                std::rc::Rc::from_raw(p)
+            };
+            return Some(ReadLock { id: self.id, guard });
+        }
+        let lock = if wait {
+            sync::read(&self.lock)
+        } else {
+            match self.lock.try_read() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return None,
+            }
+        };
+        let guard = std::rc::Rc::new(lock);
+        let p = std::rc::Rc::as_ptr(&guard).cast::<()>();
+        READS.with(|r| r.borrow_mut().push((self.id, p)));
+        Some(ReadLock { id: self.id, guard })
+    }
+
+    /// True when the calling thread holds a read guard of this pool.
+    fn holds_read(&self) -> bool {
+        held_read(self.id).is_some()
     }
 
     /// Takes the writer lock and opens a transaction.
     pub(crate) fn write_lock(&self) -> Result<sync::RwLockWriteGuard<'_, ()>> {
+        self.try_write_lock(Wait::Forever)
+    }
+
+    /// [`Self::write_lock`], waiting as `wait` says: `Err(WouldBlock)` when the lock is not
+    /// free in time.
+    pub(crate) fn try_write_lock(&self, wait: Wait) -> Result<sync::RwLockWriteGuard<'_, ()>> {
         if self.read_only {
             return Err(Error::ReadOnly {
                 path: self.path().to_owned(),
             });
         }
         assert!(
+            !self.holds_read(),
+            "pcoll: write() while this thread holds read() on the same pool would deadlock; \
+             drop the read guard first"
+        );
+        assert!(
             self.writer.load(Ordering::Relaxed) != token(),
             "pcoll: nested write() on the same pool in one thread; use the outer guard \
              (its transaction already covers the inner work)"
         );
-        let g = sync::write(&self.lock);
+        let g = match wait {
+            Wait::Forever => sync::write(&self.lock),
+            Wait::Until(deadline) => self.write_until(deadline)?,
+        };
         self.writer.store(token(), Ordering::Relaxed);
         let tx = self.tx();
         if tx.st.txn.poisoned {
@@ -565,6 +654,33 @@ impl PoolCore {
         }
         tx.st.txn.begin();
         Ok(g)
+    }
+
+    /// Tries the writer lock until `deadline` (`None`: once), sleeping between tries: std's
+    /// lock has no timed form.
+    fn write_until(
+        &self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<sync::RwLockWriteGuard<'_, ()>> {
+        let mut pause = std::time::Duration::from_micros(20);
+        loop {
+            match self.lock.try_write() {
+                Ok(g) => return Ok(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            match deadline {
+                Some(d) if std::time::Instant::now() < d => {
+                    std::thread::sleep(pause.min(d - std::time::Instant::now()));
+                    pause = (pause * 2).min(std::time::Duration::from_millis(2));
+                }
+                _ => {
+                    return Err(Error::WouldBlock {
+                        path: self.path().to_owned(),
+                    });
+                }
+            }
+        }
     }
 
     /// Ends the writer role (after commit or abort); the caller then drops the lock guard.
@@ -660,13 +776,10 @@ impl PoolCore {
     }
 
     /// Shared access to the state while a reader lock is held (no writer can be active).
-    pub(crate) fn with_state<T>(
-        &self,
-        _read: &sync::RwLockReadGuard<'_, ()>,
-        f: impl FnOnce(&State) -> T,
-    ) -> T {
-        // SAFETY: the caller holds this pool's reader lock (the proof argument), so no writer
-        // (the only mutator of `state`) is active.
+    pub(crate) fn with_state<T>(&self, _read: &ReadLock<'_>, f: impl FnOnce(&State) -> T) -> T {
+        // SAFETY: the caller holds this pool's reader lock, itself or through an earlier read
+        // guard of this thread (the proof argument), so no writer (the only mutator of
+        // `state`) is active.
         f(unsafe { &*self.state.get() })
     }
 
