@@ -661,7 +661,17 @@ impl<R: Persistent + fmt::Debug> fmt::Debug for ReadGuard<'_, R> {
 }
 
 /// One write transaction. Derefs to `&mut R` (logging the root on first mutable access).
-/// Commits on drop; rolls back if dropped during a panic.
+///
+/// Ends in one of three ways:
+/// - [`WriteGuard::commit`]: commits and returns the outcome (`Err` when the commit failed,
+///   the transaction then rolled back, and the pool goes on);
+/// - [`WriteGuard::abort`]: rolls back;
+/// - drop: commits, and rolls back if dropped during a panic. A commit that fails in `drop`
+///   (out of space, an I/O error) rolls back and then **panics**, since `drop` cannot return
+///   the error and a silent rollback would look like success to the code that made the
+///   changes. Code that must handle commit failures calls `commit()`, or uses
+///   [`Pool::transaction`], which returns them as `Err`. It never panics while another panic
+///   unwinds.
 pub struct WriteGuard<'a, R: Persistent> {
     pool: &'a Pool<R>,
     lock: Option<RwLockWriteGuard<'a, ()>>,
