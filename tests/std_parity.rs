@@ -250,3 +250,27 @@ parity!(string_std_methods, {
     let bad = S::from_utf8(vec![0xff, 0]).is_err();
     format!("{s} {bytes:?} {back} {bad} {}", s.len())
 });
+
+parity!(map_entries_and_disjoint_borrows, {
+    let mut m: HM<u64, u64> = HM::from([(1, 10), (2, 20), (3, 30)]);
+    let [a, b, none] = m.get_disjoint_mut([&1, &3, &9]);
+    std::mem::swap(a.unwrap(), b.unwrap());
+    let none = none.is_none();
+    let mut t: BM<u64, S> = BM::from([(2, S::from("b")), (1, S::from("a")), (3, S::from("c"))]);
+    if let Some(mut e) = t.first_entry() {
+        e.get_mut().push_str("!");
+    }
+    let last = t.last_entry().map(|e| e.remove());
+    let firstk = t.first_entry().map(|e| *e.key());
+    format!("{} {none:?} {t:?} {last:?} {firstk:?}", sorted(m))
+});
+
+parity!(set_replace, {
+    let mut h: HS<u64> = HS::from([1, 2]);
+    let r1 = h.replace(2);
+    let r2 = h.replace(3);
+    let mut b: BS<S> = BS::from([S::from("x")]);
+    let r3 = b.replace(S::from("x"));
+    let r4 = b.replace(S::from("y"));
+    format!("{} {r1:?} {r2:?} {b:?} {r3:?} {r4:?}", sorted(h))
+});

@@ -719,6 +719,38 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
         Some(self.value_mut_at(i, "get_mut"))
     }
 
+    /// Mutable references to the values of `N` keys at once (each logged), `None` for an
+    /// absent key, as `HashMap::get_disjoint_mut`.
+    ///
+    /// # Panics
+    /// If two of the keys are equal.
+    ///
+    /// ```
+    /// let mut m: pcoll::PHashMap<u64, u64> = [(1, 10), (2, 20)].into();
+    /// let [a, b, c] = m.get_disjoint_mut([&1, &2, &3]);
+    /// std::mem::swap(a.unwrap(), b.unwrap());
+    /// assert!(c.is_none());
+    /// assert_eq!((m[&1], m[&2]), (20, 10));
+    /// ```
+    pub fn get_disjoint_mut<Q, const N: usize>(&mut self, ks: [&Q; N]) -> [Option<&mut V>; N]
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let at: [Option<usize>; N] = ks.map(|k| self.find(k).map(|(_, i)| i));
+        for (n, i) in at.iter().enumerate() {
+            assert!(
+                i.is_none() || !at[..n].contains(i),
+                "pcoll: PHashMap::get_disjoint_mut: duplicate keys"
+            );
+        }
+        let ptrs =
+            at.map(|i| i.map(|i| std::ptr::from_mut(self.value_mut_at(i, "get_disjoint_mut"))));
+        // SAFETY: distinct full buckets (checked above), each value logged and handed out;
+        // `&mut self` makes them exclusive for its borrow.
+        ptrs.map(|p| p.map(|p| unsafe { &mut *p }))
+    }
+
     /// Removes `k`; returns its value.
     pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
     where

@@ -611,3 +611,23 @@ impl std::io::Write for PVec<u8> {
         Ok(())
     }
 }
+
+// ---- sets: `replace` ----
+
+impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
+    /// Adds `value`, replacing an equal element, which is returned (as `HashSet::replace`).
+    pub fn replace(&mut self, value: T) -> Option<T> {
+        let old = self.take(&value);
+        self.insert(value);
+        old
+    }
+}
+
+impl<T: Persistent + Ord> PBTreeSet<T> {
+    /// Adds `value`, replacing an equal element, which is returned (as `BTreeSet::replace`).
+    pub fn replace(&mut self, value: T) -> Option<T> {
+        let old = self.take(&value);
+        self.insert(value);
+        old
+    }
+}

@@ -888,6 +888,33 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         kv.map(handle::detach)
     }
 
+    /// The entry of the smallest key, if any (as `BTreeMap::first_entry`).
+    ///
+    /// ```
+    /// let mut m: pcoll::PBTreeMap<u64, u64> = [(1, 10), (2, 20)].into();
+    /// if let Some(mut e) = m.first_entry() {
+    ///     *e.get_mut() += 1;
+    /// }
+    /// assert_eq!(m.last_entry().map(|e| e.remove()), Some(20));
+    /// assert_eq!(m.into_iter().collect::<Vec<_>>(), [(1, 11)]);
+    /// ```
+    pub fn first_entry(&mut self) -> Option<OccupiedEntry<'_, K, V>> {
+        self.end_entry(false)
+    }
+
+    /// The entry of the largest key, if any (as `BTreeMap::last_entry`).
+    pub fn last_entry(&mut self) -> Option<OccupiedEntry<'_, K, V>> {
+        self.end_entry(true)
+    }
+
+    fn end_entry(&mut self, last: bool) -> Option<OccupiedEntry<'_, K, V>> {
+        if self.len == 0 {
+            return None;
+        }
+        let path = self.with_home(|m, core| m.end_path(core, last))?;
+        Some(OccupiedEntry { map: self, path })
+    }
+
     /// The entry of `key`, for in-place changes.
     ///
     /// ```
