@@ -63,8 +63,9 @@ pub struct CrashReport {
     pub images: usize,
     /// Images produced by crashing recovery itself.
     pub recovery_images: usize,
-    /// Images that recovered to the state before the transaction / after it.
+    /// Images that recovered to the state before the transaction.
     pub before: usize,
+    /// Images that recovered to the state after it.
     pub after: usize,
     /// Everything that went wrong (empty when the transaction is crash-atomic).
     pub violations: Vec<String>,
@@ -93,6 +94,7 @@ impl CrashReport {
 /// Settings of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
+    /// The medium model.
     pub media: Media,
     /// Images per persistence point at most.
     pub budget: usize,
@@ -100,6 +102,7 @@ pub struct Config {
     pub exhaustive_upto: usize,
     /// Crash recovery too (for images whose recovery had work to do).
     pub crash_recovery: bool,
+    /// Seed of the random subsets.
     pub seed: u64,
 }
 

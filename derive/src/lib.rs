@@ -14,6 +14,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, parse_macro_input, parse_quote};
 
+/// `#[derive(Persistent)]`: see `pcoll::Persistent`.
 #[proc_macro_derive(Persistent)]
 pub fn derive_persistent(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -26,13 +26,26 @@ pub enum Durability {
 #[non_exhaustive]
 pub enum Event {
     /// `off .. off + len` is handed to the medium by the barrier that follows.
-    Persist { off: u64, len: u64 },
+    Persist {
+        /// First byte.
+        off: u64,
+        /// Bytes.
+        len: u64,
+    },
     /// The barrier: every range announced since the last one is durable now.
     Barrier,
     /// An undo entry covering `off .. off + len` was appended; the in-place write follows.
-    Logged { off: u64, len: u64 },
+    Logged {
+        /// First byte saved.
+        off: u64,
+        /// Bytes saved.
+        len: u64,
+    },
     /// The file grew to `len` bytes (durably, before the header says so).
-    Grow { len: u64 },
+    Grow {
+        /// The new length.
+        len: u64,
+    },
     /// A transaction was acknowledged to the caller as committed.
     Committed,
     /// Recovery (or an abort) finished restoring saved bytes.
@@ -42,6 +55,7 @@ pub enum Event {
 /// Receives every persistence event with the current bytes of the pool (`image`), in program
 /// order. Tests implement it to keep a shadow of the durable medium.
 pub trait Recorder: Send + Sync {
+    /// Called at each event with the pool's bytes as they are in memory at that point.
     fn event(&self, ev: Event, image: &[u8]);
 }
 
