@@ -394,7 +394,7 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
 
     /// Moves every entry out (eagerly) and releases the table.
     pub fn drain(&mut self) -> std::vec::IntoIter<(K, V)> {
-        let mut out = Vec::with_capacity(self.len());
+        let mut out = Vec::with_capacity(self.iter_len());
         if self.raw == 0 {
             return out.into_iter();
         }
