@@ -274,3 +274,33 @@ parity!(set_replace, {
     let r4 = b.replace(S::from("y"));
     format!("{} {r1:?} {r2:?} {b:?} {r3:?} {r4:?}", sorted(h))
 });
+
+parity!(extract_if_of_maps_and_sets, {
+    let mut h: HM<u64, S> = (0..8)
+        .map(|k| (k, S::from(format!("{k}").as_str())))
+        .collect();
+    let odd = sorted(h.extract_if(|k, v| {
+        v.push('!');
+        k % 2 == 1
+    }));
+    let mut hs: HS<u64> = (0..9).collect();
+    let threes = sorted(hs.extract_if(|k| k % 3 == 0));
+    let mut b: BM<u64, u64> = (0..10).map(|k| (k, k * 10)).collect();
+    let mid: Vec<(u64, u64)> = b
+        .extract_if(2..8, |k, v| {
+            *v += 1;
+            k % 2 == 0
+        })
+        .collect();
+    let mut bs: BS<u64> = (0..10).collect();
+    let first_two: Vec<u64> = bs.extract_if(.., |k| k % 2 == 0).take(2).collect();
+    let mut e: HM<u64, u64> = HM::new();
+    let occ = e.entry(1).insert_entry(10);
+    let got = (*occ.key(), *occ.get());
+    let again = e.entry(1).insert_entry(11).remove();
+    format!(
+        "{odd} {} {threes} {} {mid:?} {b:?} {first_two:?} {bs:?} {got:?} {again}",
+        sorted(h),
+        sorted(hs)
+    )
+});

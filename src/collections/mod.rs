@@ -10,7 +10,7 @@ pub mod phashmap;
 pub mod phashset;
 pub mod pstring;
 pub mod pvec;
-mod std_api;
+pub(crate) mod std_api;
 mod table;
 
 pub use pstring::PString;

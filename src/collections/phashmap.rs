@@ -13,6 +13,7 @@
 
 #![allow(unsafe_code)]
 
+pub use super::std_api::MapExtractIf as ExtractIf;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
@@ -422,24 +423,38 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// Keeps the entries for which `f` returns true. Each value is logged before `f` sees
     /// it mutably.
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
-        // Removal never moves other entries, so the table is walked a group at a time.
-        for pos in (0..self.buckets()).step_by(table::GROUP) {
-            let Some(bits) = self.view().map(|t| t.full_in_group(pos)) else {
-                return;
-            };
-            for i in bits.map(|b| pos + b) {
+        let mut at = 0;
+        while let Some(kv) = self.take_next_where(&mut at, &mut |k, v| !f(k, v)) {
+            handle::drop_owned(kv);
+        }
+    }
+
+    /// From bucket `*at` on, the first entry for which `f` says true, moved out of the map
+    /// (`*at` then points past it); `f` sees every full bucket it passes, its value logged.
+    /// Removal never moves other entries, so a walk can go on from `*at` after a removal
+    /// (`retain`, `extract_if`).
+    pub(crate) fn take_next_where(
+        &mut self,
+        at: &mut usize,
+        f: &mut dyn FnMut(&K, &mut V) -> bool,
+    ) -> Option<(K, V)> {
+        while *at < self.buckets() {
+            let (pos, from) = (*at & !(table::GROUP - 1), *at);
+            let bits = self.view()?.full_in_group(pos);
+            for i in bits.map(|b| pos + b).filter(|&i| i >= from) {
+                *at = i + 1;
                 let v = self.value_mut_at(i, "retain") as *mut V;
                 let k = &self.view().expect("non-empty").get(i).0 as *const K;
                 // SAFETY: bucket i is full and stays so while `f` runs (`f` cannot reach the
                 // map); the value is logged and exclusive through `&mut self`.
-                if !f(unsafe { &*k }, unsafe { &mut *v }) {
+                if f(unsafe { &*k }, unsafe { &mut *v }) {
                     let kv = self.with_pool(|m, core| m.take_at(core, i));
-                    handle::drop_owned(
-                        kv.unwrap_or_else(|e| panic!("pcoll: PHashMap::retain: {e}")),
-                    );
+                    return Some(kv.unwrap_or_else(|e| panic!("pcoll: PHashMap::retain: {e}")));
                 }
             }
+            *at = pos + table::GROUP;
         }
+        None
     }
 
     /// Shrinks the table to the smallest that holds the entries (releases it when empty).
@@ -866,6 +881,25 @@ where
         }
     }
 
+    /// Sets the value (dropping an old one) and returns the occupied entry (as
+    /// `Entry::insert_entry`).
+    ///
+    /// ```
+    /// let mut m: pcoll::PHashMap<u64, u64> = pcoll::PHashMap::new();
+    /// let e = m.entry(1).insert_entry(10);
+    /// assert_eq!((*e.key(), *e.get()), (1, 10));
+    /// assert_eq!(m.entry(1).insert_entry(11).remove(), 11);
+    /// ```
+    pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
+        match self {
+            Entry::Occupied(mut e) => {
+                drop(e.insert(value));
+                e
+            }
+            Entry::Vacant(e) => e.insert_entry(value),
+        }
+    }
+
     /// The value, inserting `f()` when absent.
     pub fn or_insert_with<W: IntoPersistent<V>, F: FnOnce() -> W>(self, f: F) -> &'a mut V {
         match self {
@@ -988,6 +1022,29 @@ where
     /// # Panics
     /// When the pool is full.
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
+        let (map, i) = self.insert_at(value);
+        // The slot was just written without undo (fresh for this transaction's purposes):
+        // changes through the reference need no log entry and are noted for write-back.
+        let p = map.with_home(|m, core| {
+            let t = m.table(core).expect("just inserted");
+            let p = value_slot(&t, i);
+            handle::hand_out(core, off_of(m.raw), p, 1);
+            p
+        });
+        // SAFETY: bucket i is full with the new entry; exclusive through the map's `&mut`,
+        // whose pool (holding the map, with_home) outlives it.
+        unsafe { &mut *p }
+    }
+
+    /// Inserts the entry and returns it as an occupied entry (as
+    /// `VacantEntry::insert_entry`).
+    pub fn insert_entry(self, value: impl IntoPersistent<V>) -> OccupiedEntry<'a, K, V, S> {
+        let (map, index) = self.insert_at(value);
+        OccupiedEntry { map, index }
+    }
+
+    /// Inserts the entry; returns the map and the entry's bucket.
+    fn insert_at(self, value: impl IntoPersistent<V>) -> (&'a mut PHashMap<K, V, S>, usize) {
         let (hash, key) = (self.hash, self.key);
         let i = self.map.with_home(|m, core| {
             m.settle(core);
@@ -998,17 +1055,7 @@ where
             m.insert_new(core, hash, kv)
         });
         let i = i.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
-        // The slot was just written without undo (fresh for this transaction's purposes):
-        // changes through the reference need no log entry and are noted for write-back.
-        let p = self.map.with_home(|m, core| {
-            let t = m.table(core).expect("just inserted");
-            let p = value_slot(&t, i);
-            handle::hand_out(core, off_of(m.raw), p, 1);
-            p
-        });
-        // SAFETY: bucket i is full with the new entry; exclusive through the map's `&mut`,
-        // whose pool (holding the map, with_home) outlives it.
-        unsafe { &mut *p }
+        (self.map, i)
     }
 }
 

@@ -101,6 +101,11 @@ impl<T: Persistent, S: Persistent> PHashSet<T, S> {
         self.map.clear()
     }
 
+    /// The map under the set, for the std methods composed from it (`std_api.rs`).
+    pub(crate) fn map_mut(&mut self) -> &mut PHashMap<T, (), S> {
+        &mut self.map
+    }
+
     /// The map under the set (by-value iteration).
     pub(crate) fn into_map(self) -> PHashMap<T, (), S> {
         self.map

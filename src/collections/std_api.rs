@@ -631,3 +631,143 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
         old
     }
 }
+
+// ---- extract_if of the maps and sets: lazy, as std's (what is not reached stays) ----
+
+impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
+    /// An iterator that removes and yields the entries for which `pred` is true (as
+    /// `HashMap::extract_if`; entries not reached when it is dropped stay). Each value is
+    /// logged before `pred` sees it.
+    ///
+    /// ```
+    /// let mut m: pcoll::PHashMap<u64, u64> = (0..6).map(|k| (k, k * 10)).collect();
+    /// let mut odd: Vec<(u64, u64)> = m.extract_if(|k, _| k % 2 == 1).collect();
+    /// odd.sort();
+    /// assert_eq!(odd, [(1, 10), (3, 30), (5, 50)]);
+    /// assert_eq!(m.len(), 3);
+    /// ```
+    pub fn extract_if<F: FnMut(&K, &mut V) -> bool>(
+        &mut self,
+        pred: F,
+    ) -> MapExtractIf<'_, K, V, S, F> {
+        MapExtractIf {
+            map: self,
+            at: 0,
+            pred,
+        }
+    }
+}
+
+/// The iterator of [`PHashMap::extract_if`].
+pub struct MapExtractIf<'a, K: Persistent, V: Persistent, S: Persistent, F> {
+    map: &'a mut PHashMap<K, V, S>,
+    at: usize,
+    pred: F,
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent, F: FnMut(&K, &mut V) -> bool> Iterator
+    for MapExtractIf<'_, K, V, S, F>
+{
+    type Item = (K, V);
+    fn next(&mut self) -> Option<(K, V)> {
+        let kv = self.map.take_next_where(&mut self.at, &mut self.pred)?;
+        Some(handle::detach(kv))
+    }
+}
+
+impl<K: Persistent, V: Persistent, S: Persistent, F> fmt::Debug for MapExtractIf<'_, K, V, S, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExtractIf")
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Persistent, S: Persistent> PHashSet<T, S> {
+    /// An iterator that removes and yields the elements for which `pred` is true (as
+    /// `HashSet::extract_if`).
+    pub fn extract_if<F: FnMut(&T) -> bool>(&mut self, mut pred: F) -> impl Iterator<Item = T> {
+        self.map_mut()
+            .extract_if(move |k, ()| pred(k))
+            .map(|(k, ())| k)
+    }
+}
+
+impl<K: Persistent + Ord + Clone, V: Persistent> PBTreeMap<K, V> {
+    /// An iterator that removes and yields, in key order, the entries of `range` for which
+    /// `pred` is true (as `BTreeMap::extract_if`; entries not reached when it is dropped
+    /// stay). Each step searches from the last key seen, so keys must be `Clone` (a deep
+    /// copy for handle types); each value is logged before `pred` sees it.
+    ///
+    /// ```
+    /// let mut m: pcoll::PBTreeMap<u64, u64> = (0..10).map(|k| (k, k)).collect();
+    /// let even: Vec<(u64, u64)> = m.extract_if(2..8, |k, _| k % 2 == 0).collect();
+    /// assert_eq!(even, [(2, 2), (4, 4), (6, 6)]);
+    /// assert_eq!(m.len(), 7);
+    /// ```
+    pub fn extract_if<R, F>(&mut self, range: R, pred: F) -> BTreeExtractIf<'_, K, V, F>
+    where
+        R: std::ops::RangeBounds<K>,
+        F: FnMut(&K, &mut V) -> bool,
+    {
+        BTreeExtractIf {
+            map: self,
+            from: range.start_bound().cloned(),
+            to: range.end_bound().cloned(),
+            pred,
+        }
+    }
+}
+
+/// The iterator of [`PBTreeMap::extract_if`].
+pub struct BTreeExtractIf<'a, K: Persistent, V: Persistent, F> {
+    map: &'a mut PBTreeMap<K, V>,
+    from: std::ops::Bound<K>,
+    to: std::ops::Bound<K>,
+    pred: F,
+}
+
+impl<K, V, F> Iterator for BTreeExtractIf<'_, K, V, F>
+where
+    K: Persistent + Ord + Clone,
+    V: Persistent,
+    F: FnMut(&K, &mut V) -> bool,
+{
+    type Item = (K, V);
+    fn next(&mut self) -> Option<(K, V)> {
+        loop {
+            let (key, hit) = {
+                let range = (self.from.as_ref(), self.to.as_ref());
+                let (k, v) = self.map.range_mut::<K, _>(range).next()?;
+                ((*k).clone(), (self.pred)(k, v))
+            };
+            if hit {
+                let kv = self.map.remove_entry(&key);
+                self.from = std::ops::Bound::Excluded(key);
+                return kv;
+            }
+            self.from = std::ops::Bound::Excluded(key);
+        }
+    }
+}
+
+impl<K: Persistent, V: Persistent, F> fmt::Debug for BTreeExtractIf<'_, K, V, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExtractIf").finish_non_exhaustive()
+    }
+}
+
+impl<T: Persistent + Ord + Clone> PBTreeSet<T> {
+    /// An iterator that removes and yields, in order, the elements of `range` for which
+    /// `pred` is true (as `BTreeSet::extract_if`; elements must be `Clone`, see
+    /// [`PBTreeMap::extract_if`]).
+    pub fn extract_if<R, F>(&mut self, range: R, mut pred: F) -> impl Iterator<Item = T>
+    where
+        R: std::ops::RangeBounds<T>,
+        F: FnMut(&T) -> bool,
+    {
+        self.map_mut()
+            .extract_if(range, move |k, ()| pred(k))
+            .map(|(k, ())| k)
+    }
+}

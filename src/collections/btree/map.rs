@@ -10,6 +10,7 @@
 
 #![allow(unsafe_code)]
 
+pub use crate::collections::std_api::BTreeExtractIf as ExtractIf;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

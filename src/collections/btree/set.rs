@@ -43,6 +43,11 @@ impl<T: Persistent> Default for PBTreeSet<T> {
 }
 
 impl<T: Persistent> PBTreeSet<T> {
+    /// The map under the set, for the std methods composed from it (`std_api.rs`).
+    pub(crate) fn map_mut(&mut self) -> &mut PBTreeMap<T, ()> {
+        &mut self.map
+    }
+
     /// An empty set.
     pub const fn new() -> Self {
         PBTreeSet {
