@@ -683,3 +683,24 @@ proptest! {
         }
     }
 }
+
+/// Issue 14's compositions: `extract_if` over a range (partly consumed, string keys
+/// included), `first_entry`/`last_entry` changes and removal.
+#[test]
+fn crash_extract_if_and_end_entries() {
+    crash("extract_if, first_entry, last_entry", |r| {
+        let n =
+            r.b.extract_if(10..80, |k, v| {
+                *v += 1;
+                k % 4 == 0
+            })
+            .take(6)
+            .count();
+        assert_eq!(n, 6);
+        let _ = r.s.extract_if(.., |k, _| k.as_str() < "key03").count();
+        if let Some(mut e) = r.m.first_entry() {
+            *e.get_mut() += 100;
+        }
+        r.m.last_entry().map(|e| e.remove());
+    });
+}

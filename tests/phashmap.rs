@@ -722,3 +722,26 @@ proptest! {
         p.check().unwrap();
     }
 }
+
+/// Issue 14's compositions: `extract_if` (partly consumed), `insert_entry`, a set's
+/// `extract_if` and `replace`, `get_disjoint_mut`.
+#[test]
+fn crash_extract_if_and_entries() {
+    crash("extract_if, insert_entry, replace, get_disjoint_mut", |r| {
+        let taken: Vec<(u64, u64)> =
+            r.m.extract_if(|k, v| {
+                *v += 1;
+                k % 2 == 0
+            })
+            .take(3)
+            .collect();
+        assert_eq!(taken.len(), 3);
+        let mut e = r.m.entry(77).insert_entry(7);
+        *e.get_mut() += 1;
+        let _ = r.set.extract_if(|x| *x == 2).count();
+        r.set.replace(3);
+        if let [Some(a), Some(b)] = r.m.get_disjoint_mut([&1, &77]) {
+            std::mem::swap(a, b);
+        }
+    });
+}

@@ -601,3 +601,24 @@ fn crash_log_spanning_segments() {
             .assert_ok(&format!("PVec log across segments ({media:?})"));
     }
 }
+
+/// Issue 14's compositions: `splice`, `extract_if` (partly consumed), `get_mut` of a range,
+/// `pop_if`, `shrink_to`, on plain values and on boxes (handles).
+#[test]
+fn crash_splice_extract_if_and_ranges() {
+    crash(
+        "splice, extract_if, get_mut(range), pop_if, shrink_to",
+        |r| {
+            let removed: Vec<u64> = r.v.splice(2..5, [70, 71]).collect();
+            assert_eq!(removed, [2, 3, 4]);
+            let _ = r.v.extract_if(.., |x| *x % 3 == 0).next();
+            if let Some(s) = r.v.get_mut(1..4) {
+                s.reverse();
+            }
+            let _ = r.v.pop_if(|x| *x > 5);
+            r.v.shrink_to(4);
+            let _ = r.b.extract_if(1.., |b| **b % 2 == 0).count();
+            r.b.splice(..1, [PBox::new(40)]);
+        },
+    );
+}
