@@ -61,5 +61,7 @@ pub use heap::check::{CheckReport, Visitor};
 pub use heap::persist::{Durability, Event, Medium, Recorder};
 pub use pcoll_derive::Persistent;
 pub use persistent::{Fingerprint, Persistent, Relocator};
+#[doc(hidden)]
+pub use persistent::{ReprInt, repr_bits};
 pub use pool::{Options, Pool, PoolStats, ReadGuard, WriteGuard};
 pub use txn::TxnStats;

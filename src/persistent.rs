@@ -227,10 +227,64 @@ plain!(
     isize,
     f32,
     f64,
-    bool,
-    char,
     ()
 );
+
+// SAFETY: plain data, one leaf in the layout; `visit` reads its byte as an integer.
+unsafe impl Persistent for bool {
+    fn layout(fp: &mut Fingerprint) {
+        fp.primitive("bool", 1, 1);
+    }
+    /// For `check()`: a byte other than 0 or 1 (a damaged pool) is reported, read as an
+    /// integer, never as a `bool`.
+    fn visit(&self, v: &mut Visitor<'_>) {
+        let b: u8 = repr_bits(self);
+        if b > 1 {
+            v.problem(format!("a bool holds the byte {b:#04x}"));
+        }
+    }
+}
+
+// SAFETY: plain data, one leaf in the layout; `visit` reads its bits as an integer.
+unsafe impl Persistent for char {
+    fn layout(fp: &mut Fingerprint) {
+        fp.primitive("char", 4, 4);
+    }
+    /// For `check()`: a value that is not a Unicode scalar value is reported.
+    fn visit(&self, v: &mut Visitor<'_>) {
+        let c: u32 = repr_bits(self);
+        if char::from_u32(c).is_none() {
+            v.problem(format!("a char holds {c:#x}, not a Unicode scalar value"));
+        }
+    }
+}
+
+/// Integer types every bit pattern of which is a value (what [`repr_bits`] may read).
+#[doc(hidden)]
+pub trait ReprInt: Copy + 'static {}
+impl ReprInt for u8 {}
+impl ReprInt for u16 {}
+impl ReprInt for u32 {}
+impl ReprInt for u64 {}
+impl ReprInt for i8 {}
+impl ReprInt for i16 {}
+impl ReprInt for i32 {}
+impl ReprInt for i64 {}
+
+/// The bits of `x` as the integer `R` of the same size: how `check()` reads a `bool`, a
+/// `char` or a derived enum's discriminant from the pool without reading an invalid value
+/// as its type. (Used by the derive.)
+///
+/// # Panics
+/// If `T` and `R` differ in size.
+#[doc(hidden)]
+pub fn repr_bits<T, R: ReprInt>(x: &T) -> R {
+    assert_eq!(size_of::<T>(), size_of::<R>(), "repr_bits: sizes differ");
+    // SAFETY: `x` is a valid reference to size_of::<R>() initialised bytes (the types the
+    // callers pass, bool, char and fieldless repr(int) enums, have no padding), and every
+    // bit pattern is an R.
+    unsafe { (x as *const T).cast::<R>().read_unaligned() }
+}
 
 // SAFETY: an array of Persistent elements; layout names the element type and the length,
 // visit reports every element's blocks.

@@ -244,3 +244,78 @@ fn a_misaligned_pointer_panics_clearly() {
     });
     assert!(msg.contains("not aligned"), "{msg}");
 }
+
+#[derive(Persistent, Default, Clone, Copy, PartialEq, Debug)]
+#[repr(u8)]
+enum Mode {
+    #[default]
+    Off = 0,
+    On = 7,
+}
+
+#[derive(Persistent, Default)]
+struct Flags {
+    mark: u64,
+    flag: bool,
+    c: char,
+    mode: Mode,
+    flags: PVec<bool>,
+}
+
+/// Issue 13 #8: the bytes of a `bool`, a `char` and a derived enum in the pool are validated
+/// by `check()`, read as integers (reading an invalid one as its type would be undefined
+/// behaviour): each damaged value is reported, the intact pool passes.
+#[test]
+fn check_validates_bools_chars_and_enums() {
+    let opts = || Pool::<Flags>::options().durability(Durability::Process);
+    let p = opts().in_memory().unwrap();
+    {
+        let mut w = p.write();
+        w.mark = 0x5eed_5eed_5eed_5eed;
+        w.flag = true;
+        w.c = 'é';
+        w.mode = Mode::On;
+        w.flags.extend([true, false, true]);
+    }
+    p.check().unwrap();
+    let img = p.image();
+    let root = (0..img.len() - 8)
+        .step_by(8)
+        .find(|&i| img[i..i + 8] == 0x5eed_5eed_5eed_5eed_u64.to_le_bytes())
+        .unwrap()
+        - std::mem::offset_of!(Flags, mark);
+    let elems = {
+        let mut at = None;
+        for i in 0..img.len() - 3 {
+            if img[i..i + 3] == [1, 0, 1] && i != root + std::mem::offset_of!(Flags, flag) {
+                at = Some(i);
+            }
+        }
+        at.unwrap()
+    };
+    let cases: [(usize, &[u8], &str); 4] = [
+        (
+            root + std::mem::offset_of!(Flags, flag),
+            &[2],
+            "a bool holds",
+        ),
+        (
+            root + std::mem::offset_of!(Flags, c),
+            &[0x00, 0xd8, 0, 0],
+            "not a Unicode scalar",
+        ),
+        (
+            root + std::mem::offset_of!(Flags, mode),
+            &[3],
+            "no variant has",
+        ),
+        (elems + 1, &[0xff], "a bool holds"),
+    ];
+    for (at, bytes, what) in cases {
+        let mut d = img.clone();
+        d[at..at + bytes.len()].copy_from_slice(bytes);
+        let p = opts().from_image(&d).unwrap();
+        let err = p.check().unwrap_err().to_string();
+        assert!(err.contains(what), "{what}: {err}");
+    }
+}

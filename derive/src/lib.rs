@@ -150,6 +150,7 @@ fn enum_body(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<(Tokens, Tok
         ));
     };
     let mut layout = Tokens::new();
+    let mut known = Vec::new();
     for v in &e.variants {
         if !matches!(v.fields, Fields::Unit) {
             return Err(syn::Error::new(
@@ -164,6 +165,18 @@ fn enum_body(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<(Tokens, Tok
             fp.write_str(#label);
             fp.write_u64(Self::#probe as #repr as u64);
         });
+        known.push(quote! { Self::#probe as #repr });
     }
-    Ok((layout, Tokens::new()))
+    // `check()` reads the discriminant as an integer and reports one no variant has.
+    let visit = quote! {
+        let d: #repr = ::pcoll::repr_bits(self);
+        if ![#(#known),*].contains(&d) {
+            v.problem(::std::format!(
+                "{} holds the discriminant {}, which no variant has",
+                ::core::any::type_name::<Self>(),
+                d
+            ));
+        }
+    };
+    Ok((layout, visit))
 }

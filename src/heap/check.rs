@@ -27,8 +27,9 @@ impl Visitor<'_> {
         self.seen.insert(off) && self.allocated.get(&off).is_some_and(|&have| have >= size)
     }
 
-    /// A value found its own invariants broken.
-    pub(crate) fn problem(&mut self, what: String) {
+    /// Reports a broken invariant that a value's `visit` found (`check()` then fails with
+    /// `Error::Corrupted`, listing it).
+    pub fn problem(&mut self, what: String) {
         self.problems.push(what);
     }
 }
