@@ -162,9 +162,8 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
             buckets.is_power_of_two() && buckets >= table::GROUP,
             "pcoll: PHashMap with {buckets} buckets: the pool is damaged"
         );
-        let (size, align) =
-            table::layout::<(K, V)>(buckets).map_or((usize::MAX, 8), |l| (l.0, l.1));
-        let base = core.ptr_aligned(off_of(self.raw), size, align);
+        let size = table::layout::<(K, V)>(buckets).map_or(usize::MAX, |l| l.0);
+        let base = core.ptr_aligned(off_of(self.raw), size, table::align_of_table::<(K, V)>());
         // SAFETY: the map's invariants: `raw` names its table block, of this layout (`ptr`
         // checked the bounds), with `items` full slots; the view borrows `self`.
         Some(unsafe { RawTable::from_base(base, buckets) })

@@ -45,9 +45,19 @@ pub(crate) fn buckets_for(n: usize) -> Option<usize> {
         .and_then(usize::checked_next_power_of_two)
 }
 
+/// The alignment of a table block of `T`s (its control bytes are read 8 at a time).
+#[inline]
+pub(crate) const fn align_of_table<T>() -> usize {
+    if align_of::<T>() > 8 {
+        align_of::<T>()
+    } else {
+        8
+    }
+}
+
 /// Size, alignment, and slot offset of the block for `buckets` buckets of `T`.
 pub(crate) fn layout<T>(buckets: usize) -> Option<(usize, usize, usize)> {
-    let align = align_of::<T>().max(8);
+    let align = align_of_table::<T>();
     let slots_at = (buckets + GROUP).checked_next_multiple_of(align)?;
     let size = buckets.checked_mul(size_of::<T>())?.checked_add(slots_at)?;
     Some((size, align, slots_at))

@@ -133,8 +133,8 @@ pub(crate) struct PoolCore {
     escaped: AtomicUsize,
     /// `state.fixups.len()`, readable without taking the state (a check on hot paths).
     fixups: AtomicUsize,
-    /// The block [`Self::expect_block`] last looked up in this transaction, and its size.
-    checked: (AtomicU64, AtomicU64),
+    /// Blocks [`Self::expect_block`] looked up in this transaction, and their sizes.
+    checked: [(AtomicU64, AtomicU64); CHECKED],
     /// Bytes of pool memory mapped (grows under the writer; read by handles for bounds).
     len: AtomicU64,
     lock: RwLock<()>,
@@ -198,6 +198,18 @@ fn token() -> usize {
 /// The shared reader lock this thread holds on the pool `id`, if any.
 fn held_read(id: u64) -> Option<*const ()> {
     READS.with(|r| r.borrow().iter().find(|e| e.0 == id).map(|e| e.1))
+}
+
+/// Entries of `PoolCore::checked`.
+const CHECKED: usize = 16;
+
+#[cold]
+#[inline(never)]
+fn bad_pointer(off: u64, len: usize, align: usize) -> ! {
+    if off != 0 && off & (align as u64 - 1) != 0 {
+        panic!("pcoll: handle points at offset {off}, not aligned to {align}: the pool is damaged")
+    }
+    panic!("pcoll: handle points outside its pool (offset {off}, {len} bytes): the pool is damaged")
 }
 
 /// How long a writer waits for the lock.
@@ -283,7 +295,7 @@ impl PoolCore {
             tag,
             escaped: AtomicUsize::new(0),
             fixups: AtomicUsize::new(0),
-            checked: (AtomicU64::new(0), AtomicU64::new(0)),
+            checked: std::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
             read_only,
             len: AtomicU64::new(heap.io.map.len() as u64),
             lock: RwLock::new(()),
@@ -540,12 +552,7 @@ impl PoolCore {
     /// A raw pointer to `off .. off + len` of pool memory, after a bounds check.
     #[inline]
     pub(crate) fn ptr(&self, off: u64, len: usize) -> *mut u8 {
-        let end = off.checked_add(len as u64);
-        assert!(
-            off != 0 && end.is_some_and(|e| e <= self.len.load(Ordering::Relaxed)),
-            "pcoll: handle points outside its pool (offset {off}, {len} bytes): the pool is damaged"
-        );
-        self.base().wrapping_add(off as usize)
+        self.ptr_aligned(off, len, 1)
     }
 
     /// [`Self::ptr`] for a typed value that needs `align` (a power of two): a damaged
@@ -553,11 +560,15 @@ impl PoolCore {
     /// (The mapping's base is page aligned, so an aligned offset is an aligned address.)
     #[inline]
     pub(crate) fn ptr_aligned(&self, off: u64, len: usize, align: usize) -> *mut u8 {
-        assert!(
-            off & (align as u64 - 1) == 0,
-            "pcoll: handle points at offset {off}, not aligned to {align}: the pool is damaged"
-        );
-        self.ptr(off, len)
+        let end = off.wrapping_add(len as u64);
+        let bad = off == 0
+            || off & (align as u64 - 1) != 0
+            || end < off
+            || end > self.len.load(Ordering::Relaxed);
+        if bad {
+            bad_pointer(off, len, align);
+        }
+        self.base().wrapping_add(off as usize)
     }
 
     /// The pool offset of a pointer into this pool's mapping.
@@ -685,7 +696,9 @@ impl PoolCore {
 
     /// Ends the writer role (after commit or abort); the caller then drops the lock guard.
     pub(crate) fn write_unlock(&self) {
-        self.checked.0.store(0, Ordering::Relaxed);
+        self.checked
+            .iter()
+            .for_each(|c| c.0.store(0, Ordering::Relaxed));
         self.writer.store(0, Ordering::Relaxed);
     }
 
@@ -744,9 +757,11 @@ impl PoolCore {
     /// lookup; the scratch pool (written only by this process) and readers skip it.
     pub(crate) fn expect_block(&self, off: u64, size: usize, what: &str) {
         // Blocks neither shrink nor go away within a transaction (frees wait for commit), so
-        // the last block found large enough stays so until the transaction ends: a loop of
-        // pushes pays two loads and a compare. (Only the writer sets it.)
-        let (last, room) = &self.checked;
+        // a block found large enough stays so until the transaction ends: a small
+        // direct-mapped cache of them makes a loop over a few containers pay two loads and a
+        // compare per change. (Only the writer sets it.)
+        let slot = (off.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % CHECKED;
+        let (last, room) = &self.checked[slot];
         if last.load(Ordering::Relaxed) == off && size as u64 <= room.load(Ordering::Relaxed) {
             return;
         }

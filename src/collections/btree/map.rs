@@ -113,8 +113,6 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         Some(unsafe { NodeRef::new(core, off_of(self.root), self.height as usize) })
     }
 
-    /// The root, for reading through `&self` (the map must be in pool memory).
-    #[inline]
     /// The count an iterator starts from: `len`, but never more pairs than the pool's bytes
     /// could hold, so a damaged count cannot make `collect()` ask for terabytes.
     fn iter_len(&self, core: Option<&PoolCore>) -> usize {
@@ -122,6 +120,8 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         self.len().min(most)
     }
 
+    /// The root, for reading through `&self` (the map must be in pool memory).
+    #[inline]
     fn view(&self) -> Option<(&PoolCore, NodeRef<'_, K, V>)> {
         if self.len == 0 {
             return None;
