@@ -10,6 +10,8 @@ pub mod phashmap;
 pub mod phashset;
 pub mod pstring;
 pub mod pvec;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub(crate) mod std_api;
 mod table;
 
