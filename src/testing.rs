@@ -118,6 +118,14 @@ impl Default for Config {
     }
 }
 
+/// A recorder that records nothing: it makes a memory pool commit as its simulated medium
+/// would.
+struct Silent;
+
+impl Recorder for Silent {
+    fn event(&self, _: Event, _: &[u8]) {}
+}
+
 /// Runs `op` as one write transaction on a pool prepared by `setup`, and checks every crash
 /// image of it. `observe` maps the root to a comparable model.
 pub fn crash_check<R, M>(
@@ -137,7 +145,12 @@ where
             .max_size(8 << 20)
             .simulate(cfg.media.medium())
     };
-    let p0 = opts().in_memory().expect("memory pool");
+    // The setup commits as the medium would (write-back or line flushes, redo records),
+    // so the start image holds what those commits leave: records, redo slots.
+    let p0 = opts()
+        .recorder(Arc::new(Silent))
+        .in_memory()
+        .expect("memory pool");
     setup(&p0);
     let start = p0.image();
     let before = observe(&p0.read());
@@ -182,8 +195,9 @@ struct Shadow {
 
 struct ShadowState {
     durable: Vec<u8>,
-    /// Ranges announced for the barrier in progress.
-    inflight: Vec<(u64, u64)>,
+    /// Ranges handed to the medium since the last barrier, with their bytes at that moment
+    /// (a hand-over without a barrier is followed by other changes in memory).
+    inflight: Vec<(u64, u64, Vec<u8>)>,
     acked: bool,
     points: usize,
     rng: u64,
@@ -221,7 +235,7 @@ impl Shadow {
                 .collect(),
             Media::FilePages => {
                 let mut units: Vec<usize> = Vec::new();
-                for &(off, len) in &st.inflight {
+                for &(off, len, _) in &st.inflight {
                     units.extend(off as usize / unit..((off + len) as usize).div_ceil(unit));
                 }
                 units.sort_unstable();
@@ -231,10 +245,11 @@ impl Shadow {
                     .map(span)
                     .filter_map(|(a, b)| {
                         let mut v = st.durable[a..b].to_vec();
-                        for &(off, len) in &st.inflight {
-                            let (lo, hi) = ((off as usize).max(a), ((off + len) as usize).min(b));
+                        for (off, len, bytes) in &st.inflight {
+                            let (off, len) = (*off as usize, *len as usize);
+                            let (lo, hi) = (off.max(a), (off + len).min(b));
                             if lo < hi {
-                                v[lo - a..hi - a].copy_from_slice(&image[lo..hi]);
+                                v[lo - a..hi - a].copy_from_slice(&bytes[lo - off..hi - off]);
                             }
                         }
                         (v != st.durable[a..b]).then_some((a, v))
@@ -266,15 +281,20 @@ impl Shadow {
     /// The barrier completed: what it covered is durable.
     fn settle(&self, st: &mut ShadowState, image: &[u8]) {
         let unit = self.cfg.media.unit() as u64;
-        for (off, len) in std::mem::take(&mut st.inflight) {
-            let (a, b) = match self.cfg.media {
-                Media::FilePages => (off, off + len),
-                Media::PmemLines => (
-                    off / unit * unit,
-                    ((off + len).div_ceil(unit) * unit).min(image.len() as u64),
-                ),
-            };
-            st.durable[a as usize..b as usize].copy_from_slice(&image[a as usize..b as usize]);
+        for (off, len, bytes) in std::mem::take(&mut st.inflight) {
+            match self.cfg.media {
+                Media::FilePages => {
+                    st.durable[off as usize..(off + len) as usize].copy_from_slice(&bytes);
+                }
+                Media::PmemLines => {
+                    let (a, b) = (
+                        off / unit * unit,
+                        ((off + len).div_ceil(unit) * unit).min(image.len() as u64),
+                    );
+                    st.durable[a as usize..b as usize]
+                        .copy_from_slice(&image[a as usize..b as usize]);
+                }
+            }
         }
     }
 }
@@ -283,7 +303,10 @@ impl Recorder for Shadow {
     fn event(&self, ev: Event, image: &[u8]) {
         let mut st = self.state.lock().unwrap();
         match ev {
-            Event::Persist { off, len } => st.inflight.push((off, len)),
+            Event::Persist { off, len } => {
+                let bytes = image[off as usize..(off + len) as usize].to_vec();
+                st.inflight.push((off, len, bytes));
+            }
             Event::Barrier => {
                 self.crash_point(&mut st, image);
                 self.settle(&mut st, image);

@@ -37,14 +37,21 @@ struct Model {
     big: Vec<u8>,
 }
 
-/// One transaction's work: appends, a value handed out and dropped, growth of the pool (the
-/// big vector) and of the undo log (a large overwrite).
+/// Steps numbered from here are small: they fit a redo slot, so they commit with one barrier
+/// (the large ones use the two-barrier undo protocol).
+const SMALL: u64 = 1000;
+
+/// One transaction's work: appends, a value handed out and dropped, and for a large step
+/// growth of the pool (the big vector) and of the undo log (a large overwrite).
 fn step(w: &mut Root, i: u64) -> pcoll::Result<()> {
-    w.v.try_extend_from_slice(&vec![i; 2000])?;
+    w.v.try_extend_from_slice(&vec![i; if i >= SMALL { 4 } else { 2000 }])?;
     w.s.try_push_str(&format!("<{i}>"))?;
     w.m.try_insert(i, format!("value {i}").as_str())?;
     drop(w.m.remove(&(i - 1)));
     w.t.try_insert(i, i * i)?;
+    if i >= SMALL {
+        return Ok(());
+    }
     w.big.try_extend_from_slice(&vec![i as u8; 150_000])?;
     for b in w.big.as_mut_slice().iter_mut().take(40_000) {
         *b = b.wrapping_add(1);
@@ -54,11 +61,15 @@ fn step(w: &mut Root, i: u64) -> pcoll::Result<()> {
 
 impl Model {
     fn step(&mut self, i: u64) {
-        self.v.extend(std::iter::repeat_n(i, 2000));
+        self.v
+            .extend(std::iter::repeat_n(i, if i >= SMALL { 4 } else { 2000 }));
         self.s.push_str(&format!("<{i}>"));
         self.m.insert(i, format!("value {i}"));
         self.m.remove(&(i - 1));
         self.t.insert(i, i * i);
+        if i >= SMALL {
+            return;
+        }
         self.big.extend(std::iter::repeat_n(i as u8, 150_000));
         for b in self.big.iter_mut().take(40_000) {
             *b = b.wrapping_add(1);
@@ -103,19 +114,22 @@ fn op_names(call: Call) -> &'static [&'static str] {
 struct Tally {
     injected: u64,
     poisoned: u64,
+    /// Failures after the commit point: `Ok`, durable, the pool poisoned.
+    after_commit: u64,
 }
 
 /// Fails the n-th `call` of one transaction for every n it reaches (with `sticky`, every
 /// later call of the kind in that transaction too), checking the contract after each.
-fn sweep(d: Durability, call: Call, errno: i32, sticky: bool) -> Tally {
+fn sweep(d: Durability, call: Call, errno: i32, sticky: bool, small: bool) -> Tally {
     let dir = TempDir::new("faults");
-    let before = steps_before();
+    let first = if small { SMALL } else { 1 };
+    let before = first - 1 + steps_before();
     let mut tally = Tally::default();
     for n in 1.. {
         let path = dir.file(&format!("p{n}"));
         let pool = opts(d).create(&path).unwrap();
         let mut model = Model::default();
-        for i in 1..=before {
+        for i in first..=before {
             pool.transaction(|w| step(w, i)).unwrap();
             model.step(i);
         }
@@ -129,20 +143,35 @@ fn sweep(d: Durability, call: Call, errno: i32, sticky: bool) -> Tally {
             break;
         }
         tally.injected += 1;
-        let ctx = format!("{d:?}, {call:?} #{n} (sticky: {sticky})");
-        match res {
+        let ctx = format!("{d:?}, {call:?} #{n} (sticky: {sticky}, small: {small})");
+        let committed = match res {
             Err(Error::Io { op, .. }) => {
-                assert!(op_names(call).contains(&op), "{ctx}: reported as {op}")
+                assert!(op_names(call).contains(&op), "{ctx}: reported as {op}");
+                false
+            }
+            // A failure after the commit point (a redo commit's home writes): the
+            // transaction is durable in its redo record, and the pool is poisoned so that no
+            // later commit can overwrite that record before a reopen replays it.
+            Ok(()) => {
+                model.step(i);
+                tally.after_commit += 1;
+                true
             }
             other => panic!("{ctx}: expected an Io error, got {other:?}"),
-        }
+        };
         assert_eq!(
             Model::of(&pool.read()),
             model,
             "{ctx}: memory after the failure"
         );
         // The fault is gone: the pool goes on without a reopen, unless poisoned.
-        match pool.transaction(|w| step(w, i + 1)) {
+        let next = pool.transaction(|w| step(w, i + 1));
+        assert!(
+            !committed || matches!(next, Err(Error::Poisoned { .. })),
+            "{ctx}: a pool whose committed transaction is only in its redo record must refuse \
+             writes: {next:?}"
+        );
+        match next {
             Ok(()) => {
                 model.step(i + 1);
                 assert_eq!(
@@ -174,18 +203,33 @@ fn every_failed_call_is_an_error_that_loses_nothing() {
             (Call::Fallocate, libc_enospc()),
             (Call::Mmap, libc_enomem()),
         ] {
-            for sticky in [false, true] {
-                let t = sweep(d, call, errno, sticky);
+            for (sticky, small) in [(false, false), (true, false), (false, true), (true, true)] {
+                let t = sweep(d, call, errno, sticky, small);
                 // Every kind is reached where it exists: growth reserves disk blocks
                 // (`fallocate`, issue 13 #5) and maps them in both modes; only `Sync` writes
                 // back.
-                let reached = d == Durability::Sync || matches!(call, Call::Fallocate | Call::Mmap);
-                assert_eq!(t.injected > 0, reached, "{d:?} {call:?}: {t:?}");
+                // Small steps do not grow the pool.
+                let reached = if small {
+                    d == Durability::Sync && matches!(call, Call::Pwrite | Call::Fdatasync)
+                } else {
+                    d == Durability::Sync || matches!(call, Call::Fallocate | Call::Mmap)
+                };
+                assert_eq!(
+                    t.injected > 0,
+                    reached,
+                    "{d:?} {call:?} small {small}: {t:?}"
+                );
                 lines.push(format!(
-                    "  {d:?} {call:?} {}: {} failures, {} poisoned",
+                    "  {d:?} {call:?} {} {}: {} failures, {} poisoned, {} after the commit point",
+                    if small {
+                        "small (redo)"
+                    } else {
+                        "large (undo)"
+                    },
                     if sticky { "from then on" } else { "once" },
                     t.injected,
-                    t.poisoned
+                    t.poisoned,
+                    t.after_commit
                 ));
                 total.injected += t.injected;
                 total.poisoned += t.poisoned;

@@ -8,7 +8,8 @@
 //! ```text
 //!   0  magic      [u8; 8]  "PCOLPOOL"
 //!   8  version    u32      FORMAT_VERSION
-//!  12  flags      u32      feature flags (none defined yet; unknown bits are refused)
+//!  12  flags      u32      feature flags: bit 0 REDO (redo slots in the primary log);
+//!                            unknown bits are refused
 //!  16  page_size  u32      4096
 //!  20  hdr_len    u32      256
 //!  24  seq        u64      bumped on every header write
@@ -31,6 +32,9 @@ use crate::error::Error;
 pub(crate) const MAGIC: [u8; 8] = *b"PCOLPOOL";
 pub(crate) const FORMAT_VERSION: u32 = 1;
 pub(crate) const HDR_LEN: usize = 256;
+/// The pool keeps redo slots at the end of its primary log segment (`txn/redo.rs`). Builds
+/// that do not know the flag refuse the pool instead of ignoring committed records.
+pub(crate) const FLAG_REDO: u32 = 1;
 pub(crate) const SLOT_OFFSETS: [usize; 2] = [0, 2048];
 const NAME_LEN: usize = 128;
 
@@ -107,7 +111,9 @@ impl Header {
             return Err(Error::HeaderChecksum { path });
         }
         let flags = u32_at(b, 12);
-        if flags != 0 || u32_at(b, 16) != super::map::PAGE as u32 || u32_at(b, 20) != HDR_LEN as u32
+        if flags & !FLAG_REDO != 0
+            || u32_at(b, 16) != super::map::PAGE as u32
+            || u32_at(b, 20) != HDR_LEN as u32
         {
             return Err(Error::corrupted(
                 &path,

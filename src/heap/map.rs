@@ -135,24 +135,29 @@ impl Mapping {
     /// (`pwrite` each, then one `fdatasync`). For a shared mapping the page cache already has
     /// the bytes: `fdatasync` alone makes them durable. Memory pools have no medium.
     pub(crate) fn write_back(&self, ranges: &[(u64, u64)]) -> SysResult<()> {
+        self.write_ranges(ranges)?;
+        match &self.backing {
+            #[cfg(not(miri))]
+            Backing::File { file, mode } if *mode != FileMode::ReadOnly => sys::fdatasync(file),
+            _ => Ok(()),
+        }
+    }
+
+    /// Hands `ranges` of a private mapping to the file (`pwrite`, no `fdatasync`): durable
+    /// at the next barrier. A shared mapping's page cache has them already.
+    pub(crate) fn write_ranges(&self, ranges: &[(u64, u64)]) -> SysResult<()> {
         let Backing::File { file, mode } = &self.backing else {
             return Ok(());
         };
-        if *mode == FileMode::ReadOnly {
-            return Ok(());
-        }
         #[cfg(not(miri))]
-        {
-            if *mode == FileMode::Private {
-                for &(off, len) in ranges {
-                    let p = self.check(off as usize, len as usize);
-                    // SAFETY: p .. p+len is mapped (check); the kernel only reads it.
-                    unsafe { sys::pwrite_all(file, p, len as usize, off) }?;
-                }
+        if *mode == FileMode::Private {
+            for &(off, len) in ranges {
+                let p = self.check(off as usize, len as usize);
+                // SAFETY: p .. p+len is mapped (check); the kernel only reads it.
+                unsafe { sys::pwrite_all(file, p, len as usize, off) }?;
             }
-            sys::fdatasync(file)?;
         }
-        let _ = ranges;
+        let _ = (ranges, file, mode);
         Ok(())
     }
 

@@ -41,6 +41,20 @@ impl HeapIo {
             .map_err(|f| Error::io(&self.path, f.op, f.err))
     }
 
+    /// A barrier with no ranges of its own: what was handed over before is durable after.
+    pub(crate) fn barrier(&self) -> Result<()> {
+        self.persist
+            .barrier(&self.map)
+            .map_err(|f| Error::io(&self.path, f.op, f.err))
+    }
+
+    /// `ranges` handed to the file without a barrier (see `Persister::hand_over`).
+    pub(crate) fn hand_over(&self, ranges: &[(u64, u64)]) -> Result<()> {
+        self.persist
+            .hand_over(&self.map, ranges)
+            .map_err(|f| Error::io(&self.path, f.op, f.err))
+    }
+
     /// One barrier over `ranges`, with `last` handed to the file after the others.
     pub(crate) fn persist_last(&self, ranges: &[(u64, u64)], last: (u64, u64)) -> Result<()> {
         self.persist
@@ -192,6 +206,13 @@ impl Heap {
 
     pub(crate) fn path(&self) -> &Path {
         &self.io.path
+    }
+
+    /// Pages of the primary log segment (its header page included).
+    pub(crate) fn log_pages(&self) -> u64 {
+        self.io
+            .map
+            .read_u64(self.hdr.log_off as usize + segment::OFF_PAGES)
     }
 
     pub(crate) fn valid_size(&self) -> u64 {

@@ -212,6 +212,38 @@ impl Persister {
         Ok(())
     }
 
+    /// A barrier over nothing new: on a write-back file an `fdatasync`, which makes earlier
+    /// hand-overs durable. Nothing elsewhere.
+    pub(crate) fn barrier(&self, map: &Mapping) -> SysResult<()> {
+        if self.barrier != Barrier::WriteBack {
+            return Ok(());
+        }
+        map.write_back(&[])?;
+        self.counters.barriers.fetch_add(1, Ordering::Relaxed);
+        self.note(map, Event::Barrier);
+        Ok(())
+    }
+
+    /// Hands `ranges` to the medium without a barrier: on a write-back file, `pwrite`s that
+    /// the next barrier makes durable (redo commits' home writes). Nothing elsewhere.
+    pub(crate) fn hand_over(&self, map: &Mapping, ranges: &[(u64, u64)]) -> SysResult<()> {
+        if self.barrier != Barrier::WriteBack {
+            return Ok(());
+        }
+        let ranges = coalesce(ranges);
+        if self.recorder.is_some() {
+            for &(off, len) in &ranges {
+                self.note(map, Event::Persist { off, len });
+            }
+        }
+        map.write_ranges(&ranges)?;
+        let bytes: u64 = ranges.iter().map(|r| r.1).sum();
+        self.counters
+            .synced_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Tells the recorder, if any.
     pub(crate) fn note(&self, map: &Mapping, ev: Event) {
         if let Some(r) = &self.recorder {

@@ -44,6 +44,8 @@ pub(crate) struct Entry {
 pub(crate) struct LogChain {
     /// (segment offset, end of its data area)
     segs: Vec<(u64, u64)>,
+    /// The redo slots at the end of the primary segment, on pools with `FLAG_REDO`.
+    pub redo: Option<[super::redo::Slot; 2]>,
     seg: usize,
     pos: u64,
 }
@@ -96,10 +98,20 @@ impl LogChain {
             segs.push((off, end));
             off = map.read_u64(off as usize + segment::OFF_AUX);
         }
+        let mut redo = None;
+        if heap.hdr.flags & crate::heap::header::FLAG_REDO != 0 {
+            let pages = (segs[0].1 - segs[0].0) / PAGE as u64;
+            let Some((slots, taken)) = super::redo::slots(segs[0].0, pages) else {
+                return Err(Error::corrupted(heap.path(), "no room for the redo slots"));
+            };
+            segs[0].1 -= taken * PAGE as u64; // the undo entries end before them
+            redo = Some(slots);
+        }
         Ok(LogChain {
             seg: 0,
             pos: segs[0].0 + PAGE as u64,
             segs,
+            redo,
         })
     }
 

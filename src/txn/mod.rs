@@ -19,6 +19,7 @@
 pub(crate) mod core;
 pub(crate) mod lines;
 pub(crate) mod log;
+pub(crate) mod redo;
 
 use crate::error::Result;
 use crate::heap::persist::Event;
@@ -71,6 +72,16 @@ pub(crate) struct Txn {
     frees: Vec<u64>,
     /// True while a write-back commit hands the transaction's bytes to the file.
     in_file: bool,
+    /// The redo slot the next redo commit writes (they alternate), and the one a commit in
+    /// progress is writing (a failure must invalidate its record).
+    redo_next: usize,
+    redo_writing: Option<redo::Slot>,
+    /// A redo commit handed its changes to the file and no barrier has followed yet.
+    homes_pending: bool,
+    /// The commit record names a write-back commit's entries (`count > 0`): recovery would
+    /// check their bytes against its sum, which redo commits change; the first redo commit
+    /// after it retires the record (`count = 0`) in its own barrier.
+    record_counts: bool,
     /// A failed commit could not take its bytes back out of the file: no more writes until
     /// the pool is reopened (recovery then decides from the log).
     pub(crate) poisoned: bool,
@@ -100,6 +111,10 @@ impl Txn {
             fresh_blocks: Default::default(),
             frees: Vec::new(),
             in_file: false,
+            redo_next: 0,
+            redo_writing: None,
+            homes_pending: false,
+            record_counts: rec.count > 0,
             poisoned: false,
             volatile: false,
             stats: TxnStats::default(),
@@ -114,16 +129,25 @@ impl Txn {
                     .crc_of(txn.entries.iter().map(|e| (e.off, e.len)))
                     != rec.sum
         };
-        if g > d || torn_commit {
+        // A generation with a valid redo record committed through it: its undo entries
+        // (left in the log by a memory image, or by a fallback's log writes) are dead.
+        let redone = txn.newest_redo(heap).is_some_and(|r| g <= r);
+        if (g > d || torn_commit) && !redone {
             txn.gen_ = g;
             txn.recover(heap)?;
         }
+        txn.replay_redo(heap)?;
         txn.finish();
         Ok(txn)
     }
 
-    /// Writes the first commit records of a new pool.
+    /// Writes the first commit records of a new pool, and turns on its redo slots when the
+    /// primary log is large enough to hold them (the caller writes the header next).
     pub(crate) fn format(heap: &mut Heap) -> Result<()> {
+        let pages = heap.log_pages();
+        if redo::slots(heap.hdr.log_off, pages).is_some() {
+            heap.hdr.flags |= crate::heap::header::FLAG_REDO;
+        }
         for g in 1..=2 {
             let r = log::put_record(
                 &heap.io,
@@ -310,13 +334,123 @@ impl Txn {
             heap.io.persist_many(&ranges)?; // closes: changes not yet on the medium
             let rec = log::put_record(&heap.io, heap.hdr.log_off, plain);
             heap.io.persist_many(&[rec])?; // the commit point
+        } else if let Some((slot, ranges)) = self.redo_slot() {
+            self.redo_commit(heap, slot, ranges)?;
+            heap.io.persist.note(&heap.io.map, Event::Committed);
+            self.stats.commits += 1;
+            self.finish();
+            return Ok(());
         } else {
+            if self.homes_pending {
+                // Earlier redo commits' home writes become durable before this transaction's
+                // undo record can supersede their records (see `redo.rs`).
+                heap.io.barrier()?;
+                self.homes_pending = false;
+            }
             self.write_back_commit(heap)?;
         }
         self.done_gen = self.gen_;
         heap.io.persist.note(&heap.io.map, Event::Committed);
         self.stats.commits += 1;
         self.finish();
+        Ok(())
+    }
+
+    /// The slot for a redo commit of this transaction, if the pool has slots and the
+    /// transaction's changes fit one.
+    fn redo_slot(&self) -> Option<(redo::Slot, Vec<(u64, u64)>)> {
+        let slot = self.chain.redo?[self.redo_next];
+        let ranges = self.redo_ranges();
+        (redo::record_len(&ranges) <= slot.1).then_some((slot, ranges))
+    }
+
+    /// Every range this transaction changed, merged: saved ranges and fresh allocations.
+    fn redo_ranges(&self) -> Vec<(u64, u64)> {
+        let mut r: Vec<(u64, u64)> = self
+            .entries
+            .iter()
+            .filter(|e| !e.marker)
+            .map(|e| (e.off, e.len))
+            .collect();
+        r.extend_from_slice(&self.fresh);
+        merge_ranges(r)
+    }
+
+    /// One barrier: the redo record is the commit point; the changes then go to their
+    /// homes without one. A failure before the barrier completes leaves `redo_writing` set
+    /// for `abort`; a failure after it poisons the pool (the record holds the transaction
+    /// until a reopen replays it; later commits could overwrite it).
+    fn redo_commit(
+        &mut self,
+        heap: &mut Heap,
+        slot: redo::Slot,
+        ranges: Vec<(u64, u64)>,
+    ) -> Result<()> {
+        let rec = redo::put(&heap.io, slot, self.gen_, &ranges);
+        let mut barrier = vec![rec];
+        if self.record_counts {
+            let retire = log::Record {
+                gen_: self.done_gen,
+                count: 0,
+                sum: 0,
+            };
+            barrier.push(log::put_record(&heap.io, heap.hdr.log_off, retire));
+        }
+        self.redo_writing = Some(slot);
+        heap.io.persist_many(&barrier)?; // the commit point
+        self.redo_writing = None;
+        self.record_counts = false;
+        self.redo_next ^= 1;
+        self.stats.log_bytes += rec.1;
+        self.stats.log_entries += ranges.len() as u64;
+        self.homes_pending = true;
+        if heap.io.hand_over(&ranges).is_err() {
+            self.poisoned = true;
+        }
+        self.written_back += ranges.iter().map(|r| r.1).sum::<u64>() + rec.1;
+        if self.written_back > PRIVATE_COPY_LIMIT {
+            heap.io.barrier()?; // the handed-over pages must be durable first
+            self.homes_pending = false;
+            heap.io.map.drop_private_copies();
+            self.written_back = 0;
+        }
+        Ok(())
+    }
+
+    /// The generation of the newest valid redo record, if any.
+    fn newest_redo(&self, heap: &Heap) -> Option<u64> {
+        let slots = self.chain.redo?;
+        slots
+            .iter()
+            .filter_map(|&s| redo::read(heap, s))
+            .map(|r| r.gen_)
+            .max()
+    }
+
+    /// On open: every valid redo record newer than the last finished generation is copied
+    /// to its homes, oldest first, and made durable. Idempotent: a crash during it replays
+    /// the same records again.
+    fn replay_redo(&mut self, heap: &mut Heap) -> Result<()> {
+        let Some(slots) = self.chain.redo else {
+            return Ok(());
+        };
+        let mut recs: Vec<(usize, redo::Record)> = (0..2)
+            .filter_map(|i| redo::read(heap, slots[i]).map(|r| (i, r)))
+            .collect();
+        recs.sort_by_key(|r| r.1.gen_);
+        if let Some(newest) = recs.last() {
+            self.next_gen = self.next_gen.max(newest.1.gen_ + 1);
+            self.redo_next = newest.0 ^ 1;
+        }
+        let mut written = Vec::new();
+        for (_, rec) in recs.iter().filter(|r| r.1.gen_ > self.done_gen) {
+            written.extend(redo::apply(heap, rec));
+        }
+        if !written.is_empty() {
+            heap.io.persist_many(&written)?;
+            heap.io.sync_shared()?;
+            heap.io.persist.note(&heap.io.map, Event::Recovery);
+        }
         Ok(())
     }
 
@@ -357,6 +491,7 @@ impl Txn {
         self.in_file = true;
         heap.io.persist_last(&ranges, last)?; // the commit point (torn: the checksum tells)
         self.in_file = false;
+        self.record_counts = true;
         self.written_back += ranges.iter().map(|r| r.1).sum::<u64>() + last.1;
         if self.written_back > PRIVATE_COPY_LIMIT {
             heap.io.map.drop_private_copies();
@@ -382,6 +517,14 @@ impl Txn {
             self.poisoned = true;
         }
         self.in_file = false;
+        if let Some(slot) = self.redo_writing.take() {
+            // The record may be in the file (the barrier failed, not necessarily its writes):
+            // it must not be replayed.
+            let r = redo::clear(&heap.io, slot);
+            if heap.io.persist_many(&[r]).is_err() {
+                self.poisoned = true;
+            }
+        }
         heap.io.persist.note(&heap.io.map, Event::Recovery);
         heap.reset_volatile();
         self.finish();
