@@ -104,8 +104,10 @@ impl<R: Persistent + Default> Options<R> {
         self
     }
 
-    /// Bytes of the primary undo log of a new pool (default 64 KiB); larger transactions
-    /// add log segments as they need them.
+    /// Bytes of the primary log of a new pool (default 64 KiB); larger transactions add log
+    /// segments as they need them. Half of it holds the two redo slots (a quarter each):
+    /// a `Durability::Sync` transaction whose changes fit a slot commits with one barrier,
+    /// a larger one with two. A log of 4 pages or less has no redo slots.
     pub fn log_size(mut self, bytes: u64) -> Self {
         self.log_size = bytes;
         self
