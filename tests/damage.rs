@@ -319,3 +319,51 @@ fn check_validates_bools_chars_and_enums() {
         assert!(err.contains(what), "{what}: {err}");
     }
 }
+
+#[derive(Persistent, Default)]
+struct TreeRoot {
+    t: pcoll::PBTreeMap<u64, u64>,
+    b: Option<pcoll::PBox<u64>>,
+}
+
+/// Issue 13, the B-tree: a root pointer damaged to name a smaller block (a `PBox<u64>`'s) is
+/// refused before a change writes a node there; the box keeps its value.
+#[test]
+fn a_tree_pointer_to_a_smaller_block_is_refused_before_a_write() {
+    let opts = || Pool::<TreeRoot>::options().durability(Durability::Process);
+    let p = opts().in_memory().unwrap();
+    {
+        let mut w = p.write();
+        w.t.extend((0..5u64).map(|k| (k, k)));
+        w.b = Some(pcoll::PBox::new(0xb0b0_b0b0_b0b0_b0b0));
+    }
+    let img = p.image();
+    let find = |pat: u64| {
+        (0..img.len() - 8)
+            .step_by(8)
+            .filter(|&i| img[i..i + 8] == pat.to_le_bytes())
+            .collect::<Vec<_>>()
+    };
+    // The box's block holds the pattern; the tree's header is (root, height 0, len 5).
+    let boxed = find(0xb0b0_b0b0_b0b0_b0b0)[0] as u64;
+    let tree = find(5)
+        .into_iter()
+        .find(|&i| i >= 16 && img[i - 8..i] == [0; 8])
+        .expect("the tree header")
+        - 16;
+    let root = u64::from_le_bytes(img[tree..tree + 8].try_into().unwrap());
+    let fake = (root & !((1 << 48) - 1)) | boxed;
+    let mut d = img.clone();
+    d[tree..tree + 8].copy_from_slice(&fake.to_le_bytes());
+    // The box now reads as a leaf of 2 pairs (a node's length is its first field), so
+    // nothing else about it looks damaged: an insert would write its third pair past the
+    // box's 16-byte block.
+    d[boxed as usize..boxed as usize + 8].copy_from_slice(&2u64.to_le_bytes());
+    let p = opts().from_image(&d).unwrap();
+    let msg = panic_message(|| {
+        p.write().t.insert(100, 100);
+    });
+    assert!(msg.contains("the pool is damaged"), "{msg}");
+    assert_eq!(p.read().b.as_deref(), Some(&2));
+    assert!(p.check().is_err());
+}

@@ -162,6 +162,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     fn log_spans(&self, core: &PoolCore, spans: &[Span]) -> Result<()> {
         for s in spans {
             handle::settle::<V>(core, s.off);
+            // A damaged child pointer naming a smaller block must not be written past it.
+            let size = node_layout::<K, V>(self.height as usize - s.height).0;
+            core.expect_block(s.off, size, "PBTreeMap node");
         }
         let mut tx = core.tx();
         for s in spans {
