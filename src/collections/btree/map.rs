@@ -163,7 +163,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         for s in spans {
             handle::settle::<V>(core, s.off);
             // A damaged child pointer naming a smaller block must not be written past it.
-            let size = node_layout::<K, V>(self.height as usize - s.height).0;
+            let size = node_layout::<K, V>(s.height).0;
             core.expect_block(s.off, size, "PBTreeMap node");
         }
         let mut tx = core.tx();
