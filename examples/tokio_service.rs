@@ -7,6 +7,7 @@
 //! short and never wait for I/O; they may run inline, or the same way.
 //!
 //! Run: `cargo run --release --example tokio_service [POOL_PATH]`
+#![cfg(not(loom))]
 
 use std::sync::Arc;
 

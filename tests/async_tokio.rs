@@ -1,5 +1,6 @@
 //! The documented way to use a pool from tokio (`examples/tokio_service.rs`): transactions on
 //! the blocking pool, many tasks at once, every one counted.
+#![cfg(not(loom))]
 
 use std::sync::Arc;
 

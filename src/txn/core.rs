@@ -203,6 +203,12 @@ fn held_read(id: u64) -> Option<*const ()> {
 /// Entries of `PoolCore::checked`.
 const CHECKED: usize = 16;
 
+/// The `PoolCore::checked` entry of the block at `off`.
+#[inline]
+fn checked_slot(off: u64) -> usize {
+    (off.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % CHECKED
+}
+
 #[cold]
 #[inline(never)]
 fn bad_pointer(off: u64, len: usize, align: usize) -> ! {
@@ -418,8 +424,28 @@ impl PoolCore {
     }
 
     /// Ends the write transaction: commit (fixups first) or rollback. See [`Self::rollback`].
-    /// A failed commit is rolled back like an abort.
+    /// A failed commit is rolled back like an abort. Blocks the transaction freed or
+    /// allocated leave the [`Self::expect_block`] cache, which otherwise lasts across
+    /// transactions (a block keeps its size until it is freed).
     pub(crate) fn finish(&self, commit: bool) -> Result<()> {
+        let res = self.finish_txn(commit);
+        self.forget_checked();
+        res
+    }
+
+    /// Drops the `expect_block` entries of the blocks this transaction freed or allocated
+    /// (both: a commit frees the first, a rollback the second).
+    fn forget_checked(&self) {
+        let gone = self.tx().st.txn.take_ended_blocks();
+        for off in gone {
+            let (last, _) = &self.checked[checked_slot(off)];
+            if last.load(Ordering::Relaxed) == off {
+                last.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn finish_txn(&self, commit: bool) -> Result<()> {
         let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if commit { self.settle(None) } else { Ok(()) }
         }));
@@ -696,9 +722,6 @@ impl PoolCore {
 
     /// Ends the writer role (after commit or abort); the caller then drops the lock guard.
     pub(crate) fn write_unlock(&self) {
-        self.checked
-            .iter()
-            .for_each(|c| c.0.store(0, Ordering::Relaxed));
         self.writer.store(0, Ordering::Relaxed);
     }
 
@@ -756,21 +779,35 @@ impl PoolCore {
     /// there, so a damaged header never turns a write into one past its block. One allocator
     /// lookup; the scratch pool (written only by this process) and readers skip it.
     pub(crate) fn expect_block(&self, off: u64, size: usize, what: &str) {
-        // Blocks neither shrink nor go away within a transaction (frees wait for commit), so
-        // a block found large enough stays so until the transaction ends: a small
-        // direct-mapped cache of them makes a loop over a few containers pay two loads and a
-        // compare per change. (Only the writer sets it.)
-        let slot = (off.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % CHECKED;
-        let (last, room) = &self.checked[slot];
-        if last.load(Ordering::Relaxed) == off && size as u64 <= room.load(Ordering::Relaxed) {
+        if self.knows_block(off, size) || self.is_scratch() || !self.is_writer() {
             return;
         }
-        if self.is_scratch() || !self.is_writer() {
-            return;
+        self.look_up_block(&mut self.tx(), off, size, what);
+    }
+
+    /// [`Self::expect_block`] for a caller that holds the transaction already.
+    pub(crate) fn expect_block_in(&self, tx: &mut Tx<'_>, off: u64, size: usize, what: &str) {
+        if !self.knows_block(off, size) && !self.is_scratch() {
+            self.look_up_block(tx, off, size, what);
         }
-        let block = self.tx().st.heap.block_at(off).map(|b| b.size());
+    }
+
+    /// True when the cache knows a block of at least `size` bytes at `off`. A block keeps
+    /// its size until it is freed (frees wait for commit), and the blocks a transaction
+    /// freed or allocated leave the cache when it ends (`finish`): a loop over a few
+    /// containers pays two loads and a compare per change. Only the writer sets it.
+    #[inline]
+    fn knows_block(&self, off: u64, size: usize) -> bool {
+        let (last, room) = &self.checked[checked_slot(off)];
+        last.load(Ordering::Relaxed) == off && size as u64 <= room.load(Ordering::Relaxed)
+    }
+
+    #[cold]
+    fn look_up_block(&self, tx: &mut Tx<'_>, off: u64, size: usize, what: &str) {
+        let block = tx.st.heap.block_at(off).map(|b| b.size());
         let fits = block.as_ref().is_ok_and(|&b| b >= size);
         if let Ok(b) = block {
+            let (last, room) = &self.checked[checked_slot(off)];
             last.store(off, Ordering::Relaxed);
             room.store(b as u64, Ordering::Relaxed);
         }

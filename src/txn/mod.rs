@@ -70,6 +70,8 @@ pub(crate) struct Txn {
     /// Block offsets come from the allocator, not from users: a fast fixed hasher is fine.
     fresh_blocks: std::collections::HashSet<u64, std::hash::BuildHasherDefault<ahash::AHasher>>,
     frees: Vec<u64>,
+    /// `frees` and `fresh_blocks` of the transaction that just ended.
+    ended_blocks: Vec<u64>,
     /// True while a write-back commit hands the transaction's bytes to the file.
     in_file: bool,
     /// The redo slot the next redo commit writes (they alternate), and the one a commit in
@@ -110,6 +112,7 @@ impl Txn {
             fresh: Vec::new(),
             fresh_blocks: Default::default(),
             frees: Vec::new(),
+            ended_blocks: Vec::new(),
             in_file: false,
             redo_next: 0,
             redo_writing: None,
@@ -317,7 +320,9 @@ impl Txn {
             self.finish(); // nothing changed: no record
             return Ok(());
         }
-        for off in std::mem::take(&mut self.frees) {
+        let frees = std::mem::take(&mut self.frees);
+        self.ended_blocks.extend_from_slice(&frees);
+        for off in frees {
             self.chain.reserve(heap, ALLOC_LOG_RESERVE)?;
             heap.free(&mut Sink { txn: self }, off)?;
         }
@@ -568,7 +573,14 @@ impl Txn {
             .collect()
     }
 
+    /// The blocks the last transaction freed or allocated (see `PoolCore::finish`).
+    pub(crate) fn take_ended_blocks(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.ended_blocks)
+    }
+
     fn finish(&mut self) {
+        self.ended_blocks.extend(self.frees.iter().copied());
+        self.ended_blocks.extend(self.fresh_blocks.iter().copied());
         self.gen_ = 0;
         self.log_ranges.clear();
         self.entries.clear();

@@ -162,15 +162,16 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     fn log_spans(&self, core: &PoolCore, spans: &[Span]) -> Result<()> {
         for s in spans {
             handle::settle::<V>(core, s.off);
-            // A damaged child pointer naming a smaller block must not be written past it.
-            let size = node_layout::<K, V>(s.height).0;
-            core.expect_block(s.off, size, "PBTreeMap node");
         }
         let mut tx = core.tx();
         for s in spans {
             if tx.is_fresh(s.off) {
                 continue;
             }
+            // A damaged child pointer naming a smaller block must not be written past it
+            // (nodes this transaction allocated are known to be whole).
+            let size = node_layout::<K, V>(s.height).0;
+            core.expect_block_in(&mut tx, s.off, size, "PBTreeMap node");
             let n = self.node_at(core, s.off, self.height as usize - s.height);
             tx.log_ptr(n.len_ptr(), 2)?;
             let (a, b) = (s.pairs.0, s.pairs.1.min(CAP));
