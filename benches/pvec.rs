@@ -40,12 +40,13 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
-use pcoll::{Durability, PString, PVec, Persistent, Pool};
+use pcoll::{Durability, PString, PVec, PVecDeque, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Root {
     v: PVec<u64>,
     s: PString,
+    d: PVecDeque<u64>,
 }
 
 /// Elements read by `iter_sum` and `random_index`.
@@ -547,6 +548,36 @@ fn str_scan(c: &mut Criterion) {
     g.finish();
 }
 
+/// A FIFO in steady state (issue 16): 1000 × (`push_back`, `pop_front`) in one transaction on
+/// a queue of 1000 elements, against `VecDeque`.
+fn deque_fifo_1000_per_txn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("deque_fifo_1000_per_txn");
+    configure(&mut g, Kind::Slow);
+    let pool = mem_pool();
+    pool.write().d.extend(0..BATCH);
+    g.bench_function("pcoll_mem", |b| {
+        b.iter(|| {
+            let mut w = pool.write();
+            let d = &mut w.d;
+            for i in 0..BATCH {
+                d.push_back(black_box(i));
+                black_box(d.pop_front());
+            }
+        })
+    });
+    let mut std_d: std::collections::VecDeque<u64> = (0..BATCH).collect();
+    g.bench_function("std", |b| {
+        b.iter(|| {
+            let d = black_box(&mut std_d);
+            for i in 0..BATCH {
+                d.push_back(black_box(i));
+                black_box(d.pop_front());
+            }
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     print_sync_push_counters();
     print_batch_counters();
@@ -557,6 +588,7 @@ fn benches(c: &mut Criterion) {
     push_str_16(c);
     pop_1000_per_txn(c);
     str_scan(c);
+    deque_fifo_1000_per_txn(c);
 }
 
 criterion_group!(pvec, benches);

@@ -56,6 +56,7 @@ pub use collections::phashmap::PHashMap;
 pub use collections::phashset::PHashSet;
 pub use collections::pstring::PString;
 pub use collections::pvec::PVec;
+pub use collections::pvecdeque::PVecDeque;
 pub use error::{Error, Result};
 pub use heap::check::{CheckReport, Visitor};
 pub use heap::persist::{Durability, Event, Medium, Recorder};

@@ -10,6 +10,7 @@ pub mod phashmap;
 pub mod phashset;
 pub mod pstring;
 pub mod pvec;
+pub mod pvecdeque;
 #[cfg(feature = "serde")]
 mod serde_impls;
 pub(crate) mod std_api;

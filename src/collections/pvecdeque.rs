@@ -1,0 +1,520 @@
+//! `PVecDeque<T>`: a double-ended queue in the pool with `VecDeque`'s API, built from two
+//! `PVec`s: `back` holds the queue from some point on, in order; `front` holds the part before
+//! it in reverse order (its last element is the queue's first). Pushing and popping at either
+//! end is a push or pop of one vector; popping from an empty side first moves half of the
+//! other side over (amortized O(1)). Every change is a `PVec` change, so its logging and
+//! crash behaviour are `PVec`'s; there is no engine of its own.
+//!
+//! Differences from `VecDeque`, by construction: there is no `as_slices` (the front part is
+//! stored reversed); `make_contiguous` moves the front part into the back vector (O(n)) and
+//! returns the whole queue as one slice; moving half a side copies values with handles
+//! (`PString`, ...) out of and back into the pool.
+
+#![allow(unsafe_code)] // only the `Persistent` impl: a promise about layout
+
+use std::fmt;
+use std::ops::{Index, IndexMut, RangeBounds};
+
+use super::pvec::PVec;
+use crate::error::Result;
+use crate::heap::check::Visitor;
+use crate::persistent::{Fingerprint, Persistent, Relocator};
+
+/// A double-ended queue in pool memory.
+///
+/// ```
+/// use pcoll::{PVecDeque, Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct Root { jobs: PVecDeque<u64> }
+///
+/// let pool = Pool::<Root>::options().in_memory()?;
+/// let mut root = pool.write();
+/// root.jobs.push_back(2);
+/// root.jobs.push_back(3);
+/// root.jobs.push_front(1);
+/// assert_eq!(root.jobs.pop_front(), Some(1));
+/// assert_eq!(root.jobs[1], 3);
+/// assert_eq!(root.jobs.iter().copied().collect::<Vec<_>>(), [2, 3]);
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+pub struct PVecDeque<T: Persistent> {
+    /// The elements before `back`'s, last one first.
+    front: PVec<T>,
+    back: PVec<T>,
+}
+
+impl<T: Persistent> Default for PVecDeque<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Persistent> PVecDeque<T> {
+    /// An empty queue; it allocates on the first push.
+    pub const fn new() -> Self {
+        PVecDeque {
+            front: PVec::new(),
+            back: PVec::new(),
+        }
+    }
+
+    /// An empty queue with room for `n` elements at its back.
+    pub fn with_capacity(n: usize) -> Self {
+        PVecDeque {
+            front: PVec::new(),
+            back: PVec::with_capacity(n),
+        }
+    }
+
+    /// Elements in the queue.
+    pub fn len(&self) -> usize {
+        self.front.len() + self.back.len()
+    }
+
+    /// True when the queue is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Elements the queue holds without reallocating, at its two ends together.
+    pub fn capacity(&self) -> usize {
+        self.front.capacity() + self.back.capacity()
+    }
+
+    /// Room for `additional` more elements at the back.
+    pub fn reserve(&mut self, additional: usize) {
+        self.back.reserve(additional);
+    }
+
+    /// Like [`Self::reserve`], reporting a full pool as an error.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
+        self.back.try_reserve(additional)
+    }
+
+    /// Appends `value` at the back.
+    pub fn push_back(&mut self, value: T) {
+        self.back.push(value);
+    }
+
+    /// Prepends `value` at the front.
+    pub fn push_front(&mut self, value: T) {
+        self.front.push(value);
+    }
+
+    /// Removes and returns the last element.
+    pub fn pop_back(&mut self) -> Option<T> {
+        if self.back.is_empty() {
+            self.rebalance(false);
+        }
+        self.back.pop()
+    }
+
+    /// Removes and returns the first element.
+    pub fn pop_front(&mut self) -> Option<T> {
+        if self.front.is_empty() {
+            self.rebalance(true);
+        }
+        self.front.pop()
+    }
+
+    /// Moves half of the other side to the empty one (`to_front`: into `front`).
+    fn rebalance(&mut self, to_front: bool) {
+        let (from, to) = if to_front {
+            (&mut self.back, &mut self.front)
+        } else {
+            (&mut self.front, &mut self.back)
+        };
+        if from.is_empty() {
+            return;
+        }
+        // The elements nearest the empty side move, reversed: they stay in queue order.
+        let k = from.len().div_ceil(2);
+        let mut moved: Vec<T> = from.drain(..k).collect();
+        moved.reverse();
+        let keep: Vec<T> = from.drain(..).collect();
+        to.extend(moved);
+        from.extend(keep);
+    }
+
+    /// The first element.
+    pub fn front(&self) -> Option<&T> {
+        self.get(0)
+    }
+
+    /// The last element.
+    pub fn back(&self) -> Option<&T> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    /// The first element, mutably (logged).
+    pub fn front_mut(&mut self) -> Option<&mut T> {
+        self.get_mut(0)
+    }
+
+    /// The last element, mutably (logged).
+    pub fn back_mut(&mut self) -> Option<&mut T> {
+        let i = self.len().checked_sub(1)?;
+        self.get_mut(i)
+    }
+
+    /// Which vector holds element `i`, and where.
+    fn locate(&self, i: usize) -> Option<(bool, usize)> {
+        let f = self.front.len();
+        if i < f {
+            Some((true, f - 1 - i))
+        } else if i - f < self.back.len() {
+            Some((false, i - f))
+        } else {
+            None
+        }
+    }
+
+    /// Element `i` from the front.
+    pub fn get(&self, i: usize) -> Option<&T> {
+        match self.locate(i)? {
+            (true, j) => self.front.get(j),
+            (false, j) => self.back.get(j),
+        }
+    }
+
+    /// Element `i` from the front, mutably (logged).
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        match self.locate(i)? {
+            (true, j) => self.front.get_mut(j),
+            (false, j) => self.back.get_mut(j),
+        }
+    }
+
+    /// Swaps elements `i` and `j`.
+    ///
+    /// # Panics
+    /// If either is out of bounds.
+    pub fn swap(&mut self, i: usize, j: usize) {
+        let len = self.len();
+        assert!(i < len && j < len, "PVecDeque::swap: index out of bounds");
+        self.make_contiguous().swap(i, j);
+    }
+
+    /// The elements from front to back.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            front: self.front.iter().rev(),
+            back: self.back.iter(),
+        }
+    }
+
+    /// The elements from front to back, mutably (each logged).
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> + ExactSizeIterator {
+        self.front
+            .iter_mut()
+            .rev()
+            .chain_exact(self.back.iter_mut())
+    }
+
+    /// The elements of `range` (indices from the front).
+    ///
+    /// # Panics
+    /// If the range is out of bounds, as `VecDeque::range`.
+    pub fn range<R: RangeBounds<usize>>(&self, range: R) -> impl DoubleEndedIterator<Item = &T> {
+        let (start, end) = bounds(range, self.len());
+        self.iter().skip(start).take(end - start)
+    }
+
+    /// Moves every element into one run and returns it, front to back.
+    pub fn make_contiguous(&mut self) -> &mut [T] {
+        if !self.front.is_empty() {
+            let mut f: Vec<T> = self.front.drain(..).collect();
+            f.reverse();
+            let tail: Vec<T> = self.back.drain(..).collect();
+            self.back.extend(f);
+            self.back.extend(tail);
+        }
+        self.back.as_mut_slice()
+    }
+
+    /// Rotates the queue `n` places to the left (the first `n` elements go to the back).
+    ///
+    /// # Panics
+    /// If `n > len`, as `VecDeque::rotate_left`.
+    pub fn rotate_left(&mut self, n: usize) {
+        assert!(n <= self.len(), "PVecDeque::rotate_left: n > len");
+        self.make_contiguous().rotate_left(n);
+    }
+
+    /// Rotates the queue `n` places to the right (the last `n` elements go to the front).
+    ///
+    /// # Panics
+    /// If `n > len`.
+    pub fn rotate_right(&mut self, n: usize) {
+        assert!(n <= self.len(), "PVecDeque::rotate_right: n > len");
+        self.make_contiguous().rotate_right(n);
+    }
+
+    /// Inserts `value` at index `i` (O(n)).
+    ///
+    /// # Panics
+    /// If `i > len`.
+    pub fn insert(&mut self, i: usize, value: T) {
+        assert!(i <= self.len(), "PVecDeque::insert: index out of bounds");
+        self.make_contiguous();
+        self.back.insert(i, value);
+    }
+
+    /// Removes and returns element `i` (O(n)), `None` when out of bounds.
+    pub fn remove(&mut self, i: usize) -> Option<T> {
+        if i >= self.len() {
+            return None;
+        }
+        self.make_contiguous();
+        Some(self.back.remove(i))
+    }
+
+    /// Keeps the first `n` elements.
+    pub fn truncate(&mut self, n: usize) {
+        if n <= self.front.len() {
+            let drop_from_front = self.front.len() - n;
+            // The front vector is reversed: its first entries are the queue's later ones.
+            drop(self.front.drain(..drop_from_front));
+            self.back.clear();
+        } else {
+            self.back.truncate(n - self.front.len());
+        }
+    }
+
+    /// Removes every element.
+    pub fn clear(&mut self) {
+        self.front.clear();
+        self.back.clear();
+    }
+
+    /// Keeps the elements for which `f` is true, in order.
+    pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
+        self.make_contiguous();
+        self.back.retain(|x| f(x));
+    }
+
+    /// True when an element equals `x`.
+    pub fn contains(&self, x: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        self.iter().any(|y| y == x)
+    }
+}
+
+/// The `start .. end` of a range over `len` elements, with std's panics.
+fn bounds<R: RangeBounds<usize>>(range: R, len: usize) -> (usize, usize) {
+    use std::ops::Bound::*;
+    let start = match range.start_bound() {
+        Included(&s) => s,
+        Excluded(&s) => s + 1,
+        Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Included(&e) => e + 1,
+        Excluded(&e) => e,
+        Unbounded => len,
+    };
+    assert!(start <= end && end <= len, "range out of bounds");
+    (start, end)
+}
+
+/// `Iterator::chain` that keeps `ExactSizeIterator` (std's `Chain` does not implement it).
+trait ChainExact: Sized {
+    fn chain_exact<B>(self, b: B) -> ChainExactIter<Self, B> {
+        ChainExactIter { a: self, b }
+    }
+}
+impl<I: Iterator> ChainExact for I {}
+
+struct ChainExactIter<A, B> {
+    a: A,
+    b: B,
+}
+
+impl<T, A: Iterator<Item = T>, B: Iterator<Item = T>> Iterator for ChainExactIter<A, B> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.a.next().or_else(|| self.b.next())
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (a, b) = (self.a.size_hint(), self.b.size_hint());
+        (a.0 + b.0, a.1.zip(b.1).map(|(x, y)| x + y))
+    }
+}
+
+impl<T, A, B> DoubleEndedIterator for ChainExactIter<A, B>
+where
+    A: DoubleEndedIterator<Item = T>,
+    B: DoubleEndedIterator<Item = T>,
+{
+    fn next_back(&mut self) -> Option<T> {
+        self.b.next_back().or_else(|| self.a.next_back())
+    }
+}
+
+impl<T, A: ExactSizeIterator<Item = T>, B: ExactSizeIterator<Item = T>> ExactSizeIterator
+    for ChainExactIter<A, B>
+{
+}
+
+/// Iterator over `&T`, front to back, from [`PVecDeque::iter`].
+pub struct Iter<'a, T> {
+    front: std::iter::Rev<std::slice::Iter<'a, T>>,
+    back: std::slice::Iter<'a, T>,
+}
+
+impl<T> Clone for Iter<'_, T> {
+    fn clone(&self) -> Self {
+        Iter {
+            front: self.front.clone(),
+            back: self.back.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter").finish_non_exhaustive()
+    }
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+    fn next(&mut self) -> Option<&'a T> {
+        self.front.next().or_else(|| self.back.next())
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.front.len() + self.back.len();
+        (n, Some(n))
+    }
+}
+
+impl<T> DoubleEndedIterator for Iter<'_, T> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.back.next_back().or_else(|| self.front.next_back())
+    }
+}
+
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+
+impl<'a, T: Persistent> IntoIterator for &'a PVecDeque<T> {
+    type Item = &'a T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T: Persistent> IntoIterator for PVecDeque<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    /// Moves every element out, front to back.
+    fn into_iter(mut self) -> Self::IntoIter {
+        self.make_contiguous();
+        std::mem::take(&mut self.back).into_iter()
+    }
+}
+
+impl<T: Persistent> Index<usize> for PVecDeque<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        self.get(i).expect("PVecDeque index out of bounds")
+    }
+}
+
+impl<T: Persistent> IndexMut<usize> for PVecDeque<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        self.get_mut(i).expect("PVecDeque index out of bounds")
+    }
+}
+
+impl<T: Persistent> Extend<T> for PVecDeque<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, it: I) {
+        self.back.extend(it);
+    }
+}
+
+impl<T: Persistent> FromIterator<T> for PVecDeque<T> {
+    /// Collects into a queue in process memory (stored into a pool, it moves there).
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Self {
+        PVecDeque {
+            front: PVec::new(),
+            back: it.into_iter().collect(),
+        }
+    }
+}
+
+impl<T: Persistent> From<Vec<T>> for PVecDeque<T> {
+    fn from(v: Vec<T>) -> Self {
+        v.into_iter().collect()
+    }
+}
+
+impl<T: Persistent, const N: usize> From<[T; N]> for PVecDeque<T> {
+    fn from(a: [T; N]) -> Self {
+        a.into_iter().collect()
+    }
+}
+
+impl<T: Persistent + fmt::Debug> fmt::Debug for PVecDeque<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Persistent + PartialEq> PartialEq for PVecDeque<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<T: Persistent + Eq> Eq for PVecDeque<T> {}
+
+impl<T: Persistent + PartialEq> PartialEq<std::collections::VecDeque<T>> for PVecDeque<T> {
+    fn eq(&self, other: &std::collections::VecDeque<T>) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<T: Persistent> Clone for PVecDeque<T> {
+    /// A deep copy in process memory (it moves into a pool when stored).
+    fn clone(&self) -> Self {
+        PVecDeque {
+            front: self.front.clone(),
+            back: self.back.clone(),
+        }
+    }
+}
+
+// SAFETY: two PVecs (no addresses); layout names both; visit, relocate, handles and copy_to
+// reach both.
+unsafe impl<T: Persistent> Persistent for PVecDeque<T> {
+    const HANDLES: bool = true;
+    fn layout(fp: &mut Fingerprint) {
+        if fp.begin_struct("PVecDeque", size_of::<Self>(), align_of::<Self>()) {
+            fp.field::<PVec<T>>("front", std::mem::offset_of!(Self, front));
+            fp.field::<PVec<T>>("back", std::mem::offset_of!(Self, back));
+        }
+        fp.end_struct();
+    }
+    fn visit(&self, v: &mut Visitor<'_>) {
+        self.front.visit(v);
+        self.back.visit(v);
+    }
+    fn relocate(&mut self, to: &Relocator<'_>) -> Result<()> {
+        self.front.relocate(to)?;
+        self.back.relocate(to)
+    }
+    fn handles(&mut self, f: &mut dyn FnMut(&mut u64)) {
+        self.front.handles(f);
+        self.back.handles(f);
+    }
+    fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
+        Ok(PVecDeque {
+            front: self.front.copy_to(to)?,
+            back: self.back.copy_to(to)?,
+        })
+    }
+}

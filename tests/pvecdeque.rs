@@ -1,0 +1,249 @@
+//! `PVecDeque` (issue 16): random operations against `VecDeque` in a pool, with reopens and
+//! rollbacks; values with handles; crash images of every mutating method.
+
+mod common;
+
+use std::collections::VecDeque;
+
+use common::TempDir;
+use pcoll::testing::{Config, Media, crash_check};
+use pcoll::{Durability, PBox, PString, PVecDeque, Persistent, Pool};
+use proptest::prelude::*;
+
+#[derive(Persistent, Default)]
+struct Root {
+    q: PVecDeque<u64>,
+    s: PVecDeque<PString>,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    PushBack(u64),
+    PushFront(u64),
+    PopBack,
+    PopFront,
+    Set(usize, u64),
+    Insert(usize, u64),
+    Remove(usize),
+    RotateLeft(usize),
+    RotateRight(usize),
+    Truncate(usize),
+    RetainOdd,
+    Swap(usize, usize),
+    Contiguous,
+    Clear,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => any::<u64>().prop_map(Op::PushBack),
+        4 => any::<u64>().prop_map(Op::PushFront),
+        3 => Just(Op::PopBack),
+        3 => Just(Op::PopFront),
+        2 => (any::<usize>(), any::<u64>()).prop_map(|(i, v)| Op::Set(i, v)),
+        1 => (any::<usize>(), any::<u64>()).prop_map(|(i, v)| Op::Insert(i, v)),
+        1 => any::<usize>().prop_map(Op::Remove),
+        1 => any::<usize>().prop_map(Op::RotateLeft),
+        1 => any::<usize>().prop_map(Op::RotateRight),
+        1 => any::<usize>().prop_map(Op::Truncate),
+        1 => Just(Op::RetainOdd),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Op::Swap(i, j)),
+        1 => Just(Op::Contiguous),
+        1 => Just(Op::Clear),
+    ]
+}
+
+/// Applies `op` to both; returns what each gave back, which must match.
+fn apply(q: &mut PVecDeque<u64>, m: &mut VecDeque<u64>, op: &Op) -> (Option<u64>, Option<u64>) {
+    let len = m.len();
+    let at = |i: usize, n: usize| if n == 0 { 0 } else { i % n };
+    match *op {
+        Op::PushBack(v) => {
+            q.push_back(v);
+            m.push_back(v);
+        }
+        Op::PushFront(v) => {
+            q.push_front(v);
+            m.push_front(v);
+        }
+        Op::PopBack => return (q.pop_back(), m.pop_back()),
+        Op::PopFront => return (q.pop_front(), m.pop_front()),
+        Op::Set(i, v) if len > 0 => {
+            q[at(i, len)] = v;
+            m[at(i, len)] = v;
+        }
+        Op::Insert(i, v) => {
+            q.insert(at(i, len + 1), v);
+            m.insert(at(i, len + 1), v);
+        }
+        Op::Remove(i) => return (q.remove(at(i, len + 1)), m.remove(at(i, len + 1))),
+        Op::RotateLeft(n) => {
+            q.rotate_left(at(n, len + 1));
+            m.rotate_left(at(n, len + 1));
+        }
+        Op::RotateRight(n) => {
+            q.rotate_right(at(n, len + 1));
+            m.rotate_right(at(n, len + 1));
+        }
+        Op::Truncate(n) => {
+            q.truncate(at(n, len + 1));
+            m.truncate(at(n, len + 1));
+        }
+        Op::RetainOdd => {
+            q.retain(|x| x % 2 == 1);
+            m.retain(|x| x % 2 == 1);
+        }
+        Op::Swap(i, j) if len > 0 => {
+            q.swap(at(i, len), at(j, len));
+            m.swap(at(i, len), at(j, len));
+        }
+        Op::Contiguous => {
+            let a = q.make_contiguous().to_vec();
+            let b = m.make_contiguous().to_vec();
+            assert_eq!(a, b);
+        }
+        Op::Clear => {
+            q.clear();
+            m.clear();
+        }
+        _ => {}
+    }
+    (None, None)
+}
+
+fn check(q: &PVecDeque<u64>, m: &VecDeque<u64>) {
+    assert_eq!(q.len(), m.len());
+    assert!(q.iter().eq(m.iter()), "{q:?} != {m:?}");
+    assert!(q.iter().rev().eq(m.iter().rev()));
+    assert_eq!(q.front(), m.front());
+    assert_eq!(q.back(), m.back());
+    if !m.is_empty() {
+        let (a, b) = (m.len() / 3, m.len() - m.len() / 3);
+        assert!(q.range(a..b).eq(m.range(a..b)));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn matches_vecdeque_across_reopens_and_rollbacks(
+        rounds in prop::collection::vec((prop::collection::vec(op(), 1..40), any::<bool>()), 1..8)
+    ) {
+        let dir = TempDir::new("deque");
+        let path = dir.file("p");
+        let mut model = VecDeque::new();
+        for (ops, abort) in rounds {
+            let pool = Pool::<Root>::options()
+                .durability(Durability::Process)
+                .open(&path)
+                .unwrap();
+            let mut w = pool.write();
+            let mut m = model.clone();
+            for op in &ops {
+                let (a, b) = apply(&mut w.q, &mut m, op);
+                prop_assert_eq!(a, b, "{:?}", op);
+            }
+            check(&w.q, &m);
+            if abort {
+                w.abort();
+            } else {
+                drop(w);
+                model = m;
+            }
+            check(&pool.read().q, &model);
+            pool.check().unwrap();
+        }
+    }
+}
+
+#[test]
+fn values_with_handles_move_through_both_ends() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    {
+        let mut w = p.write();
+        for i in 0..20 {
+            w.s.push_front(PString::from(format!("f{i}").as_str()));
+            w.s.push_back(format!("b{i}").as_str().into());
+        }
+    }
+    let out: Vec<String> = {
+        let mut w = p.write();
+        (0..30)
+            .map(|_| w.s.pop_back().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(out[0], "b19");
+    assert_eq!(out[29], "f9");
+    let left: Vec<String> = p.read().s.iter().map(|s| s.to_string()).collect();
+    assert_eq!(left.len(), 10);
+    assert_eq!(left[0], "f19");
+    let cloned = p.read().s.clone();
+    p.write().s.clear();
+    assert_eq!(cloned.len(), 10);
+    p.write().s = cloned;
+    assert_eq!(p.read().s.len(), 10);
+    p.check().unwrap();
+}
+
+// ---- crash images ----
+
+#[derive(Persistent, Default)]
+struct CRoot {
+    q: PVecDeque<u64>,
+    b: PVecDeque<PBox<u64>>,
+}
+
+type Model = (Vec<u64>, Vec<u64>);
+
+fn observe(r: &CRoot) -> Model {
+    (
+        r.q.iter().copied().collect(),
+        r.b.iter().map(|b| **b).collect(),
+    )
+}
+
+fn seeded(p: &Pool<CRoot>) {
+    let mut w = p.write();
+    for i in 0..6 {
+        w.q.push_back(i);
+        w.q.push_front(100 + i);
+        w.b.push_back(PBox::new(i));
+    }
+}
+
+fn crash(name: &str, op: impl Fn(&mut CRoot) + Copy) {
+    for media in [Media::FilePages, Media::PmemLines] {
+        let cfg = Config {
+            media,
+            budget: 24,
+            ..Config::default()
+        };
+        crash_check(cfg, seeded, op, observe).assert_ok(&format!("PVecDeque {name} ({media:?})"));
+    }
+}
+
+#[test]
+fn crash_push_and_pop_at_both_ends() {
+    crash("push and pop at both ends, with a rebalance", |r| {
+        r.q.push_front(7);
+        r.q.push_back(8);
+        for _ in 0..9 {
+            r.q.pop_front();
+        }
+        r.b.pop_front();
+        r.b.push_front(PBox::new(70));
+    });
+}
+
+#[test]
+fn crash_rotate_insert_remove_retain() {
+    crash("rotate, insert, remove, retain, truncate", |r| {
+        r.q.rotate_left(3);
+        r.q.insert(2, 55);
+        r.q.remove(5);
+        r.q.retain(|x| x % 3 != 0);
+        r.q.truncate(6);
+        r.b.rotate_right(2);
+        r.b[1] = PBox::new(9);
+    });
+}
