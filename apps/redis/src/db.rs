@@ -1,0 +1,737 @@
+//! The keyspace, in one pool, and the commands over it. Every command runs in one pcoll
+//! transaction (reads under a read guard), so a crash leaves each command all done or not
+//! done; there is no recovery code here.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent, Pool};
+
+use crate::resp::Reply;
+
+/// Bytes in the pool: keys, string values, members.
+pub type Bytes = PVec<u8>;
+
+/// The whole keyspace. A key lives in exactly one of the type maps.
+#[derive(Persistent, Default)]
+pub struct Db {
+    strings: PHashMap<Bytes, Bytes>,
+    lists: PHashMap<Bytes, PVecDeque<Bytes>>,
+    hashes: PHashMap<Bytes, PHashMap<Bytes, Bytes>>,
+    sets: PHashMap<Bytes, PHashSet<Bytes>>,
+    /// Deadlines, in Unix milliseconds.
+    expires: PHashMap<Bytes, u64>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A key's type, as `TYPE` names it.
+fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
+    if db.strings.contains_key(k) {
+        Some("string")
+    } else if db.lists.contains_key(k) {
+        Some("list")
+    } else if db.hashes.contains_key(k) {
+        Some("hash")
+    } else if db.sets.contains_key(k) {
+        Some("set")
+    } else {
+        None
+    }
+}
+
+fn expired(db: &Db, k: &[u8], now: u64) -> bool {
+    db.expires.get(k).is_some_and(|&t| t <= now)
+}
+
+/// True when `k` exists and has not expired.
+fn live(db: &Db, k: &[u8], now: u64) -> bool {
+    type_of(db, k).is_some() && !expired(db, k, now)
+}
+
+fn remove_key(db: &mut Db, k: &[u8]) -> bool {
+    db.expires.remove(k);
+    db.strings.remove(k).is_some()
+        || db.lists.remove(k).is_some()
+        || db.hashes.remove(k).is_some()
+        || db.sets.remove(k).is_some()
+}
+
+/// Removes `k` if it has expired (on access, as Redis's lazy expiry).
+fn reap(db: &mut Db, k: &[u8], now: u64) {
+    if expired(db, k, now) {
+        remove_key(db, k);
+    }
+}
+
+fn int(b: &[u8]) -> Option<i64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+fn upper(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_uppercase()
+}
+
+/// Commands that only read.
+const READS: &[&str] = &[
+    "GET",
+    "MGET",
+    "EXISTS",
+    "TYPE",
+    "KEYS",
+    "DBSIZE",
+    "TTL",
+    "PTTL",
+    "STRLEN",
+    "LLEN",
+    "LRANGE",
+    "LINDEX",
+    "HGET",
+    "HMGET",
+    "HGETALL",
+    "HLEN",
+    "HEXISTS",
+    "HKEYS",
+    "HVALS",
+    "SMEMBERS",
+    "SISMEMBER",
+    "SCARD",
+    "GETRANGE",
+];
+
+/// Commands that change the keyspace.
+const WRITES: &[&str] = &[
+    "SET", "SETNX", "GETSET", "GETDEL", "MSET", "DEL", "UNLINK", "INCR", "DECR", "INCRBY",
+    "DECRBY", "APPEND", "SETRANGE", "EXPIRE", "PEXPIRE", "PERSIST", "RENAME", "FLUSHDB",
+    "FLUSHALL", "LPUSH", "RPUSH", "LPOP", "RPOP", "LSET", "LREM", "LTRIM", "HSET", "HDEL",
+    "HINCRBY", "SADD", "SREM", "SPOP",
+];
+
+/// Runs one command on the pool: reads under a read guard, changes in one transaction.
+pub fn execute(pool: &Pool<Db>, args: &[Vec<u8>]) -> Reply {
+    let name = upper(&args[0]);
+    let now = now_ms();
+    if READS.contains(&name.as_str()) {
+        return read(&pool.read(), &name, args, now);
+    }
+    if !WRITES.contains(&name.as_str()) {
+        return Reply::err(format!(
+            "unknown command '{}'",
+            String::from_utf8_lossy(&args[0])
+        ));
+    }
+    let res = pool.transaction(|db| Ok::<_, pcoll::Error>(write(db, &name, args, now)));
+    match res {
+        Ok(Reply::Error(e)) => Reply::Error(e), // nothing was changed (checked before)
+        Ok(r) => r,
+        Err(e) => Reply::err(format!("pool: {e}")),
+    }
+}
+
+fn arity(args: &[Vec<u8>], min: usize) -> Option<Reply> {
+    (args.len() < min).then(|| {
+        Reply::err(format!(
+            "wrong number of arguments for '{}' command",
+            String::from_utf8_lossy(&args[0]).to_lowercase()
+        ))
+    })
+}
+
+fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
+    let min = match name {
+        "DBSIZE" => 1,
+        "LRANGE" | "GETRANGE" => 4,
+        "LINDEX" | "HGET" | "HEXISTS" | "SISMEMBER" => 3,
+        "HMGET" => 3,
+        _ => 2,
+    };
+    if let Some(e) = arity(a, min) {
+        return e;
+    }
+    let k = a.get(1).map_or(&[][..], |k| &k[..]);
+    let alive = live(db, k, now);
+    let typed = |t: &str| alive && type_of(db, k) != Some(t);
+    match name {
+        "GET" if typed("string") => Reply::wrong_type(),
+        "GET" => Reply::Bulk(alive.then(|| db.strings[k].to_vec())),
+        "MGET" => Reply::Array(Some(
+            a[1..]
+                .iter()
+                .map(|k| match db.strings.get(&k[..]) {
+                    Some(v) if !expired(db, k, now) => Reply::bulk(v),
+                    _ => Reply::Bulk(None),
+                })
+                .collect(),
+        )),
+        "STRLEN" if typed("string") => Reply::wrong_type(),
+        "STRLEN" => Reply::Int(if alive { db.strings[k].len() as i64 } else { 0 }),
+        "GETRANGE" => {
+            let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            let v = if alive {
+                db.strings.get(k).map_or(&[][..], |v| v.as_slice())
+            } else {
+                &[]
+            };
+            Reply::bulk(slice_range(v, s, e))
+        }
+        "EXISTS" => Reply::Int(a[1..].iter().filter(|k| live(db, k, now)).count() as i64),
+        "TYPE" => Reply::Simple(if alive {
+            type_of(db, k).unwrap_or("none")
+        } else {
+            "none"
+        }),
+        "KEYS" => Reply::Array(Some(keys(db, &a[1], now))),
+        "DBSIZE" => Reply::Int(keys(db, b"*", now).len() as i64),
+        "TTL" | "PTTL" => Reply::Int(if !alive {
+            -2
+        } else {
+            match db.expires.get(k) {
+                None => -1,
+                Some(&t) if name == "TTL" => ((t - now) as i64 + 999) / 1000,
+                Some(&t) => (t - now) as i64,
+            }
+        }),
+        "LLEN" if typed("list") => Reply::wrong_type(),
+        "LLEN" => Reply::Int(if alive { db.lists[k].len() as i64 } else { 0 }),
+        "LRANGE" if typed("list") => Reply::wrong_type(),
+        "LRANGE" => {
+            let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            let Some(l) = db.lists.get(k).filter(|_| alive) else {
+                return Reply::Array(Some(vec![]));
+            };
+            let (s, e) = clamp(s, e, l.len());
+            Reply::Array(Some(l.range(s..e).map(|v| Reply::bulk(v)).collect()))
+        }
+        "LINDEX" if typed("list") => Reply::wrong_type(),
+        "LINDEX" => {
+            let Some(i) = int(&a[2]) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            let l = db.lists.get(k).filter(|_| alive);
+            let i = l.and_then(|l| {
+                if i < 0 {
+                    l.len().checked_sub(i.unsigned_abs() as usize)
+                } else {
+                    Some(i as usize)
+                }
+            });
+            Reply::Bulk(l.zip(i).and_then(|(l, i)| l.get(i)).map(|v| v.to_vec()))
+        }
+        "HGET" | "HMGET" | "HGETALL" | "HLEN" | "HEXISTS" | "HKEYS" | "HVALS" if typed("hash") => {
+            Reply::wrong_type()
+        }
+        "HGET" => Reply::Bulk(
+            db.hashes
+                .get(k)
+                .filter(|_| alive)
+                .and_then(|h| h.get(&a[2][..]))
+                .map(|v| v.to_vec()),
+        ),
+        "HMGET" => Reply::Array(Some(
+            a[2..]
+                .iter()
+                .map(|f| {
+                    Reply::Bulk(
+                        db.hashes
+                            .get(k)
+                            .filter(|_| alive)
+                            .and_then(|h| h.get(&f[..]))
+                            .map(|v| v.to_vec()),
+                    )
+                })
+                .collect(),
+        )),
+        "HGETALL" | "HKEYS" | "HVALS" => {
+            let h = db.hashes.get(k).filter(|_| alive);
+            let items = h
+                .into_iter()
+                .flat_map(|h| h.iter())
+                .flat_map(|(f, v)| match name {
+                    "HGETALL" => vec![Reply::bulk(f), Reply::bulk(v)],
+                    "HKEYS" => vec![Reply::bulk(f)],
+                    _ => vec![Reply::bulk(v)],
+                });
+            Reply::Array(Some(items.collect()))
+        }
+        "HLEN" => Reply::Int(
+            db.hashes
+                .get(k)
+                .filter(|_| alive)
+                .map_or(0, |h| h.len() as i64),
+        ),
+        "HEXISTS" => Reply::Int(
+            db.hashes
+                .get(k)
+                .filter(|_| alive)
+                .is_some_and(|h| h.contains_key(&a[2][..])) as i64,
+        ),
+        "SMEMBERS" | "SISMEMBER" | "SCARD" if typed("set") => Reply::wrong_type(),
+        "SMEMBERS" => Reply::Array(Some(
+            db.sets
+                .get(k)
+                .filter(|_| alive)
+                .into_iter()
+                .flat_map(|s| s.iter())
+                .map(|m| Reply::bulk(m))
+                .collect(),
+        )),
+        "SISMEMBER" => Reply::Int(
+            db.sets
+                .get(k)
+                .filter(|_| alive)
+                .is_some_and(|s| s.contains(&a[2][..])) as i64,
+        ),
+        "SCARD" => Reply::Int(
+            db.sets
+                .get(k)
+                .filter(|_| alive)
+                .map_or(0, |s| s.len() as i64),
+        ),
+        _ => Reply::err("unknown read"),
+    }
+}
+
+/// Redis's inclusive, negative-from-the-end range, as a half-open one within `len`.
+fn clamp(s: i64, e: i64, len: usize) -> (usize, usize) {
+    let n = len as i64;
+    let s = if s < 0 { (n + s).max(0) } else { s.min(n) };
+    let e = if e < 0 { n + e } else { e.min(n - 1) };
+    if e < s {
+        (0, 0)
+    } else {
+        (s as usize, e as usize + 1)
+    }
+}
+
+fn slice_range(v: &[u8], s: i64, e: i64) -> &[u8] {
+    let (s, e) = clamp(s, e, v.len());
+    &v[s..e]
+}
+
+/// Live keys matching a glob pattern.
+fn keys(db: &Db, pat: &[u8], now: u64) -> Vec<Reply> {
+    let all = db
+        .strings
+        .keys()
+        .chain(db.lists.keys())
+        .chain(db.hashes.keys())
+        .chain(db.sets.keys());
+    all.filter(|k| !expired(db, k, now) && glob(pat, k))
+        .map(|k| Reply::bulk(k))
+        .collect()
+}
+
+/// Redis's glob: `*`, `?`, `[...]` (with `^` and ranges), `\` escapes.
+pub fn glob(p: &[u8], s: &[u8]) -> bool {
+    match (p.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
+        (None, Some(_)) | (Some(_), None) => false,
+        (Some(b'?'), Some(_)) => glob(&p[1..], &s[1..]),
+        (Some(b'['), Some(&c)) => {
+            let Some(end) = p.iter().skip(2).position(|&x| x == b']').map(|i| i + 2) else {
+                return p[0] == c && glob(&p[1..], &s[1..]);
+            };
+            let (neg, set) = match p[1] {
+                b'^' => (true, &p[2..end]),
+                _ => (false, &p[1..end]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == b'-' {
+                    hit |= set[i] <= c && c <= set[i + 2];
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            hit != neg && glob(&p[end + 1..], &s[1..])
+        }
+        (Some(b'\\'), Some(&c)) if p.len() > 1 => p[1] == c && glob(&p[2..], &s[1..]),
+        (Some(&x), Some(&c)) => x == c && glob(&p[1..], &s[1..]),
+    }
+}
+
+fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
+    let min = match name {
+        "FLUSHDB" | "FLUSHALL" => 1,
+        "SET" | "GETSET" | "APPEND" | "INCRBY" | "DECRBY" | "EXPIRE" | "PEXPIRE" | "LPUSH"
+        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" => 3,
+        "HSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" => 4,
+        "MSET" => 3,
+        _ => 2,
+    };
+    if let Some(e) = arity(a, min) {
+        return e;
+    }
+    let k = &a[1][..];
+    if !matches!(name, "FLUSHDB" | "FLUSHALL" | "MSET" | "DEL" | "UNLINK") {
+        reap(db, k, now);
+    }
+    let ty = type_of(db, k);
+    let wrong = |t: &str| ty.is_some_and(|x| x != t);
+    match name {
+        "SET" => set(db, a, now),
+        "SETNX" if ty.is_some() => Reply::Int(0),
+        "SETNX" => {
+            db.strings.insert(k, &a[2][..]);
+            Reply::Int(1)
+        }
+        "GETSET" | "GETDEL" if wrong("string") => Reply::wrong_type(),
+        "GETSET" => {
+            db.expires.remove(k);
+            Reply::Bulk(db.strings.insert(k, &a[2][..]).map(|v| v.to_vec()))
+        }
+        "GETDEL" => {
+            db.expires.remove(k);
+            Reply::Bulk(db.strings.remove(k).map(|v| v.to_vec()))
+        }
+        "MSET" if a.len().is_multiple_of(2) => {
+            Reply::err("wrong number of arguments for 'mset' command")
+        }
+        "MSET" => {
+            for kv in a[1..].chunks(2) {
+                remove_key(db, &kv[0]);
+                db.strings.insert(&kv[0][..], &kv[1][..]);
+            }
+            Reply::OK
+        }
+        "DEL" | "UNLINK" => Reply::Int(
+            a[1..]
+                .iter()
+                .filter(|k| {
+                    let was = live(db, k, now);
+                    remove_key(db, k) && was
+                })
+                .count() as i64,
+        ),
+        "INCR" | "DECR" | "INCRBY" | "DECRBY" if wrong("string") => Reply::wrong_type(),
+        "INCR" | "DECR" | "INCRBY" | "DECRBY" => {
+            let by = match name {
+                "INCR" => Some(1),
+                "DECR" => Some(-1),
+                "INCRBY" => int(&a[2]),
+                _ => int(&a[2]).and_then(|n| n.checked_neg()),
+            };
+            let cur = db.strings.get(k).map_or(Some(0), |v| int(v));
+            match cur.zip(by).and_then(|(c, b)| c.checked_add(b)) {
+                Some(n) => {
+                    db.strings.insert(k, n.to_string().as_bytes());
+                    Reply::Int(n)
+                }
+                None => Reply::err("value is not an integer or out of range"),
+            }
+        }
+        "APPEND" if wrong("string") => Reply::wrong_type(),
+        "APPEND" => {
+            let v = db.strings.entry(k).or_default();
+            v.extend_from_slice(&a[2]);
+            Reply::Int(v.len() as i64)
+        }
+        "SETRANGE" if wrong("string") => Reply::wrong_type(),
+        "SETRANGE" => {
+            let Some(off) = int(&a[2]).filter(|&o| (0..512 << 20).contains(&o)) else {
+                return Reply::err("offset is out of range");
+            };
+            let v = db.strings.entry(k).or_default();
+            let end = off as usize + a[3].len();
+            if v.len() < end {
+                v.resize(end, 0);
+            }
+            if let Some(dst) = v.get_mut(off as usize..end) {
+                dst.copy_from_slice(&a[3]);
+            }
+            Reply::Int(v.len() as i64)
+        }
+        "EXPIRE" | "PEXPIRE" => {
+            let Some(n) = int(&a[2]) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            if ty.is_none() {
+                return Reply::Int(0);
+            }
+            let ms = if name == "EXPIRE" {
+                n.saturating_mul(1000)
+            } else {
+                n
+            };
+            if ms <= 0 {
+                remove_key(db, k);
+            } else {
+                db.expires.insert(k, now + ms as u64);
+            }
+            Reply::Int(1)
+        }
+        "PERSIST" => Reply::Int(db.expires.remove(k).is_some() as i64),
+        "RENAME" if ty.is_none() => Reply::err("no such key"),
+        "RENAME" => rename(db, k, &a[2]),
+        "FLUSHDB" | "FLUSHALL" => {
+            *db = Db::default();
+            Reply::OK
+        }
+        "LPUSH" | "RPUSH" | "LPOP" | "RPOP" | "LSET" | "LREM" | "LTRIM" if wrong("list") => {
+            Reply::wrong_type()
+        }
+        "LPUSH" | "RPUSH" => {
+            let l = db.lists.entry(k).or_default();
+            for v in &a[2..] {
+                let v = PVec::from(&v[..]);
+                if name == "LPUSH" {
+                    l.push_front(v)
+                } else {
+                    l.push_back(v)
+                }
+            }
+            Reply::Int(l.len() as i64)
+        }
+        "LPOP" | "RPOP" => list_pop(db, name, a),
+        "LSET" => {
+            let Some(l) = db.lists.get_mut(k) else {
+                return Reply::err("no such key");
+            };
+            let Some(i) = int(&a[2]) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            let i = if i < 0 { l.len() as i64 + i } else { i };
+            match usize::try_from(i).ok().and_then(|i| l.get_mut(i)) {
+                Some(slot) => {
+                    *slot = PVec::from(&a[3][..]);
+                    Reply::OK
+                }
+                None => Reply::err("index out of range"),
+            }
+        }
+        "LREM" => {
+            let (Some(n), Some(l)) = (int(&a[2]), db.lists.get_mut(k)) else {
+                return Reply::Int(0);
+            };
+            let v = &a[3][..];
+            let mut items: Vec<Vec<u8>> = l.iter().map(|x| x.to_vec()).collect();
+            let limit = if n == 0 {
+                usize::MAX
+            } else {
+                n.unsigned_abs() as usize
+            };
+            let mut removed = 0;
+            let mut keep = |x: &Vec<u8>| {
+                let hit = x == v && removed < limit;
+                removed += hit as usize;
+                !hit
+            };
+            if n < 0 {
+                items.reverse();
+                items.retain(&mut keep);
+                items.reverse();
+            } else {
+                items.retain(&mut keep);
+            }
+            if removed > 0 {
+                *l = items.iter().map(|x| PVec::from(&x[..])).collect();
+            }
+            if l.is_empty() {
+                db.lists.remove(k);
+            }
+            Reply::Int(removed as i64)
+        }
+        "LTRIM" => {
+            let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            if let Some(l) = db.lists.get_mut(k) {
+                let (s, e) = clamp(s, e, l.len());
+                l.truncate(e);
+                for _ in 0..s {
+                    l.pop_front();
+                }
+                if l.is_empty() {
+                    db.lists.remove(k);
+                }
+            }
+            Reply::OK
+        }
+        "HSET" | "HDEL" | "HINCRBY" if wrong("hash") => Reply::wrong_type(),
+        "HSET" if a.len() % 2 == 1 => Reply::err("wrong number of arguments for 'hset' command"),
+        "HSET" => {
+            let h = db.hashes.entry(k).or_default();
+            let added = a[2..]
+                .chunks(2)
+                .filter(|fv| h.insert(&fv[0][..], &fv[1][..]).is_none())
+                .count();
+            Reply::Int(added as i64)
+        }
+        "HDEL" => {
+            let Some(h) = db.hashes.get_mut(k) else {
+                return Reply::Int(0);
+            };
+            let n = a[2..].iter().filter(|f| h.remove(&f[..]).is_some()).count();
+            if h.is_empty() {
+                db.hashes.remove(k);
+            }
+            Reply::Int(n as i64)
+        }
+        "HINCRBY" => {
+            let Some(by) = a.get(3).and_then(|b| int(b)) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            let h = db.hashes.entry(k).or_default();
+            let cur = h.get(&a[2][..]).map_or(Some(0), |v| int(v));
+            match cur.and_then(|c| c.checked_add(by)) {
+                Some(n) => {
+                    h.insert(&a[2][..], n.to_string().as_bytes());
+                    Reply::Int(n)
+                }
+                None => Reply::err("hash value is not an integer"),
+            }
+        }
+        "SADD" | "SREM" | "SPOP" if wrong("set") => Reply::wrong_type(),
+        "SADD" => {
+            let s = db.sets.entry(k).or_default();
+            Reply::Int(a[2..].iter().filter(|m| s.insert(&m[..])).count() as i64)
+        }
+        "SREM" => {
+            let Some(s) = db.sets.get_mut(k) else {
+                return Reply::Int(0);
+            };
+            let n = a[2..].iter().filter(|m| s.remove(&m[..])).count();
+            if s.is_empty() {
+                db.sets.remove(k);
+            }
+            Reply::Int(n as i64)
+        }
+        "SPOP" => {
+            let Some(s) = db.sets.get_mut(k) else {
+                return Reply::Bulk(None);
+            };
+            let m = s.iter().next().map(|m| m.to_vec());
+            if let Some(m) = &m {
+                s.remove(&m[..]);
+            }
+            if s.is_empty() {
+                db.sets.remove(k);
+            }
+            Reply::Bulk(m)
+        }
+        _ => Reply::err(format!(
+            "unknown command '{}'",
+            String::from_utf8_lossy(&a[0])
+        )),
+    }
+}
+
+fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
+    let k = &a[1][..];
+    let (mut nx, mut xx, mut get, mut keep, mut ttl) = (false, false, false, false, None);
+    let mut i = 3;
+    while i < a.len() {
+        match upper(&a[i]).as_str() {
+            "NX" => nx = true,
+            "XX" => xx = true,
+            "GET" => get = true,
+            "KEEPTTL" => keep = true,
+            unit @ ("EX" | "PX") => {
+                let Some(n) = a.get(i + 1).and_then(|b| int(b)).filter(|&n| n > 0) else {
+                    return Reply::err("invalid expire time in 'set' command");
+                };
+                ttl = Some(if unit == "EX" {
+                    n.saturating_mul(1000)
+                } else {
+                    n
+                } as u64);
+                i += 1;
+            }
+            _ => return Reply::err("syntax error"),
+        }
+        i += 1;
+    }
+    let ty = type_of(db, k);
+    if get && ty.is_some_and(|t| t != "string") {
+        return Reply::wrong_type();
+    }
+    let old = db.strings.get(k).map(|v| v.to_vec());
+    if (nx && ty.is_some()) || (xx && ty.is_none()) {
+        return if get {
+            Reply::Bulk(old)
+        } else {
+            Reply::Bulk(None)
+        };
+    }
+    let deadline = db.expires.get(k).copied();
+    remove_key(db, k);
+    db.strings.insert(k, &a[2][..]);
+    match (ttl, keep, deadline) {
+        (Some(ms), _, _) => {
+            db.expires.insert(k, now + ms);
+        }
+        (None, true, Some(t)) => {
+            db.expires.insert(k, t);
+        }
+        _ => {}
+    }
+    if get { Reply::Bulk(old) } else { Reply::OK }
+}
+
+fn list_pop(db: &mut Db, name: &str, a: &[Vec<u8>]) -> Reply {
+    let k = &a[1][..];
+    let count = match a.get(2).map(|c| int(c)) {
+        None => None,
+        Some(Some(n)) if n >= 0 => Some(n as usize),
+        Some(_) => return Reply::err("value is out of range, must be positive"),
+    };
+    let Some(l) = db.lists.get_mut(k) else {
+        return if count.is_some() {
+            Reply::Array(None)
+        } else {
+            Reply::Bulk(None)
+        };
+    };
+    let mut out = Vec::new();
+    for _ in 0..count.unwrap_or(1) {
+        let v = if name == "LPOP" {
+            l.pop_front()
+        } else {
+            l.pop_back()
+        };
+        match v {
+            Some(v) => out.push(v.to_vec()),
+            None => break,
+        }
+    }
+    if l.is_empty() {
+        db.lists.remove(k);
+    }
+    match count {
+        None => Reply::Bulk(out.pop()),
+        Some(_) => Reply::Array(Some(out.iter().map(|v| Reply::bulk(v)).collect())),
+    }
+}
+
+fn rename(db: &mut Db, from: &[u8], to: &[u8]) -> Reply {
+    if from == to {
+        return Reply::OK;
+    }
+    remove_key(db, to);
+    if let Some(t) = db.expires.remove(from) {
+        db.expires.insert(to, t);
+    }
+    // Values move within one pool: remove hands them out, insert takes them back.
+    if let Some(v) = db.strings.remove(from) {
+        db.strings.insert(to, v);
+    } else if let Some(v) = db.lists.remove(from) {
+        db.lists.insert(to, v);
+    } else if let Some(v) = db.hashes.remove(from) {
+        db.hashes.insert(to, v);
+    } else if let Some(v) = db.sets.remove(from) {
+        db.sets.insert(to, v);
+    }
+    Reply::OK
+}

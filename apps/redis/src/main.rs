@@ -1,0 +1,247 @@
+//! `pcoll-redis`: a Redis-protocol (RESP2) server whose whole keyspace lives in one pcoll
+//! pool. Every write command is one pcoll transaction: a crash or kill leaves each command
+//! all done or not done, and a restart costs an open of the pool file, whatever its size.
+//! There is no recovery code in this program.
+//!
+//! `pcoll-redis [--port 6379] [--bind 127.0.0.1] [--pool PATH] [--durability sync|process]
+//! [--requirepass PASS] [--maxclients N]`
+
+mod db;
+mod resp;
+
+use std::io::{BufReader, BufWriter, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pcoll::{Durability, Pool};
+
+use db::Db;
+use resp::Reply;
+
+/// Settings from the command line.
+#[derive(Debug, Clone)]
+struct Config {
+    port: u16,
+    bind: String,
+    pool: String,
+    durability: Durability,
+    requirepass: Option<String>,
+    maxclients: usize,
+}
+
+fn parse_args() -> Result<Config, String> {
+    let mut c = Config {
+        port: 6379,
+        bind: "127.0.0.1".into(),
+        pool: "pcoll-redis.pool".into(),
+        durability: Durability::Sync,
+        requirepass: None,
+        maxclients: 10_000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--port" => c.port = val()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--bind" => c.bind = val()?,
+            "--pool" => c.pool = val()?,
+            "--durability" => {
+                c.durability = match val()?.as_str() {
+                    "sync" => Durability::Sync,
+                    "process" => Durability::Process,
+                    other => return Err(format!("--durability {other}: sync or process")),
+                }
+            }
+            "--requirepass" => c.requirepass = Some(val()?),
+            "--maxclients" => {
+                c.maxclients = val()?.parse().map_err(|e| format!("--maxclients: {e}"))?
+            }
+            "-h" | "--help" => {
+                return Err("usage: pcoll-redis [--port N] [--bind ADDR] [--pool PATH] \
+                            [--durability sync|process] [--requirepass PASS] [--maxclients N]"
+                    .into());
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(c)
+}
+
+fn main() {
+    let cfg = match parse_args() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let started = std::time::Instant::now();
+    let pool = match Pool::<Db>::options()
+        .durability(cfg.durability)
+        .open(&cfg.pool)
+    {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("pcoll-redis: {e}");
+            std::process::exit(1);
+        }
+    };
+    let listener = match TcpListener::bind((cfg.bind.as_str(), cfg.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("pcoll-redis: bind {}:{}: {e}", cfg.bind, cfg.port);
+            std::process::exit(1);
+        }
+    };
+    eprintln!(
+        "pcoll-redis: {} open in {:.2} ms, listening on {}:{}",
+        cfg.pool,
+        started.elapsed().as_secs_f64() * 1e3,
+        cfg.bind,
+        listener.local_addr().map_or(cfg.port, |a| a.port())
+    );
+    let clients = Arc::new(AtomicUsize::new(0));
+    let cfg = Arc::new(cfg);
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let (pool, clients, cfg) = (pool.clone(), clients.clone(), cfg.clone());
+        if clients.fetch_add(1, Ordering::SeqCst) >= cfg.maxclients {
+            clients.fetch_sub(1, Ordering::SeqCst);
+            let mut s = stream;
+            let _ = Reply::err("max number of clients reached").write(&mut s);
+            continue;
+        }
+        std::thread::spawn(move || {
+            let _ = serve(stream, &pool, &cfg);
+            clients.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// One connection: requests in, replies out, in order (pipelining works: replies are
+/// flushed when no request is waiting in the buffer).
+fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut r = BufReader::new(stream.try_clone()?);
+    let mut w = BufWriter::new(stream);
+    let mut authed = cfg.requirepass.is_none();
+    loop {
+        let req = match resp::read_request(&mut r) {
+            Ok(Some(req)) => req,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                Reply::Error(format!("ERR {e}")).write(&mut w)?;
+                w.flush()?;
+                return Ok(());
+            }
+        };
+        if req.is_empty() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&req[0]).to_ascii_uppercase();
+        let reply = match name.as_str() {
+            "AUTH" => match (&cfg.requirepass, req.last()) {
+                (Some(p), Some(given)) if p.as_bytes() == &given[..] => {
+                    authed = true;
+                    Reply::OK
+                }
+                (None, _) => Reply::err("AUTH <password> called without any password configured"),
+                _ => Reply::Error("WRONGPASS invalid username-password pair".into()),
+            },
+            _ if !authed => Reply::Error("NOAUTH Authentication required.".into()),
+            "QUIT" => {
+                Reply::OK.write(&mut w)?;
+                w.flush()?;
+                return Ok(());
+            }
+            _ => admin(&name, &req, pool, cfg).unwrap_or_else(|| db::execute(pool, &req)),
+        };
+        reply.write(&mut w)?;
+        if r.buffer().is_empty() {
+            w.flush()?;
+        }
+    }
+}
+
+/// Commands about the connection or the server, not the keyspace.
+fn admin(name: &str, req: &[Vec<u8>], pool: &Pool<Db>, cfg: &Config) -> Option<Reply> {
+    Some(match name {
+        "PING" => match req.get(1) {
+            Some(m) => Reply::bulk(m),
+            None => Reply::Simple("PONG"),
+        },
+        "ECHO" => match req.get(1) {
+            Some(m) => Reply::bulk(m),
+            None => Reply::err("wrong number of arguments for 'echo' command"),
+        },
+        "SELECT" if req.get(1).is_some_and(|d| &d[..] == b"0") => Reply::OK,
+        "SELECT" => Reply::err("DB index is out of range"),
+        "HELLO" if req.get(1).is_none_or(|v| &v[..] == b"2") => Reply::Array(Some(vec![
+            Reply::bulk(b"server"),
+            Reply::bulk(b"pcoll-redis"),
+            Reply::bulk(b"version"),
+            Reply::bulk(env!("CARGO_PKG_VERSION").as_bytes()),
+            Reply::bulk(b"proto"),
+            Reply::Int(2),
+        ])),
+        "HELLO" => Reply::Error("NOPROTO unsupported protocol version".into()),
+        "COMMAND" => Reply::Array(Some(vec![])),
+        "CONFIG" => config(req, cfg),
+        "INFO" => {
+            let s = pool.stats();
+            let text = format!(
+                "# Server\r\nredis_version:7.0.0-pcoll\r\npcoll_redis_version:{}\r\n\
+                 tcp_port:{}\r\n\r\n# Persistence\r\npcoll_pool:{}\r\npcoll_durability:{:?}\r\n\
+                 pcoll_commits:{}\r\npcoll_barriers:{}\r\n\r\n# Keyspace\r\n",
+                env!("CARGO_PKG_VERSION"),
+                cfg.port,
+                cfg.pool,
+                cfg.durability,
+                s.txn.commits,
+                s.barriers,
+            );
+            let n = match db::execute(pool, &[b"DBSIZE".to_vec()]) {
+                Reply::Int(n) => n,
+                _ => 0,
+            };
+            let keyspace = if n > 0 {
+                format!("db0:keys={n},expires=0,avg_ttl=0\r\n")
+            } else {
+                String::new()
+            };
+            Reply::bulk((text + &keyspace).as_bytes())
+        }
+        _ => return None,
+    })
+}
+
+/// `CONFIG GET` answers the parameters it knows; `CONFIG SET` accepts Redis's tuning
+/// parameters that do not apply here (encodings, save points, ...) and answers OK.
+fn config(req: &[Vec<u8>], cfg: &Config) -> Reply {
+    let sub = req
+        .get(1)
+        .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase());
+    match sub.as_deref() {
+        Some("GET") => {
+            let known = [
+                ("port", cfg.port.to_string()),
+                ("bind", cfg.bind.clone()),
+                ("maxclients", cfg.maxclients.to_string()),
+                ("save", String::new()),
+                ("appendonly", "no".to_string()),
+                ("databases", "1".to_string()),
+            ];
+            let pat = req.get(2).map_or(&b"*"[..], |p| &p[..]);
+            Reply::Array(Some(
+                known
+                    .iter()
+                    .filter(|(k, _)| db::glob(pat, k.as_bytes()))
+                    .flat_map(|(k, v)| [Reply::bulk(k.as_bytes()), Reply::bulk(v.as_bytes())])
+                    .collect(),
+            ))
+        }
+        Some("SET") | Some("RESETSTAT") | Some("REWRITE") => Reply::OK,
+        _ => Reply::err("unknown CONFIG subcommand"),
+    }
+}
