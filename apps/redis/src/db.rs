@@ -132,6 +132,35 @@ pub fn execute(pool: &Pool<Db>, args: &[Vec<u8>]) -> Reply {
     }
 }
 
+/// `EXEC`: the queued commands, in order, in one transaction (as Redis, a command that fails
+/// does not stop the others; the whole batch is atomic against crashes).
+pub fn execute_all(pool: &Pool<Db>, cmds: &[Vec<Vec<u8>>]) -> Reply {
+    let now = now_ms();
+    let res = pool.transaction(|db| {
+        let replies = cmds
+            .iter()
+            .map(|args| {
+                let name = upper(&args[0]);
+                if READS.contains(&name.as_str()) {
+                    read(db, &name, args, now)
+                } else if WRITES.contains(&name.as_str()) {
+                    write(db, &name, args, now)
+                } else {
+                    Reply::err(format!(
+                        "unknown command '{}'",
+                        String::from_utf8_lossy(&args[0])
+                    ))
+                }
+            })
+            .collect();
+        Ok::<_, pcoll::Error>(replies)
+    });
+    match res {
+        Ok(replies) => Reply::Array(Some(replies)),
+        Err(e) => Reply::err(format!("pool: {e}")),
+    }
+}
+
 fn arity(args: &[Vec<u8>], min: usize) -> Option<Reply> {
     (args.len() < min).then(|| {
         Reply::err(format!(

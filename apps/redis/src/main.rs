@@ -126,6 +126,8 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()
     let mut r = BufReader::new(stream.try_clone()?);
     let mut w = BufWriter::new(stream);
     let mut authed = cfg.requirepass.is_none();
+    // Commands queued by MULTI, until EXEC or DISCARD.
+    let mut queued: Option<Vec<Vec<Vec<u8>>>> = None;
     loop {
         let req = match resp::read_request(&mut r) {
             Ok(Some(req)) => req,
@@ -154,6 +156,23 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()
                 Reply::OK.write(&mut w)?;
                 w.flush()?;
                 return Ok(());
+            }
+            "MULTI" if queued.is_some() => Reply::err("MULTI calls can not be nested"),
+            "MULTI" => {
+                queued = Some(Vec::new());
+                Reply::OK
+            }
+            "EXEC" => match queued.take() {
+                Some(cmds) => db::execute_all(pool, &cmds),
+                None => Reply::err("EXEC without MULTI"),
+            },
+            "DISCARD" => match queued.take() {
+                Some(_) => Reply::OK,
+                None => Reply::err("DISCARD without MULTI"),
+            },
+            _ if queued.is_some() => {
+                queued.as_mut().expect("in MULTI").push(req);
+                Reply::Simple("QUEUED")
             }
             _ => admin(&name, &req, pool, cfg).unwrap_or_else(|| db::execute(pool, &req)),
         };

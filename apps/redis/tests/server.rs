@@ -184,6 +184,17 @@ fn commands_answer_like_redis() {
     };
     keys.sort_by_key(|k| format!("{k:?}"));
     assert_eq!(keys, [b("h2"), b("k"), b("l"), b("n"), b("s")]);
+    // MULTI/EXEC: queued, then run in one transaction; DISCARD drops the queue.
+    assert_eq!(c.cmd(&["MULTI"]), ok);
+    assert_eq!(c.cmd(&["INCR", "m"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["RPUSH", "ml", "x"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["GET", "m"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["EXEC"]), V::A(Some(vec![V::I(1), V::I(1), b("1")])));
+    assert_eq!(c.cmd(&["MULTI"]), ok);
+    assert_eq!(c.cmd(&["INCR", "m"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["DISCARD"]), ok);
+    assert_eq!(c.cmd(&["GET", "m"]), b("1"));
+    assert_eq!(c.cmd(&["DEL", "m", "ml"]), V::I(2));
     // Pipelining: many requests in one write, answers in order.
     c.w.write_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n")
         .unwrap();
