@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent, Pool};
+use pcoll::{PBTreeMap, PHashMap, PHashSet, PVec, PVecDeque, Persistent, Pool};
 
 use crate::resp::Reply;
 
@@ -18,8 +18,88 @@ pub struct Db {
     lists: PHashMap<Bytes, PVecDeque<Bytes>>,
     hashes: PHashMap<Bytes, PHashMap<Bytes, Bytes>>,
     sets: PHashMap<Bytes, PHashSet<Bytes>>,
+    zsets: PHashMap<Bytes, ZSet>,
     /// Deadlines, in Unix milliseconds.
     expires: PHashMap<Bytes, u64>,
+}
+
+/// A sorted set: each member's score, and the members ordered by (score, member).
+#[derive(Persistent, Default)]
+pub struct ZSet {
+    scores: PHashMap<Bytes, f64>,
+    order: PBTreeMap<(u64, Bytes), ()>,
+}
+
+/// `f64` as a `u64` that sorts as the numbers do.
+fn sortable(f: f64) -> u64 {
+    let b = f.to_bits();
+    if b >> 63 == 1 { !b } else { b | 1 << 63 }
+}
+
+fn unsortable(u: u64) -> f64 {
+    f64::from_bits(if u >> 63 == 1 { u & !(1 << 63) } else { !u })
+}
+
+impl ZSet {
+    /// Sets `m`'s score; true when `m` is new.
+    fn set(&mut self, m: &[u8], score: f64) -> bool {
+        let old = self.scores.insert(m, score);
+        if let Some(o) = old {
+            self.order.remove(&(sortable(o), PVec::from(m)));
+        }
+        self.order.insert((sortable(score), PVec::from(m)), ());
+        old.is_none()
+    }
+
+    fn remove(&mut self, m: &[u8]) -> bool {
+        match self.scores.remove(m) {
+            Some(o) => {
+                self.order.remove(&(sortable(o), PVec::from(m)));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn entries(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> {
+        self.order
+            .keys()
+            .map(|(s, m)| (m.as_slice(), unsortable(*s)))
+    }
+}
+
+/// A score as Redis writes it.
+fn fmt_score(f: f64) -> Vec<u8> {
+    if f.is_infinite() {
+        return if f > 0.0 {
+            b"inf".to_vec()
+        } else {
+            b"-inf".to_vec()
+        };
+    }
+    format!("{f}").into_bytes()
+}
+
+fn parse_score(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    let f = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        _ => s.parse().ok()?,
+    };
+    (!f.is_nan()).then_some(f)
+}
+
+/// A score bound of ZCOUNT/ZRANGEBYSCORE: (value, exclusive).
+fn parse_bound(b: &[u8]) -> Option<(f64, bool)> {
+    match b.strip_prefix(b"(") {
+        Some(rest) => Some((parse_score(rest)?, true)),
+        None => Some((parse_score(b)?, false)),
+    }
+}
+
+fn in_bounds(f: f64, lo: (f64, bool), hi: (f64, bool)) -> bool {
+    (if lo.1 { f > lo.0 } else { f >= lo.0 }) && (if hi.1 { f < hi.0 } else { f <= hi.0 })
 }
 
 /// Milliseconds since the Unix epoch.
@@ -39,6 +119,8 @@ fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
         Some("hash")
     } else if db.sets.contains_key(k) {
         Some("set")
+    } else if db.zsets.contains_key(k) {
+        Some("zset")
     } else {
         None
     }
@@ -59,6 +141,7 @@ fn remove_key(db: &mut Db, k: &[u8]) -> bool {
         || db.lists.remove(k).is_some()
         || db.hashes.remove(k).is_some()
         || db.sets.remove(k).is_some()
+        || db.zsets.remove(k).is_some()
 }
 
 /// Removes `k` if it has expired (on access, as Redis's lazy expiry).
@@ -101,6 +184,14 @@ const READS: &[&str] = &[
     "SISMEMBER",
     "SCARD",
     "GETRANGE",
+    "ZSCORE",
+    "ZCARD",
+    "ZRANK",
+    "ZREVRANK",
+    "ZCOUNT",
+    "ZRANGE",
+    "ZREVRANGE",
+    "ZRANGEBYSCORE",
 ];
 
 /// Commands that change the keyspace.
@@ -108,7 +199,7 @@ const WRITES: &[&str] = &[
     "SET", "SETNX", "GETSET", "GETDEL", "MSET", "DEL", "UNLINK", "INCR", "DECR", "INCRBY",
     "DECRBY", "APPEND", "SETRANGE", "EXPIRE", "PEXPIRE", "PERSIST", "RENAME", "FLUSHDB",
     "FLUSHALL", "LPUSH", "RPUSH", "LPOP", "RPOP", "LSET", "LREM", "LTRIM", "HSET", "HDEL",
-    "HINCRBY", "SADD", "SREM", "SPOP",
+    "HINCRBY", "SADD", "SREM", "SPOP", "ZADD", "ZINCRBY", "ZREM",
 ];
 
 /// Runs one command on the pool: reads under a read guard, changes in one transaction.
@@ -174,7 +265,8 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     let min = match name {
         "DBSIZE" => 1,
         "LRANGE" | "GETRANGE" => 4,
-        "LINDEX" | "HGET" | "HEXISTS" | "SISMEMBER" => 3,
+        "LINDEX" | "HGET" | "HEXISTS" | "SISMEMBER" | "ZSCORE" | "ZRANK" | "ZREVRANK" => 3,
+        "ZCOUNT" | "ZRANGE" | "ZREVRANGE" | "ZRANGEBYSCORE" => 4,
         "HMGET" => 3,
         _ => 2,
     };
@@ -324,7 +416,111 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 .filter(|_| alive)
                 .map_or(0, |s| s.len() as i64),
         ),
+        n if n.starts_with('Z') && typed("zset") => Reply::wrong_type(),
+        n if n.starts_with('Z') => zread(db.zsets.get(k).filter(|_| alive), n, a),
         _ => Reply::err("unknown read"),
+    }
+}
+
+/// The sorted-set reads.
+fn zread(z: Option<&ZSet>, name: &str, a: &[Vec<u8>]) -> Reply {
+    let empty = || Reply::Array(Some(vec![]));
+    let not_int = || Reply::err("value is not an integer or out of range");
+    let not_float = || Reply::err("min or max is not a float");
+    match name {
+        "ZSCORE" => Reply::Bulk(
+            z.and_then(|z| z.scores.get(&a[2][..]))
+                .map(|&f| fmt_score(f)),
+        ),
+        "ZCARD" => Reply::Int(z.map_or(0, |z| z.scores.len() as i64)),
+        "ZRANK" | "ZREVRANK" => {
+            let Some(z) = z else { return Reply::Bulk(None) };
+            let Some(&f) = z.scores.get(&a[2][..]) else {
+                return Reply::Bulk(None);
+            };
+            let key = (sortable(f), PVec::from(&a[2][..]));
+            let rank = z.order.range(..key).count();
+            Reply::Int(if name == "ZRANK" {
+                rank
+            } else {
+                z.scores.len() - 1 - rank
+            } as i64)
+        }
+        "ZCOUNT" => {
+            let (Some(lo), Some(hi)) = (parse_bound(&a[2]), parse_bound(&a[3])) else {
+                return not_float();
+            };
+            Reply::Int(z.map_or(0, |z| {
+                z.entries().filter(|e| in_bounds(e.1, lo, hi)).count()
+            }) as i64)
+        }
+        _ => {
+            // ZRANGE key start stop [BYSCORE] [REV] [LIMIT off n] [WITHSCORES], and the
+            // older ZREVRANGE / ZRANGEBYSCORE forms.
+            let mut byscore = name == "ZRANGEBYSCORE";
+            let mut rev = name == "ZREVRANGE";
+            let (mut scores, mut limit) = (false, None);
+            let mut i = 4;
+            while i < a.len() {
+                match upper(&a[i]).as_str() {
+                    "BYSCORE" => byscore = true,
+                    "REV" => rev = true,
+                    "WITHSCORES" => scores = true,
+                    "LIMIT" => {
+                        let (Some(o), Some(n)) = (
+                            a.get(i + 1).and_then(|b| int(b)),
+                            a.get(i + 2).and_then(|b| int(b)),
+                        ) else {
+                            return not_int();
+                        };
+                        limit = Some((
+                            o.max(0) as usize,
+                            if n < 0 { usize::MAX } else { n as usize },
+                        ));
+                        i += 2;
+                    }
+                    _ => return Reply::err("syntax error"),
+                }
+                i += 1;
+            }
+            let Some(z) = z else { return empty() };
+            let mut picked: Vec<(&[u8], f64)> = if byscore {
+                let (lo, hi) = if rev { (&a[3], &a[2]) } else { (&a[2], &a[3]) };
+                let (Some(lo), Some(hi)) = (parse_bound(lo), parse_bound(hi)) else {
+                    return not_float();
+                };
+                z.entries().filter(|e| in_bounds(e.1, lo, hi)).collect()
+            } else {
+                let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
+                    return not_int();
+                };
+                let (s, e) = clamp(s, e, z.scores.len());
+                let all: Vec<_> = if rev {
+                    z.entries().rev().collect()
+                } else {
+                    z.entries().collect()
+                };
+                all[s..e].to_vec()
+            };
+            if byscore && rev {
+                picked.reverse();
+            }
+            if let Some((off, n)) = limit {
+                picked = picked.into_iter().skip(off).take(n).collect();
+            }
+            Reply::Array(Some(
+                picked
+                    .into_iter()
+                    .flat_map(|(m, f)| {
+                        let mut v = vec![Reply::bulk(m)];
+                        if scores {
+                            v.push(Reply::Bulk(Some(fmt_score(f))));
+                        }
+                        v
+                    })
+                    .collect(),
+            ))
+        }
     }
 }
 
@@ -352,7 +548,8 @@ fn keys(db: &Db, pat: &[u8], now: u64) -> Vec<Reply> {
         .keys()
         .chain(db.lists.keys())
         .chain(db.hashes.keys())
-        .chain(db.sets.keys());
+        .chain(db.sets.keys())
+        .chain(db.zsets.keys());
     all.filter(|k| !expired(db, k, now) && glob(pat, k))
         .map(|k| Reply::bulk(k))
         .collect()
@@ -395,7 +592,8 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     let min = match name {
         "FLUSHDB" | "FLUSHALL" => 1,
         "SET" | "GETSET" | "APPEND" | "INCRBY" | "DECRBY" | "EXPIRE" | "PEXPIRE" | "LPUSH"
-        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" => 3,
+        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" => 3,
+        "ZADD" | "ZINCRBY" => 4,
         "HSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" => 4,
         "MSET" => 3,
         _ => 2,
@@ -650,11 +848,90 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Bulk(m)
         }
+        "ZADD" | "ZINCRBY" | "ZREM" if wrong("zset") => Reply::wrong_type(),
+        "ZADD" => zadd(db, a),
+        "ZINCRBY" => {
+            let (Some(by), Some(m)) = (parse_score(&a[2]), a.get(3)) else {
+                return Reply::err("value is not a valid float");
+            };
+            let z = db.zsets.entry(k).or_default();
+            let f = z.scores.get(&m[..]).copied().unwrap_or(0.0) + by;
+            if f.is_nan() {
+                return Reply::err("resulting score is not a number (NaN)");
+            }
+            z.set(m, f);
+            Reply::Bulk(Some(fmt_score(f)))
+        }
+        "ZREM" => {
+            let Some(z) = db.zsets.get_mut(k) else {
+                return Reply::Int(0);
+            };
+            let n = a[2..].iter().filter(|m| z.remove(m)).count();
+            if z.scores.is_empty() {
+                db.zsets.remove(k);
+            }
+            Reply::Int(n as i64)
+        }
         _ => Reply::err(format!(
             "unknown command '{}'",
             String::from_utf8_lossy(&a[0])
         )),
     }
+}
+
+/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
+fn zadd(db: &mut Db, a: &[Vec<u8>]) -> Reply {
+    let k = &a[1][..];
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, false);
+    let mut i = 2;
+    while i < a.len() {
+        match upper(&a[i]).as_str() {
+            "NX" => nx = true,
+            "XX" => xx = true,
+            "GT" => gt = true,
+            "LT" => lt = true,
+            "CH" => ch = true,
+            "INCR" => incr = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    let pairs = &a[i..];
+    if pairs.is_empty() || pairs.len() % 2 == 1 || (nx && xx) || (incr && pairs.len() != 2) {
+        return Reply::err("syntax error");
+    }
+    let mut parsed = Vec::new();
+    for p in pairs.chunks(2) {
+        match parse_score(&p[0]) {
+            Some(f) => parsed.push((f, &p[1][..])),
+            None => return Reply::err("value is not a valid float"),
+        }
+    }
+    let z = db.zsets.entry(k).or_default();
+    let (mut added, mut changed, mut last) = (0, 0, None);
+    for (f, m) in parsed {
+        let old = z.scores.get(m).copied();
+        let new = if incr { old.unwrap_or(0.0) + f } else { f };
+        let skip = (nx && old.is_some())
+            || (xx && old.is_none())
+            || old.is_some_and(|o| (gt && new <= o) || (lt && new >= o));
+        if skip {
+            continue;
+        }
+        if old != Some(new) {
+            changed += 1;
+            added += z.set(m, new) as i64;
+        }
+        last = Some(new);
+    }
+    if z.scores.is_empty() {
+        db.zsets.remove(k);
+    }
+    if incr {
+        return Reply::Bulk(last.map(fmt_score));
+    }
+    Reply::Int(if ch { changed } else { added })
 }
 
 fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
@@ -761,6 +1038,8 @@ fn rename(db: &mut Db, from: &[u8], to: &[u8]) -> Reply {
         db.hashes.insert(to, v);
     } else if let Some(v) = db.sets.remove(from) {
         db.sets.insert(to, v);
+    } else if let Some(v) = db.zsets.remove(from) {
+        db.zsets.insert(to, v);
     }
     Reply::OK
 }

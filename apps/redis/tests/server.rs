@@ -184,6 +184,49 @@ fn commands_answer_like_redis() {
     };
     keys.sort_by_key(|k| format!("{k:?}"));
     assert_eq!(keys, [b("h2"), b("k"), b("l"), b("n"), b("s")]);
+    // Sorted sets.
+    let zcases: Vec<(Vec<&str>, V)> = vec![
+        (
+            vec!["ZADD", "z", "1", "one", "2", "two", "3", "three"],
+            V::I(3),
+        ),
+        (vec!["ZADD", "z", "2.5", "two"], V::I(0)),
+        (vec!["ZADD", "z", "CH", "2", "two"], V::I(1)),
+        (vec!["ZADD", "z", "NX", "9", "one"], V::I(0)),
+        (vec!["ZSCORE", "z", "one"], b("1")),
+        (vec!["ZINCRBY", "z", "0.5", "one"], b("1.5")),
+        (vec!["ZCARD", "z"], V::I(3)),
+        (vec!["ZRANK", "z", "three"], V::I(2)),
+        (vec!["ZREVRANK", "z", "three"], V::I(0)),
+        (
+            vec!["ZRANGE", "z", "0", "-1"],
+            arr(&["one", "two", "three"]),
+        ),
+        (
+            vec!["ZRANGE", "z", "0", "0", "WITHSCORES"],
+            arr(&["one", "1.5"]),
+        ),
+        (vec!["ZREVRANGE", "z", "0", "1"], arr(&["three", "two"])),
+        (
+            vec!["ZRANGEBYSCORE", "z", "(1.5", "+inf"],
+            arr(&["two", "three"]),
+        ),
+        (
+            vec![
+                "ZRANGE", "z", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", "2",
+            ],
+            arr(&["three", "two"]),
+        ),
+        (vec!["ZCOUNT", "z", "-inf", "2"], V::I(2)),
+        (vec!["ZREM", "z", "two", "nope"], V::I(1)),
+        (vec!["ZRANGE", "z", "0", "-1"], arr(&["one", "three"])),
+        (vec!["TYPE", "z"], V::S("zset".into())),
+        (vec!["ZREM", "z", "one", "three"], V::I(2)),
+        (vec!["EXISTS", "z"], V::I(0)),
+    ];
+    for (args, want) in &zcases {
+        assert_eq!(&c.cmd(args), want, "{args:?}");
+    }
     // MULTI/EXEC: queued, then run in one transaction; DISCARD drops the queue.
     assert_eq!(c.cmd(&["MULTI"]), ok);
     assert_eq!(c.cmd(&["INCR", "m"]), V::S("QUEUED".into()));
