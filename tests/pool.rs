@@ -461,3 +461,40 @@ fn second_process_gets_locked() {
     drop(pool);
     assert_eq!(probe(&path), "opened", "the lock goes with the pool");
 }
+
+/// One pool file used in turn with `Sync` (redo commits, two-barrier undo commits for large
+/// transactions) and `Process` (undo commits, no barriers), reopened between every phase: the
+/// generations, the redo slots and the commit records of the two protocols never hide or
+/// replay one another's work.
+#[test]
+fn durability_modes_alternate_on_one_file() {
+    let dir = TempDir::new("modes");
+    let path = dir.file("a.pool");
+    let mut want = 0u64;
+    for round in 0..6u64 {
+        let d = if round % 2 == 0 {
+            Durability::Sync
+        } else {
+            Durability::Process
+        };
+        let pool = Pool::<Root>::options().durability(d).open(&path).unwrap();
+        assert_eq!(pool.read().counter, want, "round {round} ({d:?}) opened");
+        for i in 0..5 {
+            let mut w = pool.write();
+            w.counter += 1;
+            w.history[(i % 4) as usize] = round as u16;
+            if i == 2 {
+                w.boxed = Some(PBox::new([round; 8])); // a fresh block
+            }
+            drop(w);
+            want += 1;
+        }
+        drop(pool);
+        let pool = Pool::<Root>::options().durability(d).open(&path).unwrap();
+        let r = pool.read();
+        assert_eq!(r.counter, want, "round {round} ({d:?}) reopened");
+        assert_eq!(r.boxed.as_deref(), Some(&[round; 8]));
+        drop(r);
+        pool.check().unwrap();
+    }
+}
