@@ -880,6 +880,14 @@ where
         }
     }
 
+    /// [`Self::or_insert`], reporting a full pool as an error (the map is unchanged then).
+    pub fn try_or_insert(self, default: impl IntoPersistent<V>) -> Result<&'a mut V> {
+        match self {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => e.try_insert(default),
+        }
+    }
+
     /// Sets the value (dropping an old one) and returns the occupied entry (as
     /// `Entry::insert_entry`).
     ///
@@ -1021,7 +1029,14 @@ where
     /// # Panics
     /// When the pool is full.
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
-        let (map, i) = self.insert_at(value);
+        self.try_insert(value)
+            .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"))
+    }
+
+    /// [`Self::insert`], reporting a full pool (or a failed conversion) as an error; the
+    /// map is unchanged then.
+    pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
+        let (map, i) = self.insert_at(value)?;
         // The slot was just written without undo (fresh for this transaction's purposes):
         // changes through the reference need no log entry and are noted for write-back.
         let p = map.with_home(|m, core| {
@@ -1032,18 +1047,23 @@ where
         });
         // SAFETY: bucket i is full with the new entry; exclusive through the map's `&mut`,
         // whose pool (holding the map, with_home) outlives it.
-        unsafe { &mut *p }
+        Ok(unsafe { &mut *p })
     }
 
     /// Inserts the entry and returns it as an occupied entry (as
     /// `VacantEntry::insert_entry`).
     pub fn insert_entry(self, value: impl IntoPersistent<V>) -> OccupiedEntry<'a, K, V, S> {
-        let (map, index) = self.insert_at(value);
+        let (map, index) = self
+            .insert_at(value)
+            .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert_entry: {e}"));
         OccupiedEntry { map, index }
     }
 
     /// Inserts the entry; returns the map and the entry's bucket.
-    fn insert_at(self, value: impl IntoPersistent<V>) -> (&'a mut PHashMap<K, V, S>, usize) {
+    fn insert_at(
+        self,
+        value: impl IntoPersistent<V>,
+    ) -> Result<(&'a mut PHashMap<K, V, S>, usize)> {
         let (hash, key) = (self.hash, self.key);
         let i = self.map.with_home(|m, core| {
             m.settle(core);
@@ -1053,8 +1073,7 @@ where
             );
             m.insert_new(core, hash, kv)
         });
-        let i = i.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
-        (self.map, i)
+        Ok((self.map, i?))
     }
 }
 

@@ -771,3 +771,82 @@ impl<T: Persistent + Ord + Clone> PBTreeSet<T> {
             .map(|(k, ())| k)
     }
 }
+
+// ---- fallible forms of `extend` and `collect`: a full pool is an error, not a panic ----
+
+impl<T: Persistent> PVec<T> {
+    /// `extend`, stopping at the first element that does not fit the pool: `Err`, with the
+    /// elements before it pushed (roll the transaction back to undo them).
+    pub fn try_extend<I: IntoIterator<Item = T>>(&mut self, it: I) -> Result<()> {
+        it.into_iter()
+            .try_for_each(|x| self.try_push(x).map_err(|(e, _)| e))
+    }
+
+    /// `collect` into a vector outside any pool, reporting a failed allocation as an error.
+    pub fn try_from_iter<I: IntoIterator<Item = T>>(it: I) -> Result<Self> {
+        let mut v = PVec::new();
+        v.try_extend(it)?;
+        Ok(v)
+    }
+}
+
+impl<K, V, S> PHashMap<K, V, S>
+where
+    K: Persistent + Hash + Eq,
+    V: Persistent,
+    S: Persistent + BuildHasher,
+{
+    /// `extend`, stopping at the first entry that does not fit the pool: `Err`, with the
+    /// entries before it inserted (roll the transaction back to undo them).
+    pub fn try_extend<I, W>(&mut self, it: impl IntoIterator<Item = (I, W)>) -> Result<()>
+    where
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        it.into_iter()
+            .try_for_each(|(k, v)| self.try_insert(k, v).map(drop))
+    }
+}
+
+impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
+    /// `extend`, stopping at the first entry that does not fit the pool (see
+    /// [`PHashMap::try_extend`]).
+    pub fn try_extend<I, W>(&mut self, it: impl IntoIterator<Item = (I, W)>) -> Result<()>
+    where
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Ord,
+    {
+        it.into_iter()
+            .try_for_each(|(k, v)| self.try_insert(k, v).map(drop))
+    }
+}
+
+impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
+    /// `extend`, stopping at the first element that does not fit the pool.
+    pub fn try_extend<I>(&mut self, it: impl IntoIterator<Item = I>) -> Result<()>
+    where
+        I: IntoPersistent<T>,
+        T: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        it.into_iter()
+            .try_for_each(|x| self.try_insert(x).map(drop))
+    }
+}
+
+impl<T: Persistent + Ord> PBTreeSet<T> {
+    /// `extend`, stopping at the first element that does not fit the pool.
+    pub fn try_extend<I>(&mut self, it: impl IntoIterator<Item = I>) -> Result<()>
+    where
+        I: IntoPersistent<T>,
+        T: Borrow<I::Probe>,
+        I::Probe: Ord,
+    {
+        it.into_iter()
+            .try_for_each(|x| self.try_insert(x).map(drop))
+    }
+}

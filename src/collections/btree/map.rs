@@ -1155,6 +1155,14 @@ where
         }
     }
 
+    /// [`Self::or_insert`], reporting a full pool as an error (the map is unchanged then).
+    pub fn try_or_insert(self, default: impl IntoPersistent<V>) -> Result<&'a mut V> {
+        match self {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => e.try_insert(default),
+        }
+    }
+
     /// The value, inserting `f()` when absent.
     pub fn or_insert_with<W: IntoPersistent<V>, F: FnOnce() -> W>(self, f: F) -> &'a mut V {
         match self {
@@ -1281,15 +1289,21 @@ where
     /// # Panics
     /// When the pool is full.
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
+        self.try_insert(value)
+            .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"))
+    }
+
+    /// [`Self::insert`], reporting a full pool (or a failed conversion) as an error; the
+    /// map is unchanged then.
+    pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
         let (path, key) = (self.path, self.key);
-        let at = self.map.with_home(|m, core| {
+        let (off, i) = self.map.with_home(|m, core| {
             let kv = (
                 handle::convert_in(key, core)?,
                 handle::convert_in(value, core)?,
             );
             m.insert_at(core, &path, kv.0, kv.1)
-        });
-        let (off, i) = at.unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"));
+        })?;
         let p = self.map.with_home(|m, core| {
             let depth = m.height as usize; // the pair landed in a leaf
             let p = m.node_at(core, off, depth).val_ptr(i);
@@ -1299,7 +1313,7 @@ where
         // SAFETY: the pair was just written into slot i of that leaf (no undo needed: the
         // slot was logged or fresh before the insert); exclusive through the map's `&mut`,
         // whose pool outlives it.
-        unsafe { &mut *p }
+        Ok(unsafe { &mut *p })
     }
 }
 
