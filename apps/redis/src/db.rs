@@ -192,14 +192,49 @@ const READS: &[&str] = &[
     "ZRANGE",
     "ZREVRANGE",
     "ZRANGEBYSCORE",
+    "SINTER",
+    "SUNION",
+    "SCAN",
 ];
 
 /// Commands that change the keyspace.
 const WRITES: &[&str] = &[
-    "SET", "SETNX", "GETSET", "GETDEL", "MSET", "DEL", "UNLINK", "INCR", "DECR", "INCRBY",
-    "DECRBY", "APPEND", "SETRANGE", "EXPIRE", "PEXPIRE", "PERSIST", "RENAME", "FLUSHDB",
-    "FLUSHALL", "LPUSH", "RPUSH", "LPOP", "RPOP", "LSET", "LREM", "LTRIM", "HSET", "HDEL",
-    "HINCRBY", "SADD", "SREM", "SPOP", "ZADD", "ZINCRBY", "ZREM",
+    "SET",
+    "SETNX",
+    "GETSET",
+    "GETDEL",
+    "MSET",
+    "DEL",
+    "UNLINK",
+    "INCR",
+    "DECR",
+    "INCRBY",
+    "DECRBY",
+    "APPEND",
+    "SETRANGE",
+    "EXPIRE",
+    "PEXPIRE",
+    "PERSIST",
+    "RENAME",
+    "FLUSHDB",
+    "FLUSHALL",
+    "LPUSH",
+    "RPUSH",
+    "LPOP",
+    "RPOP",
+    "LSET",
+    "LREM",
+    "LTRIM",
+    "HSET",
+    "HDEL",
+    "HINCRBY",
+    "SADD",
+    "SREM",
+    "SPOP",
+    "ZADD",
+    "ZINCRBY",
+    "ZREM",
+    "INCRBYFLOAT",
 ];
 
 /// Runs one command on the pool: reads under a read guard, changes in one transaction.
@@ -308,6 +343,35 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             "none"
         }),
         "KEYS" => Reply::Array(Some(keys(db, &a[1], now))),
+        "SCAN" => scan(db, a, now),
+        "SINTER" | "SUNION" => {
+            let mut sets = Vec::new();
+            for k in &a[1..] {
+                if live(db, k, now) && type_of(db, k) != Some("set") {
+                    return Reply::wrong_type();
+                }
+                sets.push(db.sets.get(&k[..]).filter(|_| live(db, k, now)));
+            }
+            let mut out: Vec<&[u8]> = Vec::new();
+            if name == "SUNION" {
+                for m in sets.iter().flatten().flat_map(|s| s.iter()) {
+                    if !out.contains(&m.as_slice()) {
+                        out.push(m);
+                    }
+                }
+            } else if let Some(Some(first)) = sets.first() {
+                out = first
+                    .iter()
+                    .filter(|m| {
+                        sets[1..]
+                            .iter()
+                            .all(|s| s.is_some_and(|s| s.contains(m.as_slice())))
+                    })
+                    .map(|m| m.as_slice())
+                    .collect();
+            }
+            Reply::Array(Some(out.into_iter().map(Reply::bulk).collect()))
+        }
         "DBSIZE" => Reply::Int(keys(db, b"*", now).len() as i64),
         "TTL" | "PTTL" => Reply::Int(if !alive {
             -2
@@ -555,6 +619,70 @@ fn keys(db: &Db, pat: &[u8], now: u64) -> Vec<Reply> {
         .collect()
 }
 
+/// A key's place in SCAN's order: a fixed hash, so a cursor stays valid while keys come and
+/// go (every key present from the first call to the last is returned at least once).
+fn scan_hash(k: &[u8]) -> u64 {
+    k.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: keys in hash order from the cursor on;
+/// the next cursor is the hash after the last one returned (0 when done). Keys sharing a
+/// hash come together, so none falls between two calls.
+fn scan(db: &Db, a: &[Vec<u8>], now: u64) -> Reply {
+    let Some(cursor) = std::str::from_utf8(&a[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return Reply::err("invalid cursor");
+    };
+    let (mut pat, mut count, mut ty) = (&b"*"[..], 10usize, None);
+    let mut i = 2;
+    while i + 1 < a.len() {
+        match upper(&a[i]).as_str() {
+            "MATCH" => pat = &a[i + 1],
+            "COUNT" => match int(&a[i + 1]) {
+                Some(n) if n > 0 => count = n as usize,
+                _ => return Reply::err("syntax error"),
+            },
+            "TYPE" => ty = Some(String::from_utf8_lossy(&a[i + 1]).to_lowercase()),
+            _ => return Reply::err("syntax error"),
+        }
+        i += 2;
+    }
+    let all = db
+        .strings
+        .keys()
+        .chain(db.lists.keys())
+        .chain(db.hashes.keys())
+        .chain(db.sets.keys())
+        .chain(db.zsets.keys());
+    let mut found: Vec<(u64, &[u8])> = all
+        .map(|k| (scan_hash(k), k.as_slice()))
+        .filter(|(h, _)| *h >= cursor)
+        .collect();
+    found.sort_unstable();
+    let mut out = Vec::new();
+    let mut next = 0;
+    let mut taken = 0;
+    for (n, &(h, k)) in found.iter().enumerate() {
+        if taken >= count && found[n - 1].0 != h {
+            next = h;
+            break;
+        }
+        taken += 1;
+        let typed = ty.as_deref().is_none_or(|t| type_of(db, k) == Some(t));
+        if !expired(db, k, now) && typed && glob(pat, k) {
+            out.push(Reply::bulk(k));
+        }
+    }
+    Reply::Array(Some(vec![
+        Reply::bulk(next.to_string().as_bytes()),
+        Reply::Array(Some(out)),
+    ]))
+}
+
 /// Redis's glob: `*`, `?`, `[...]` (with `^` and ranges), `\` escapes.
 pub fn glob(p: &[u8], s: &[u8]) -> bool {
     match (p.first(), s.first()) {
@@ -592,7 +720,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     let min = match name {
         "FLUSHDB" | "FLUSHALL" => 1,
         "SET" | "GETSET" | "APPEND" | "INCRBY" | "DECRBY" | "EXPIRE" | "PEXPIRE" | "LPUSH"
-        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" => 3,
+        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" | "INCRBYFLOAT" => 3,
         "ZADD" | "ZINCRBY" => 4,
         "HSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" => 4,
         "MSET" => 3,
@@ -642,6 +770,25 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 })
                 .count() as i64,
         ),
+        "INCRBYFLOAT" if wrong("string") => Reply::wrong_type(),
+        "INCRBYFLOAT" => {
+            let by = std::str::from_utf8(&a[2])
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok());
+            let cur = db.strings.get(k).map_or(Some(0.0), |v| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<f64>().ok())
+            });
+            match cur.zip(by).map(|(c, b)| c + b).filter(|f| f.is_finite()) {
+                Some(f) => {
+                    let text = format!("{f}");
+                    db.strings.insert(k, text.as_bytes());
+                    Reply::bulk(text.as_bytes())
+                }
+                None => Reply::err("value is not a valid float"),
+            }
+        }
         "INCR" | "DECR" | "INCRBY" | "DECRBY" if wrong("string") => Reply::wrong_type(),
         "INCR" | "DECR" | "INCRBY" | "DECRBY" => {
             let by = match name {

@@ -227,6 +227,50 @@ fn commands_answer_like_redis() {
     for (args, want) in &zcases {
         assert_eq!(&c.cmd(args), want, "{args:?}");
     }
+    // Set algebra, floats, SCAN.
+    assert_eq!(c.cmd(&["SADD", "s1", "a", "b", "c"]), V::I(3));
+    assert_eq!(c.cmd(&["SADD", "s2", "b", "c", "d"]), V::I(3));
+    let sorted_members = |v: V| match v {
+        V::A(Some(mut items)) => {
+            items.sort_by_key(|x| format!("{x:?}"));
+            items
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        sorted_members(c.cmd(&["SINTER", "s1", "s2"])),
+        [b("b"), b("c")]
+    );
+    assert_eq!(
+        sorted_members(c.cmd(&["SUNION", "s1", "s2"])),
+        [b("a"), b("b"), b("c"), b("d")]
+    );
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "f", "1.5"]), b("1.5"));
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "f", "-0.25"]), b("1.25"));
+    let mut seen = Vec::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let V::A(Some(reply)) = c.cmd(&["SCAN", &cursor, "COUNT", "2"]) else {
+            panic!("SCAN reply");
+        };
+        let (V::B(Some(next)), V::A(Some(keys))) = (&reply[0], &reply[1]) else {
+            panic!("{reply:?}");
+        };
+        seen.extend(keys.iter().cloned());
+        cursor = next.clone();
+        if cursor == "0" {
+            break;
+        }
+    }
+    seen.sort_by_key(|x| format!("{x:?}"));
+    let mut all = sorted_members(c.cmd(&["KEYS", "*"]));
+    all.sort_by_key(|x| format!("{x:?}"));
+    assert_eq!(seen, all, "SCAN returns every key once");
+    let V::A(Some(r)) = c.cmd(&["SCAN", "0", "MATCH", "s?", "COUNT", "1000"]) else {
+        panic!("SCAN MATCH");
+    };
+    assert_eq!(sorted_members(r[1].clone()), [b("s1"), b("s2")]);
+    assert_eq!(c.cmd(&["DEL", "s1", "s2", "f"]), V::I(3));
     // MULTI/EXEC: queued, then run in one transaction; DISCARD drops the queue.
     assert_eq!(c.cmd(&["MULTI"]), ok);
     assert_eq!(c.cmd(&["INCR", "m"]), V::S("QUEUED".into()));
