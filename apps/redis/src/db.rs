@@ -665,13 +665,11 @@ fn scan(db: &Db, a: &[Vec<u8>], now: u64) -> Reply {
     found.sort_unstable();
     let mut out = Vec::new();
     let mut next = 0;
-    let mut taken = 0;
     for (n, &(h, k)) in found.iter().enumerate() {
-        if taken >= count && found[n - 1].0 != h {
+        if n >= count && found[n - 1].0 != h {
             next = h;
             break;
         }
-        taken += 1;
         let typed = ty.as_deref().is_none_or(|t| type_of(db, k) == Some(t));
         if !expired(db, k, now) && typed && glob(pat, k) {
             out.push(Reply::bulk(k));
