@@ -2,6 +2,10 @@
 //! its fix. A damaged header read from the pool must give a clear panic, never a read or
 //! write outside its block; a log append that fails must leave its bytes unlogged.
 
+mod common;
+
+use common::panic_message;
+
 use pcoll::{Durability, Error, PHashMap, PVec, Persistent, Pool};
 
 #[derive(Persistent, Default)]
@@ -198,14 +202,6 @@ fn a_header_claiming_a_larger_block_is_refused_before_a_write() {
     });
     assert!(msg.contains("the pool is damaged"), "{msg}");
     assert!(p.check().is_err());
-}
-
-fn panic_message(f: impl FnOnce()) -> String {
-    let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }
 
 /// Found by the `heap_damage` fuzz target: a map's entry count damaged to 2^40 made the

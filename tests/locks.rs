@@ -3,6 +3,10 @@
 //! same pool gets a clear panic at once, and a second `read()` on a thread never queues behind
 //! a waiting writer. Every wait in these tests is bounded: a hang fails the test.
 
+mod common;
+
+use common::panic_message;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,14 +27,6 @@ fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static
     std::thread::spawn(move || tx.send(f()).unwrap());
     rx.recv_timeout(Duration::from_secs(20))
         .unwrap_or_else(|_| panic!("{what} did not finish: a hang"))
-}
-
-fn panic_message(f: impl FnOnce()) -> String {
-    let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }
 
 #[test]
