@@ -16,6 +16,7 @@ use std::fmt;
 use std::ops::{Index, IndexMut, RangeBounds};
 
 use super::pvec::PVec;
+use super::std_api::bounds;
 use crate::error::Result;
 use crate::heap::check::Visitor;
 use crate::persistent::{Fingerprint, Persistent, Relocator};
@@ -301,23 +302,6 @@ impl<T: Persistent> PVecDeque<T> {
     {
         self.iter().any(|y| y == x)
     }
-}
-
-/// The `start .. end` of a range over `len` elements, with std's panics.
-fn bounds<R: RangeBounds<usize>>(range: R, len: usize) -> (usize, usize) {
-    use std::ops::Bound::*;
-    let start = match range.start_bound() {
-        Included(&s) => s,
-        Excluded(&s) => s + 1,
-        Unbounded => 0,
-    };
-    let end = match range.end_bound() {
-        Included(&e) => e + 1,
-        Excluded(&e) => e,
-        Unbounded => len,
-    };
-    assert!(start <= end && end <= len, "range out of bounds");
-    (start, end)
 }
 
 /// `Iterator::chain` that keeps `ExactSizeIterator` (std's `Chain` does not implement it).

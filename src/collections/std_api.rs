@@ -454,7 +454,7 @@ impl<T: Persistent + Ord + PartialEq> PartialEq<PBTreeSet<T>> for BTreeSet<T> {
 // ---- PVec: std's methods composed from the vector's own ----
 
 /// The `start .. end` a range names in a sequence of `len`, with std's panics.
-fn bounds<R: std::ops::RangeBounds<usize>>(range: R, len: usize) -> (usize, usize) {
+pub(crate) fn bounds<R: std::ops::RangeBounds<usize>>(range: R, len: usize) -> (usize, usize) {
     use std::ops::Bound::*;
     let start = match range.start_bound() {
         Included(&s) => s,
