@@ -39,6 +39,7 @@
 pub mod collections;
 mod error;
 mod heap;
+mod migrate;
 mod persistent;
 mod pool;
 mod sync;
@@ -60,6 +61,7 @@ pub use collections::pvecdeque::PVecDeque;
 pub use error::{Error, Result};
 pub use heap::check::{CheckReport, Visitor};
 pub use heap::persist::{Durability, Event, Medium, Recorder};
+pub use migrate::Migration;
 pub use pcoll_derive::Persistent;
 pub use persistent::{Fingerprint, Persistent, Relocator};
 #[doc(hidden)]

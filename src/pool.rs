@@ -31,9 +31,9 @@ const DEFAULT_LOG_PAGES: u64 = 16;
 /// `Pool<R>` is `Send + Sync`: readers ([`Pool::read`]) run in parallel, one writer
 /// ([`Pool::write`], [`Pool::transaction`]) at a time.
 pub struct Pool<R: Persistent> {
-    core: CoreBox,
-    root_off: u64,
-    _root: PhantomData<fn() -> R>,
+    pub(crate) core: CoreBox,
+    pub(crate) root_off: u64,
+    pub(crate) _root: PhantomData<fn() -> R>,
 }
 
 // SAFETY: the root lives in pool memory owned by `core` (Send + Sync); access to it goes
@@ -138,6 +138,24 @@ impl<R: Persistent + Default> Options<R> {
     pub fn simulate(mut self, medium: Medium) -> Self {
         self.medium = medium;
         self
+    }
+
+    /// The same options for a pool of another root type (a migration opens the old root).
+    pub(crate) fn retype<S>(self) -> Options<S> {
+        Options {
+            initial_size: self.initial_size,
+            max_size: self.max_size,
+            log_size: self.log_size,
+            durability: self.durability,
+            read_only: self.read_only,
+            recorder: self.recorder,
+            medium: self.medium,
+            _root: PhantomData,
+        }
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Opens the pool at `path`, creating it if no file is there.
@@ -435,7 +453,7 @@ impl<R: Persistent + Default> Pool<R> {
 }
 
 impl<R: Persistent> Pool<R> {
-    fn root_ptr(&self) -> *mut R {
+    pub(crate) fn root_ptr(&self) -> *mut R {
         self.core.ptr(self.root_off, size_of::<R>().max(1)).cast()
     }
 
@@ -760,9 +778,12 @@ impl<R: Persistent> Drop for WriteGuard<'_, R> {
     }
 }
 
-fn write_root<R>(p: *mut R, v: R) {
-    // SAFETY: p is a fresh, aligned allocation of size_of::<R>() bytes in pool memory (from
-    // Tx::alloc in `format`), not yet visible to anyone.
+/// Writes `v` into fresh memory without dropping what was there. The caller passes a fresh,
+/// aligned allocation of `size_of::<R>()` bytes in pool memory (from `Tx::alloc`), not yet
+/// visible to anyone.
+pub(crate) fn write_root<R>(p: *mut R, v: R) {
+    // SAFETY: p is a fresh, aligned allocation of size_of::<R>() bytes (callers: `format`,
+    // `migrate::install`), not yet visible to anyone.
     unsafe { p.write(v) }
 }
 

@@ -126,6 +126,44 @@ impl Recorder for Silent {
     fn event(&self, _: Event, _: &[u8]) {}
 }
 
+/// The options every crash-image pool is opened with.
+fn image_opts<R: Persistent + Default>(media: Media) -> crate::Options<R> {
+    Pool::<R>::options()
+        .durability(Durability::Sync)
+        .initial_size(256 << 10)
+        .max_size(8 << 20)
+        .simulate(media.medium())
+}
+
+/// The start image of a run: the pool `setup` leaves, committed as the medium would (write-back
+/// or line flushes, redo records), so the image holds what those commits leave.
+fn start_image<R: Persistent + Default>(media: Media, setup: impl Fn(&Pool<R>)) -> Vec<u8> {
+    let p0 = image_opts::<R>(media)
+        .recorder(Arc::new(Silent))
+        .in_memory()
+        .expect("memory pool");
+    setup(&p0);
+    p0.image()
+}
+
+/// Opens an image of a pool of `R` (with `rec` recording recovery), checks it, and returns
+/// the model and the recovered image.
+fn open_checked<R: Persistent + Default, M>(
+    media: Media,
+    img: &[u8],
+    rec: Option<Arc<dyn Recorder>>,
+    observe: &dyn Fn(&R) -> M,
+) -> Result<(M, Vec<u8>), crate::Error> {
+    let mut opts = image_opts::<R>(media);
+    if let Some(r) = rec {
+        opts = opts.recorder(r);
+    }
+    let pool = opts.from_image(img)?;
+    pool.check()?;
+    let m = observe(&pool.read());
+    Ok((m, pool.image()))
+}
+
 /// Runs `op` as one write transaction on a pool prepared by `setup`, and checks every crash
 /// image of it. `observe` maps the root to a comparable model.
 pub fn crash_check<R, M>(
@@ -138,47 +176,114 @@ where
     R: Persistent + Default,
     M: PartialEq + Debug + Send + Sync + 'static,
 {
-    let opts = || {
-        Pool::<R>::options()
-            .durability(Durability::Sync)
-            .initial_size(256 << 10)
-            .max_size(8 << 20)
-            .simulate(cfg.media.medium())
-    };
-    // The setup commits as the medium would (write-back or line flushes, redo records),
-    // so the start image holds what those commits leave: records, redo slots.
-    let p0 = opts()
-        .recorder(Arc::new(Silent))
-        .in_memory()
-        .expect("memory pool");
-    setup(&p0);
-    let start = p0.image();
-    let before = observe(&p0.read());
-    drop(p0);
-
-    let p1 = opts().from_image(&start).expect("reopen start image");
+    let start = start_image(cfg.media, setup);
+    let p1 = image_opts::<R>(cfg.media)
+        .from_image(&start)
+        .expect("reopen start image");
+    let before = observe(&p1.read());
     op(&mut p1.write());
     let after = observe(&p1.read());
     drop(p1);
 
-    let observe: Arc<dyn Fn(&R) -> M + Send + Sync> = Arc::new(observe);
+    let media = cfg.media;
+    let open: OpenImage<M> = Arc::new(move |img, rec| {
+        open_checked::<R, M>(media, img, rec, &observe).map_err(|e| format!("open or check: {e}"))
+    });
+    run_recorded(cfg, &start, before, after, open, |rec| {
+        let p2 = image_opts::<R>(cfg.media)
+            .recorder(rec)
+            .from_image(&start)
+            .expect("recorded pool");
+        op(&mut p2.write());
+    })
+}
+
+/// A crash image's root, for [`crash_check_migration`]: the old type or the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side<O, N> {
+    /// The image opened with its old root (the migration rolled back).
+    Old(O),
+    /// The image opened with its new root (the migration committed).
+    New(N),
+}
+
+/// [`crash_check`] for a migration: `setup` fills a pool of `Old`, then
+/// `Options::<New>::migrate(migrate)` runs on its image. Every crash image must open as the
+/// `Old` that `setup` left or as the `New` that the migration made, and pass `check()`.
+pub fn crash_check_migration<Old, New, MO, MN>(
+    cfg: Config,
+    setup: impl Fn(&Pool<Old>),
+    migrate: impl Fn(&mut Old, &mut New),
+    observe_old: impl Fn(&Old) -> MO + Send + Sync + 'static,
+    observe_new: impl Fn(&New) -> MN + Send + Sync + 'static,
+) -> CrashReport
+where
+    Old: Persistent + Default,
+    New: Persistent + Default,
+    MO: PartialEq + Debug + Send + Sync + 'static,
+    MN: PartialEq + Debug + Send + Sync + 'static,
+{
+    let start = start_image(cfg.media, setup);
+    let p0 = image_opts::<Old>(cfg.media)
+        .from_image(&start)
+        .expect("reopen start image");
+    let before = Side::Old(observe_old(&p0.read()));
+    drop(p0);
+    let p1 = image_opts::<New>(cfg.media)
+        .migrate(&migrate)
+        .from_image(&start)
+        .expect("migration");
+    let after = Side::New(observe_new(&p1.read()));
+    drop(p1);
+
+    let media = cfg.media;
+    let open: OpenImage<Side<MO, MN>> = Arc::new(move |img, rec| {
+        let new = open_checked::<New, MN>(media, img, rec.clone(), &observe_new);
+        let res = match new {
+            Err(crate::Error::RootTypeMismatch { .. }) => {
+                open_checked::<Old, MO>(media, img, rec, &observe_old)
+                    .map(|(m, i)| (Side::Old(m), i))
+            }
+            other => other.map(|(m, i)| (Side::New(m), i)),
+        };
+        res.map_err(|e| format!("open or check: {e}"))
+    });
+    run_recorded(cfg, &start, before, after, open, |rec| {
+        let p2 = image_opts::<New>(cfg.media)
+            .recorder(rec)
+            .migrate(&migrate)
+            .from_image(&start)
+            .expect("recorded migration");
+        drop(p2);
+    })
+}
+
+/// Opens a crash image (recording its recovery when given a recorder): model and recovered
+/// image, or what went wrong.
+type OpenImage<M> =
+    Arc<dyn Fn(&[u8], Option<Arc<dyn Recorder>>) -> Result<(M, Vec<u8>), String> + Send + Sync>;
+
+/// Runs `op` on a pool recorded from `start` and checks every crash image against the models.
+fn run_recorded<M: PartialEq + Debug + Send + Sync + 'static>(
+    cfg: Config,
+    start: &[u8],
+    before: M,
+    after: M,
+    open: OpenImage<M>,
+    op: impl FnOnce(Arc<dyn Recorder>),
+) -> CrashReport {
     let oracle = Arc::new(Oracle {
         cfg,
         before,
         after,
-        observe,
+        open,
         report: Mutex::new(CrashReport::default()),
     });
-    let rec = Arc::new(Shadow::new(start.clone(), cfg, {
+    let rec = Arc::new(Shadow::new(start.to_vec(), cfg, {
         let oracle = oracle.clone();
         Box::new(move |img: &[u8], acked: bool| oracle.check_image(img, acked))
     }));
-    let p2 = opts()
-        .recorder(rec.clone())
-        .from_image(&start)
-        .expect("recorded pool");
-    op(&mut p2.write());
-    drop(p2);
+    op(rec.clone());
     let mut report = oracle.report.lock().unwrap().clone();
     report.points = rec.points();
     report
@@ -364,30 +469,18 @@ fn subsets(n: usize, budget: usize, exhaustive: usize, rng: &mut u64) -> Vec<Vec
 }
 
 /// Opens crash images and compares them with the models.
-struct Oracle<R: Persistent, M> {
+struct Oracle<M> {
     cfg: Config,
     before: M,
     after: M,
-    observe: Arc<dyn Fn(&R) -> M + Send + Sync>,
+    open: OpenImage<M>,
     report: Mutex<CrashReport>,
 }
 
-impl<R: Persistent + Default, M: PartialEq + Debug + Send + Sync + 'static> Oracle<R, M> {
+impl<M: PartialEq + Debug + Send + Sync + 'static> Oracle<M> {
     /// Recovers `img` and returns the observed model, or what went wrong.
     fn recover(&self, img: &[u8], rec: Option<Arc<dyn Recorder>>) -> Result<(M, Vec<u8>), String> {
-        let mut opts = Pool::<R>::options()
-            .durability(Durability::Sync)
-            .max_size(8 << 20)
-            .simulate(self.cfg.media.medium());
-        if let Some(r) = rec {
-            opts = opts.recorder(r);
-        }
-        let pool = opts
-            .from_image(img)
-            .map_err(|e| format!("open failed: {e}"))?;
-        pool.check().map_err(|e| format!("check failed: {e}"))?;
-        let m = (self.observe)(&pool.read());
-        Ok((m, pool.image()))
+        (self.open)(img, rec)
     }
 
     fn check_image(self: &Arc<Self>, img: &[u8], acked: bool) {

@@ -21,7 +21,10 @@
 //!  72  root_size  u64      size of the root type
 //!  80  root_fp    u64      layout fingerprint of the root type
 //!  88  root_name  [u8;128] the root type's name, NUL padded (for error messages)
-//! 216  (zero)
+//! 216  root_gen   u64      the transaction that installed this root: 0 at creation, a
+//!                            migration's generation after it (its commit point, see
+//!                            `docs/format.md`)
+//! 224  (zero)
 //! 252  crc32      u32      over bytes 0..252
 //! ```
 
@@ -50,6 +53,7 @@ pub(crate) struct Header {
     pub root_size: u64,
     pub root_fp: u64,
     pub root_name: String,
+    pub root_gen: u64,
 }
 
 fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
@@ -88,6 +92,7 @@ impl Header {
         let name = self.root_name.as_bytes();
         let n = floor_char_boundary(&self.root_name, NAME_LEN.min(name.len()));
         put(&mut b, 88, &name[..n]);
+        put(&mut b, 216, &self.root_gen.to_le_bytes());
         let crc = crc32fast::hash(&b[..252]);
         put(&mut b, 252, &crc.to_le_bytes());
         b
@@ -133,6 +138,7 @@ impl Header {
             root_size: u64_at(b, 72),
             root_fp: u64_at(b, 80),
             root_name: String::from_utf8_lossy(&name_bytes[..end]).into_owned(),
+            root_gen: u64_at(b, 216),
         })
     }
 
@@ -185,6 +191,7 @@ mod tests {
             root_size: 24,
             root_fp: 42,
             root_name: "app::Root".into(),
+            root_gen: 9,
         }
     }
 

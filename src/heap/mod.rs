@@ -136,6 +136,7 @@ impl Heap {
             root_size: 0,
             root_fp: 0,
             root_name: String::new(),
+            root_gen: 0,
         };
         Heap {
             io,
@@ -228,7 +229,7 @@ impl Heap {
     /// Writes `next` (with the next sequence number) to the header slot not in use and makes
     /// it durable; only then does it become the header in memory. On failure the slot's old
     /// bytes are put back, so memory still matches the file.
-    fn write_header_as(&mut self, mut next: Header) -> Result<()> {
+    pub(crate) fn write_header_as(&mut self, mut next: Header) -> Result<()> {
         next.seq = self.hdr.seq + 1;
         let slot = next.slot();
         let old = self.io.map.bytes(slot, header::HDR_LEN).to_vec();

@@ -22,6 +22,7 @@ pub(crate) mod log;
 pub(crate) mod redo;
 
 use crate::error::Result;
+use crate::heap::header::Header;
 use crate::heap::persist::Event;
 use crate::heap::{Heap, HeapIo, Undo};
 use lines::Lines;
@@ -87,6 +88,9 @@ pub(crate) struct Txn {
     /// A failed commit could not take its bytes back out of the file: no more writes until
     /// the pool is reopened (recovery then decides from the log).
     pub(crate) poisoned: bool,
+    /// A migration's new root: the commit writes this header instead of a commit record
+    /// first, and that header write is the commit point (see [`Self::install_commit`]).
+    pub(crate) install: Option<Header>,
     /// The scratch pool's mode (process memory, no crash to survive): one transaction that
     /// never ends, nothing logged, every block counts as fresh, frees happen at once.
     volatile: bool,
@@ -119,6 +123,7 @@ impl Txn {
             homes_pending: false,
             record_counts: rec.count > 0,
             poisoned: false,
+            install: None,
             volatile: false,
             stats: TxnStats::default(),
         };
@@ -135,7 +140,13 @@ impl Txn {
         // A generation with a valid redo record committed through it: its undo entries
         // (left in the log by a memory image, or by a fallback's log writes) are dead.
         let redone = txn.newest_redo(heap).is_some_and(|r| g <= r);
-        if (g > d || torn_commit) && !redone {
+        // A migration whose header made it: its changes are all in the file, only the
+        // record is missing.
+        let installed = g > d && heap.hdr.root_gen == g;
+        if installed {
+            txn.gen_ = g;
+            txn.retire(heap)?;
+        } else if (g > d || torn_commit) && !redone {
             txn.gen_ = g;
             txn.recover(heap)?;
         }
@@ -332,7 +343,9 @@ impl Txn {
             sum: 0,
         };
         let persist = &heap.io.persist;
-        if !persist.is_durable() {
+        if let Some(next) = self.install.take() {
+            self.install_commit(heap, next)?;
+        } else if !persist.is_durable() {
             log::put_record(&heap.io, heap.hdr.log_off, plain);
         } else if persist.per_step() {
             let ranges = self.changed_ranges();
@@ -466,8 +479,9 @@ impl Txn {
         r
     }
 
-    /// Two barriers: the log, then the changes with a record that checksums them.
-    fn write_back_commit(&mut self, heap: &mut Heap) -> Result<()> {
+    /// Logs a marker for every fresh range (write-back: recovery must know which bytes of
+    /// the file a torn commit may have changed, the allocator's own included).
+    fn log_fresh_markers(&mut self, heap: &mut Heap) -> Result<()> {
         let fresh = merge_ranges(std::mem::take(&mut self.fresh));
         self.chain
             .reserve(heap, (fresh.len() * log::ENTRY_HDR) as u64)?;
@@ -481,6 +495,12 @@ impl Txn {
             }
         }
         self.stats.log_entries += fresh.len() as u64;
+        Ok(())
+    }
+
+    /// Two barriers: the log, then the changes with a record that checksums them.
+    fn write_back_commit(&mut self, heap: &mut Heap) -> Result<()> {
+        self.log_fresh_markers(heap)?;
         heap.io.persist_many(&self.log_ranges)?; // closes: a change on disk before its entry
         let ranges: Vec<(u64, u64)> = self.entries.iter().map(|e| (e.off, e.len)).collect();
         let sum = heap.io.map.crc_of(ranges.iter().copied());
@@ -502,6 +522,51 @@ impl Txn {
             heap.io.map.drop_private_copies();
             self.written_back = 0;
         }
+        Ok(())
+    }
+
+    /// A migration's commit: every change durable (the log first, as in any commit), then the
+    /// header naming the new root with this transaction's generation, which is the commit
+    /// point: recovery keeps a transaction whose generation the header names
+    /// ([`Self::open`]). The record that follows only retires the log. A failure after the
+    /// header write began poisons the pool: whether the header reached the medium is known
+    /// only to the next open.
+    fn install_commit(&mut self, heap: &mut Heap, mut next: Header) -> Result<()> {
+        if self.homes_pending {
+            heap.io.barrier()?;
+            self.homes_pending = false;
+        }
+        let persist = &heap.io.persist;
+        if persist.is_durable() && !persist.per_step() {
+            self.log_fresh_markers(heap)?;
+            heap.io.persist_many(&self.log_ranges)?; // closes: a change on disk before its entry
+        }
+        self.in_file = true;
+        heap.io.persist_many(&self.changed_ranges())?;
+        self.in_file = false;
+        next.root_gen = self.gen_;
+        if let Err(e) = heap.write_header_as(next) {
+            self.poisoned = true;
+            return Err(e);
+        }
+        if self.retire(heap).is_err() {
+            self.poisoned = true; // committed; the next open retires the log
+        }
+        self.record_counts = false;
+        Ok(())
+    }
+
+    /// Ends the open generation with a plain commit record, made durable.
+    fn retire(&mut self, heap: &mut Heap) -> Result<()> {
+        let plain = log::Record {
+            gen_: self.gen_,
+            count: 0,
+            sum: 0,
+        };
+        let r = log::put_record(&heap.io, heap.hdr.log_off, plain);
+        heap.io.persist_many(&[r])?;
+        heap.io.sync_shared()?;
+        self.done_gen = self.gen_;
         Ok(())
     }
 
@@ -579,6 +644,7 @@ impl Txn {
     }
 
     fn finish(&mut self) {
+        self.install = None;
         self.ended_blocks.extend(self.frees.iter().copied());
         self.ended_blocks.extend(self.fresh_blocks.iter().copied());
         self.gen_ = 0;
