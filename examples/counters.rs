@@ -127,7 +127,7 @@ fn main() {
         let mut w = p.write();
         w.b = Some(PBox::new(x));
     });
-    assert_eq!(p.check().expect("check").blocks, 2, "root + one box");
+    assert_eq!(p.check().expect("check").blocks, 3, "root, schema, one box");
     drop(p);
     std::fs::remove_file(path).expect("remove");
 

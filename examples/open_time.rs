@@ -167,7 +167,7 @@ fn main() {
                     if i == 0 {
                         let rep = pool.check().expect("check after recovery");
                         eprintln!("  check after recovery: {} blocks", rep.blocks);
-                        assert_eq!(rep.blocks, 2, "root + one box");
+                        assert_eq!(rep.blocks, 3, "root, schema, one box");
                     }
                     drop(pool);
                 }

@@ -42,6 +42,7 @@ mod heap;
 mod migrate;
 mod persistent;
 mod pool;
+mod schema;
 mod sync;
 mod txn;
 

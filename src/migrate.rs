@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::persistent::{Fingerprint, Persistent};
-use crate::pool::{Options, Pool, write_root};
+use crate::pool::{Options, Pool, store_schema, write_root};
 
 /// A pending migration from root type `Old` to `New`; see [`Options::migrate`].
 #[must_use = "a migration runs when its pool is opened"]
@@ -156,9 +156,15 @@ where
     // SAFETY: `old` is valid and nothing refers to it; its block is freed right after, so
     // the dropped value is never read again (a rollback restores its logged bytes).
     unsafe { std::ptr::drop_in_place(old) };
+    let (schema_off, schema_len) = store_schema::<New>(core)?;
     let mut tx = core.tx();
     tx.free(pool.root_off);
     let mut next = tx.st.heap.hdr.clone();
+    if next.schema_off != 0 {
+        tx.free(next.schema_off);
+    }
+    next.schema_off = schema_off;
+    next.schema_len = schema_len;
     next.root_off = new_off;
     next.root_size = size_of::<New>() as u64;
     next.root_fp = Fingerprint::of::<New>();

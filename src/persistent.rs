@@ -115,10 +115,13 @@ impl fmt::Debug for Relocator<'_> {
 
 /// A 64-bit fingerprint of a type's layout: names, sizes, alignments, field offsets,
 /// recursively, plus the pool format version. Stored in the pool header and compared on open.
+/// The same walk can also record the layout as JSON ([`Fingerprint::schema_of`]), which the
+/// pool stores beside the root for tools that read it without the Rust type.
 #[derive(Debug, Clone)]
 pub struct Fingerprint {
     hash: u64,
     depth: u32,
+    schema: Option<Box<crate::schema::Builder>>,
 }
 
 /// Nesting deeper than this is cut off (a type may contain itself through a container).
@@ -130,8 +133,9 @@ impl Fingerprint {
         let mut fp = Fingerprint {
             hash: 0xcbf2_9ce4_8422_2325,
             depth: 0,
+            schema: None,
         };
-        fp.write_u64(u64::from(crate::heap::header::FORMAT_VERSION));
+        fp.mix_u64(u64::from(crate::heap::header::FORMAT_VERSION));
         fp
     }
 
@@ -142,7 +146,23 @@ impl Fingerprint {
         fp.finish()
     }
 
-    /// Mixes raw bytes in (FNV-1a).
+    /// The layout of `T` as JSON (the format is described in `docs/format.md`, "Schema").
+    ///
+    /// ```
+    /// #[derive(pcoll::Persistent, Default)]
+    /// struct Root { n: u64 }
+    /// let s = pcoll::Fingerprint::schema_of::<Root>();
+    /// assert!(s.starts_with(r#"{"type":"Root","size":8,"align":8,"items":[{"field":"n""#));
+    /// ```
+    pub fn schema_of<T: Persistent>() -> String {
+        let mut fp = Fingerprint::new();
+        fp.schema = Some(Box::default());
+        T::layout(&mut fp);
+        let b = fp.schema.expect("set above");
+        b.finish().unwrap_or("null").to_owned()
+    }
+
+    /// Mixes raw bytes in (FNV-1a). Not part of the schema.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.hash ^= u64::from(b);
@@ -150,44 +170,75 @@ impl Fingerprint {
         }
     }
 
-    /// Mixes a length-prefixed string in.
-    pub fn write_str(&mut self, s: &str) {
-        self.write_u64(s.len() as u64);
+    fn mix_u64(&mut self, v: u64) {
+        self.write_bytes(&v.to_le_bytes());
+    }
+
+    fn mix_str(&mut self, s: &str) {
+        self.mix_u64(s.len() as u64);
         self.write_bytes(s.as_bytes());
     }
 
-    /// Mixes an integer in.
+    /// Mixes a length-prefixed string in (an enum variant's name, for instance).
+    pub fn write_str(&mut self, s: &str) {
+        self.mix_str(s);
+        if let Some(b) = &mut self.schema {
+            b.str(s);
+        }
+    }
+
+    /// Mixes an integer in (an array's length, a discriminant).
     pub fn write_u64(&mut self, v: u64) {
-        self.write_bytes(&v.to_le_bytes());
+        self.mix_u64(v);
+        if let Some(b) = &mut self.schema {
+            b.int(v);
+        }
     }
 
     /// Describes a leaf type by name, size and alignment.
     pub fn primitive(&mut self, name: &str, size: usize, align: usize) {
-        self.write_str(name);
-        self.write_u64(size as u64);
-        self.write_u64(align as u64);
+        self.mix_leaf(name, size, align);
+        if let Some(b) = &mut self.schema {
+            b.primitive(name, size, align);
+        }
+    }
+
+    fn mix_leaf(&mut self, name: &str, size: usize, align: usize) {
+        self.mix_str(name);
+        self.mix_u64(size as u64);
+        self.mix_u64(align as u64);
     }
 
     /// Opens a compound type; pair with [`Fingerprint::end_struct`]. Returns false when the
     /// nesting limit is reached: the caller then skips its fields.
     pub fn begin_struct(&mut self, name: &str, size: usize, align: usize) -> bool {
-        self.write_str("{");
-        self.primitive(name, size, align);
+        self.mix_str("{");
+        self.mix_leaf(name, size, align);
         self.depth += 1;
-        self.depth <= MAX_DEPTH
+        let open = self.depth <= MAX_DEPTH;
+        if let Some(b) = &mut self.schema {
+            b.begin(name, size, align, !open);
+        }
+        open
     }
 
     /// Describes one field: its name, offset, and (recursively) its type.
     pub fn field<T: Persistent>(&mut self, name: &str, offset: usize) {
-        self.write_str(name);
-        self.write_u64(offset as u64);
+        self.mix_str(name);
+        self.mix_u64(offset as u64);
+        if let Some(b) = &mut self.schema {
+            b.field(name, offset);
+        }
         T::layout(self);
     }
 
     /// Closes a compound type.
     pub fn end_struct(&mut self) {
         self.depth -= 1;
-        self.write_str("}");
+        self.mix_str("}");
+        if let Some(b) = &mut self.schema {
+            b.end();
+        }
     }
 
     /// The 64-bit result.
@@ -391,6 +442,24 @@ mod tests {
         assert_eq!(
             Fingerprint::of::<Option<u64>>(),
             Fingerprint::of::<Option<u64>>()
+        );
+    }
+
+    #[test]
+    fn fingerprints_are_those_of_format_1() {
+        // Pools made before the schema was recorded must keep opening.
+        assert_eq!(Fingerprint::of::<u64>(), FP_U64);
+        assert_eq!(Fingerprint::of::<(u32, [u8; 3])>(), FP_TUPLE);
+    }
+
+    const FP_U64: u64 = 14451820648859680604;
+    const FP_TUPLE: u64 = 10585032975357406509;
+
+    #[test]
+    fn schemas_are_json_of_the_layout() {
+        assert_eq!(
+            Fingerprint::schema_of::<(u32, [u8; 2])>(),
+            r#"{"type":"tuple","size":8,"align":4,"items":[{"field":"0","offset":0,"node":{"prim":"u32","size":4,"align":4}},{"field":"1","offset":4,"node":{"type":"array","size":2,"align":1,"items":[{"int":2},{"prim":"u8","size":1,"align":1}]}}]}"#
         );
     }
 }

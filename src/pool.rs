@@ -352,24 +352,27 @@ impl<R: Persistent + Default> Options<R> {
         heap.write_header()?;
         let txn = Txn::open(&mut heap)?;
         let mut core = PoolCore::open(heap, txn, false, false)?;
-        let root_off = {
+        let (root_off, (schema_off, schema_len)) = {
             let _w = core.write_lock()?;
             let root_off = core.tx().alloc(size_of::<R>(), align_of::<R>())?;
             let p = core.ptr(root_off, size_of::<R>().max(1)).cast::<R>();
             // R::default() may allocate (it runs inside this transaction).
             write_root(p, R::default());
+            let schema = store_schema::<R>(&core)?;
             let tx = core.tx();
             let st = &mut *tx.st;
             st.txn.commit(&mut st.heap)?;
             drop(tx);
             core.write_unlock();
-            root_off
+            (root_off, schema)
         };
         let st = core.state_mut();
         st.heap.hdr.root_off = root_off;
         st.heap.hdr.root_size = size_of::<R>() as u64;
         st.heap.hdr.root_fp = Fingerprint::of::<R>();
         st.heap.hdr.root_name = std::any::type_name::<R>().to_owned();
+        st.heap.hdr.schema_off = schema_off;
+        st.heap.hdr.schema_len = schema_len;
         // Both slots: either copy alone must describe the whole pool.
         st.heap.write_header()?;
         st.heap.write_header()?;
@@ -405,6 +408,15 @@ impl<R: Persistent + Default> Options<R> {
     fn reservation(&self, at_least: u64) -> usize {
         self.max_size.max(at_least).next_multiple_of(PAGE as u64) as usize
     }
+}
+
+/// Writes `R`'s schema into a fresh block of the open transaction: (offset, length).
+pub(crate) fn store_schema<R: Persistent>(core: &PoolCore) -> Result<(u64, u64)> {
+    let text = Fingerprint::schema_of::<R>();
+    let mut tx = core.tx();
+    let off = tx.alloc(text.len(), 1)?;
+    tx.st.heap.io.map.write_bytes(off as usize, text.as_bytes());
+    Ok((off, text.len() as u64))
 }
 
 fn check_root_type<R: Persistent>(hdr: &Header, path: &Path) -> Result<()> {
@@ -589,6 +601,13 @@ impl<R: Persistent> Pool<R> {
             problems: Vec::new(),
         };
         v.enter(self.root_off, size_of::<R>());
+        let (schema_off, schema_len) = {
+            let h = &self.core.tx().st.heap.hdr;
+            (h.schema_off, h.schema_len)
+        };
+        if schema_off != 0 && !v.enter(schema_off, schema_len as usize) {
+            v.problem(format!("the schema block at {schema_off} is not allocated"));
+        }
         // SAFETY: the writer lock is held and no guard exists on this thread (write_lock
         // refuses nesting), so nothing mutates the root while it is visited; open checked
         // that the root is an allocated, aligned block.
@@ -596,6 +615,16 @@ impl<R: Persistent> Pool<R> {
         root.visit(&mut v);
         let (reached, problems) = (v.reached, v.problems);
         self.core.tx().st.heap.reconcile(&reached, problems)
+    }
+
+    /// The root type's layout as the pool stores it: JSON naming every field's type, size and
+    /// offset, recursively (see [`Fingerprint::schema_of`]). `None` for a pool made before
+    /// schemas were stored.
+    pub fn schema(&self) -> Option<String> {
+        let r = self.core.read_lock();
+        self.core
+            .with_state(&r, |st| st.heap.stored_schema())
+            .and_then(Result::ok)
     }
 
     /// Counters since open: barriers, synced bytes, log bytes, commits.

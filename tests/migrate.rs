@@ -365,3 +365,28 @@ fn the_new_root_of_a_migration_can_hold_std_values() {
     let p = Pool::<S2>::open_existing(&path).unwrap();
     assert_eq!(p.read().added, "built before the migration");
 }
+
+#[test]
+fn the_pool_stores_its_root_schema_and_a_migration_replaces_it() {
+    let dir = TempDir::new("migrate-schema");
+    let path = dir.file("app.pool");
+    let p = Pool::<S1>::create(&path).unwrap();
+    let s1 = p.schema().unwrap();
+    assert_eq!(s1, pcoll::Fingerprint::schema_of::<S1>());
+    assert!(s1.starts_with(r#"{"type":"S1","#), "{s1}");
+    assert!(s1.contains(r#"{"field":"gone","offset":"#), "{s1}");
+    fill_small(&p);
+    drop(p);
+    let p = Pool::<S2>::options()
+        .migrate(small_to_s2)
+        .open_existing(&path)
+        .unwrap();
+    assert_eq!(p.schema().unwrap(), pcoll::Fingerprint::schema_of::<S2>());
+    p.check().unwrap(); // the old schema's block was freed, the new one is reachable
+    drop(p);
+    let p = Pool::<S2>::options()
+        .read_only(true)
+        .open_existing(&path)
+        .unwrap();
+    assert!(p.schema().unwrap().contains(r#""field":"added""#));
+}

@@ -58,13 +58,13 @@ fn alloc_mutate_free_rollback() {
         assert_eq!(r.big.as_deref().unwrap()[699], 4);
         assert_eq!(**r.nested.as_deref().unwrap().as_ref().unwrap(), 10);
     }
-    assert_eq!(p.check().unwrap().blocks, 5); // root, one, big, nested and its inner box
+    assert_eq!(p.check().unwrap().blocks, 6); // root, schema, one, big, nested and its inner box
     {
         let mut w = p.write();
         w.nested = None; // frees two blocks (outer and inner box)
         w.big = None;
     }
-    assert_eq!(p.check().unwrap().blocks, 2);
+    assert_eq!(p.check().unwrap().blocks, 3); // root, schema, one
 }
 
 #[test]

@@ -123,8 +123,8 @@ fn growth_moves_the_buffer_and_rollback_keeps_the_old_one() {
     assert_eq!(p.read().v, [0, 1, 2, 3]);
     assert_eq!(
         p.check().unwrap().blocks,
-        2,
-        "root and the old buffer; the new one rolled back"
+        3,
+        "root, schema and the old buffer; the new one rolled back"
     );
 }
 

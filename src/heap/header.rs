@@ -24,7 +24,9 @@
 //! 216  root_gen   u64      the transaction that installed this root: 0 at creation, a
 //!                            migration's generation after it (its commit point, see
 //!                            `docs/format.md`)
-//! 224  (zero)
+//! 224  schema_off u64      block holding the root's schema (JSON, `src/schema.rs`); 0: none
+//! 232  schema_len u64      its length in bytes
+//! 240  (zero)
 //! 252  crc32      u32      over bytes 0..252
 //! ```
 
@@ -54,6 +56,8 @@ pub(crate) struct Header {
     pub root_fp: u64,
     pub root_name: String,
     pub root_gen: u64,
+    pub schema_off: u64,
+    pub schema_len: u64,
 }
 
 fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
@@ -93,6 +97,8 @@ impl Header {
         let n = floor_char_boundary(&self.root_name, NAME_LEN.min(name.len()));
         put(&mut b, 88, &name[..n]);
         put(&mut b, 216, &self.root_gen.to_le_bytes());
+        put(&mut b, 224, &self.schema_off.to_le_bytes());
+        put(&mut b, 232, &self.schema_len.to_le_bytes());
         let crc = crc32fast::hash(&b[..252]);
         put(&mut b, 252, &crc.to_le_bytes());
         b
@@ -139,6 +145,8 @@ impl Header {
             root_fp: u64_at(b, 80),
             root_name: String::from_utf8_lossy(&name_bytes[..end]).into_owned(),
             root_gen: u64_at(b, 216),
+            schema_off: u64_at(b, 224),
+            schema_len: u64_at(b, 232),
         })
     }
 
@@ -192,6 +200,8 @@ mod tests {
             root_fp: 42,
             root_name: "app::Root".into(),
             root_gen: 9,
+            schema_off: 77824,
+            schema_len: 300,
         }
     }
 

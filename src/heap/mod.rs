@@ -137,6 +137,8 @@ impl Heap {
             root_fp: 0,
             root_name: String::new(),
             root_gen: 0,
+            schema_off: 0,
+            schema_len: 0,
         };
         Heap {
             io,
@@ -203,6 +205,28 @@ impl Heap {
             hdr,
             max_size,
         })
+    }
+
+    /// The root's schema as stored (`None`: a pool made before schemas were stored), or why
+    /// it cannot be read.
+    pub(crate) fn stored_schema(&self) -> Option<Result<String>> {
+        let (off, len) = (self.hdr.schema_off, self.hdr.schema_len);
+        if off == 0 {
+            return None;
+        }
+        // Bounds only: `check()` proves that it is an allocated block.
+        let inside = off >= self.hdr.heap_off
+            && off.checked_add(len).is_some_and(|end| end <= self.hdr.valid_size);
+        if !inside {
+            return Some(Err(Error::corrupted(
+                &self.io.path,
+                format!("the schema's {len} bytes at offset {off} lie outside the heap"),
+            )));
+        }
+        let bytes = self.io.map.bytes(off as usize, len as usize).to_vec();
+        Some(String::from_utf8(bytes).map_err(|_| {
+            Error::corrupted(&self.io.path, "the stored schema is not UTF-8")
+        }))
     }
 
     pub(crate) fn path(&self) -> &Path {
