@@ -39,6 +39,7 @@
 pub mod collections;
 mod error;
 mod heap;
+pub mod inspect;
 mod migrate;
 mod persistent;
 mod pool;
@@ -68,4 +69,4 @@ pub use persistent::{Fingerprint, Persistent, Relocator};
 #[doc(hidden)]
 pub use persistent::{ReprInt, repr_bits};
 pub use pool::{Options, Pool, PoolStats, ReadGuard, WriteGuard};
-pub use txn::TxnStats;
+pub use txn::{Recovery, TxnStats};

@@ -818,7 +818,7 @@ pub(crate) fn write_root<R>(p: *mut R, v: R) {
 
 // ---- files ----
 
-fn lock_file(file: &File, path: &Path, shared: bool) -> Result<()> {
+pub(crate) fn lock_file(file: &File, path: &Path, shared: bool) -> Result<()> {
     use std::fs::TryLockError;
     let res = if shared {
         file.try_lock_shared()
@@ -834,7 +834,7 @@ fn lock_file(file: &File, path: &Path, shared: bool) -> Result<()> {
     }
 }
 
-fn read_exact_at(file: &File, buf: &mut [u8], path: &Path) -> Result<()> {
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], path: &Path) -> Result<()> {
     use std::os::unix::fs::FileExt;
     file.read_exact_at(buf, 0)
         .map_err(|e| Error::io(path, "read header", e))

@@ -112,8 +112,14 @@ fn fields_are_added_widened_renamed_and_dropped() {
     // (the block count shrinks by the junk buffer only, give or take the roots and the
     // new `n` string).
     let c = pool.check().unwrap();
-    assert!(c.allocated_bytes + 39_000 < old_check.allocated_bytes, "{c:?} vs {old_check:?}");
-    assert!(c.blocks.abs_diff(old_check.blocks) <= 2, "{c:?} vs {old_check:?}");
+    assert!(
+        c.allocated_bytes + 39_000 < old_check.allocated_bytes,
+        "{c:?} vs {old_check:?}"
+    );
+    assert!(
+        c.blocks.abs_diff(old_check.blocks) <= 2,
+        "{c:?} vs {old_check:?}"
+    );
     pool.write().visits += 1;
     drop(pool);
 
@@ -274,7 +280,12 @@ fn observe_s1(r: &S1) -> MS1 {
 }
 
 fn observe_s2(r: &S2) -> MS2 {
-    (r.n, r.names.len(), r.tree.values().sum(), r.added.to_string())
+    (
+        r.n,
+        r.names.len(),
+        r.tree.values().sum(),
+        r.added.to_string(),
+    )
 }
 
 #[test]
@@ -309,7 +320,9 @@ fn failed_calls_during_a_migration() {
                 let before = observe_s1(&p.read());
                 drop(p);
                 faults::arm(call, n, libc::EIO, sticky);
-                let res = Pool::<S2>::options().migrate(small_to_s2).open_existing(&path);
+                let res = Pool::<S2>::options()
+                    .migrate(small_to_s2)
+                    .open_existing(&path);
                 let fired = faults::fired();
                 faults::disarm();
                 let ok = res.is_ok();
@@ -338,7 +351,9 @@ fn failed_calls_during_a_migration() {
             }
         }
     }
-    println!("migration faults: {injected} injected, {rolled_back} rolled back, {migrated} migrated");
+    println!(
+        "migration faults: {injected} injected, {rolled_back} rolled back, {migrated} migrated"
+    );
     assert!(injected >= 8 && rolled_back > 0 && migrated > 0);
 }
 

@@ -109,7 +109,10 @@ fn pbox_replace_and_mutate_frees_old_blocks() {
         }
     }
     let report = pool.check().unwrap();
-    assert_eq!(report.blocks, 3, "root, schema, one box: old boxes were freed");
+    assert_eq!(
+        report.blocks, 3,
+        "root, schema, one box: old boxes were freed"
+    );
     assert_eq!(pool.read().boxed.as_deref().unwrap()[0], 99);
 }
 

@@ -216,7 +216,9 @@ impl Heap {
         }
         // Bounds only: `check()` proves that it is an allocated block.
         let inside = off >= self.hdr.heap_off
-            && off.checked_add(len).is_some_and(|end| end <= self.hdr.valid_size);
+            && off
+                .checked_add(len)
+                .is_some_and(|end| end <= self.hdr.valid_size);
         if !inside {
             return Some(Err(Error::corrupted(
                 &self.io.path,
@@ -224,9 +226,10 @@ impl Heap {
             )));
         }
         let bytes = self.io.map.bytes(off as usize, len as usize).to_vec();
-        Some(String::from_utf8(bytes).map_err(|_| {
-            Error::corrupted(&self.io.path, "the stored schema is not UTF-8")
-        }))
+        Some(
+            String::from_utf8(bytes)
+                .map_err(|_| Error::corrupted(&self.io.path, "the stored schema is not UTF-8")),
+        )
     }
 
     pub(crate) fn path(&self) -> &Path {

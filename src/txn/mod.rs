@@ -50,6 +50,25 @@ pub struct TxnStats {
     pub log_entries: u64,
 }
 
+/// What opening a pool did about the transaction a crash interrupted (`pcoll info` shows it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// An interrupted transaction rolled back: its generation and undo entries.
+    pub rolled_back: Option<(u64, usize)>,
+    /// An interrupted migration whose header had been written, completed: its generation.
+    pub completed_migration: Option<u64>,
+    /// Redo records replayed (commits whose changes had not all reached their homes).
+    pub redo_replayed: usize,
+}
+
+impl Recovery {
+    /// True when the file needed no recovery.
+    pub fn is_clean(&self) -> bool {
+        *self == Recovery::default()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Txn {
     /// The last finished generation (as in the commit record).
@@ -91,6 +110,8 @@ pub(crate) struct Txn {
     /// A migration's new root: the commit writes this header instead of a commit record
     /// first, and that header write is the commit point (see [`Self::install_commit`]).
     pub(crate) install: Option<Header>,
+    /// What [`Txn::open`] found and did.
+    pub(crate) recovery: Recovery,
     /// The scratch pool's mode (process memory, no crash to survive): one transaction that
     /// never ends, nothing logged, every block counts as fresh, frees happen at once.
     volatile: bool,
@@ -124,6 +145,7 @@ impl Txn {
             record_counts: rec.count > 0,
             poisoned: false,
             install: None,
+            recovery: Recovery::default(),
             volatile: false,
             stats: TxnStats::default(),
         };
@@ -146,8 +168,10 @@ impl Txn {
         if installed {
             txn.gen_ = g;
             txn.retire(heap)?;
+            txn.recovery.completed_migration = Some(g);
         } else if (g > d || torn_commit) && !redone {
             txn.gen_ = g;
+            txn.recovery.rolled_back = Some((g, txn.entries.len()));
             txn.recover(heap)?;
         }
         txn.replay_redo(heap)?;
@@ -463,6 +487,7 @@ impl Txn {
         let mut written = Vec::new();
         for (_, rec) in recs.iter().filter(|r| r.1.gen_ > self.done_gen) {
             written.extend(redo::apply(heap, rec));
+            self.recovery.redo_replayed += 1;
         }
         if !written.is_empty() {
             heap.io.persist_many(&written)?;
