@@ -140,6 +140,15 @@ pub enum Error {
         /// The pool file.
         path: PathBuf,
     },
+    /// An import's input is not a pcoll export this build reads, or its root does not
+    /// deserialize as the requested type (nothing was created).
+    #[error("{path}: cannot import: {what}")]
+    Import {
+        /// The pool file that was to be created.
+        path: PathBuf,
+        /// What is wrong with the input.
+        what: String,
+    },
 }
 
 /// `Result` with [`Error`].

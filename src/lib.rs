@@ -38,6 +38,8 @@
 
 pub mod collections;
 mod error;
+#[cfg(feature = "serde")]
+mod export;
 mod heap;
 pub mod inspect;
 mod migrate;
@@ -61,6 +63,8 @@ pub use collections::pstring::PString;
 pub use collections::pvec::PVec;
 pub use collections::pvecdeque::PVecDeque;
 pub use error::{Error, Result};
+#[cfg(feature = "serde")]
+pub use export::ExportFormat;
 pub use heap::check::{CheckReport, Visitor};
 pub use heap::persist::{Durability, Event, Medium, Recorder};
 pub use migrate::Migration;

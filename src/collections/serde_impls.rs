@@ -19,11 +19,18 @@ use super::phashmap::PHashMap;
 use super::phashset::PHashSet;
 use super::pstring::PString;
 use super::pvec::PVec;
+use super::pvecdeque::PVecDeque;
 use crate::persistent::Persistent;
 
 // ---- Serialize ----
 
 impl<T: Persistent + Serialize> Serialize for PVec<T> {
+    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<T: Persistent + Serialize> Serialize for PVecDeque<T> {
     fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
         s.collect_seq(self.iter())
     }
@@ -116,6 +123,12 @@ where
 }
 
 impl<'de, T: Persistent + Deserialize<'de>> Deserialize<'de> for PVec<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(SeqInto::<Self, T>(PhantomData))
+    }
+}
+
+impl<'de, T: Persistent + Deserialize<'de>> Deserialize<'de> for PVecDeque<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_seq(SeqInto::<Self, T>(PhantomData))
     }
