@@ -746,6 +746,30 @@ impl<T: Persistent> PVec<T> {
         });
     }
 
+    /// Moves `items` into the reserved room past `len`, resolving the pool once (as
+    /// [`Self::append_clones`] does for clones).
+    fn append_owned(&mut self, items: Vec<T>) {
+        if items.is_empty() {
+            return;
+        }
+        assert!(
+            self.capacity() - self.len() >= items.len(),
+            "reserved first"
+        );
+        self.with_pool(|v, core| {
+            let base = v.buf(core);
+            let tail = base.wrapping_add(v.len());
+            core.tx().wrote(tail.cast(), items.len() * size_of::<T>());
+            for mut x in items {
+                handle::store(&mut x, core)
+                    .unwrap_or_else(|e| panic!("pcoll: PVec::from(Vec): {e}"));
+                // SAFETY: slot len is inside the reserved buffer and holds no live element.
+                unsafe { base.add(v.len()).write(x) };
+                v.len += 1;
+            }
+        });
+    }
+
     /// The first element, mutably (only it is logged).
     ///
     /// # Examples
@@ -1290,7 +1314,10 @@ impl<T: Persistent> FromIterator<T> for PVec<T> {
 /// ```
 impl<T: Persistent> From<Vec<T>> for PVec<T> {
     fn from(v: Vec<T>) -> Self {
-        v.into_iter().collect()
+        let mut out = PVec::new();
+        out.reserve(v.len());
+        out.append_owned(v);
+        out
     }
 }
 

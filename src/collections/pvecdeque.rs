@@ -432,7 +432,10 @@ impl<T: Persistent> FromIterator<T> for PVecDeque<T> {
 
 impl<T: Persistent> From<Vec<T>> for PVecDeque<T> {
     fn from(v: Vec<T>) -> Self {
-        v.into_iter().collect()
+        PVecDeque {
+            front: PVec::new(),
+            back: PVec::from(v),
+        }
     }
 }
 

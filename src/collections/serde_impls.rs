@@ -92,11 +92,36 @@ where
         f.write_str("a sequence")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<C, A::Error> {
-        let mut c = C::default();
+        // Gathered first, then stored in one `extend`: each call into a container finds its
+        // pool, which costs more than a `u8` does.
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
         while let Some(x) = seq.next_element::<T>()? {
-            c.extend(std::iter::once(x));
+            items.push(x);
         }
+        let mut c = C::default();
+        c.extend(items);
         Ok(c)
+    }
+}
+
+/// Builds a vector from a sequence gathered in a `Vec` (one bulk move into the container).
+struct VecInto<C, T>(PhantomData<(C, T)>);
+
+impl<'de, C, T> Visitor<'de> for VecInto<C, T>
+where
+    C: From<Vec<T>>,
+    T: Deserialize<'de>,
+{
+    type Value = C;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<C, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+        while let Some(x) = seq.next_element::<T>()? {
+            items.push(x);
+        }
+        Ok(C::from(items))
     }
 }
 
@@ -114,23 +139,25 @@ where
         f.write_str("a map")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<C, A::Error> {
-        let mut c = C::default();
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1 << 16));
         while let Some(kv) = map.next_entry::<K, V>()? {
-            c.extend(std::iter::once(kv));
+            entries.push(kv);
         }
+        let mut c = C::default();
+        c.extend(entries);
         Ok(c)
     }
 }
 
 impl<'de, T: Persistent + Deserialize<'de>> Deserialize<'de> for PVec<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(SeqInto::<Self, T>(PhantomData))
+        d.deserialize_seq(VecInto::<Self, T>(PhantomData))
     }
 }
 
 impl<'de, T: Persistent + Deserialize<'de>> Deserialize<'de> for PVecDeque<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(SeqInto::<Self, T>(PhantomData))
+        d.deserialize_seq(VecInto::<Self, T>(PhantomData))
     }
 }
 
