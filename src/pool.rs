@@ -818,19 +818,31 @@ pub(crate) fn write_root<R>(p: *mut R, v: R) {
 
 // ---- files ----
 
+/// Takes the pool file's advisory lock (shared for read-only opens). A lock found held is
+/// tried again for up to 50 ms before `Error::Locked`: a child process forked by another
+/// thread holds copies of this process's file descriptors, and so their locks, until it
+/// execs, which would otherwise make reopening a pool this process just closed fail.
 pub(crate) fn lock_file(file: &File, path: &Path, shared: bool) -> Result<()> {
     use std::fs::TryLockError;
-    let res = if shared {
-        file.try_lock_shared()
-    } else {
-        file.try_lock()
-    };
-    match res {
-        Ok(()) => Ok(()),
-        Err(TryLockError::WouldBlock) => Err(Error::Locked {
-            path: path.to_owned(),
-        }),
-        Err(TryLockError::Error(e)) => Err(Error::io(path, "flock", e)),
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
+    loop {
+        let res = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        match res {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path: path.to_owned(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(path, "flock", e)),
+        }
     }
 }
 

@@ -405,3 +405,129 @@ fn the_pool_stores_its_root_schema_and_a_migration_replaces_it() {
         .unwrap();
     assert!(p.schema().unwrap().contains(r#""field":"added""#));
 }
+
+/// Roots for the kill -9 test: big enough that a migration takes milliseconds.
+#[derive(Persistent, Default)]
+struct K1 {
+    ids: PVec<u64>,
+    words: PVec<PString>,
+    table: PHashMap<u64, u64>,
+}
+
+#[derive(Persistent, Default)]
+struct K2 {
+    ids: PVec<u64>,
+    doubled: PVec<u64>,
+    table: PHashMap<u64, u64>,
+}
+
+const K_N: u64 = 40_000;
+
+fn k1_fill(p: &Pool<K1>) {
+    let mut w = p.write();
+    w.ids.extend(0..K_N);
+    w.words
+        .extend((0..K_N / 4).map(|i| PString::from(format!("w{i}"))));
+    w.table.extend((0..K_N / 4).map(|i| (i, i * 3)));
+}
+
+fn k1_to_k2(o: &mut K1, n: &mut K2) {
+    n.doubled = o.ids.iter().map(|x| x * 2).collect(); // converted: O(n) in the transaction
+    n.ids = std::mem::take(&mut o.ids);
+    n.table = std::mem::take(&mut o.table);
+    // `words` is dropped: K_N / 4 blocks freed.
+}
+
+/// The child of `kill_nine_during_migrations`: migrates the pool, then says so.
+#[test]
+fn migrate_child() {
+    let Ok(path) = std::env::var("PCOLL_MIGRATE_CHILD") else {
+        return;
+    };
+    let d = if std::env::var("PCOLL_MIGRATE_SYNC").is_ok() {
+        Durability::Sync
+    } else {
+        Durability::Process
+    };
+    println!("starting");
+    let p = Pool::<K2>::options()
+        .durability(d)
+        .migrate(k1_to_k2)
+        .open_existing(&path)
+        .unwrap();
+    println!("migrated {}", p.read().ids.len());
+    std::thread::sleep(std::time::Duration::from_secs(60));
+}
+
+/// kill -9 of a process in the middle of a migration, at random moments, in both
+/// durability modes: the pool reopens as the whole old root or the whole new one.
+#[test]
+fn kill_nine_during_migrations() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("migrate-kill");
+    let path = dir.file("k.pool");
+    let mut seed = 0x9e37_79b9_u64;
+    let (mut old, mut new) = (0, 0);
+    let rounds = 40;
+    for round in 0..rounds {
+        let _ = std::fs::remove_file(&path);
+        let p = Pool::<K1>::create(&path).unwrap();
+        k1_fill(&p);
+        drop(p);
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "migrate_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PCOLL_MIGRATE_CHILD", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        if round % 2 == 1 {
+            cmd.env("PCOLL_MIGRATE_SYNC", "1");
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            let l = lines.next().expect("child output").unwrap();
+            if l.contains("starting") {
+                break;
+            }
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_micros(seed % 15_000));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        match Pool::<K2>::open_existing(&path) {
+            Ok(p) => {
+                let r = p.read();
+                assert_eq!((r.ids.len(), r.doubled.len()), (K_N as usize, K_N as usize));
+                assert_eq!(r.doubled[K_N as usize - 1], 2 * (K_N - 1));
+                assert_eq!(r.table.get(&7), Some(&21));
+                drop(r);
+                p.check().unwrap();
+                new += 1;
+            }
+            Err(Error::RootTypeMismatch { .. }) => {
+                let p = Pool::<K1>::open_existing(&path).unwrap();
+                let r = p.read();
+                assert_eq!(r.ids.len(), K_N as usize, "round {round}");
+                assert_eq!(r.words.len(), K_N as usize / 4, "round {round}");
+                assert_eq!(r.words[5], "w5");
+                assert_eq!(r.table.len(), K_N as usize / 4);
+                drop(r);
+                p.check().unwrap();
+                old += 1;
+            }
+            Err(e) => panic!("round {round}: reopen failed: {e}"),
+        }
+    }
+    println!(
+        "kill -9 during migrations: {rounds} rounds, {old} found old, {new} found new, 0 violations"
+    );
+    assert_eq!(old + new, rounds);
+}

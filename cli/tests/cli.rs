@@ -42,14 +42,6 @@ impl Drop for Dir {
     }
 }
 
-/// One test at a time: a child forked by one test holds the file descriptors (and so the
-/// `flock`s) of a pool another test is creating until it execs, and that pool's reopen then
-/// finds it locked.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn pcoll(args: &[&str], file: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pcoll"))
         .args(args)
@@ -75,7 +67,6 @@ fn make_pool(path: &Path) {
 
 #[test]
 fn a_healthy_pool() {
-    let _one = serial();
     let d = Dir::new("healthy");
     let path = d.file("app.pool");
     make_pool(&path);
@@ -118,7 +109,6 @@ fn a_healthy_pool() {
 
 #[test]
 fn foreign_missing_and_locked_files() {
-    let _one = serial();
     let d = Dir::new("foreign");
     let text = d.file("notes.txt");
     std::fs::write(&text, "not a pool at all\n".repeat(500)).unwrap();
@@ -143,7 +133,6 @@ fn foreign_missing_and_locked_files() {
 
 #[test]
 fn damaged_and_truncated_pools() {
-    let _one = serial();
     let d = Dir::new("damaged");
     let path = d.file("app.pool");
     make_pool(&path);
@@ -206,7 +195,6 @@ impl Recorder for CopyAtBarriers {
 
 #[test]
 fn an_interrupted_transaction_is_reported_then_recovered_on_request() {
-    let _one = serial();
     let d = Dir::new("interrupted");
     let path = d.file("app.pool");
     let crashed = d.file("crashed.pool");
@@ -274,7 +262,6 @@ struct Root2 {
 
 #[test]
 fn a_migrated_pool_shows_its_new_schema() {
-    let _one = serial();
     let d = Dir::new("migrated");
     let path = d.file("app.pool");
     make_pool(&path);
