@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pcoll::{PBTreeMap, PHashMap, PHashSet, PVec, PVecDeque, Persistent, Pool};
 
 use crate::resp::Reply;
+use crate::watch::{self, Watched};
 
 /// Bytes in the pool: keys, string values, members.
 pub type Bytes = PVec<u8>;
@@ -250,7 +251,11 @@ pub fn execute(pool: &Pool<Db>, args: &[Vec<u8>]) -> Reply {
             String::from_utf8_lossy(&args[0])
         ));
     }
-    let res = pool.transaction(|db| Ok::<_, pcoll::Error>(write(db, &name, args, now)));
+    let res = pool.transaction(|db| {
+        let r = write(db, &name, args, now);
+        watch::bump(&name, args);
+        Ok::<_, pcoll::Error>(r)
+    });
     match res {
         Ok(Reply::Error(e)) => Reply::Error(e), // nothing was changed (checked before)
         Ok(r) => r,
@@ -259,10 +264,14 @@ pub fn execute(pool: &Pool<Db>, args: &[Vec<u8>]) -> Reply {
 }
 
 /// `EXEC`: the queued commands, in order, in one transaction (as Redis, a command that fails
-/// does not stop the others; the whole batch is atomic against crashes).
-pub fn execute_all(pool: &Pool<Db>, cmds: &[Vec<Vec<u8>>]) -> Reply {
+/// does not stop the others; the whole batch is atomic against crashes). A null reply, and
+/// nothing run, when a key in `watched` was written since it was watched.
+pub fn execute_all(pool: &Pool<Db>, cmds: &[Vec<Vec<u8>>], watched: &Watched) -> Reply {
     let now = now_ms();
     let res = pool.transaction(|db| {
+        if !watched.unchanged() {
+            return Ok(None);
+        }
         let replies = cmds
             .iter()
             .map(|args| {
@@ -270,7 +279,9 @@ pub fn execute_all(pool: &Pool<Db>, cmds: &[Vec<Vec<u8>>]) -> Reply {
                 if READS.contains(&name.as_str()) {
                     read(db, &name, args, now)
                 } else if WRITES.contains(&name.as_str()) {
-                    write(db, &name, args, now)
+                    let r = write(db, &name, args, now);
+                    watch::bump(&name, args);
+                    r
                 } else {
                     Reply::err(format!(
                         "unknown command '{}'",
@@ -279,10 +290,10 @@ pub fn execute_all(pool: &Pool<Db>, cmds: &[Vec<Vec<u8>>]) -> Reply {
                 }
             })
             .collect();
-        Ok::<_, pcoll::Error>(replies)
+        Ok::<_, pcoll::Error>(Some(replies))
     });
     match res {
-        Ok(replies) => Reply::Array(Some(replies)),
+        Ok(replies) => Reply::Array(replies),
         Err(e) => Reply::err(format!("pool: {e}")),
     }
 }
@@ -727,8 +738,13 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     if let Some(e) = arity(a, min) {
         return e;
     }
+    if matches!(name, "FLUSHDB" | "FLUSHALL") {
+        // (ASYNC / SYNC accepted and ignored: the drop is one transaction either way.)
+        *db = Db::default();
+        return Reply::OK;
+    }
     let k = &a[1][..];
-    if !matches!(name, "FLUSHDB" | "FLUSHALL" | "MSET" | "DEL" | "UNLINK") {
+    if !matches!(name, "MSET" | "DEL" | "UNLINK") {
         reap(db, k, now);
     }
     let ty = type_of(db, k);
@@ -847,10 +863,6 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         "PERSIST" => Reply::Int(db.expires.remove(k).is_some() as i64),
         "RENAME" if ty.is_none() => Reply::err("no such key"),
         "RENAME" => rename(db, k, &a[2]),
-        "FLUSHDB" | "FLUSHALL" => {
-            *db = Db::default();
-            Reply::OK
-        }
         "LPUSH" | "RPUSH" | "LPOP" | "RPOP" | "LSET" | "LREM" | "LTRIM" if wrong("list") => {
             Reply::wrong_type()
         }

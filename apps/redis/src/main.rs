@@ -8,6 +8,7 @@
 
 mod db;
 mod resp;
+mod watch;
 
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{TcpListener, TcpStream};
@@ -128,6 +129,8 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()
     let mut authed = cfg.requirepass.is_none();
     // Commands queued by MULTI, until EXEC or DISCARD.
     let mut queued: Option<Vec<Vec<Vec<u8>>>> = None;
+    // Keys watched (WATCH) until EXEC, DISCARD or UNWATCH.
+    let mut watched = watch::Watched::default();
     loop {
         let req = match resp::read_request(&mut r) {
             Ok(Some(req)) => req,
@@ -163,18 +166,36 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()
                 Reply::OK
             }
             "EXEC" => match queued.take() {
-                Some(cmds) => db::execute_all(pool, &cmds),
+                Some(cmds) => db::execute_all(pool, &cmds, &std::mem::take(&mut watched)),
                 None => Reply::err("EXEC without MULTI"),
             },
             "DISCARD" => match queued.take() {
-                Some(_) => Reply::OK,
+                Some(_) => {
+                    watched = watch::Watched::default();
+                    Reply::OK
+                }
                 None => Reply::err("DISCARD without MULTI"),
             },
+            "WATCH" if queued.is_some() => Reply::err("WATCH inside MULTI is not allowed"),
+            "WATCH" if req.len() < 2 => Reply::err("wrong number of arguments for 'watch' command"),
+            "WATCH" => {
+                watched.add(req[1..].iter().map(Vec::as_slice));
+                Reply::OK
+            }
+            "UNWATCH" => {
+                watched = watch::Watched::default();
+                Reply::OK
+            }
             _ if queued.is_some() => {
                 queued.as_mut().expect("in MULTI").push(req);
                 Reply::Simple("QUEUED")
             }
-            _ => admin(&name, &req, pool, cfg).unwrap_or_else(|| db::execute(pool, &req)),
+            // A bug in a command must not take the connection down with it: its transaction
+            // has rolled back when the panic reaches here; the client gets an error.
+            _ => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                admin(&name, &req, pool, cfg).unwrap_or_else(|| db::execute(pool, &req))
+            }))
+            .unwrap_or_else(|_| Reply::err(format!("internal error in '{name}' (rolled back)"))),
         };
         reply.write(&mut w)?;
         if r.buffer().is_empty() {

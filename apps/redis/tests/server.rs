@@ -300,6 +300,65 @@ fn commands_answer_like_redis() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// WATCH: an EXEC runs only if no watched key was written since (by anyone), else answers
+/// null and runs nothing; UNWATCH, EXEC and DISCARD forget the watches.
+#[test]
+fn watch_aborts_exec_after_a_write_to_a_watched_key() {
+    let dir = std::env::temp_dir().join(format!("pcoll-redis-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = dir.join("watch.pool");
+    let _ = std::fs::remove_file(&pool);
+    let (_server, port) = start(&pool, "process");
+    let mut a = Client::connect(port);
+    let mut b2 = Client::connect(port);
+    let ok = V::S("OK".into());
+    let queued = V::S("QUEUED".into());
+    assert_eq!(a.cmd(&["SET", "balance", "100"]), ok);
+    // Untouched: EXEC runs.
+    assert_eq!(a.cmd(&["WATCH", "balance", "other"]), ok);
+    assert_eq!(a.cmd(&["MULTI"]), ok);
+    assert_eq!(a.cmd(&["DECRBY", "balance", "30"]), queued);
+    assert_eq!(a.cmd(&["EXEC"]), V::A(Some(vec![V::I(70)])));
+    // Another client writes a watched key in between: EXEC answers null, nothing runs.
+    assert_eq!(a.cmd(&["WATCH", "balance"]), ok);
+    assert_eq!(b2.cmd(&["INCRBY", "balance", "5"]), V::I(75));
+    assert_eq!(a.cmd(&["MULTI"]), ok);
+    assert_eq!(a.cmd(&["DECRBY", "balance", "30"]), queued);
+    assert_eq!(a.cmd(&["EXEC"]), V::A(None));
+    assert_eq!(a.cmd(&["GET", "balance"]), b("75"));
+    // The watch ended with that EXEC: the next one runs.
+    assert_eq!(a.cmd(&["MULTI"]), ok);
+    assert_eq!(a.cmd(&["DECRBY", "balance", "30"]), queued);
+    assert_eq!(a.cmd(&["EXEC"]), V::A(Some(vec![V::I(45)])));
+    // A write to an unwatched key, UNWATCH, MSET and DEL naming the key, FLUSHDB.
+    assert_eq!(a.cmd(&["WATCH", "balance"]), ok);
+    assert_eq!(b2.cmd(&["SET", "unrelated", "1"]), ok);
+    assert_eq!(a.cmd(&["MULTI"]), ok);
+    assert_eq!(a.cmd(&["INCR", "balance"]), queued);
+    assert_eq!(a.cmd(&["EXEC"]), V::A(Some(vec![V::I(46)])));
+    assert_eq!(a.cmd(&["WATCH", "balance"]), ok);
+    assert_eq!(b2.cmd(&["SET", "balance", "0"]), ok);
+    assert_eq!(a.cmd(&["UNWATCH"]), ok);
+    assert_eq!(a.cmd(&["MULTI"]), ok);
+    assert_eq!(a.cmd(&["INCR", "balance"]), queued);
+    assert_eq!(a.cmd(&["EXEC"]), V::A(Some(vec![V::I(1)])));
+    for write in [
+        &["MSET", "x", "1", "balance", "2"][..],
+        &["DEL", "nothing", "balance"],
+        &["FLUSHDB"],
+    ] {
+        assert_eq!(a.cmd(&["WATCH", "balance"]), ok);
+        b2.cmd(write);
+        assert_eq!(a.cmd(&["MULTI"]), ok);
+        assert_eq!(a.cmd(&["SET", "balance", "9"]), queued);
+        assert_eq!(a.cmd(&["EXEC"]), V::A(None), "after {write:?}");
+    }
+    assert_eq!(a.cmd(&["MULTI"]), ok);
+    assert!(matches!(a.cmd(&["WATCH", "k"]), V::E(_)));
+    assert_eq!(a.cmd(&["DISCARD"]), ok);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Killed with SIGKILL while a client writes, in both durability modes: after a restart,
 /// every acknowledged command is there (at most the one in flight beyond it), and a command
 /// that changes two keys (`MSET`) is never half done.
