@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# redis-benchmark against pcoll-redis and redis-server, same run, same box (issue 16):
+#   scripts/redis-throughput.sh [DIR]        (default DIR = /tmp/pcoll-redis-tput, on the disk)
+# Pairs of equal durability:
+# - pcoll-redis `--durability process` against redis-server without persistence
+#   (`--save "" --appendonly no`): neither syncs; pcoll-redis survives kill -9, Redis does not;
+# - pcoll-redis `--durability sync` against redis-server `--appendonly yes --appendfsync
+#   always`: both make every write durable before answering.
+# Each: `redis-benchmark -t set,get,incr,lpush,rpop,sadd,hset,zadd -c 50 -d 100 -r 1000000`
+# at -P 1 and -P 16 (-n 200000; 20000 for the durable pair at -P 1). A fresh server and
+# store for every run. Server and benchmark share the 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=${1:-/tmp/pcoll-redis-tput}
+PORT=7412
+TESTS=set,get,incr,lpush,rpop,sadd,hset,zadd
+cargo build -q --release -p pcoll-redis
+
+run() { # name, requests, pipeline, server command...
+  local name=$1 n=$2 p=$3
+  shift 3
+  rm -rf "$DIR"
+  mkdir -p "$DIR"
+  "$@" > "$DIR/server.log" 2>&1 &
+  local pid=$!
+  until [ "$(redis-cli -p $PORT ping 2>/dev/null)" = "PONG" ]; do :; done
+  local out
+  out=$(redis-benchmark -p $PORT -t $TESTS -c 50 -d 100 -r 1000000 -n "$n" -P "$p" -q 2>&1 |
+    tr '\r' '\n' | grep "requests per second" |
+    sed -E 's/^([A-Z_]+)[^:]*: ([0-9.]+) requests per second.*/\1=\2/' | tr '\n' ' ')
+  echo "$name -P $p: $out"
+  kill -KILL $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+}
+
+P=(target/release/pcoll-redis --port $PORT --pool "$DIR/r.pool")
+R=(redis-server --port $PORT --dir "$DIR" --daemonize no)
+for pipe in 1 16; do
+  run "pcoll-redis process" 200000 $pipe "${P[@]}" --durability process
+  run "redis-server no persistence" 200000 $pipe "${R[@]}" --save "" --appendonly no
+done
+run "pcoll-redis sync" 20000 1 "${P[@]}" --durability sync
+run "redis-server AOF always" 20000 1 "${R[@]}" --save "" --appendonly yes --appendfsync always
+run "pcoll-redis sync" 200000 16 "${P[@]}" --durability sync
+run "redis-server AOF always" 200000 16 "${R[@]}" --save "" --appendonly yes --appendfsync always
