@@ -214,7 +214,11 @@ fn alloc_free(c: &mut Criterion, t: Target) {
                 w.b = Some(PBox::new(x));
             })
         });
-        assert_eq!(pool.check().expect("check").blocks, 3, "root, schema, one box");
+        assert_eq!(
+            pool.check().expect("check").blocks,
+            3,
+            "root, schema, one box"
+        );
     }
     g.finish();
 }

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pcoll::{PBTreeMap, PHashMap, PHashSet, PVec, PVecDeque, Persistent, Pool};
 
 use crate::resp::Reply;
-use crate::watch::{self, Watched};
+use crate::watch;
 
 /// Bytes in the pool: keys, string values, members.
 pub type Bytes = PVec<u8>;
@@ -156,7 +156,7 @@ fn int(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-fn upper(b: &[u8]) -> String {
+pub fn upper(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_uppercase()
 }
 
@@ -238,63 +238,54 @@ const WRITES: &[&str] = &[
     "INCRBYFLOAT",
 ];
 
-/// Runs one command on the pool: reads under a read guard, changes in one transaction.
-pub fn execute(pool: &Pool<Db>, args: &[Vec<u8>]) -> Reply {
-    let name = upper(&args[0]);
-    let now = now_ms();
-    if READS.contains(&name.as_str()) {
-        return read(&pool.read(), &name, args, now);
-    }
-    if !WRITES.contains(&name.as_str()) {
-        return Reply::err(format!(
-            "unknown command '{}'",
-            String::from_utf8_lossy(&args[0])
-        ));
-    }
-    let res = pool.transaction(|db| {
-        let r = write(db, &name, args, now);
-        watch::bump(&name, args);
-        Ok::<_, pcoll::Error>(r)
-    });
-    match res {
-        Ok(Reply::Error(e)) => Reply::Error(e), // nothing was changed (checked before)
-        Ok(r) => r,
-        Err(e) => Reply::err(format!("pool: {e}")),
+/// What kind of command `name` (upper case) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Reads the keyspace only: runs under a read guard.
+    Read,
+    /// Changes the keyspace: runs in a transaction (see `commit.rs`).
+    Write,
+    /// Not a keyspace command this server knows.
+    Unknown,
+}
+
+pub fn kind(name: &str) -> Kind {
+    if READS.contains(&name) {
+        Kind::Read
+    } else if WRITES.contains(&name) {
+        Kind::Write
+    } else {
+        Kind::Unknown
     }
 }
 
-/// `EXEC`: the queued commands, in order, in one transaction (as Redis, a command that fails
-/// does not stop the others; the whole batch is atomic against crashes). A null reply, and
-/// nothing run, when a key in `watched` was written since it was watched.
-pub fn execute_all(pool: &Pool<Db>, cmds: &[Vec<Vec<u8>>], watched: &Watched) -> Reply {
-    let now = now_ms();
-    let res = pool.transaction(|db| {
-        if !watched.unchanged() {
-            return Ok(None);
+fn unknown(args: &[Vec<u8>]) -> Reply {
+    Reply::err(format!(
+        "unknown command '{}'",
+        String::from_utf8_lossy(&args[0])
+    ))
+}
+
+/// Runs a read command under a read guard.
+pub fn execute_read(pool: &Pool<Db>, args: &[Vec<u8>]) -> Reply {
+    let name = upper(&args[0]);
+    match kind(&name) {
+        Kind::Read => read(&pool.read(), &name, args, now_ms()),
+        _ => unknown(args),
+    }
+}
+
+/// Runs any command inside an open transaction (a write notes its keys for WATCH).
+pub fn run(db: &mut Db, args: &[Vec<u8>], now: u64) -> Reply {
+    let name = upper(&args[0]);
+    match kind(&name) {
+        Kind::Read => read(db, &name, args, now),
+        Kind::Write => {
+            let r = write(db, &name, args, now);
+            watch::bump(&name, args);
+            r
         }
-        let replies = cmds
-            .iter()
-            .map(|args| {
-                let name = upper(&args[0]);
-                if READS.contains(&name.as_str()) {
-                    read(db, &name, args, now)
-                } else if WRITES.contains(&name.as_str()) {
-                    let r = write(db, &name, args, now);
-                    watch::bump(&name, args);
-                    r
-                } else {
-                    Reply::err(format!(
-                        "unknown command '{}'",
-                        String::from_utf8_lossy(&args[0])
-                    ))
-                }
-            })
-            .collect();
-        Ok::<_, pcoll::Error>(Some(replies))
-    });
-    match res {
-        Ok(replies) => Reply::Array(replies),
-        Err(e) => Reply::err(format!("pool: {e}")),
+        Kind::Unknown => unknown(args),
     }
 }
 

@@ -6,6 +6,7 @@
 //! `pcoll-redis [--port 6379] [--bind 127.0.0.1] [--pool PATH] [--durability sync|process]
 //! [--requirepass PASS] [--maxclients N]`
 
+mod commit;
 mod db;
 mod resp;
 mod watch;
@@ -17,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pcoll::{Durability, Pool};
 
-use db::Db;
+use commit::{Committer, Unit};
+use db::{Db, Kind};
 use resp::Reply;
 
 /// Settings from the command line.
@@ -103,6 +105,7 @@ fn main() {
         listener.local_addr().map_or(cfg.port, |a| a.port())
     );
     let clients = Arc::new(AtomicUsize::new(0));
+    let committer = Committer::start(pool.clone());
     let cfg = Arc::new(cfg);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -113,16 +116,18 @@ fn main() {
             let _ = Reply::err("max number of clients reached").write(&mut s);
             continue;
         }
+        let committer = committer.clone();
         std::thread::spawn(move || {
-            let _ = serve(stream, &pool, &cfg);
+            let _ = serve(stream, &pool, &cfg, &committer);
             clients.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }
 
 /// One connection: requests in, replies out, in order (pipelining works: replies are
-/// flushed when no request is waiting in the buffer).
-fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()> {
+/// flushed when no request is waiting in the buffer). Write commands go to the committer
+/// (`commit.rs`), with the writes right behind them in the buffer.
+fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config, c: &Committer) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut r = BufReader::new(stream.try_clone()?);
     let mut w = BufWriter::new(stream);
@@ -131,8 +136,11 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()
     let mut queued: Option<Vec<Vec<Vec<u8>>>> = None;
     // Keys watched (WATCH) until EXEC, DISCARD or UNWATCH.
     let mut watched = watch::Watched::default();
+    // A request read while gathering a pipeline of writes, not a write itself.
+    let mut next: Option<std::io::Result<Option<Vec<Vec<u8>>>>> = None;
     loop {
-        let req = match resp::read_request(&mut r) {
+        let read = next.take().unwrap_or_else(|| resp::read_request(&mut r));
+        let req = match read {
             Ok(Some(req)) => req,
             Ok(None) => return Ok(()),
             Err(e) => {
@@ -145,60 +153,83 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config) -> std::io::Result<()
             continue;
         }
         let name = String::from_utf8_lossy(&req[0]).to_ascii_uppercase();
-        let reply = match name.as_str() {
-            "AUTH" => match (&cfg.requirepass, req.last()) {
+        let replies = match name.as_str() {
+            "AUTH" => vec![match (&cfg.requirepass, req.last()) {
                 (Some(p), Some(given)) if p.as_bytes() == &given[..] => {
                     authed = true;
                     Reply::OK
                 }
                 (None, _) => Reply::err("AUTH <password> called without any password configured"),
                 _ => Reply::Error("WRONGPASS invalid username-password pair".into()),
-            },
-            _ if !authed => Reply::Error("NOAUTH Authentication required.".into()),
+            }],
+            _ if !authed => vec![Reply::Error("NOAUTH Authentication required.".into())],
             "QUIT" => {
                 Reply::OK.write(&mut w)?;
                 w.flush()?;
                 return Ok(());
             }
-            "MULTI" if queued.is_some() => Reply::err("MULTI calls can not be nested"),
+            "MULTI" if queued.is_some() => vec![Reply::err("MULTI calls can not be nested")],
             "MULTI" => {
                 queued = Some(Vec::new());
-                Reply::OK
+                vec![Reply::OK]
             }
             "EXEC" => match queued.take() {
-                Some(cmds) => db::execute_all(pool, &cmds, &std::mem::take(&mut watched)),
-                None => Reply::err("EXEC without MULTI"),
+                Some(cmds) => c.run(vec![Unit::Exec(cmds, std::mem::take(&mut watched))]),
+                None => vec![Reply::err("EXEC without MULTI")],
             },
             "DISCARD" => match queued.take() {
                 Some(_) => {
                     watched = watch::Watched::default();
-                    Reply::OK
+                    vec![Reply::OK]
                 }
-                None => Reply::err("DISCARD without MULTI"),
+                None => vec![Reply::err("DISCARD without MULTI")],
             },
-            "WATCH" if queued.is_some() => Reply::err("WATCH inside MULTI is not allowed"),
-            "WATCH" if req.len() < 2 => Reply::err("wrong number of arguments for 'watch' command"),
+            "WATCH" if queued.is_some() => vec![Reply::err("WATCH inside MULTI is not allowed")],
+            "WATCH" if req.len() < 2 => {
+                vec![Reply::err("wrong number of arguments for 'watch' command")]
+            }
             "WATCH" => {
                 watched.add(req[1..].iter().map(Vec::as_slice));
-                Reply::OK
+                vec![Reply::OK]
             }
             "UNWATCH" => {
                 watched = watch::Watched::default();
-                Reply::OK
+                vec![Reply::OK]
             }
             _ if queued.is_some() => {
                 queued.as_mut().expect("in MULTI").push(req);
-                Reply::Simple("QUEUED")
+                vec![Reply::Simple("QUEUED")]
+            }
+            _ if db::kind(&name) == Kind::Write => {
+                let mut units = vec![Unit::Command(req)];
+                while units.len() < 64 && !r.buffer().is_empty() {
+                    match resp::read_request(&mut r) {
+                        Ok(Some(q))
+                            if !q.is_empty() && db::kind(&db::upper(&q[0])) == Kind::Write =>
+                        {
+                            units.push(Unit::Command(q))
+                        }
+                        other => {
+                            next = Some(other);
+                            break;
+                        }
+                    }
+                }
+                c.run(units)
             }
             // A bug in a command must not take the connection down with it: its transaction
             // has rolled back when the panic reaches here; the client gets an error.
-            _ => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                admin(&name, &req, pool, cfg).unwrap_or_else(|| db::execute(pool, &req))
-            }))
-            .unwrap_or_else(|_| Reply::err(format!("internal error in '{name}' (rolled back)"))),
+            _ => vec![
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    admin(&name, &req, pool, cfg).unwrap_or_else(|| db::execute_read(pool, &req))
+                }))
+                .unwrap_or_else(|_| Reply::err(format!("internal error in '{name}'"))),
+            ],
         };
-        reply.write(&mut w)?;
-        if r.buffer().is_empty() {
+        for reply in replies {
+            reply.write(&mut w)?;
+        }
+        if r.buffer().is_empty() && next.is_none() {
             w.flush()?;
         }
     }
@@ -241,7 +272,7 @@ fn admin(name: &str, req: &[Vec<u8>], pool: &Pool<Db>, cfg: &Config) -> Option<R
                 s.txn.commits,
                 s.barriers,
             );
-            let n = match db::execute(pool, &[b"DBSIZE".to_vec()]) {
+            let n = match db::execute_read(pool, &[b"DBSIZE".to_vec()]) {
                 Reply::Int(n) => n,
                 _ => 0,
             };

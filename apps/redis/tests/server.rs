@@ -420,3 +420,71 @@ impl Client {
             .map(|s| V::S(s.trim_end().to_string()))
     }
 }
+
+/// Group commit under kill -9: eight clients, each sending pipelines of four INCRs of its
+/// own key, in both durability modes, while the server is killed and restarted. After each
+/// restart every key holds at least what its client saw acknowledged, and at most the four
+/// commands in flight more.
+#[test]
+fn kill_nine_with_concurrent_pipelined_writers() {
+    const CLIENTS: usize = 8;
+    const PIPE: u64 = 4;
+    let dir = std::env::temp_dir().join(format!("pcoll-redis-group-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for durability in ["process", "sync"] {
+        let pool = dir.join(format!("{durability}.pool"));
+        let _ = std::fs::remove_file(&pool);
+        let mut acked = [0u64; CLIENTS];
+        for round in 0..4u64 {
+            let (server, port) = start(&pool, durability);
+            let mut c = Client::connect(port);
+            for (i, slot) in acked.iter_mut().enumerate() {
+                let a = *slot;
+                let v = match c.cmd(&["GET", &format!("c{i}")]) {
+                    V::B(Some(n)) => n.parse::<u64>().unwrap(),
+                    V::B(None) => 0,
+                    other => panic!("{other:?}"),
+                };
+                assert!(
+                    (a..=a + PIPE).contains(&v),
+                    "{durability} round {round}: c{i} = {v}, {a} acknowledged"
+                );
+                *slot = v;
+            }
+            let writers: Vec<_> = (0..CLIENTS)
+                .map(|i| {
+                    let start = acked[i];
+                    std::thread::spawn(move || {
+                        let mut c = Client::connect(port);
+                        let key = format!("c{i}");
+                        let one = format!("*2\r\n$4\r\nINCR\r\n${}\r\n{key}\r\n", key.len());
+                        let mut seen = start;
+                        loop {
+                            if c.w.write_all(one.repeat(PIPE as usize).as_bytes()).is_err() {
+                                return seen;
+                            }
+                            for _ in 0..PIPE {
+                                let mut line = String::new();
+                                match c.r.read_line(&mut line) {
+                                    Ok(n) if n > 0 && line.starts_with(':') => {
+                                        seen = line[1..].trim().parse().unwrap();
+                                    }
+                                    _ => return seen,
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(30 + 20 * round));
+            let mut server = server;
+            server.kill().unwrap();
+            server.wait().unwrap();
+            for (i, w) in writers.into_iter().enumerate() {
+                acked[i] = w.join().unwrap();
+            }
+        }
+        assert!(acked.iter().all(|&a| a > 0), "{durability}: {acked:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

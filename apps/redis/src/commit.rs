@@ -1,0 +1,116 @@
+//! Group commit: write commands from every connection go to one committer thread, which runs
+//! whatever is waiting, from all connections, as one pcoll transaction: one commit (in
+//! `sync` mode, one `fdatasync`) serves them all. Each connection gets its replies only after
+//! that commit, so nothing is acknowledged before it is durable, and a crash loses only
+//! commands no client was told about. Each command stays all-or-nothing (the batch is); a
+//! command's error reply changes nothing (checked before it writes), so it does not spoil the
+//! others; a failed commit answers the error to every command of the batch, none of which
+//! then happened.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use pcoll::Pool;
+
+use crate::db::{self, Db};
+use crate::resp::Reply;
+use crate::watch::Watched;
+
+/// Commands of one connection that go to the committer together.
+#[derive(Debug)]
+pub enum Unit {
+    /// One write command.
+    Command(Vec<Vec<u8>>),
+    /// MULTI ... EXEC: the queued commands, and the keys the connection watched.
+    Exec(Vec<Vec<Vec<u8>>>, Watched),
+}
+
+struct Job {
+    units: Vec<Unit>,
+    done: Sender<Vec<Reply>>,
+}
+
+/// Units one transaction takes at most (it stays short: readers wait for it).
+const MAX_UNITS: usize = 4096;
+
+/// The handle connections submit through.
+#[derive(Clone)]
+pub struct Committer {
+    jobs: Sender<Job>,
+}
+
+impl Committer {
+    /// Starts the committer thread of `pool`.
+    pub fn start(pool: Arc<Pool<Db>>) -> Committer {
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || committer(&pool, &rx))
+            .expect("spawn the committer thread");
+        Committer { jobs }
+    }
+
+    /// Runs `units` in the next group transaction; their replies, in order, once committed.
+    pub fn run(&self, units: Vec<Unit>) -> Vec<Reply> {
+        let n = units.len();
+        let (done, rx) = mpsc::channel();
+        let lost = || vec![Reply::err("the committer stopped"); n];
+        if self.jobs.send(Job { units, done }).is_err() {
+            return lost();
+        }
+        rx.recv().unwrap_or_else(|_| lost())
+    }
+}
+
+fn committer(pool: &Pool<Db>, rx: &Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let mut units = jobs[0].units.len();
+        while units < MAX_UNITS {
+            let Ok(j) = rx.try_recv() else { break };
+            units += j.units.len();
+            jobs.push(j);
+        }
+        let replies = run_group(pool, &jobs);
+        for (job, r) in jobs.into_iter().zip(replies) {
+            let _ = job.done.send(r); // a connection that went away needs no answer
+        }
+    }
+}
+
+/// One transaction for every unit of `jobs`: the replies, job by job.
+fn run_group(pool: &Pool<Db>, jobs: &[Job]) -> Vec<Vec<Reply>> {
+    let now = db::now_ms();
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.transaction(|d| {
+            let replies = jobs
+                .iter()
+                .map(|j| j.units.iter().map(|u| run_unit(d, u, now)).collect())
+                .collect();
+            Ok::<_, pcoll::Error>(replies)
+        })
+    }));
+    let fail = |msg: String| -> Vec<Vec<Reply>> {
+        jobs.iter()
+            .map(|j| vec![Reply::err(msg.clone()); j.units.len()])
+            .collect()
+    };
+    match res {
+        Ok(Ok(replies)) => replies,
+        Ok(Err(e)) => fail(format!("pool: {e}")),
+        // The transaction rolled back: none of the batch happened.
+        Err(_) => fail("internal error (the batch was rolled back)".into()),
+    }
+}
+
+fn run_unit(d: &mut Db, u: &Unit, now: u64) -> Reply {
+    match u {
+        Unit::Command(args) => db::run(d, args, now),
+        // A null reply, and nothing run, when a watched key was written since it was watched
+        // (checked here, inside the transaction: no other write can come in between).
+        Unit::Exec(_, w) if !w.unchanged() => Reply::Array(None),
+        Unit::Exec(cmds, _) => {
+            Reply::Array(Some(cmds.iter().map(|a| db::run(d, a, now)).collect()))
+        }
+    }
+}
