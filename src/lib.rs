@@ -40,6 +40,7 @@ pub mod collections;
 mod error;
 #[cfg(feature = "serde")]
 mod export;
+mod group;
 mod heap;
 pub mod inspect;
 mod migrate;

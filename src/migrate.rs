@@ -176,5 +176,6 @@ where
         core: pool.core,
         root_off: new_off,
         _root: PhantomData,
+        group: Default::default(),
     })
 }

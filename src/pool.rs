@@ -34,6 +34,8 @@ pub struct Pool<R: Persistent> {
     pub(crate) core: CoreBox,
     pub(crate) root_off: u64,
     pub(crate) _root: PhantomData<fn() -> R>,
+    /// Functions waiting for a group commit (`Pool::combine`, `group.rs`).
+    pub(crate) group: crate::group::Group<R>,
 }
 
 // SAFETY: the root lives in pool memory owned by `core` (Send + Sync); access to it goes
@@ -297,6 +299,7 @@ impl<R: Persistent + Default> Options<R> {
             core,
             root_off,
             _root: PhantomData,
+            group: Default::default(),
         })
     }
 
@@ -380,6 +383,7 @@ impl<R: Persistent + Default> Options<R> {
             core,
             root_off,
             _root: PhantomData,
+            group: Default::default(),
         })
     }
 

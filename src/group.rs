@@ -1,0 +1,196 @@
+//! Group commit: [`Pool::combine`]. Threads hand their transaction functions to the pool;
+//! whichever thread gets the writer lock runs every function waiting then, in one
+//! transaction, and commits once: one barrier (`Durability::Sync`) makes them all durable.
+//! Each caller returns only after that commit, with its own function's result, so nothing is
+//! acknowledged before it is durable.
+//!
+//! A function that fails (returns `Err` or panics) must not undo the others, and a transaction
+//! cannot be rolled back in part: the batch then rolls back whole, and each of its functions
+//! runs again alone, in a transaction of its own (which is why they are `FnMut`: a function
+//! may run twice, the first run rolled back). A failed group commit (rolled back whole) is
+//! handled the same way: each function alone then meets the failure, or not, itself.
+
+use std::any::Any;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::persistent::Persistent;
+use crate::pool::Pool;
+
+/// A function's outcome, type-erased: `Ok(T)` or `Err(E)`, or the payload of its panic.
+type Outcome = std::thread::Result<std::result::Result<Box<dyn Any + Send>, Box<dyn Any + Send>>>;
+
+type Work<R> =
+    Box<dyn FnMut(&mut R) -> std::result::Result<Box<dyn Any + Send>, Box<dyn Any + Send>> + Send>;
+
+struct Job<R> {
+    work: Work<R>,
+    /// A commit error turned into the caller's `E` (the batch's commit failed).
+    on_commit_error: Box<dyn Fn(Error) -> Box<dyn Any + Send> + Send>,
+    done: Arc<Mutex<Option<Outcome>>>,
+}
+
+/// The functions waiting for a combiner, per pool.
+pub(crate) struct Group<R> {
+    queue: Mutex<Vec<Job<R>>>,
+    /// Signalled when a batch finished (its callers' outcomes are set).
+    finished: Condvar,
+}
+
+impl<R> Default for Group<R> {
+    fn default() -> Self {
+        Group {
+            queue: Mutex::new(Vec::new()),
+            finished: Condvar::new(),
+        }
+    }
+}
+
+/// Functions one transaction takes at most.
+const MAX_BATCH: usize = 256;
+
+impl<R: Persistent> Pool<R> {
+    /// Runs `f` in a transaction shared with the functions other threads hand in at the same
+    /// time ([`Pool::transaction`] with group commit): one commit, in `Durability::Sync` one
+    /// barrier, makes the whole group durable. Returns `f`'s result once that commit is
+    /// done. On `Err` (or a panic) `f`'s changes are rolled back and the others' are not; `f`
+    /// may then have run twice (the group rolled back, then `f` alone), which is why it is
+    /// `FnMut`. `f` runs on whichever thread commits the group, so it and its result are
+    /// `Send + 'static`; it works through the `&mut R` it is given only (another guard of this
+    /// pool inside it panics, as nested guards do).
+    ///
+    /// ```
+    /// use pcoll::{PHashMap, Persistent, Pool};
+    /// #[derive(Persistent, Default)]
+    /// struct Root { hits: PHashMap<u64, u64> }
+    ///
+    /// let pool = std::sync::Arc::new(Pool::<Root>::options().in_memory()?);
+    /// let threads: Vec<_> = (0..4u64)
+    ///     .map(|t| {
+    ///         let pool = pool.clone();
+    ///         std::thread::spawn(move || {
+    ///             for i in 0..100 {
+    ///                 pool.combine(move |r| {
+    ///                     *r.hits.entry(t * 1000 + i).or_insert(0) += 1;
+    ///                     Ok::<_, pcoll::Error>(())
+    ///                 })
+    ///                 .unwrap();
+    ///             }
+    ///         })
+    ///     })
+    ///     .collect();
+    /// threads.into_iter().for_each(|t| t.join().unwrap());
+    /// assert_eq!(pool.read().hits.len(), 400);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn combine<T, E, F>(&self, mut f: F) -> std::result::Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnMut(&mut R) -> std::result::Result<T, E> + Send + 'static,
+    {
+        let done = Arc::new(Mutex::new(None));
+        let job = Job {
+            work: Box::new(move |r: &mut R| match f(r) {
+                Ok(t) => Ok(Box::new(t) as Box<dyn Any + Send>),
+                Err(e) => Err(Box::new(e) as Box<dyn Any + Send>),
+            }),
+            on_commit_error: Box::new(|e| Box::new(E::from(e)) as Box<dyn Any + Send>),
+            done: done.clone(),
+        };
+        lock(&self.group.queue).push(job);
+        let outcome = self.wait_or_combine(&done);
+        match outcome {
+            Ok(Ok(t)) => Ok(*t.downcast::<T>().expect("the caller's type")),
+            Ok(Err(e)) => Err(*e.downcast::<E>().expect("the caller's type")),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Until `done` is set: becomes the combiner whenever the writer lock is free.
+    fn wait_or_combine(&self, done: &Mutex<Option<Outcome>>) -> Outcome {
+        loop {
+            if let Some(o) = lock(done).take() {
+                return o;
+            }
+            match self.try_write() {
+                Ok(g) => {
+                    let batch: Vec<Job<R>> = {
+                        let mut q = lock(&self.group.queue);
+                        let n = q.len().min(MAX_BATCH);
+                        q.drain(..n).collect()
+                    };
+                    self.run_batch(g, batch);
+                    self.group.finished.notify_all();
+                }
+                Err(Error::WouldBlock { .. }) => {
+                    // Another thread commits (perhaps this function): wait for its batch, or
+                    // a little, then try again (a plain `write()` does not signal).
+                    let q = lock(&self.group.queue);
+                    let _ = self
+                        .group
+                        .finished
+                        .wait_timeout(q, Duration::from_micros(200));
+                }
+                Err(e) => {
+                    let mut q = lock(&self.group.queue);
+                    let mine = q.iter().position(|j| std::ptr::eq(&*j.done, done));
+                    if let Some(i) = mine {
+                        let job = q.remove(i);
+                        return Ok(Err((job.on_commit_error)(e)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `batch` in `g`'s transaction; on a failure in it, each job alone.
+    fn run_batch(&self, mut g: crate::pool::WriteGuard<'_, R>, mut batch: Vec<Job<R>>) {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for job in &mut batch {
+            let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.work)(&mut *g)));
+            let failed = !matches!(o, Ok(Ok(_)));
+            outcomes.push(o);
+            if failed {
+                break;
+            }
+        }
+        if outcomes.len() == batch.len() && outcomes.iter().all(|o| matches!(o, Ok(Ok(_)))) {
+            if g.commit().is_ok() {
+                for (job, o) in batch.into_iter().zip(outcomes) {
+                    *lock(&job.done) = Some(o);
+                }
+                return;
+            }
+        } else {
+            g.abort();
+        }
+        // Each alone: its own transaction commits or rolls back by its own outcome.
+        for mut job in batch {
+            let o = self.run_alone(&mut job);
+            *lock(&job.done) = Some(o);
+        }
+    }
+
+    fn run_alone(&self, job: &mut Job<R>) -> Outcome {
+        let mut g = match self.write_timeout(Duration::from_secs(3600)) {
+            Ok(g) => g,
+            Err(e) => return Ok(Err((job.on_commit_error)(e))),
+        };
+        let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.work)(&mut *g)));
+        match &o {
+            Ok(Ok(_)) => {
+                if let Err(e) = g.commit() {
+                    return Ok(Err((job.on_commit_error)(e)));
+                }
+            }
+            _ => g.abort(),
+        }
+        o
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
