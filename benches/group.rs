@@ -1,11 +1,11 @@
-//! Group commit (issue 15): durable single-insert transactions from 1, 2, 4 and 8 threads on
+//! Group commit (issue 15): durable single-insert transactions from 1 to 16 threads on
 //! the ext4 disk (`target/bench-pools`, env `PCOLL_BENCH_DISK`), `Durability::Sync`.
 //! `cargo bench --bench group` (about a minute), `PCOLL_BENCH_QUICK=1` for a smoke run.
 //!
 //! - `transaction/1`: one thread, `pool.transaction(|r| insert)`: one commit per insert;
 //! - `transaction/8`: eight threads doing the same (they take turns at the writer lock; each
 //!   commit is its own barrier);
-//! - `combine/T`: T threads calling `pool.combine(|r| insert)`: functions waiting at the same
+//! - `combine/T` (T = 1, 2, 4, 8, 16): T threads calling `pool.combine(|r| insert)`: functions waiting at the same
 //!   time share one transaction and one barrier.
 //!
 //! Time per insert (all threads together: total time / inserts), so throughput is its
@@ -89,13 +89,14 @@ fn run(
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("group_commit_disk");
     common::configure(&mut g, common::Kind::Slow);
-    let cases: [(&str, u64, bool); 6] = [
+    let cases: [(&str, u64, bool); 7] = [
         ("transaction/1", 1, false),
         ("transaction/8", 8, false),
         ("combine/1", 1, true),
         ("combine/2", 2, true),
         ("combine/4", 4, true),
         ("combine/8", 8, true),
+        ("combine/16", 16, true),
     ];
     let mut files = Vec::new();
     for (name, threads, combine) in cases {
