@@ -34,6 +34,8 @@ struct Job<R> {
 /// The functions waiting for a combiner, per pool.
 pub(crate) struct Group<R> {
     queue: Mutex<Vec<Job<R>>>,
+    /// Jobs in the last batch: a new combiner waits briefly for as many (see `gather`).
+    last_batch: std::sync::atomic::AtomicUsize,
     /// Signalled when a batch finished (its callers' outcomes are set).
     finished: Condvar,
 }
@@ -42,6 +44,7 @@ impl<R> Default for Group<R> {
     fn default() -> Self {
         Group {
             queue: Mutex::new(Vec::new()),
+            last_batch: std::sync::atomic::AtomicUsize::new(0),
             finished: Condvar::new(),
         }
     }
@@ -49,6 +52,9 @@ impl<R> Default for Group<R> {
 
 /// Functions one transaction takes at most.
 const MAX_BATCH: usize = 256;
+
+/// How long a combiner waits for the functions it expects (see `gather`).
+const GATHER: Duration = Duration::from_micros(40);
 
 impl<R: Persistent> Pool<R> {
     /// Runs `f` in a transaction shared with the functions other threads hand in at the same
@@ -116,11 +122,7 @@ impl<R: Persistent> Pool<R> {
             }
             match self.try_write() {
                 Ok(g) => {
-                    let batch: Vec<Job<R>> = {
-                        let mut q = lock(&self.group.queue);
-                        let n = q.len().min(MAX_BATCH);
-                        q.drain(..n).collect()
-                    };
+                    let batch = self.gather();
                     self.run_batch(g, batch);
                     self.group.finished.notify_all();
                 }
@@ -143,6 +145,24 @@ impl<R: Persistent> Pool<R> {
                 }
             }
         }
+    }
+
+    /// The jobs for the next batch. The threads of the last batch submit their next functions
+    /// just after it: waiting up to `GATHER` for as many as it had costs less than the commit
+    /// that each late one would otherwise need.
+    fn gather(&self) -> Vec<Job<R>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let want = self.group.last_batch.load(Relaxed).min(MAX_BATCH);
+        let deadline = std::time::Instant::now() + GATHER;
+        let mut q = lock(&self.group.queue);
+        while q.len() < want && std::time::Instant::now() < deadline {
+            drop(q);
+            std::thread::yield_now();
+            q = lock(&self.group.queue);
+        }
+        let n = q.len().min(MAX_BATCH);
+        self.group.last_batch.store(n, Relaxed);
+        q.drain(..n).collect()
     }
 
     /// Runs `batch` in `g`'s transaction; on a failure in it, each job alone.
