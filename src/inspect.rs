@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::heap::header::{FLAG_REDO, FORMAT_VERSION, Header};
+use crate::heap::header::{FLAG_REDO, FORMAT_VERSION};
 use crate::heap::map::{FileMode, Mapping, PAGE};
 use crate::heap::persist::{Durability, Medium, Persister};
 use crate::heap::segment::{self, Kind};
@@ -106,28 +106,7 @@ fn open_error(path: &Path, e: std::io::Error) -> Error {
 /// Maps the file and runs recovery: in the private mapping only for `ReadOnly`, written back
 /// for `Private` with `Durability::Sync`.
 fn open_heap(file: File, path: &Path, mode: FileMode, d: Durability) -> Result<(Heap, Txn, u64)> {
-    crate::pool::lock_file(&file, path, mode == FileMode::ReadOnly)?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(path, "stat", e))?
-        .len();
-    if len < PAGE as u64 {
-        return Err(Error::Truncated {
-            path: path.to_owned(),
-            len,
-            expected: PAGE as u64,
-        });
-    }
-    let mut page0 = vec![0u8; PAGE];
-    crate::pool::read_exact_at(&file, &mut page0, path)?;
-    let hdr = Header::read(&page0, path)?;
-    if hdr.valid_size > len {
-        return Err(Error::Truncated {
-            path: path.to_owned(),
-            len,
-            expected: hdr.valid_size,
-        });
-    }
+    let (hdr, len) = crate::pool::lock_and_read_header(&file, path, mode == FileMode::ReadOnly)?;
     let size = hdr.valid_size as usize;
     let map = Mapping::file(file, size, size, mode).map_err(|e| Error::io(path, "mmap", e))?;
     let persist = Persister::new(d, false, false, Medium::File, None);

@@ -222,29 +222,8 @@ impl<R: Persistent + Default> Options<R> {
     }
 
     fn open_file(self, file: File, path: &Path) -> Result<Pool<R>> {
-        lock_file(&file, path, self.read_only)?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(path, "stat", e))?
-            .len();
-        if len < PAGE as u64 {
-            return Err(Error::Truncated {
-                path: path.to_owned(),
-                len,
-                expected: PAGE as u64,
-            });
-        }
-        let mut page0 = vec![0u8; PAGE];
-        read_exact_at(&file, &mut page0, path)?;
-        let hdr = Header::read(&page0, path)?;
+        let (hdr, len) = lock_and_read_header(&file, path, self.read_only)?;
         check_root_type::<R>(&hdr, path)?;
-        if hdr.valid_size > len {
-            return Err(Error::Truncated {
-                path: path.to_owned(),
-                len,
-                expected: hdr.valid_size,
-            });
-        }
         let reserve = self.reservation(hdr.valid_size);
         let mode = match (self.read_only, self.durability) {
             (true, _) => FileMode::ReadOnly,
@@ -822,6 +801,35 @@ pub(crate) fn write_root<R>(p: *mut R, v: R) {
 
 // ---- files ----
 
+/// Locks the file (shared for read-only opens) and reads its header: the header and the
+/// file's length, or why this is no pool (too short for its header, or for what it says).
+pub(crate) fn lock_and_read_header(
+    file: &File,
+    path: &Path,
+    shared: bool,
+) -> Result<(Header, u64)> {
+    lock_file(file, path, shared)?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(path, "stat", e))?
+        .len();
+    let truncated = |expected| Error::Truncated {
+        path: path.to_owned(),
+        len,
+        expected,
+    };
+    if len < PAGE as u64 {
+        return Err(truncated(PAGE as u64));
+    }
+    let mut page0 = vec![0u8; PAGE];
+    read_exact_at(file, &mut page0, path)?;
+    let hdr = Header::read(&page0, path)?;
+    if hdr.valid_size > len {
+        return Err(truncated(hdr.valid_size));
+    }
+    Ok((hdr, len))
+}
+
 /// Takes the pool file's advisory lock (shared for read-only opens). A lock found held is
 /// tried again for up to 50 ms before `Error::Locked`: a child process forked by another
 /// thread holds copies of this process's file descriptors, and so their locks, until it
@@ -850,7 +858,7 @@ pub(crate) fn lock_file(file: &File, path: &Path, shared: bool) -> Result<()> {
     }
 }
 
-pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], path: &Path) -> Result<()> {
+fn read_exact_at(file: &File, buf: &mut [u8], path: &Path) -> Result<()> {
     use std::os::unix::fs::FileExt;
     file.read_exact_at(buf, 0)
         .map_err(|e| Error::io(path, "read header", e))

@@ -717,52 +717,33 @@ impl<T: Persistent> PVec<T> {
         Ok(())
     }
 
-    /// Clones `other` into the reserved room past `len`, resolving the pool once. The slots
-    /// need no undo (module invariant); `len` grows with each clone, so a panicking `Clone`
-    /// leaves a consistent vector.
+    /// Clones `other` into the reserved room past `len` (see [`Self::append_exact`]).
     fn append_clones(&mut self, other: &[T])
     where
         T: Clone,
     {
-        if other.is_empty() {
-            return;
-        }
-        assert!(
-            self.capacity() - self.len() >= other.len(),
-            "reserved first"
-        );
-        self.with_pool(|v, core| {
-            let base = v.buf(core);
-            let tail = base.wrapping_add(v.len());
-            core.tx().wrote(tail.cast(), std::mem::size_of_val(other));
-            for x in other {
-                let mut c = x.clone();
-                handle::store(&mut c, core)
-                    .unwrap_or_else(|e| panic!("pcoll: PVec::extend_from_slice: {e}"));
-                // SAFETY: slot len is inside the reserved buffer and holds no live element.
-                unsafe { base.add(v.len()).write(c) };
-                v.len += 1;
-            }
-        });
+        self.append_exact(other.len(), other.iter().cloned(), "extend_from_slice");
     }
 
-    /// Moves `items` into the reserved room past `len`, resolving the pool once (as
-    /// [`Self::append_clones`] does for clones).
+    /// Moves `items` into the reserved room past `len` (see [`Self::append_exact`]).
     fn append_owned(&mut self, items: Vec<T>) {
-        if items.is_empty() {
+        self.append_exact(items.len(), items.into_iter(), "from(Vec)");
+    }
+
+    /// Writes the `n` values of `items` into the reserved room past `len`, resolving the pool
+    /// once. The slots need no undo (module invariant); `len` grows with each value, so a
+    /// panicking iterator (a `Clone`) leaves a consistent vector.
+    fn append_exact(&mut self, n: usize, items: impl Iterator<Item = T>, what: &str) {
+        if n == 0 {
             return;
         }
-        assert!(
-            self.capacity() - self.len() >= items.len(),
-            "reserved first"
-        );
+        assert!(self.capacity() - self.len() >= n, "reserved first");
         self.with_pool(|v, core| {
             let base = v.buf(core);
             let tail = base.wrapping_add(v.len());
-            core.tx().wrote(tail.cast(), items.len() * size_of::<T>());
-            for mut x in items {
-                handle::store(&mut x, core)
-                    .unwrap_or_else(|e| panic!("pcoll: PVec::from(Vec): {e}"));
+            core.tx().wrote(tail.cast(), n * size_of::<T>());
+            for mut x in items.take(n) {
+                handle::store(&mut x, core).unwrap_or_else(|e| panic!("pcoll: PVec::{what}: {e}"));
                 // SAFETY: slot len is inside the reserved buffer and holds no live element.
                 unsafe { base.add(v.len()).write(x) };
                 v.len += 1;

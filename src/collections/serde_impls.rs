@@ -79,37 +79,46 @@ impl<T: Persistent + Serialize> Serialize for PBTreeSet<T> {
 
 // ---- Deserialize: values outside any pool ----
 
-/// Builds a collection from a sequence, element by element.
+/// A container built from a sequence's elements, gathered first: each call into a container
+/// finds its pool, which costs more than a `u8` does, so they go in at once.
+trait FromItems<T>: Sized {
+    fn from_items(items: Vec<T>) -> Self;
+}
+
+impl<T: Persistent> FromItems<T> for PVec<T> {
+    fn from_items(items: Vec<T>) -> Self {
+        PVec::from(items) // one bulk move
+    }
+}
+
+impl<T: Persistent> FromItems<T> for PVecDeque<T> {
+    fn from_items(items: Vec<T>) -> Self {
+        PVecDeque::from(items)
+    }
+}
+
+impl<T: Persistent + Eq + Hash, S: Persistent + BuildHasher + Default> FromItems<T>
+    for PHashSet<T, S>
+{
+    fn from_items(items: Vec<T>) -> Self {
+        let mut c = Self::default();
+        c.extend(items);
+        c
+    }
+}
+
+impl<T: Persistent + Ord> FromItems<T> for PBTreeSet<T> {
+    fn from_items(items: Vec<T>) -> Self {
+        items.into_iter().collect()
+    }
+}
+
+/// Builds a collection from a sequence.
 struct SeqInto<C, T>(PhantomData<(C, T)>);
 
 impl<'de, C, T> Visitor<'de> for SeqInto<C, T>
 where
-    C: Default + Extend<T>,
-    T: Deserialize<'de>,
-{
-    type Value = C;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a sequence")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<C, A::Error> {
-        // Gathered first, then stored in one `extend`: each call into a container finds its
-        // pool, which costs more than a `u8` does.
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
-        while let Some(x) = seq.next_element::<T>()? {
-            items.push(x);
-        }
-        let mut c = C::default();
-        c.extend(items);
-        Ok(c)
-    }
-}
-
-/// Builds a vector from a sequence gathered in a `Vec` (one bulk move into the container).
-struct VecInto<C, T>(PhantomData<(C, T)>);
-
-impl<'de, C, T> Visitor<'de> for VecInto<C, T>
-where
-    C: From<Vec<T>>,
+    C: FromItems<T>,
     T: Deserialize<'de>,
 {
     type Value = C;
@@ -121,7 +130,7 @@ where
         while let Some(x) = seq.next_element::<T>()? {
             items.push(x);
         }
-        Ok(C::from(items))
+        Ok(C::from_items(items))
     }
 }
 
@@ -151,13 +160,13 @@ where
 
 impl<'de, T: Persistent + Deserialize<'de>> Deserialize<'de> for PVec<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(VecInto::<Self, T>(PhantomData))
+        d.deserialize_seq(SeqInto::<Self, T>(PhantomData))
     }
 }
 
 impl<'de, T: Persistent + Deserialize<'de>> Deserialize<'de> for PVecDeque<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(VecInto::<Self, T>(PhantomData))
+        d.deserialize_seq(SeqInto::<Self, T>(PhantomData))
     }
 }
 
