@@ -92,15 +92,31 @@ fn run_group(pool: &Pool<Db>, jobs: &[Job]) -> Vec<Vec<Reply>> {
     }));
     let fail = |msg: String| -> Vec<Vec<Reply>> {
         jobs.iter()
-            .map(|j| vec![Reply::err(msg.clone()); j.units.len()])
+            .map(|j| vec![Reply::Error(msg.clone()); j.units.len()])
             .collect()
     };
     match res {
         Ok(Ok(replies)) => replies,
-        Ok(Err(e)) => fail(format!("pool: {e}")),
-        // The transaction rolled back: none of the batch happened.
-        Err(_) => fail("internal error (the batch was rolled back)".into()),
+        Ok(Err(e @ pcoll::Error::OutOfSpace { .. })) => fail(oom(&e.to_string())),
+        Ok(Err(e)) => fail(format!("ERR pool: {e}")),
+        // The transaction rolled back: none of the batch happened. A container that cannot
+        // grow panics as std's do on allocation failure: that is Redis's OOM.
+        Err(panic) => match panic_text(&*panic) {
+            Some(t) if t.contains("out of space") => fail(oom(t)),
+            _ => fail("ERR internal error (the batch was rolled back)".into()),
+        },
     }
+}
+
+/// Redis's answer when `maxmemory` is reached (here: the pool's `max_size`).
+fn oom(why: &str) -> String {
+    format!("OOM command not allowed when used memory > 'maxmemory' ({why})")
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> Option<&str> {
+    p.downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| p.downcast_ref::<&str>().copied())
 }
 
 fn run_unit(d: &mut Db, u: &Unit, now: u64) -> Reply {

@@ -4,7 +4,7 @@
 //! There is no recovery code in this program.
 //!
 //! `pcoll-redis [--port 6379] [--bind 127.0.0.1] [--pool PATH] [--durability sync|process]
-//! [--requirepass PASS] [--maxclients N]`
+//! [--requirepass PASS] [--maxclients N] [--proto-max-bulk-len BYTES] [--maxmemory BYTES]`
 
 mod commit;
 mod db;
@@ -31,6 +31,10 @@ struct Config {
     durability: Durability,
     requirepass: Option<String>,
     maxclients: usize,
+    /// Longest bulk string a request may carry (Redis's `proto-max-bulk-len`).
+    proto_max_bulk_len: usize,
+    /// The pool's size limit in bytes (Redis's `maxmemory`); writes past it answer `-OOM`.
+    maxmemory: Option<u64>,
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -41,6 +45,8 @@ fn parse_args() -> Result<Config, String> {
         durability: Durability::Sync,
         requirepass: None,
         maxclients: 10_000,
+        proto_max_bulk_len: resp::MAX_BULK,
+        maxmemory: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -57,12 +63,21 @@ fn parse_args() -> Result<Config, String> {
                 }
             }
             "--requirepass" => c.requirepass = Some(val()?),
+            "--proto-max-bulk-len" => {
+                c.proto_max_bulk_len = val()?
+                    .parse()
+                    .map_err(|e| format!("--proto-max-bulk-len: {e}"))?
+            }
+            "--maxmemory" => {
+                c.maxmemory = Some(val()?.parse().map_err(|e| format!("--maxmemory: {e}"))?)
+            }
             "--maxclients" => {
                 c.maxclients = val()?.parse().map_err(|e| format!("--maxclients: {e}"))?
             }
             "-h" | "--help" => {
                 return Err("usage: pcoll-redis [--port N] [--bind ADDR] [--pool PATH] \
-                            [--durability sync|process] [--requirepass PASS] [--maxclients N]"
+                            [--durability sync|process] [--requirepass PASS] [--maxclients N] \
+                            [--proto-max-bulk-len BYTES] [--maxmemory BYTES]"
                     .into());
             }
             other => return Err(format!("unknown argument {other}")),
@@ -80,10 +95,11 @@ fn main() {
         }
     };
     let started = std::time::Instant::now();
-    let pool = match Pool::<Db>::options()
-        .durability(cfg.durability)
-        .open(&cfg.pool)
-    {
+    let mut opts = Pool::<Db>::options().durability(cfg.durability);
+    if let Some(m) = cfg.maxmemory {
+        opts = opts.max_size(m);
+    }
+    let pool = match opts.open(&cfg.pool) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             eprintln!("pcoll-redis: {e}");
@@ -139,7 +155,9 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config, c: &Committer) -> std
     // A request read while gathering a pipeline of writes, not a write itself.
     let mut next: Option<std::io::Result<Option<Vec<Vec<u8>>>>> = None;
     loop {
-        let read = next.take().unwrap_or_else(|| resp::read_request(&mut r));
+        let read = next
+            .take()
+            .unwrap_or_else(|| resp::read_request(&mut r, cfg.proto_max_bulk_len));
         let req = match read {
             Ok(Some(req)) => req,
             Ok(None) => return Ok(()),
@@ -203,7 +221,7 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config, c: &Committer) -> std
             _ if db::kind(&name) == Kind::Write => {
                 let mut units = vec![Unit::Command(req)];
                 while units.len() < 64 && !r.buffer().is_empty() {
-                    match resp::read_request(&mut r) {
+                    match resp::read_request(&mut r, cfg.proto_max_bulk_len) {
                         Ok(Some(q))
                             if !q.is_empty() && db::kind(&db::upper(&q[0])) == Kind::Write =>
                         {

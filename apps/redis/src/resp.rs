@@ -1,7 +1,7 @@
 //! RESP2, the Redis protocol: requests are arrays of bulk strings (or inline commands, as a
 //! terminal sends them); replies are the five RESP2 types.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 /// A reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,13 +60,17 @@ impl Reply {
     }
 }
 
-/// Longest bulk string accepted (as Redis's `proto-max-bulk-len`).
-const MAX_BULK: usize = 512 << 20;
+/// Longest bulk string accepted by default (Redis's `proto-max-bulk-len`).
+pub const MAX_BULK: usize = 512 << 20;
 /// Most arguments in one request.
 const MAX_ARGS: usize = 1 << 20;
+/// Longest line (an inline command, a length header).
+const MAX_LINE: usize = 64 << 10;
 
-/// Reads one request; `Ok(None)` at the end of the stream.
-pub fn read_request(r: &mut impl BufRead) -> io::Result<Option<Vec<Vec<u8>>>> {
+/// Reads one request; `Ok(None)` at the end of the stream. Bulk strings longer than
+/// `max_bulk` are refused; nothing is allocated ahead of the bytes that arrive (a header
+/// that promises a gigabyte costs nothing until the gigabyte comes).
+pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<Vec<Vec<u8>>>> {
     let Some(line) = read_line(r)? else {
         return Ok(None);
     };
@@ -83,18 +87,21 @@ pub fn read_request(r: &mut impl BufRead) -> io::Result<Option<Vec<Vec<u8>>>> {
     if n > MAX_ARGS {
         return Err(bad("too many arguments"));
     }
-    let mut args = Vec::with_capacity(n);
+    let mut args = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
         let head = read_line(r)?.ok_or_else(|| bad("unexpected end of stream"))?;
         if head.first() != Some(&b'$') {
             return Err(bad("expected a bulk string"));
         }
         let len = number(&head[1..])?;
-        if len > MAX_BULK {
-            return Err(bad("bulk string too long"));
+        if len > max_bulk {
+            return Err(bad("invalid bulk length"));
         }
-        let mut buf = vec![0; len + 2];
-        r.read_exact(&mut buf)?;
+        let mut buf = Vec::with_capacity((len + 2).min(64 << 10));
+        let got = (&mut *r).take(len as u64 + 2).read_to_end(&mut buf)?;
+        if got < len + 2 {
+            return Err(bad("unexpected end of stream"));
+        }
         if &buf[len..] != b"\r\n" {
             return Err(bad("bulk string not terminated"));
         }
@@ -106,8 +113,15 @@ pub fn read_request(r: &mut impl BufRead) -> io::Result<Option<Vec<Vec<u8>>>> {
 
 fn read_line(r: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
-    if r.read_until(b'\n', &mut line)? == 0 {
+    if (&mut *r)
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', &mut line)?
+        == 0
+    {
         return Ok(None);
+    }
+    if line.last() != Some(&b'\n') && line.len() >= MAX_LINE {
+        return Err(bad("too big inline request"));
     }
     while line.last().is_some_and(|&c| c == b'\n' || c == b'\r') {
         line.pop();

@@ -27,8 +27,14 @@ impl Drop for Server {
 
 /// The server on a free port, and that port.
 fn start(pool: &std::path::Path, durability: &str) -> (Server, u16) {
+    start_with(pool, durability, &[])
+}
+
+fn start_with(pool: &std::path::Path, durability: &str, extra: &[&str]) -> (Server, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pcoll-redis"))
-        .args(["--port", "0", "--durability", durability, "--pool"])
+        .args(["--port", "0", "--durability", durability])
+        .args(extra)
+        .arg("--pool")
         .arg(pool)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -486,5 +492,43 @@ fn kill_nine_with_concurrent_pipelined_writers() {
         }
         assert!(acked.iter().all(|&a| a > 0), "{durability}: {acked:?}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Bad input and a full pool: a bulk string over `--proto-max-bulk-len` closes that connection
+/// with Redis's protocol error and harms no other; writes past `--maxmemory` (the pool's size
+/// limit) answer `-OOM`, change nothing, and reads and deletes go on.
+#[test]
+fn oversized_requests_are_refused_and_a_full_pool_answers_oom() {
+    let dir = std::env::temp_dir().join(format!("pcoll-redis-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = dir.join("limits.pool");
+    let _ = std::fs::remove_file(&pool);
+    let limits = ["--proto-max-bulk-len", "2000", "--maxmemory", "4194304"];
+    let (_server, port) = start_with(&pool, "process", &limits);
+    let mut bad = Client::connect(port);
+    bad.w.write_all(b"*2\r\n$4\r\nECHO\r\n$5000\r\n").unwrap();
+    match bad.read() {
+        V::E(e) => assert!(e.contains("Protocol error"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let mut c = Client::connect(port);
+    assert_eq!(c.cmd(&["PING"]), V::S("PONG".into()));
+    let big = "x".repeat(1500);
+    let mut stored = 0;
+    let oom = loop {
+        match c.cmd(&["SET", &format!("k{stored}"), &big]) {
+            V::S(ok) if ok == "OK" => stored += 1,
+            V::E(e) => break e,
+            other => panic!("{other:?}"),
+        }
+        assert!(stored < 100_000, "the pool never filled");
+    };
+    assert!(oom.starts_with("OOM"), "{oom}");
+    assert!(stored > 100, "{stored}");
+    assert_eq!(c.cmd(&["DBSIZE"]), V::I(stored));
+    assert_eq!(c.cmd(&["GET", "k0"]), b(&big));
+    assert_eq!(c.cmd(&["DEL", "k0", "k1", "k2"]), V::I(3));
+    assert_eq!(c.cmd(&["SET", "again", "fits"]), V::S("OK".into()));
     let _ = std::fs::remove_dir_all(&dir);
 }
