@@ -259,11 +259,16 @@ pub fn kind(name: &str) -> Kind {
     }
 }
 
+/// Redis's words for a command it does not know, its first arguments quoted.
 fn unknown(args: &[Vec<u8>]) -> Reply {
-    Reply::err(format!(
-        "unknown command '{}'",
+    let mut msg = format!(
+        "unknown command '{}', with args beginning with: ",
         String::from_utf8_lossy(&args[0])
-    ))
+    );
+    for a in args.iter().skip(1) {
+        msg += &format!("'{}' ", String::from_utf8_lossy(a));
+    }
+    Reply::err(msg)
 }
 
 /// Runs a read command under a read guard.
@@ -399,10 +404,13 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         }
         "LINDEX" if typed("list") => Reply::wrong_type(),
         "LINDEX" => {
+            let l = db.lists.get(k).filter(|_| alive);
+            if l.is_none() {
+                return Reply::Bulk(None); // Redis answers a missing key before the index
+            }
             let Some(i) = int(&a[2]) else {
                 return Reply::err("value is not an integer or out of range");
             };
-            let l = db.lists.get(k).filter(|_| alive);
             let i = l.and_then(|l| {
                 if i < 0 {
                     l.len().checked_sub(i.unsigned_abs() as usize)
@@ -482,7 +490,11 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 .filter(|_| alive)
                 .map_or(0, |s| s.len() as i64),
         ),
-        n if n.starts_with('Z') && typed("zset") => Reply::wrong_type(),
+        // Redis checks the arguments before the type: a dry run on no set tells.
+        n if n.starts_with('Z') && typed("zset") => match zread(None, n, a) {
+            e @ Reply::Error(_) => e,
+            _ => Reply::wrong_type(),
+        },
         n if n.starts_with('Z') => zread(db.zsets.get(k).filter(|_| alive), n, a),
         _ => Reply::err("unknown read"),
     }
@@ -549,25 +561,31 @@ fn zread(z: Option<&ZSet>, name: &str, a: &[Vec<u8>]) -> Reply {
                 }
                 i += 1;
             }
+            // The range is checked before the key is looked at (as Redis does).
+            let bounds = if rev { (&a[3], &a[2]) } else { (&a[2], &a[3]) };
+            let bounds = (parse_bound(bounds.0), parse_bound(bounds.1));
+            let ranks = (int(&a[2]), int(&a[3]));
+            match (byscore, bounds, ranks) {
+                (true, (Some(_), Some(_)), _) | (false, _, (Some(_), Some(_))) => {}
+                (true, ..) => return not_float(),
+                (false, ..) => return not_int(),
+            }
             let Some(z) = z else { return empty() };
-            let mut picked: Vec<(&[u8], f64)> = if byscore {
-                let (lo, hi) = if rev { (&a[3], &a[2]) } else { (&a[2], &a[3]) };
-                let (Some(lo), Some(hi)) = (parse_bound(lo), parse_bound(hi)) else {
-                    return not_float();
-                };
-                z.entries().filter(|e| in_bounds(e.1, lo, hi)).collect()
-            } else {
-                let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
-                    return not_int();
-                };
-                let (s, e) = clamp(s, e, z.scores.len());
-                let all: Vec<_> = if rev {
-                    z.entries().rev().collect()
+            let mut picked: Vec<(&[u8], f64)> =
+                if let (true, (Some(lo), Some(hi))) = (byscore, bounds) {
+                    z.entries().filter(|e| in_bounds(e.1, lo, hi)).collect()
                 } else {
-                    z.entries().collect()
+                    let (Some(s), Some(e)) = ranks else {
+                        return not_int();
+                    };
+                    let (s, e) = clamp(s, e, z.scores.len());
+                    let all: Vec<_> = if rev {
+                        z.entries().rev().collect()
+                    } else {
+                        z.entries().collect()
+                    };
+                    all[s..e].to_vec()
                 };
-                all[s..e].to_vec()
-            };
             if byscore && rev {
                 picked.reverse();
             }
@@ -803,12 +821,15 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 _ => int(&a[2]).and_then(|n| n.checked_neg()),
             };
             let cur = db.strings.get(k).map_or(Some(0), |v| int(v));
-            match cur.zip(by).and_then(|(c, b)| c.checked_add(b)) {
+            let (Some(cur), Some(by)) = (cur, by) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            match cur.checked_add(by) {
                 Some(n) => {
                     db.strings.insert(k, n.to_string().as_bytes());
                     Reply::Int(n)
                 }
-                None => Reply::err("value is not an integer or out of range"),
+                None => Reply::err("increment or decrement would overflow"),
             }
         }
         "APPEND" if wrong("string") => Reply::wrong_type(),
@@ -996,12 +1017,15 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Bulk(m)
         }
-        "ZADD" | "ZINCRBY" | "ZREM" if wrong("zset") => Reply::wrong_type(),
-        "ZADD" => zadd(db, a),
+        "ZREM" if wrong("zset") => Reply::wrong_type(),
+        "ZADD" => zadd(db, a, wrong("zset")),
         "ZINCRBY" => {
             let (Some(by), Some(m)) = (parse_score(&a[2]), a.get(3)) else {
                 return Reply::err("value is not a valid float");
             };
+            if wrong("zset") {
+                return Reply::wrong_type();
+            }
             let z = db.zsets.entry(k).or_default();
             let f = z.scores.get(&m[..]).copied().unwrap_or(0.0) + by;
             if f.is_nan() {
@@ -1020,15 +1044,12 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(n as i64)
         }
-        _ => Reply::err(format!(
-            "unknown command '{}'",
-            String::from_utf8_lossy(&a[0])
-        )),
+        _ => unknown(a),
     }
 }
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-fn zadd(db: &mut Db, a: &[Vec<u8>]) -> Reply {
+fn zadd(db: &mut Db, a: &[Vec<u8>], wrong_type: bool) -> Reply {
     let k = &a[1][..];
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
@@ -1045,9 +1066,19 @@ fn zadd(db: &mut Db, a: &[Vec<u8>]) -> Reply {
         }
         i += 1;
     }
+    // Redis's checks, in Redis's order: the arguments, then the key's type.
     let pairs = &a[i..];
-    if pairs.is_empty() || pairs.len() % 2 == 1 || (nx && xx) || (incr && pairs.len() != 2) {
+    if pairs.is_empty() || pairs.len() % 2 == 1 {
         return Reply::err("syntax error");
+    }
+    if nx && xx {
+        return Reply::err("XX and NX options at the same time are not compatible");
+    }
+    if [gt, lt, nx].iter().filter(|&&o| o).count() > 1 {
+        return Reply::err("GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if incr && pairs.len() != 2 {
+        return Reply::err("INCR option supports a single increment-element pair");
     }
     let mut parsed = Vec::new();
     for p in pairs.chunks(2) {
@@ -1055,6 +1086,9 @@ fn zadd(db: &mut Db, a: &[Vec<u8>]) -> Reply {
             Some(f) => parsed.push((f, &p[1][..])),
             None => return Reply::err("value is not a valid float"),
         }
+    }
+    if wrong_type {
+        return Reply::wrong_type();
     }
     let z = db.zsets.entry(k).or_default();
     let (mut added, mut changed, mut last) = (0, 0, None);
@@ -1093,9 +1127,15 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
             "GET" => get = true,
             "KEEPTTL" => keep = true,
             unit @ ("EX" | "PX") => {
-                let Some(n) = a.get(i + 1).and_then(|b| int(b)).filter(|&n| n > 0) else {
-                    return Reply::err("invalid expire time in 'set' command");
+                let Some(arg) = a.get(i + 1) else {
+                    return Reply::err("syntax error");
                 };
+                let Some(n) = int(arg) else {
+                    return Reply::err("value is not an integer or out of range");
+                };
+                if n <= 0 {
+                    return Reply::err("invalid expire time in 'set' command");
+                }
                 ttl = Some(if unit == "EX" {
                     n.saturating_mul(1000)
                 } else {

@@ -1,0 +1,309 @@
+//! Differential: the same commands against pcoll-redis and a real `redis-server` (started by
+//! the test when the binary is on the PATH; skipped with a printed reason when it is not),
+//! replies compared exactly, errors included. Replies whose order Redis leaves open
+//! (members of a set, keys, fields) are compared sorted.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{Client, Server, V, start};
+
+/// Replies of these commands are compared as sorted lists.
+const UNORDERED: &[&str] = &["SMEMBERS", "KEYS", "HKEYS", "HVALS", "SINTER", "SUNION"];
+
+fn script() -> Vec<Vec<&'static str>> {
+    let s = |line: &'static str| line.split(' ').collect::<Vec<_>>();
+    [
+        // strings
+        "SET k v",
+        "GET k",
+        "GET missing",
+        "SET k v2 NX",
+        "SET k v3 XX",
+        "SET n 10",
+        "INCR n",
+        "INCRBY n -4",
+        "DECR n",
+        "DECRBY n 100",
+        "INCR k",
+        "INCRBYFLOAT f 1.5",
+        "INCRBYFLOAT f 2",
+        "APPEND k !!",
+        "STRLEN k",
+        "GETRANGE k 0 1",
+        "GETRANGE k -2 -1",
+        "GETRANGE k 5 100",
+        "SETRANGE k 1 XY",
+        "GET k",
+        "GETSET k new",
+        "GETDEL k",
+        "EXISTS k n f",
+        "MSET a 1 b 2 c 3",
+        "MGET a b missing c",
+        "SETNX a 9",
+        "SETNX z 9",
+        "TYPE a",
+        "TYPE missing",
+        "DEL a b missing",
+        "UNLINK c",
+        "RENAME z zz",
+        "GET zz",
+        "RENAME nothere x",
+        // wrong arity and type errors
+        "GET",
+        "SET onlykey",
+        "INCR zz",
+        "LPUSH zz x",
+        // lists
+        "RPUSH l a b c d e",
+        "LPUSH l z",
+        "LLEN l",
+        "LRANGE l 0 -1",
+        "LRANGE l 1 2",
+        "LRANGE l -3 -1",
+        "LRANGE l 10 20",
+        "LINDEX l 0",
+        "LINDEX l -1",
+        "LINDEX l 99",
+        "LSET l 1 A",
+        "LSET l 99 x",
+        "LPOP l",
+        "RPOP l",
+        "LPOP l 2",
+        "RPUSH l b b c b",
+        "LREM l 2 b",
+        "LRANGE l 0 -1",
+        "LTRIM l 1 -1",
+        "LRANGE l 0 -1",
+        "RPOP nolist",
+        "GET l",
+        // hashes
+        "HSET h f1 v1 f2 v2",
+        "HSET h f1 w1",
+        "HGET h f1",
+        "HGET h nope",
+        "HMGET h f1 nope f2",
+        "HLEN h",
+        "HEXISTS h f2",
+        "HEXISTS h nope",
+        "HINCRBY h cnt 5",
+        "HINCRBY h cnt -2",
+        "HINCRBY h f1 1",
+        "HKEYS h",
+        "HVALS h",
+        "HDEL h f2 nope",
+        "HLEN h",
+        // sets
+        "SADD s a b c",
+        "SADD s a d",
+        "SCARD s",
+        "SISMEMBER s a",
+        "SISMEMBER s x",
+        "SMEMBERS s",
+        "SREM s a x",
+        "SADD t c d e",
+        "SINTER s t",
+        "SUNION s t",
+        // sorted sets
+        "ZADD zs 1 a 2 b 3 c",
+        "ZADD zs 5 a",
+        "ZADD zs NX 9 a 4 d",
+        "ZADD zs XX 7 b",
+        "ZSCORE zs a",
+        "ZSCORE zs nope",
+        "ZINCRBY zs 2.5 c",
+        "ZCARD zs",
+        "ZRANK zs a",
+        "ZRANK zs nope",
+        "ZRANGE zs 0 -1",
+        "ZRANGE zs 0 -1 WITHSCORES",
+        "ZRANGE zs 0 1 REV",
+        "ZRANGEBYSCORE zs 4 7",
+        "ZRANGEBYSCORE zs (4 +inf",
+        "ZRANGE zs 5 1 BYSCORE REV",
+        "ZRANGE zs -inf +inf BYSCORE LIMIT 1 2",
+        "ZCOUNT zs 4 7",
+        "ZCOUNT zs -inf (5",
+        "ZREM zs a nope",
+        "ZRANGE zs 0 -1 WITHSCORES",
+        // expiry (values that do not depend on the clock)
+        "SET e v",
+        "EXPIRE e 100",
+        "PERSIST e",
+        "TTL e",
+        "TTL missing",
+        "PTTL missing",
+        "EXPIRE missing 10",
+        // edge cases: options, counts, overflow, bad numbers
+        "SET o 1 GET",
+        "SET o 2 NX GET",
+        "SET o 3 XX GET",
+        "SET o 4 EX 100",
+        "SET o 5 KEEPTTL",
+        "SET o 6 EX notanumber",
+        "SET o 7 EX 0",
+        "SET o 8 PX -5",
+        "SET o 9 BOGUS",
+        "SET big 9223372036854775807",
+        "INCR big",
+        "INCRBY big notanumber",
+        "SET neg -9223372036854775808",
+        "DECR neg",
+        "INCRBYFLOAT o notanumber",
+        "SETRANGE pad 3 abc",
+        "GET pad",
+        "SETRANGE pad -1 x",
+        "GETRANGE pad -100 100",
+        "LPUSH q a b c",
+        "LPOP q 0",
+        "LPOP q -1",
+        "RPOP q 10",
+        "LPOP q",
+        "LRANGE q notanumber 2",
+        "LINDEX q notanumber",
+        "HINCRBY h f1 notanumber",
+        "ZADD zz INCR 5 m",
+        "ZADD zz INCR 5 m",
+        "ZADD z2 INCR 5 m",
+        "ZADD z2 INCR 5 m",
+        "ZADD z2 GT 3 m",
+        "ZADD z2 LT 3 m",
+        "ZADD z2 CH 4 m 1 n",
+        "ZADD z2 NX XX 1 m",
+        "ZADD z2 GT LT 1 m",
+        "ZADD z2 INCR 1 m 2 n",
+        "ZADD z2 1",
+        "ZADD z2 notanumber m",
+        "ZRANGE z2 0 -1 WITHSCORES",
+        "ZRANGEBYSCORE z2 notanumber 5",
+        "ZINCRBY z2 notanumber m",
+        "ZADD zz GT 3 m",
+        "ZADD zz LT 3 m",
+        "ZADD zz CH 4 m 1 n",
+        "ZADD zz NX XX 1 m",
+        "ZADD zz 1",
+        "ZADD zz notanumber m",
+        "ZREVRANK zz m",
+        "ZREVRANGE zz 0 -1 WITHSCORES",
+        "ZRANGEBYSCORE zz notanumber 5",
+        "ZINCRBY zz notanumber m",
+        "EXPIRE o notanumber",
+        "SELECT 0",
+        "EXEC",
+        "DISCARD",
+        "MULTI",
+        "SET m1 x",
+        "INCR m1",
+        "GET m1",
+        "EXEC",
+        "MULTI",
+        "MULTI",
+        "DISCARD",
+        "NOSUCHCOMMAND a b",
+        "HSET h",
+        "HSET h odd",
+        "MSET a",
+        "MGET",
+        "RENAME",
+        "SADD",
+        "ZRANGE zz",
+        "LRANGE q 0",
+        "INCRBY n",
+        "ECHO",
+        // misc
+        "DBSIZE",
+        "ECHO hello",
+        "PING",
+        "PING there",
+        "FLUSHDB",
+        "DBSIZE",
+    ]
+    .into_iter()
+    .map(s)
+    .collect()
+}
+
+fn sorted(v: V) -> V {
+    match v {
+        V::A(Some(mut items)) => {
+            items.sort_by_key(|x| format!("{x:?}"));
+            V::A(Some(items))
+        }
+        other => other,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn replies_match_redis_server() {
+    if Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        println!("skipped: no redis-server on the PATH (apt-get install redis-server)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pcoll-redis-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let redis = Server(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut theirs = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            drop(s);
+            break Client::connect(port);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let pool = dir.join("diff.pool");
+    let (_ours_server, ours_port) = start(&pool, "process");
+    let mut ours = Client::connect(ours_port);
+    let mut differ = Vec::new();
+    let script = script();
+    for cmd in &script {
+        let (mut a, mut b) = (ours.cmd(cmd), theirs.cmd(cmd));
+        if UNORDERED.contains(&cmd[0]) {
+            (a, b) = (sorted(a), sorted(b));
+        }
+        if a != b {
+            differ.push(format!(
+                "{}: pcoll-redis {a:?}, redis-server {b:?}",
+                cmd.join(" ")
+            ));
+        }
+    }
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        differ.is_empty(),
+        "{} of {} commands answer differently:\n{}",
+        differ.len(),
+        script.len(),
+        differ.join("\n")
+    );
+    println!("differential: {} commands, all replies equal", script.len());
+}
