@@ -7,8 +7,9 @@
 //! others; a failed commit answers the error to every command of the batch, none of which
 //! then happened.
 
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 use pcoll::Pool;
 
@@ -37,17 +38,60 @@ const MAX_UNITS: usize = 4096;
 #[derive(Clone)]
 pub struct Committer {
     jobs: Sender<Job>,
+    changes: Arc<Changes>,
+}
+
+/// Counts the batches that may have changed the keyspace: what blocked BLPOPs wait for.
+#[derive(Default)]
+struct Changes {
+    generation: Mutex<u64>,
+    bumped: Condvar,
 }
 
 impl Committer {
     /// Starts the committer thread of `pool`.
     pub fn start(pool: Arc<Pool<Db>>) -> Committer {
         let (jobs, rx) = mpsc::channel();
+        let changes = Arc::new(Changes::default());
+        let ch = changes.clone();
         std::thread::Builder::new()
             .name("committer".into())
-            .spawn(move || committer(&pool, &rx))
+            .spawn(move || committer(&pool, &rx, &ch))
             .expect("spawn the committer thread");
-        Committer { jobs }
+        Committer { jobs, changes }
+    }
+
+    /// Batches committed so far that may have changed something.
+    pub fn generation(&self) -> u64 {
+        *lock(&self.changes.generation)
+    }
+
+    /// Waits until a batch after generation `seen` commits, or `until` passes (`false`).
+    pub fn wait_change(&self, seen: u64, until: Option<Instant>) -> bool {
+        let mut g = lock(&self.changes.generation);
+        while *g == seen {
+            match until {
+                None => {
+                    g = self
+                        .changes
+                        .bumped
+                        .wait(g)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    g = self
+                        .changes
+                        .bumped
+                        .wait_timeout(g, left)
+                        .map_or_else(|e| e.into_inner().0, |r| r.0);
+                }
+            }
+        }
+        true
     }
 
     /// Runs `units` in the next group transaction; their replies, in order, once committed.
@@ -62,7 +106,11 @@ impl Committer {
     }
 }
 
-fn committer(pool: &Pool<Db>, rx: &Receiver<Job>) {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn committer(pool: &Pool<Db>, rx: &Receiver<Job>, changes: &Changes) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         let mut units = jobs[0].units.len();
@@ -72,6 +120,22 @@ fn committer(pool: &Pool<Db>, rx: &Receiver<Job>) {
             jobs.push(j);
         }
         let replies = run_group(pool, &jobs);
+        // A BLPOP that found nothing changed nothing: it must not wake the others.
+        let idle = |u: &Unit, r: &Reply| match u {
+            Unit::Command(a) => {
+                matches!(r, Reply::Array(None) | Reply::Error(_))
+                    && matches!(&db::upper(&a[0])[..], "BLPOP" | "BRPOP")
+            }
+            Unit::Exec(..) => false,
+        };
+        let changed = jobs
+            .iter()
+            .zip(&replies)
+            .any(|(j, rs)| j.units.iter().zip(rs).any(|(u, r)| !idle(u, r)));
+        if changed {
+            *lock(&changes.generation) += 1;
+            changes.bumped.notify_all();
+        }
         for (job, r) in jobs.into_iter().zip(replies) {
             let _ = job.done.send(r); // a connection that went away needs no answer
         }

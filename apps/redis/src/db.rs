@@ -222,6 +222,8 @@ const WRITES: &[&str] = &[
     "LPUSH",
     "RPUSH",
     "LPOP",
+    "BLPOP",
+    "BRPOP",
     "RPOP",
     "LSET",
     "LREM",
@@ -738,7 +740,8 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     let min = match name {
         "FLUSHDB" | "FLUSHALL" => 1,
         "SET" | "GETSET" | "APPEND" | "INCRBY" | "DECRBY" | "EXPIRE" | "PEXPIRE" | "LPUSH"
-        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" | "INCRBYFLOAT" => 3,
+        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" | "INCRBYFLOAT"
+        | "BLPOP" | "BRPOP" => 3,
         "ZADD" | "ZINCRBY" => 4,
         "HSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" => 4,
         "MSET" => 3,
@@ -746,6 +749,9 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     };
     if let Some(e) = arity(a, min) {
         return e;
+    }
+    if matches!(name, "BLPOP" | "BRPOP") {
+        return pop_any(db, name, a, now);
     }
     if matches!(name, "FLUSHDB" | "FLUSHALL") {
         // (ASYNC / SYNC accepted and ignored: the drop is one transaction either way.)
@@ -1172,6 +1178,40 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
         _ => {}
     }
     if get { Reply::Bulk(old) } else { Reply::OK }
+}
+
+/// The timeout of BLPOP/BRPOP (its last argument), in seconds: 0 waits forever.
+pub fn block_timeout(a: &[Vec<u8>]) -> Result<f64, Reply> {
+    let t = a.last().and_then(|t| std::str::from_utf8(t).ok());
+    match t.and_then(|t| t.parse::<f64>().ok()) {
+        Some(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        Some(t) if t < 0.0 => Err(Reply::err("timeout is negative")),
+        _ => Err(Reply::err("timeout is not a float or out of range")),
+    }
+}
+
+/// BLPOP/BRPOP without the wait: the first non-empty list among the keys gives up an
+/// element, answered as [key, element]; a null array when all are empty (the connection then
+/// waits and tries again, see `main.rs`; inside MULTI it is the answer, as in Redis).
+fn pop_any(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
+    if let Err(e) = block_timeout(a) {
+        return e;
+    }
+    let keys = &a[1..a.len() - 1];
+    for k in keys {
+        reap(db, k, now);
+        if type_of(db, k).is_some_and(|t| t != "list") {
+            return Reply::wrong_type();
+        }
+    }
+    let pop = if name == "BLPOP" { "LPOP" } else { "RPOP" };
+    for k in keys {
+        if db.lists.get(&k[..]).is_some_and(|l| !l.is_empty()) {
+            let v = list_pop(db, pop, &[a[0].clone(), k.clone()]);
+            return Reply::Array(Some(vec![Reply::bulk(k), v]));
+        }
+    }
+    Reply::Array(None)
 }
 
 fn list_pop(db: &mut Db, name: &str, a: &[Vec<u8>]) -> Reply {

@@ -218,15 +218,12 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config, c: &Committer) -> std
                 queued.as_mut().expect("in MULTI").push(req);
                 vec![Reply::Simple("QUEUED")]
             }
+            "BLPOP" | "BRPOP" => vec![block_pop(c, req)],
             _ if db::kind(&name) == Kind::Write => {
                 let mut units = vec![Unit::Command(req)];
                 while units.len() < 64 && !r.buffer().is_empty() {
                     match resp::read_request(&mut r, cfg.proto_max_bulk_len) {
-                        Ok(Some(q))
-                            if !q.is_empty() && db::kind(&db::upper(&q[0])) == Kind::Write =>
-                        {
-                            units.push(Unit::Command(q))
-                        }
+                        Ok(Some(q)) if batchable(&q) => units.push(Unit::Command(q)),
                         other => {
                             next = Some(other);
                             break;
@@ -249,6 +246,40 @@ fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config, c: &Committer) -> std
         }
         if r.buffer().is_empty() && next.is_none() {
             w.flush()?;
+        }
+    }
+}
+
+/// A pipelined request that may join the write batch before it (a blocking pop waits alone).
+fn batchable(q: &[Vec<u8>]) -> bool {
+    let Some(name) = q.first().map(|n| db::upper(n)) else {
+        return false;
+    };
+    db::kind(&name) == Kind::Write && !matches!(&name[..], "BLPOP" | "BRPOP")
+}
+
+/// BLPOP/BRPOP: pops as LPOP/RPOP of the first non-empty key; when all are empty, waits for
+/// the next batch that changes something and tries again, until the timeout (0: forever).
+fn block_pop(c: &Committer, req: Vec<Vec<u8>>) -> Reply {
+    let once = |c: &Committer| {
+        c.run(vec![Unit::Command(req.clone())])
+            .pop()
+            .unwrap_or_else(|| Reply::err("the committer stopped"))
+    };
+    let timeout = match db::block_timeout(&req) {
+        Ok(t) if req.len() >= 3 => t,
+        _ => return once(c), // the arity or timeout error, from the command itself
+    };
+    let until = (timeout > 0.0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout));
+    loop {
+        let seen = c.generation();
+        let r = once(c);
+        if !matches!(r, Reply::Array(None)) {
+            return r;
+        }
+        if !c.wait_change(seen, until) {
+            return Reply::Array(None);
         }
     }
 }

@@ -36,7 +36,7 @@ fn written_keys<'a>(name: &str, args: &'a [Vec<u8>]) -> Box<dyn Iterator<Item = 
     let rest = args.iter().skip(1).map(Vec::as_slice);
     match name {
         "MSET" => Box::new(rest.step_by(2)),
-        "DEL" | "UNLINK" | "RENAME" => Box::new(rest),
+        "DEL" | "UNLINK" | "RENAME" | "BLPOP" | "BRPOP" => Box::new(rest),
         _ => Box::new(rest.take(1)),
     }
 }

@@ -211,6 +211,15 @@ fn script() -> Vec<Vec<&'static str>> {
         "LRANGE q 0",
         "INCRBY n",
         "ECHO",
+        // blocking pops that need not block (or time out quickly)
+        "RPUSH bl a b c",
+        "BLPOP nothing bl 1",
+        "BRPOP bl 1",
+        "BLPOP nothing 0.05",
+        "BLPOP zz 1",
+        "BLPOP bl notafloat",
+        "BLPOP bl -1",
+        "BLPOP bl",
         // misc
         "DBSIZE",
         "ECHO hello",

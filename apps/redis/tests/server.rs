@@ -408,3 +408,50 @@ fn oversized_requests_are_refused_and_a_full_pool_answers_oom() {
     assert_eq!(c.cmd(&["SET", "again", "fits"]), V::S("OK".into()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// BLPOP/BRPOP: an element present is popped at once; otherwise the client waits until
+/// another client pushes one (woken by that commit), or until its timeout answers null.
+#[test]
+fn blocking_pops_wait_for_a_push_or_time_out() {
+    let dir = std::env::temp_dir().join(format!("pcoll-redis-block-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = dir.join("block.pool");
+    let _ = std::fs::remove_file(&pool);
+    let (_server, port) = start(&pool, "sync");
+    let mut c = Client::connect(port);
+    assert_eq!(c.cmd(&["RPUSH", "q", "a", "b"]), V::I(2));
+    assert_eq!(c.cmd(&["BLPOP", "empty", "q", "1"]), arr(&["q", "a"]));
+    assert_eq!(c.cmd(&["BRPOP", "q", "1"]), arr(&["q", "b"]));
+    let t0 = std::time::Instant::now();
+    assert_eq!(c.cmd(&["BLPOP", "q", "0.2"]), V::A(None));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(190),
+        "{:?}",
+        t0.elapsed()
+    );
+    // A waiter, woken by another client's push (and not by unrelated writes before it).
+    let waiter = std::thread::spawn(move || {
+        let mut w = Client::connect(port);
+        let t0 = std::time::Instant::now();
+        let got = w.cmd(&["BRPOP", "jobs", "other", "10"]);
+        (got, t0.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(c.cmd(&["SET", "unrelated", "1"]), V::S("OK".into()));
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(c.cmd(&["LPUSH", "other", "job-1"]), V::I(1));
+    let (got, waited) = waiter.join().unwrap();
+    assert_eq!(got, arr(&["other", "job-1"]));
+    assert!(waited >= Duration::from_millis(280) && waited < Duration::from_secs(5));
+    assert_eq!(c.cmd(&["LLEN", "other"]), V::I(0));
+    // Wrong type, bad timeout, and inside MULTI (no wait there, as in Redis).
+    assert!(matches!(c.cmd(&["BLPOP", "unrelated", "1"]), V::E(e) if e.starts_with("WRONGTYPE")));
+    assert_eq!(
+        c.cmd(&["BLPOP", "q", "soon"]),
+        V::E("ERR timeout is not a float or out of range".into())
+    );
+    assert_eq!(c.cmd(&["MULTI"]), V::S("OK".into()));
+    assert_eq!(c.cmd(&["BLPOP", "q", "0"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["EXEC"]), V::A(Some(vec![V::A(None)])));
+    let _ = std::fs::remove_dir_all(&dir);
+}
