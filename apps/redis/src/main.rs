@@ -10,6 +10,7 @@ mod commit;
 mod db;
 mod resp;
 mod watch;
+mod zset;
 
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,262 @@
+//! Sorted sets: a `PHashMap` member → score beside a `PBTreeMap` ordered by (score,
+//! member), their reads (ZSCORE, ZRANK, ZRANGE and its forms, ZCOUNT) and ZADD.
+
+use pcoll::{PBTreeMap, PHashMap, PVec, Persistent};
+
+use crate::db::{Bytes, Db, clamp, int, upper};
+use crate::resp::Reply;
+
+/// A sorted set: each member's score, and the members ordered by (score, member).
+#[derive(Persistent, Default)]
+pub struct ZSet {
+    pub(crate) scores: PHashMap<Bytes, f64>,
+    order: PBTreeMap<(u64, Bytes), ()>,
+}
+
+/// `f64` as a `u64` that sorts as the numbers do.
+fn sortable(f: f64) -> u64 {
+    let b = f.to_bits();
+    if b >> 63 == 1 { !b } else { b | 1 << 63 }
+}
+
+fn unsortable(u: u64) -> f64 {
+    f64::from_bits(if u >> 63 == 1 { u & !(1 << 63) } else { !u })
+}
+
+impl ZSet {
+    /// Sets `m`'s score; true when `m` is new.
+    pub(crate) fn set(&mut self, m: &[u8], score: f64) -> bool {
+        let old = self.scores.insert(m, score);
+        if let Some(o) = old {
+            self.order.remove(&(sortable(o), PVec::from(m)));
+        }
+        self.order.insert((sortable(score), PVec::from(m)), ());
+        old.is_none()
+    }
+
+    pub(crate) fn remove(&mut self, m: &[u8]) -> bool {
+        match self.scores.remove(m) {
+            Some(o) => {
+                self.order.remove(&(sortable(o), PVec::from(m)));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn entries(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> {
+        self.order
+            .keys()
+            .map(|(s, m)| (m.as_slice(), unsortable(*s)))
+    }
+}
+
+/// A score as Redis writes it.
+pub(crate) fn fmt_score(f: f64) -> Vec<u8> {
+    if f.is_infinite() {
+        return if f > 0.0 {
+            b"inf".to_vec()
+        } else {
+            b"-inf".to_vec()
+        };
+    }
+    format!("{f}").into_bytes()
+}
+
+pub(crate) fn parse_score(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    let f = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        _ => s.parse().ok()?,
+    };
+    (!f.is_nan()).then_some(f)
+}
+
+/// A score bound of ZCOUNT/ZRANGEBYSCORE: (value, exclusive).
+fn parse_bound(b: &[u8]) -> Option<(f64, bool)> {
+    match b.strip_prefix(b"(") {
+        Some(rest) => Some((parse_score(rest)?, true)),
+        None => Some((parse_score(b)?, false)),
+    }
+}
+
+fn in_bounds(f: f64, lo: (f64, bool), hi: (f64, bool)) -> bool {
+    (if lo.1 { f > lo.0 } else { f >= lo.0 }) && (if hi.1 { f < hi.0 } else { f <= hi.0 })
+}
+
+/// The sorted-set reads.
+pub(crate) fn zread(z: Option<&ZSet>, name: &str, a: &[Vec<u8>]) -> Reply {
+    let empty = || Reply::Array(Some(vec![]));
+    let not_int = || Reply::err("value is not an integer or out of range");
+    let not_float = || Reply::err("min or max is not a float");
+    match name {
+        "ZSCORE" => Reply::Bulk(
+            z.and_then(|z| z.scores.get(&a[2][..]))
+                .map(|&f| fmt_score(f)),
+        ),
+        "ZCARD" => Reply::Int(z.map_or(0, |z| z.scores.len() as i64)),
+        "ZRANK" | "ZREVRANK" => {
+            let Some(z) = z else { return Reply::Bulk(None) };
+            let Some(&f) = z.scores.get(&a[2][..]) else {
+                return Reply::Bulk(None);
+            };
+            let key = (sortable(f), PVec::from(&a[2][..]));
+            let rank = z.order.range(..key).count();
+            Reply::Int(if name == "ZRANK" {
+                rank
+            } else {
+                z.scores.len() - 1 - rank
+            } as i64)
+        }
+        "ZCOUNT" => {
+            let (Some(lo), Some(hi)) = (parse_bound(&a[2]), parse_bound(&a[3])) else {
+                return not_float();
+            };
+            Reply::Int(z.map_or(0, |z| {
+                z.entries().filter(|e| in_bounds(e.1, lo, hi)).count()
+            }) as i64)
+        }
+        _ => {
+            // ZRANGE key start stop [BYSCORE] [REV] [LIMIT off n] [WITHSCORES], and the
+            // older ZREVRANGE / ZRANGEBYSCORE forms.
+            let mut byscore = name == "ZRANGEBYSCORE";
+            let mut rev = name == "ZREVRANGE";
+            let (mut scores, mut limit) = (false, None);
+            let mut i = 4;
+            while i < a.len() {
+                match upper(&a[i]).as_str() {
+                    "BYSCORE" => byscore = true,
+                    "REV" => rev = true,
+                    "WITHSCORES" => scores = true,
+                    "LIMIT" => {
+                        let (Some(o), Some(n)) = (
+                            a.get(i + 1).and_then(|b| int(b)),
+                            a.get(i + 2).and_then(|b| int(b)),
+                        ) else {
+                            return not_int();
+                        };
+                        limit = Some((
+                            o.max(0) as usize,
+                            if n < 0 { usize::MAX } else { n as usize },
+                        ));
+                        i += 2;
+                    }
+                    _ => return Reply::err("syntax error"),
+                }
+                i += 1;
+            }
+            // The range is checked before the key is looked at (as Redis does).
+            let bounds = if rev { (&a[3], &a[2]) } else { (&a[2], &a[3]) };
+            let bounds = (parse_bound(bounds.0), parse_bound(bounds.1));
+            let ranks = (int(&a[2]), int(&a[3]));
+            match (byscore, bounds, ranks) {
+                (true, (Some(_), Some(_)), _) | (false, _, (Some(_), Some(_))) => {}
+                (true, ..) => return not_float(),
+                (false, ..) => return not_int(),
+            }
+            let Some(z) = z else { return empty() };
+            let mut picked: Vec<(&[u8], f64)> =
+                if let (true, (Some(lo), Some(hi))) = (byscore, bounds) {
+                    z.entries().filter(|e| in_bounds(e.1, lo, hi)).collect()
+                } else {
+                    let (Some(s), Some(e)) = ranks else {
+                        return not_int();
+                    };
+                    let (s, e) = clamp(s, e, z.scores.len());
+                    let all: Vec<_> = if rev {
+                        z.entries().rev().collect()
+                    } else {
+                        z.entries().collect()
+                    };
+                    all[s..e].to_vec()
+                };
+            if byscore && rev {
+                picked.reverse();
+            }
+            if let Some((off, n)) = limit {
+                picked = picked.into_iter().skip(off).take(n).collect();
+            }
+            Reply::Array(Some(
+                picked
+                    .into_iter()
+                    .flat_map(|(m, f)| {
+                        let mut v = vec![Reply::bulk(m)];
+                        if scores {
+                            v.push(Reply::Bulk(Some(fmt_score(f))));
+                        }
+                        v
+                    })
+                    .collect(),
+            ))
+        }
+    }
+}
+
+/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
+pub(crate) fn zadd(db: &mut Db, a: &[Vec<u8>], wrong_type: bool) -> Reply {
+    let k = &a[1][..];
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, false);
+    let mut i = 2;
+    while i < a.len() {
+        match upper(&a[i]).as_str() {
+            "NX" => nx = true,
+            "XX" => xx = true,
+            "GT" => gt = true,
+            "LT" => lt = true,
+            "CH" => ch = true,
+            "INCR" => incr = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    // Redis's checks, in Redis's order: the arguments, then the key's type.
+    let pairs = &a[i..];
+    if pairs.is_empty() || pairs.len() % 2 == 1 {
+        return Reply::err("syntax error");
+    }
+    if nx && xx {
+        return Reply::err("XX and NX options at the same time are not compatible");
+    }
+    if [gt, lt, nx].iter().filter(|&&o| o).count() > 1 {
+        return Reply::err("GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if incr && pairs.len() != 2 {
+        return Reply::err("INCR option supports a single increment-element pair");
+    }
+    let mut parsed = Vec::new();
+    for p in pairs.chunks(2) {
+        match parse_score(&p[0]) {
+            Some(f) => parsed.push((f, &p[1][..])),
+            None => return Reply::err("value is not a valid float"),
+        }
+    }
+    if wrong_type {
+        return Reply::wrong_type();
+    }
+    let z = db.zsets.entry(k).or_default();
+    let (mut added, mut changed, mut last) = (0, 0, None);
+    for (f, m) in parsed {
+        let old = z.scores.get(m).copied();
+        let new = if incr { old.unwrap_or(0.0) + f } else { f };
+        let skip = (nx && old.is_some())
+            || (xx && old.is_none())
+            || old.is_some_and(|o| (gt && new <= o) || (lt && new >= o));
+        if skip {
+            continue;
+        }
+        if old != Some(new) {
+            changed += 1;
+            added += z.set(m, new) as i64;
+        }
+        last = Some(new);
+    }
+    if z.scores.is_empty() {
+        db.zsets.remove(k);
+    }
+    if incr {
+        return Reply::Bulk(last.map(fmt_score));
+    }
+    Reply::Int(if ch { changed } else { added })
+}
