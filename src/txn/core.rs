@@ -164,7 +164,8 @@ impl std::fmt::Debug for PoolCore {
 mod tls {
     use super::*;
     std::thread_local! {
-        pub(super) static TOKEN: u8 = const { 0 };
+        /// This thread's identity for `PoolCore::writer` (see `token`).
+        pub(super) static TOKEN: Cell<usize> = const { Cell::new(0) };
         /// True while this thread holds the scratch pool's lock (see `scratch_tx`).
         pub(super) static IN_SCRATCH: Cell<bool> = const { Cell::new(false) };
         /// The pool new handles outside pool memory are built in (0: the scratch pool), and
@@ -182,7 +183,7 @@ mod tls {
 mod tls {
     use super::*;
     loom::thread_local! {
-        pub(super) static TOKEN: u8 = 0;
+        pub(super) static TOKEN: Cell<usize> = Cell::new(0);
         pub(super) static IN_SCRATCH: Cell<bool> = Cell::new(false);
         pub(super) static BUILD: Cell<(usize, usize)> = Cell::new((0, 0));
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
@@ -191,8 +192,20 @@ mod tls {
 }
 use tls::{BUILD, CACHE, IN_SCRATCH, READS, TOKEN};
 
+/// This thread's identity: a number no other thread ever gets. (It was the address of a
+/// thread-local; a new thread can get the address of one that exited, and a stale read of
+/// `writer`, which other threads store to, could then name it: loom found the false "nested
+/// write()" that follows.)
 fn token() -> usize {
-    TOKEN.with(|t| t as *const u8 as usize)
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    TOKEN.with(|t| match t.get() {
+        0 => {
+            let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            t.set(id);
+            id
+        }
+        id => id,
+    })
 }
 
 /// The shared reader lock this thread holds on the pool `id`, if any.
