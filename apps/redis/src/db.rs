@@ -441,16 +441,20 @@ fn slice_range(v: &[u8], s: i64, e: i64) -> &[u8] {
     &v[s..e]
 }
 
-/// Live keys matching a glob pattern.
-fn keys(db: &Db, pat: &[u8], now: u64) -> Vec<Reply> {
-    let all = db
-        .strings
+/// Every key, of every type (expired ones included).
+fn all_keys(db: &Db) -> impl Iterator<Item = &Bytes> {
+    db.strings
         .keys()
         .chain(db.lists.keys())
         .chain(db.hashes.keys())
         .chain(db.sets.keys())
-        .chain(db.zsets.keys());
-    all.filter(|k| !expired(db, k, now) && glob(pat, k))
+        .chain(db.zsets.keys())
+}
+
+/// Live keys matching a glob pattern.
+fn keys(db: &Db, pat: &[u8], now: u64) -> Vec<Reply> {
+    all_keys(db)
+        .filter(|k| !expired(db, k, now) && glob(pat, k))
         .map(|k| Reply::bulk(k))
         .collect()
 }
@@ -487,14 +491,7 @@ fn scan(db: &Db, a: &[Vec<u8>], now: u64) -> Reply {
         }
         i += 2;
     }
-    let all = db
-        .strings
-        .keys()
-        .chain(db.lists.keys())
-        .chain(db.hashes.keys())
-        .chain(db.sets.keys())
-        .chain(db.zsets.keys());
-    let mut found: Vec<(u64, &[u8])> = all
+    let mut found: Vec<(u64, &[u8])> = all_keys(db)
         .map(|k| (scan_hash(k), k.as_slice()))
         .filter(|(h, _)| *h >= cursor)
         .collect();
