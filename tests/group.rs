@@ -217,3 +217,54 @@ fn kill_nine_loses_no_acknowledged_call() {
     println!("group commit kill -9: 6 rounds, {checked} acknowledged calls, all found");
     assert!(checked > 0);
 }
+
+/// A group whose commit fails (an injected `fdatasync` error) is rolled back whole and its
+/// functions run again alone: with the fault gone they commit (each exactly once); with it
+/// still there the caller gets the error and nothing of its function is in the pool.
+#[test]
+fn a_failed_group_commit_runs_each_function_alone() {
+    use pcoll::testing::faults::{self, Call};
+    let dir = TempDir::new("group-fault");
+    let path = dir.file("g.pool");
+    let pool = Pool::<Root>::options()
+        .durability(Durability::Sync)
+        .create(&path)
+        .unwrap();
+    pool.write().total = 1; // settle the first commits (log, redo slots)
+    faults::arm(Call::Fdatasync, 1, libc::EIO, false);
+    let runs = Arc::new(AtomicU64::new(0));
+    let r = {
+        let runs = runs.clone();
+        pool.combine(move |r| {
+            runs.fetch_add(1, Ordering::Relaxed);
+            r.total += 10;
+            r.seen.insert(7, 7);
+            Ok::<_, Error>(())
+        })
+    };
+    let fired = faults::fired();
+    faults::disarm();
+    assert_eq!(fired, 1);
+    r.unwrap();
+    assert_eq!(
+        runs.load(Ordering::Relaxed),
+        2,
+        "rolled back once, then alone"
+    );
+    assert_eq!(pool.read().total, 11);
+    faults::arm(Call::Fdatasync, 1, libc::EIO, true);
+    let r = pool.combine(|r| {
+        r.total += 100;
+        Ok::<_, Error>(())
+    });
+    faults::disarm();
+    assert!(
+        matches!(r, Err(Error::Io { .. }) | Err(Error::Poisoned { .. })),
+        "{r:?}"
+    );
+    drop(pool);
+    let pool = Pool::<Root>::open_existing(&path).unwrap();
+    assert_eq!(pool.read().total, 11);
+    assert_eq!(pool.read().seen.get(&7), Some(&7));
+    pool.check().unwrap();
+}
