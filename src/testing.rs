@@ -39,6 +39,9 @@ pub enum Media {
 }
 
 impl Media {
+    /// Both models, in the order the tests run them.
+    pub const BOTH: [Media; 2] = [Media::FilePages, Media::PmemLines];
+
     fn unit(self) -> usize {
         match self {
             Media::FilePages => PAGE,
@@ -196,6 +199,29 @@ where
             .expect("recorded pool");
         op(&mut p2.write());
     })
+}
+
+/// [`crash_check`] on both media with `cfg` (its `media` set to each), every report asserted
+/// clean under `"{name} ({media:?})"`: the crash-image cases of the container tests.
+pub fn crash_check_both<R, M>(
+    name: &str,
+    cfg: Config,
+    setup: impl Fn(&Pool<R>) + Copy,
+    op: impl Fn(&mut R) + Copy,
+    observe: impl Fn(&R) -> M + Copy + Send + Sync + 'static,
+) -> Vec<CrashReport>
+where
+    R: Persistent + Default,
+    M: PartialEq + Debug + Send + Sync + 'static,
+{
+    Media::BOTH
+        .iter()
+        .map(|&media| {
+            let rep = crash_check(Config { media, ..cfg }, setup, op, observe);
+            rep.assert_ok(&format!("{name} ({media:?})"));
+            rep
+        })
+        .collect()
 }
 
 /// A crash image's root, for [`crash_check_migration`]: the old type or the new one.

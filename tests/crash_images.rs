@@ -2,7 +2,7 @@
 //! every (or a budgeted set of) subsets of the pending pages or lines, recovered and compared
 //! with the state before and after the transaction. See `docs/TESTING.md`.
 
-use pcoll::testing::{Config, Media, crash_check};
+use pcoll::testing::{Config, crash_check_both};
 use pcoll::{PBox, Persistent, Pool};
 
 #[derive(Persistent, Default)]
@@ -28,13 +28,8 @@ fn observe(r: &Root) -> Model {
 }
 
 fn both_media(name: &str, setup: impl Fn(&Pool<Root>) + Copy, op: impl Fn(&mut Root) + Copy) {
-    for media in [Media::FilePages, Media::PmemLines] {
-        let cfg = Config {
-            media,
-            ..Config::default()
-        };
-        crash_check(cfg, setup, op, observe).assert_ok(&format!("{name} ({media:?})"));
-    }
+    let cfg = Config::default();
+    crash_check_both(&format!("{name}"), cfg, setup, op, observe);
 }
 
 fn none(_: &Pool<Root>) {}

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::TempDir;
-use pcoll::testing::{Config, Media, crash_check};
+use pcoll::testing::{Config, crash_check_both};
 use pcoll::{
     Error, ExportFormat, PBTreeMap, PBTreeSet, PBox, PHashMap, PHashSet, PString, PVec, PVecDeque,
     Persistent, Pool,
@@ -237,21 +237,17 @@ fn crash_images_of_an_import_transaction() {
     let mut text = Vec::new();
     p.export(&mut text, ExportFormat::Json).unwrap();
     let root_json = serde_json::from_slice::<serde_json::Value>(&text).unwrap()["root"].to_string();
-    for media in [Media::FilePages, Media::PmemLines] {
-        let cfg = Config {
-            media,
-            ..Config::default()
-        };
-        let rep = crash_check(
-            cfg,
-            |_: &Pool<Root>| {},
-            |r: &mut Root| *r = serde_json::from_str(&root_json).unwrap(),
-            |r: &Root| {
-                serde_json::to_string(&(&r.names, &r.lists, &r.queue, &r.boxed, &r.inner, r.count))
-                    .unwrap()
-            },
-        );
-        rep.assert_ok(&format!("import ({media:?})"));
+    let reps = crash_check_both(
+        "import",
+        Config::default(),
+        |_: &Pool<Root>| {},
+        |r: &mut Root| *r = serde_json::from_str(&root_json).unwrap(),
+        |r: &Root| {
+            let m = (&r.names, &r.lists, &r.queue, &r.boxed, &r.inner, r.count);
+            serde_json::to_string(&m).unwrap()
+        },
+    );
+    for rep in reps {
         assert!(rep.before > 0 && rep.after > 0, "{rep:?}");
     }
 }

@@ -290,7 +290,7 @@ fn observe_s2(r: &S2) -> MS2 {
 
 #[test]
 fn crash_images_of_a_migration() {
-    for media in [Media::FilePages, Media::PmemLines] {
+    for media in Media::BOTH {
         let cfg = Config {
             media,
             ..Config::default()

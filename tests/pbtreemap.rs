@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use pcoll::testing::{Config, Media, crash_check};
+use pcoll::testing::{Config, crash_check_both};
 use pcoll::{Durability, Error, PBTreeMap, PBTreeSet, PString, PVec, Persistent, Pool};
 use proptest::prelude::*;
 
@@ -444,14 +444,11 @@ fn seeded(p: &Pool<CRoot>) {
 }
 
 fn crash(name: &str, op: impl Fn(&mut CRoot) + Copy) {
-    for media in [Media::FilePages, Media::PmemLines] {
-        let cfg = Config {
-            media,
-            budget: 16,
-            ..Config::default()
-        };
-        crash_check(cfg, seeded, op, observe).assert_ok(&format!("PBTreeMap {name} ({media:?})"));
-    }
+    let cfg = Config {
+        budget: 16,
+        ..Config::default()
+    };
+    crash_check_both(&format!("PBTreeMap {name}"), cfg, seeded, op, observe);
 }
 
 #[test]

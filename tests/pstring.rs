@@ -6,7 +6,7 @@ mod common;
 
 use std::hash::BuildHasher;
 
-use pcoll::testing::{Config, Media, crash_check};
+use pcoll::testing::{Config, crash_check_both};
 use pcoll::{Durability, Error, PString, PVec, Persistent, Pool};
 use proptest::prelude::*;
 
@@ -123,14 +123,11 @@ fn observe(r: &Root) -> (String, Vec<String>) {
 }
 
 fn crash(name: &str, op: impl Fn(&mut Root) + Copy) {
-    for media in [Media::FilePages, Media::PmemLines] {
-        let cfg = Config {
-            media,
-            budget: 24,
-            ..Config::default()
-        };
-        crash_check(cfg, seeded, op, observe).assert_ok(&format!("PString {name} ({media:?})"));
-    }
+    let cfg = Config {
+        budget: 24,
+        ..Config::default()
+    };
+    crash_check_both(&format!("PString {name}"), cfg, seeded, op, observe);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use pcoll::testing::{Config, Media, crash_check};
+use pcoll::testing::{Config, crash_check_both};
 use pcoll::{Durability, Error, PBox, PVec, Persistent, Pool};
 use proptest::prelude::*;
 
@@ -237,14 +237,11 @@ fn seeded(p: &Pool<CRoot>) {
 }
 
 fn crash(name: &str, op: impl Fn(&mut CRoot) + Copy) {
-    for media in [Media::FilePages, Media::PmemLines] {
-        let cfg = Config {
-            media,
-            budget: 24,
-            ..Config::default()
-        };
-        crash_check(cfg, seeded, op, observe).assert_ok(&format!("PVec {name} ({media:?})"));
-    }
+    let cfg = Config {
+        budget: 24,
+        ..Config::default()
+    };
+    crash_check_both(&format!("PVec {name}"), cfg, seeded, op, observe);
 }
 
 #[test]
@@ -585,21 +582,17 @@ proptest! {
 /// the two segments (heap pages changed by the transaction included) as "log".
 #[test]
 fn crash_log_spanning_segments() {
-    for media in [Media::FilePages, Media::PmemLines] {
-        let cfg = Config {
-            media,
-            budget: 12,
-            ..Config::default()
-        };
-        let setup = |p: &Pool<CRoot>| p.write().v.extend(0..40_000);
-        let op = |r: &mut CRoot| {
-            r.v.reverse(); // logs the whole 320 KB buffer
-            r.v.push(7);
-        };
-        let observe = |r: &CRoot| (r.v.len(), r.v.first().copied(), r.v.iter().sum::<u64>());
-        crash_check(cfg, setup, op, observe)
-            .assert_ok(&format!("PVec log across segments ({media:?})"));
-    }
+    let cfg = Config {
+        budget: 12,
+        ..Config::default()
+    };
+    let setup = |p: &Pool<CRoot>| p.write().v.extend(0..40_000);
+    let op = |r: &mut CRoot| {
+        r.v.reverse(); // logs the whole 320 KB buffer
+        r.v.push(7);
+    };
+    let observe = |r: &CRoot| (r.v.len(), r.v.first().copied(), r.v.iter().sum::<u64>());
+    crash_check_both("PVec log across segments", cfg, setup, op, observe);
 }
 
 /// Issue 14's compositions: `splice`, `extract_if` (partly consumed), `get_mut` of a range,

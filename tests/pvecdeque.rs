@@ -6,7 +6,7 @@ mod common;
 use std::collections::VecDeque;
 
 use common::TempDir;
-use pcoll::testing::{Config, Media, crash_check};
+use pcoll::testing::{Config, crash_check_both};
 use pcoll::{Durability, PBox, PString, PVecDeque, Persistent, Pool};
 use proptest::prelude::*;
 
@@ -212,14 +212,11 @@ fn seeded(p: &Pool<CRoot>) {
 }
 
 fn crash(name: &str, op: impl Fn(&mut CRoot) + Copy) {
-    for media in [Media::FilePages, Media::PmemLines] {
-        let cfg = Config {
-            media,
-            budget: 24,
-            ..Config::default()
-        };
-        crash_check(cfg, seeded, op, observe).assert_ok(&format!("PVecDeque {name} ({media:?})"));
-    }
+    let cfg = Config {
+        budget: 24,
+        ..Config::default()
+    };
+    crash_check_both(&format!("PVecDeque {name}"), cfg, seeded, op, observe);
 }
 
 #[test]

@@ -695,7 +695,7 @@ fn copies_of_one_pool_file_are_not_open_together() {
 
 mod crash {
     use super::*;
-    use pcoll::testing::{Config, Media, crash_check};
+    use pcoll::testing::{Config, crash_check_both};
     use std::cell::RefCell;
 
     thread_local! {
@@ -729,15 +729,12 @@ mod crash {
     }
 
     fn crash(name: &str, op: impl Fn(&mut Root) + Copy) {
-        for media in [Media::FilePages, Media::PmemLines] {
-            let cfg = Config {
-                media,
-                budget: 16,
-                exhaustive_upto: 3,
-                ..Config::default()
-            };
-            crash_check(cfg, seeded, op, observe).assert_ok(&format!("values: {name} ({media:?})"));
-        }
+        let cfg = Config {
+            budget: 16,
+            exhaustive_upto: 3,
+            ..Config::default()
+        };
+        crash_check_both(&format!("values: {name}"), cfg, seeded, op, observe);
         HELD.with(|h| h.borrow_mut().clear()); // dropped long after their transactions
     }
 
