@@ -29,7 +29,7 @@ fn observe(r: &Root) -> Model {
 
 fn both_media(name: &str, setup: impl Fn(&Pool<Root>) + Copy, op: impl Fn(&mut Root) + Copy) {
     let cfg = Config::default();
-    crash_check_both(&format!("{name}"), cfg, setup, op, observe);
+    crash_check_both(name, cfg, setup, op, observe);
 }
 
 fn none(_: &Pool<Root>) {}
