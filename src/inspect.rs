@@ -89,7 +89,8 @@ pub fn recover(path: impl AsRef<Path>) -> Result<Recovery> {
         .write(true)
         .open(path)
         .map_err(|e| open_error(path, e))?;
-    let (_heap, txn, _) = open_heap(file, path, FileMode::Private, Durability::Sync)?;
+    let (mut heap, mut txn, _) = open_heap(file, path, FileMode::Private, Durability::Sync)?;
+    txn.settle_recovery(&mut heap)?; // the rollback durable and retired before returning
     Ok(txn.recovery)
 }
 

@@ -158,13 +158,37 @@ fn open_checked<R: Persistent + Default, M>(
     observe: &dyn Fn(&R) -> M,
 ) -> Result<(M, Vec<u8>), crate::Error> {
     let mut opts = image_opts::<R>(media);
+    let recorded = rec.is_some();
     if let Some(r) = rec {
         opts = opts.recorder(r);
     }
     let pool = opts.from_image(img)?;
     pool.check()?;
     let m = observe(&pool.read());
-    Ok((m, pool.image()))
+    let recovered = pool.image();
+    if recorded {
+        follow_up(&pool)?;
+    }
+    Ok((m, recovered))
+}
+
+/// After a recorded recovery, two transactions that change no byte but write the file as
+/// commits do: a small one (a redo commit, on pools with redo slots) and one larger than a
+/// redo slot (an undo commit: it overwrites the log entries a rollback needs until its
+/// restored bytes are durable). Their crash images must recover to the same model.
+fn follow_up<R: Persistent>(pool: &Pool<R>) -> crate::Result<()> {
+    for want in [64u64, 48 << 10] {
+        let w = pool.write();
+        {
+            let mut tx = pool.core.tx();
+            let from = tx.st.heap.hdr.heap_off;
+            let len = want.min(tx.st.heap.valid_size() - from) as usize;
+            let p = pool.core.ptr(from, len);
+            tx.log_ptr(p, len)?;
+        }
+        w.commit()?;
+    }
+    Ok(())
 }
 
 /// Runs `op` as one write transaction on a pool prepared by `setup`, and checks every crash
@@ -403,6 +427,11 @@ impl Shadow {
             let mut img = st.durable.clone();
             for &i in &subset {
                 let (a, v) = &pending[i];
+                if img.len() < a + v.len() {
+                    // Memory the pool mapped before its growth event: a write there would
+                    // extend the file.
+                    img.resize(a + v.len(), 0);
+                }
                 img[*a..*a + v.len()].copy_from_slice(v);
             }
             (self.check)(&img, st.acked);

@@ -161,6 +161,27 @@ impl Mapping {
         Ok(())
     }
 
+    /// Rollback on open: writes the `len` saved bytes at `src` (in the mapping) to the file
+    /// at `off` with `pwrite`, when this is a writable private mapping; false otherwise (the
+    /// caller restores in memory). The caller guarantees that nothing wrote `off .. off + len`
+    /// through this mapping yet, so those pages show the file's bytes, restored ones included.
+    pub(crate) fn restore_to_file(&self, off: u64, src: u64, len: u64) -> SysResult<bool> {
+        #[cfg(not(miri))]
+        if let Backing::File {
+            file,
+            mode: FileMode::Private,
+        } = &self.backing
+        {
+            self.check(off as usize, len as usize);
+            let p = self.check(src as usize, len as usize);
+            // SAFETY: p .. p+len is mapped (check); the kernel only reads it.
+            unsafe { sys::pwrite_all(file, p, len as usize, off) }?;
+            return Ok(true);
+        }
+        let _ = (off, src, len);
+        Ok(false)
+    }
+
     /// Drops this process's private copies of written-back pages (`MADV_DONTNEED`), so a
     /// long-running pool does not keep a second copy of everything it ever changed. Only call
     /// when every private page has been written back (after a commit).

@@ -244,6 +244,20 @@ impl Persister {
         Ok(())
     }
 
+    /// `ranges` were written to the medium by other means (recovery's `pwrite`s): counted,
+    /// and noted for a recorder as handed over without a barrier.
+    pub(crate) fn handed(&self, map: &Mapping, ranges: &[(u64, u64)]) {
+        if self.recorder.is_some() {
+            for &(off, len) in ranges {
+                self.note(map, Event::Persist { off, len });
+            }
+        }
+        let bytes: u64 = ranges.iter().map(|r| r.1).sum();
+        self.counters
+            .synced_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Tells the recorder, if any.
     pub(crate) fn note(&self, map: &Mapping, ev: Event) {
         if let Some(r) = &self.recorder {

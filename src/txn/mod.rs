@@ -21,7 +21,7 @@ pub(crate) mod lines;
 pub(crate) mod log;
 pub(crate) mod redo;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::heap::header::Header;
 use crate::heap::persist::Event;
 use crate::heap::{Heap, HeapIo, Undo};
@@ -110,6 +110,9 @@ pub(crate) struct Txn {
     /// A migration's new root: the commit writes this header instead of a commit record
     /// first, and that header write is the commit point (see [`Self::install_commit`]).
     pub(crate) install: Option<Header>,
+    /// A rollback on open whose restored bytes were handed to the file without a barrier:
+    /// the generation that [`Self::settle_recovery`] retires before anything else is written.
+    retire_pending: Option<u64>,
     /// What [`Txn::open`] found and did.
     pub(crate) recovery: Recovery,
     /// The scratch pool's mode (process memory, no crash to survive): one transaction that
@@ -145,6 +148,7 @@ impl Txn {
             record_counts: rec.count > 0,
             poisoned: false,
             install: None,
+            retire_pending: None,
             recovery: Recovery::default(),
             volatile: false,
             stats: TxnStats::default(),
@@ -355,6 +359,7 @@ impl Txn {
             self.finish(); // nothing changed: no record
             return Ok(());
         }
+        self.settle_recovery(heap)?;
         let frees = std::mem::take(&mut self.frees);
         self.ended_blocks.extend_from_slice(&frees);
         for off in frees {
@@ -490,6 +495,7 @@ impl Txn {
             self.recovery.redo_replayed += 1;
         }
         if !written.is_empty() {
+            self.settle_recovery(heap)?;
             heap.io.persist_many(&written)?;
             heap.io.sync_shared()?;
             heap.io.persist.note(&heap.io.map, Event::Recovery);
@@ -626,25 +632,72 @@ impl Txn {
         res
     }
 
-    /// Recovery on open: restore, make durable, retire the generation.
+    /// Recovery on open: restore, make durable, retire the generation. On a write-back file
+    /// the last two wait for the first write (`settle_recovery`): a restart pays for the
+    /// restore only, written to the file with `pwrite` (no private page copies).
     fn recover(&mut self, heap: &mut Heap) -> Result<()> {
-        self.restore(heap);
-        heap.io.persist_many(&self.saved_ranges())?;
+        let ranges = self.saved_ranges();
+        if !self.restore_to_file(heap)? {
+            self.restore(heap);
+        }
+        self.done_gen = self.gen_;
+        if heap.io.persist.is_durable() && !heap.io.persist.per_step() {
+            // The log keeps the entries and the record still names an interrupted
+            // generation until the restored bytes are durable: a crash before that rolls
+            // back again, to the same bytes.
+            heap.io.persist.handed(&heap.io.map, &ranges);
+            heap.io.persist.note(&heap.io.map, Event::Recovery);
+            self.retire_pending = Some(self.gen_);
+            return Ok(());
+        }
+        heap.io.persist_many(&ranges)?;
         heap.io.sync_shared()?;
         heap.io.persist.note(&heap.io.map, Event::Recovery);
+        self.retire_pending = Some(self.gen_);
+        self.settle_recovery(heap)?;
+        heap.io.sync_shared()
+    }
+
+    /// Finishes a rollback that open left to the first write: one barrier makes the restored
+    /// bytes durable, a second the record that retires the generation. Called before any
+    /// commit writes to the file (a commit would overwrite the log entries the rollback
+    /// still needs, or record a later generation), and by `inspect::recover`.
+    pub(crate) fn settle_recovery(&mut self, heap: &mut Heap) -> Result<()> {
+        let Some(g) = self.retire_pending else {
+            return Ok(());
+        };
+        heap.io.barrier()?;
         let r = log::put_record(
             &heap.io,
             heap.hdr.log_off,
             log::Record {
-                gen_: self.gen_,
+                gen_: g,
                 count: 0,
                 sum: 0,
             },
         );
         heap.io.persist_many(&[r])?;
-        heap.io.sync_shared()?;
-        self.done_gen = self.gen_;
+        self.retire_pending = None;
         Ok(())
+    }
+
+    /// On a writable private file mapping, writes the saved bytes straight to the file: the
+    /// restored pages were never written through this mapping (recovery runs before anything
+    /// else), so they show the file's bytes and need no copy-on-write fault each. False on
+    /// other backings, which restore in memory.
+    fn restore_to_file(&self, heap: &Heap) -> Result<bool> {
+        let mut done = false;
+        for e in self.entries.iter().filter(|e| !e.marker) {
+            done = heap
+                .io
+                .map
+                .restore_to_file(e.off, e.data, e.len)
+                .map_err(|f| Error::io(&heap.io.path, f.op, f.err))?;
+            if !done {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     fn restore(&self, heap: &Heap) {
