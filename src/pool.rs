@@ -228,7 +228,9 @@ impl<R: Persistent + Default> Options<R> {
         let mode = match (self.read_only, self.durability) {
             (true, _) => FileMode::ReadOnly,
             (false, Durability::Process) => FileMode::Shared,
-            (false, Durability::Sync) => FileMode::Private, // written back at commit
+            // Persistent memory where the file system maps it with MAP_SYNC, else a private
+            // mapping written back at commit.
+            (false, Durability::Sync) => FileMode::Dax,
         };
         let map = Mapping::file(file, hdr.valid_size as usize, reserve, mode)
             .map_err(|e| Error::io(path, "mmap", e))?;
@@ -244,7 +246,7 @@ impl<R: Persistent + Default> Options<R> {
             Persister::new(
                 self.durability,
                 memory,
-                false,
+                map.is_dax(),
                 self.medium,
                 self.recorder.clone(),
             )
@@ -614,6 +616,14 @@ impl<R: Persistent> Pool<R> {
     pub fn stats(&self) -> PoolStats {
         let r = self.core.read_lock();
         self.core.with_state(&r, PoolStats::of)
+    }
+
+    /// True when the file is on persistent memory that the file system maps with `MAP_SYNC`
+    /// (DAX): `Durability::Sync` commits then flush cache lines instead of calling
+    /// `fdatasync`. False on every other file system, where a `Sync` pool is written back.
+    pub fn persistent_memory(&self) -> bool {
+        let r = self.core.read_lock();
+        self.core.with_state(&r, |st| st.heap.io.map.is_dax())
     }
 
     /// The pool's path (`<memory>` for memory pools).

@@ -501,3 +501,42 @@ fn durability_modes_alternate_on_one_file() {
         pool.check().unwrap();
     }
 }
+
+/// A `Sync` pool first asks for a `MAP_SYNC` mapping (persistent memory). No file system here
+/// is DAX, so the kernel refuses it and the pool falls back to its write-back mapping: one
+/// barrier per small commit, growth and reopen as usual. (`/dev/shm` when present: tmpfs
+/// refuses `MAP_SYNC` too.)
+#[test]
+fn sync_pools_fall_back_from_map_sync_where_the_file_system_is_not_dax() {
+    let dir = TempDir::new("map-sync");
+    let shm = std::path::Path::new("/dev/shm");
+    let mut paths = vec![dir.file("disk.pool")];
+    if shm.is_dir() {
+        paths.push(shm.join(format!("pcoll-map-sync-{}.pool", std::process::id())));
+    }
+    for path in &paths {
+        {
+            let pool: Pool<Root> = Pool::open(path).unwrap();
+            assert!(!pool.persistent_memory(), "{}", path.display());
+            let before = pool.stats().barriers;
+            pool.write().counter = 7;
+            assert_eq!(pool.stats().barriers - before, 1, "a write-back commit");
+            let mut w = pool.write();
+            w.boxed = Some(PBox::new([5; 8]));
+        }
+        let pool: Pool<Root> = Pool::open_existing(path).unwrap();
+        assert!(!pool.persistent_memory());
+        assert_eq!(pool.read().counter, 7);
+        assert_eq!(pool.read().boxed.as_deref(), Some(&[5; 8]));
+        drop(pool);
+        let pool = fast().open_existing(path).unwrap();
+        assert!(
+            !pool.persistent_memory(),
+            "Process pools never ask for MAP_SYNC"
+        );
+        drop(pool);
+        if path.starts_with(shm) {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+}

@@ -22,6 +22,10 @@ pub(crate) enum FileMode {
     Shared,
     Private,
     ReadOnly,
+    /// `MAP_SHARED_VALIDATE | MAP_SYNC`: a file on persistent memory (DAX), whose stores
+    /// reach the medium by cache-line flushes. [`Mapping::file`] falls back to `Private`
+    /// where the file system cannot map it so (every file system but a DAX one).
+    Dax,
 }
 
 /// What backs the mapped bytes.
@@ -68,9 +72,29 @@ impl Mapping {
             len: 0,
             backing: Backing::File { file, mode },
         };
-        m.map_range(0, len)?;
+        match m.map_range(0, len) {
+            Err(e) if mode == FileMode::Dax && map_sync_unsupported(&e) => {
+                // Refused before anything was mapped: the reservation is intact.
+                if let Backing::File { mode, .. } = &mut m.backing {
+                    *mode = FileMode::Private;
+                }
+                m.map_range(0, len)?;
+            }
+            r => r?,
+        }
         m.len = len;
         Ok(m)
+    }
+
+    /// True for a file mapped with `MAP_SYNC` (persistent memory).
+    pub(crate) fn is_dax(&self) -> bool {
+        matches!(
+            self.backing,
+            Backing::File {
+                mode: FileMode::Dax,
+                ..
+            }
+        )
     }
 
     /// Reserves `reserved` bytes and makes the first `len` zeroed, readable and writable.
@@ -238,10 +262,10 @@ impl Mapping {
                 ),
                 Backing::File { file, mode } => (
                     libc::PROT_READ | libc::PROT_WRITE,
-                    if *mode == FileMode::Shared {
-                        libc::MAP_SHARED
-                    } else {
-                        libc::MAP_PRIVATE
+                    match mode {
+                        FileMode::Shared => libc::MAP_SHARED,
+                        FileMode::Dax => libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC,
+                        FileMode::Private | FileMode::ReadOnly => libc::MAP_PRIVATE,
                     } | libc::MAP_FIXED,
                     file.as_raw_fd(),
                 ),
@@ -254,6 +278,12 @@ impl Mapping {
             Ok(())
         }
     }
+}
+
+/// `mmap` refuses `MAP_SYNC` with `EOPNOTSUPP` on a file system without DAX (and kernels
+/// before 4.15 refuse `MAP_SHARED_VALIDATE` with `EINVAL`), in both cases before it maps.
+fn map_sync_unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL))
 }
 
 impl Drop for Mapping {
