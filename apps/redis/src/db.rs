@@ -22,7 +22,7 @@ pub struct Db {
     sets: PHashMap<Bytes, PHashSet<Bytes>>,
     pub(crate) zsets: PHashMap<Bytes, ZSet>,
     /// Deadlines, in Unix milliseconds.
-    expires: PHashMap<Bytes, u64>,
+    pub(crate) expires: PHashMap<Bytes, u64>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -49,7 +49,8 @@ fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn expired(db: &Db, k: &[u8], now: u64) -> bool {
+/// True when `k` has a deadline at or before `now`.
+pub(crate) fn expired(db: &Db, k: &[u8], now: u64) -> bool {
     db.expires.get(k).is_some_and(|&t| t <= now)
 }
 
@@ -58,7 +59,8 @@ fn live(db: &Db, k: &[u8], now: u64) -> bool {
     type_of(db, k).is_some() && !expired(db, k, now)
 }
 
-fn remove_key(db: &mut Db, k: &[u8]) -> bool {
+/// Removes `k`, of whatever type, and its deadline: true when it existed.
+pub(crate) fn remove_key(db: &mut Db, k: &[u8]) -> bool {
     db.expires.remove(k);
     db.strings.remove(k).is_some()
         || db.lists.remove(k).is_some()
@@ -69,9 +71,16 @@ fn remove_key(db: &mut Db, k: &[u8]) -> bool {
 
 /// Removes `k` if it has expired (on access, as Redis's lazy expiry).
 fn reap(db: &mut Db, k: &[u8], now: u64) {
-    if expired(db, k, now) {
-        remove_key(db, k);
+    if expired(db, k, now) && remove_key(db, k) {
+        crate::expire::note(1);
     }
+}
+
+/// Keys (expired ones not yet deleted included, as Redis's INFO counts them) and keys with
+/// a deadline.
+pub(crate) fn counts(db: &Db) -> (usize, usize) {
+    let keys = db.strings.len() + db.lists.len() + db.hashes.len() + db.sets.len();
+    (keys + db.zsets.len(), db.expires.len())
 }
 
 pub(crate) fn int(b: &[u8]) -> Option<i64> {
