@@ -133,6 +133,8 @@ const READS: &[&str] = &[
 const WRITES: &[&str] = &[
     "SET",
     "SETNX",
+    "SETEX",
+    "PSETEX",
     "GETSET",
     "GETDEL",
     "MSET",
@@ -160,6 +162,7 @@ const WRITES: &[&str] = &[
     "LREM",
     "LTRIM",
     "HSET",
+    "HMSET",
     "HDEL",
     "HINCRBY",
     "SADD",
@@ -563,7 +566,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" | "INCRBYFLOAT"
         | "BLPOP" | "BRPOP" => 3,
         "ZADD" | "ZINCRBY" => 4,
-        "HSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" => 4,
+        "HSET" | "HMSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" | "SETEX" | "PSETEX" => 4,
         "MSET" => 3,
         _ => 2,
     };
@@ -590,6 +593,24 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         "SETNX" => {
             db.strings.insert(k, &a[2][..]);
             Reply::Int(1)
+        }
+        "SETEX" | "PSETEX" => {
+            let Some(n) = int(&a[2]) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            if n <= 0 {
+                let cmd = name.to_lowercase();
+                return Reply::err(format!("invalid expire time in '{cmd}' command"));
+            }
+            let ms = if name == "SETEX" {
+                n.saturating_mul(1000)
+            } else {
+                n
+            };
+            remove_key(db, k);
+            db.strings.insert(k, &a[3][..]);
+            db.expires.insert(k, now + ms as u64);
+            Reply::OK
         }
         "GETSET" | "GETDEL" if wrong("string") => Reply::wrong_type(),
         "GETSET" => {
@@ -781,8 +802,18 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::OK
         }
-        "HSET" | "HDEL" | "HINCRBY" if wrong("hash") => Reply::wrong_type(),
-        "HSET" if a.len() % 2 == 1 => Reply::err("wrong number of arguments for 'hset' command"),
+        "HSET" | "HMSET" | "HDEL" | "HINCRBY" if wrong("hash") => Reply::wrong_type(),
+        "HSET" | "HMSET" if a.len() % 2 == 1 => Reply::err(format!(
+            "wrong number of arguments for '{}' command",
+            name.to_lowercase()
+        )),
+        "HMSET" => {
+            let h = db.hashes.entry(k).or_default();
+            for fv in a[2..].chunks(2) {
+                h.insert(&fv[0][..], &fv[1][..]);
+            }
+            Reply::OK
+        }
         "HSET" => {
             let h = db.hashes.entry(k).or_default();
             let added = a[2..]
