@@ -9,7 +9,6 @@
 mod commit;
 mod db;
 mod expire;
-mod resp;
 mod watch;
 mod zset;
 
@@ -19,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pcoll::{Durability, Pool};
+use pcoll_redis::resp;
 
 use commit::{Committer, Unit};
 use db::{Db, Kind};
