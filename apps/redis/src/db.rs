@@ -22,7 +22,7 @@ pub struct Db {
     sets: PHashMap<Bytes, PHashSet<Bytes>>,
     pub(crate) zsets: PHashMap<Bytes, ZSet>,
     /// Deadlines, in Unix milliseconds.
-    expires: PHashMap<Bytes, u64>,
+    pub(crate) expires: PHashMap<Bytes, u64>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -49,7 +49,8 @@ fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn expired(db: &Db, k: &[u8], now: u64) -> bool {
+/// True when `k` has a deadline at or before `now`.
+pub(crate) fn expired(db: &Db, k: &[u8], now: u64) -> bool {
     db.expires.get(k).is_some_and(|&t| t <= now)
 }
 
@@ -58,7 +59,8 @@ fn live(db: &Db, k: &[u8], now: u64) -> bool {
     type_of(db, k).is_some() && !expired(db, k, now)
 }
 
-fn remove_key(db: &mut Db, k: &[u8]) -> bool {
+/// Removes `k`, of whatever type, and its deadline: true when it existed.
+pub(crate) fn remove_key(db: &mut Db, k: &[u8]) -> bool {
     db.expires.remove(k);
     db.strings.remove(k).is_some()
         || db.lists.remove(k).is_some()
@@ -69,9 +71,16 @@ fn remove_key(db: &mut Db, k: &[u8]) -> bool {
 
 /// Removes `k` if it has expired (on access, as Redis's lazy expiry).
 fn reap(db: &mut Db, k: &[u8], now: u64) {
-    if expired(db, k, now) {
-        remove_key(db, k);
+    if expired(db, k, now) && remove_key(db, k) {
+        crate::expire::note(1);
     }
+}
+
+/// Keys (expired ones not yet deleted included, as Redis's INFO counts them) and keys with
+/// a deadline.
+pub(crate) fn counts(db: &Db) -> (usize, usize) {
+    let keys = db.strings.len() + db.lists.len() + db.hashes.len() + db.sets.len();
+    (keys + db.zsets.len(), db.expires.len())
 }
 
 pub(crate) fn int(b: &[u8]) -> Option<i64> {
@@ -124,6 +133,8 @@ const READS: &[&str] = &[
 const WRITES: &[&str] = &[
     "SET",
     "SETNX",
+    "SETEX",
+    "PSETEX",
     "GETSET",
     "GETDEL",
     "MSET",
@@ -151,6 +162,7 @@ const WRITES: &[&str] = &[
     "LREM",
     "LTRIM",
     "HSET",
+    "HMSET",
     "HDEL",
     "HINCRBY",
     "SADD",
@@ -554,7 +566,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" | "INCRBYFLOAT"
         | "BLPOP" | "BRPOP" => 3,
         "ZADD" | "ZINCRBY" => 4,
-        "HSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" => 4,
+        "HSET" | "HMSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" | "SETEX" | "PSETEX" => 4,
         "MSET" => 3,
         _ => 2,
     };
@@ -581,6 +593,24 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         "SETNX" => {
             db.strings.insert(k, &a[2][..]);
             Reply::Int(1)
+        }
+        "SETEX" | "PSETEX" => {
+            let Some(n) = int(&a[2]) else {
+                return Reply::err("value is not an integer or out of range");
+            };
+            if n <= 0 {
+                let cmd = name.to_lowercase();
+                return Reply::err(format!("invalid expire time in '{cmd}' command"));
+            }
+            let ms = if name == "SETEX" {
+                n.saturating_mul(1000)
+            } else {
+                n
+            };
+            remove_key(db, k);
+            db.strings.insert(k, &a[3][..]);
+            db.expires.insert(k, now + ms as u64);
+            Reply::OK
         }
         "GETSET" | "GETDEL" if wrong("string") => Reply::wrong_type(),
         "GETSET" => {
@@ -772,8 +802,18 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::OK
         }
-        "HSET" | "HDEL" | "HINCRBY" if wrong("hash") => Reply::wrong_type(),
-        "HSET" if a.len() % 2 == 1 => Reply::err("wrong number of arguments for 'hset' command"),
+        "HSET" | "HMSET" | "HDEL" | "HINCRBY" if wrong("hash") => Reply::wrong_type(),
+        "HSET" | "HMSET" if a.len() % 2 == 1 => Reply::err(format!(
+            "wrong number of arguments for '{}' command",
+            name.to_lowercase()
+        )),
+        "HMSET" => {
+            let h = db.hashes.entry(k).or_default();
+            for fv in a[2..].chunks(2) {
+                h.insert(&fv[0][..], &fv[1][..]);
+            }
+            Reply::OK
+        }
         "HSET" => {
             let h = db.hashes.entry(k).or_default();
             let added = a[2..]

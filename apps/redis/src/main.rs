@@ -8,7 +8,7 @@
 
 mod commit;
 mod db;
-mod resp;
+mod expire;
 mod watch;
 mod zset;
 
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pcoll::{Durability, Pool};
+use pcoll_redis::resp;
 
 use commit::{Committer, Unit};
 use db::{Db, Kind};
@@ -123,6 +124,7 @@ fn main() {
     );
     let clients = Arc::new(AtomicUsize::new(0));
     let committer = Committer::start(pool.clone());
+    expire::start(pool.clone());
     let cfg = Arc::new(cfg);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -314,20 +316,19 @@ fn admin(name: &str, req: &[Vec<u8>], pool: &Pool<Db>, cfg: &Config) -> Option<R
             let text = format!(
                 "# Server\r\nredis_version:7.0.0-pcoll\r\npcoll_redis_version:{}\r\n\
                  tcp_port:{}\r\n\r\n# Persistence\r\npcoll_pool:{}\r\npcoll_durability:{:?}\r\n\
-                 pcoll_commits:{}\r\npcoll_barriers:{}\r\n\r\n# Keyspace\r\n",
+                 pcoll_commits:{}\r\npcoll_barriers:{}\r\n\r\n# Stats\r\nexpired_keys:{}\r\n\r\n\
+                 # Keyspace\r\n",
                 env!("CARGO_PKG_VERSION"),
                 cfg.port,
                 cfg.pool,
                 cfg.durability,
                 s.txn.commits,
                 s.barriers,
+                expire::expired_keys(),
             );
-            let n = match db::execute_read(pool, &[b"DBSIZE".to_vec()]) {
-                Reply::Int(n) => n,
-                _ => 0,
-            };
-            let keyspace = if n > 0 {
-                format!("db0:keys={n},expires=0,avg_ttl=0\r\n")
+            let (keys, expires) = db::counts(&pool.read());
+            let keyspace = if keys > 0 {
+                format!("db0:keys={keys},expires={expires},avg_ttl=0\r\n")
             } else {
                 String::new()
             };

@@ -83,7 +83,11 @@ pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<
             .collect();
         return Ok(Some(args));
     }
-    let n = number(&line[1..])?;
+    // As Redis: a count of zero or less is an empty request (which the server skips).
+    let n = match line[1..].strip_prefix(b"-") {
+        Some(digits) if number(digits).is_ok() => 0,
+        _ => number(&line[1..]).map_err(|_| bad("invalid multibulk length"))?,
+    };
     if n > MAX_ARGS {
         return Err(bad("too many arguments"));
     }
@@ -93,13 +97,16 @@ pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<
         if head.first() != Some(&b'$') {
             return Err(bad("expected a bulk string"));
         }
-        let len = number(&head[1..])?;
-        if len > max_bulk {
-            return Err(bad("invalid bulk length"));
-        }
-        let mut buf = Vec::with_capacity((len + 2).min(64 << 10));
-        let got = (&mut *r).take(len as u64 + 2).read_to_end(&mut buf)?;
-        if got < len + 2 {
+        // (`len + 2` cannot overflow whatever `max_bulk` is: a length past it is refused.)
+        let want = number(&head[1..])
+            .ok()
+            .filter(|&len| len <= max_bulk)
+            .and_then(|len| len.checked_add(2))
+            .ok_or_else(|| bad("invalid bulk length"))?;
+        let len = want - 2;
+        let mut buf = Vec::with_capacity(want.min(64 << 10));
+        let got = (&mut *r).take(want as u64).read_to_end(&mut buf)?;
+        if got < want {
             return Err(bad("unexpected end of stream"));
         }
         if &buf[len..] != b"\r\n" {
@@ -120,8 +127,13 @@ fn read_line(r: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     {
         return Ok(None);
     }
-    if line.last() != Some(&b'\n') && line.len() >= MAX_LINE {
-        return Err(bad("too big inline request"));
+    if line.last() != Some(&b'\n') {
+        if line.len() >= MAX_LINE {
+            return Err(bad("too big inline request"));
+        }
+        // The stream ended inside a line: no request (Redis would still be waiting for
+        // the rest), and inside a request, an unfinished one.
+        return Ok(None);
     }
     while line.last().is_some_and(|&c| c == b'\n' || c == b'\r') {
         line.pop();
@@ -129,9 +141,11 @@ fn read_line(r: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(line))
 }
 
+/// A length: decimal digits only (no sign: `str::parse` would take `+5`, Redis does not).
 fn number(b: &[u8]) -> io::Result<usize> {
     std::str::from_utf8(b)
         .ok()
+        .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| bad("invalid length"))
 }
@@ -141,4 +155,77 @@ fn bad(what: &str) -> io::Error {
         io::ErrorKind::InvalidData,
         format!("Protocol error: {what}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(mut input: &[u8], max_bulk: usize) -> Vec<io::Result<Option<Vec<Vec<u8>>>>> {
+        let mut out = Vec::new();
+        loop {
+            let r = read_request(&mut input, max_bulk);
+            let end = !matches!(r, Ok(Some(_)));
+            out.push(r);
+            if end {
+                return out;
+            }
+        }
+    }
+
+    fn error(r: &io::Result<Option<Vec<Vec<u8>>>>) -> String {
+        match r {
+            Err(e) => e.to_string(),
+            Ok(v) => panic!("{v:?}, not an error"),
+        }
+    }
+
+    /// Regression (the property test `tests/resp.rs` finds it in the old parser): with a
+    /// bulk limit near `usize::MAX` (`--proto-max-bulk-len`), a bulk length near it
+    /// overflowed `len + 2`: a panic in a debug build, an out-of-bounds slice in a release
+    /// build (either way the connection's thread died).
+    #[test]
+    fn a_bulk_length_near_usize_max_is_refused() {
+        for len in [usize::MAX, usize::MAX - 1] {
+            let input = format!("*1\r\n${len}\r\nabc\r\n");
+            for max_bulk in [usize::MAX, usize::MAX - 1, usize::MAX - 2] {
+                let r = read_request(&mut input.as_bytes(), max_bulk);
+                assert!(r.is_err(), "{len} under {max_bulk}: {r:?}");
+            }
+        }
+    }
+
+    /// As Redis: `*0` and `*-1` are empty requests (skipped), a signed or non-decimal count
+    /// or bulk length is a protocol error.
+    #[test]
+    fn counts_and_lengths_as_redis_reads_them() {
+        let rs = parse_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n", 16);
+        assert_eq!(rs.len(), 4);
+        assert_eq!(rs[0].as_ref().unwrap(), &Some(vec![]));
+        assert_eq!(rs[1].as_ref().unwrap(), &Some(vec![]));
+        assert_eq!(rs[2].as_ref().unwrap(), &Some(vec![b"PING".to_vec()]));
+        assert!(matches!(rs[3], Ok(None)));
+        for bad in ["*+1\r\n$1\r\na\r\n", "*1x\r\n", "*-\r\n", "*--1\r\n"] {
+            let r = read_request(&mut bad.as_bytes(), 16);
+            assert!(
+                error(&r).contains("invalid multibulk length"),
+                "{bad:?}: {r:?}"
+            );
+        }
+        for bad in ["*1\r\n$+1\r\na\r\n", "*1\r\n$-1\r\n", "*1\r\n$17\r\n"] {
+            let r = read_request(&mut bad.as_bytes(), 16);
+            assert!(error(&r).contains("invalid bulk length"), "{bad:?}: {r:?}");
+        }
+    }
+
+    /// A stream that ends inside a line carries no request: an unfinished inline command is
+    /// not run; inside an array it is an unfinished request.
+    #[test]
+    fn a_line_cut_by_the_end_of_the_stream_is_no_request() {
+        let rs = parse_all(b"PING\r\nSET a", 16);
+        assert_eq!(rs[0].as_ref().unwrap(), &Some(vec![b"PING".to_vec()]));
+        assert!(matches!(rs[1], Ok(None)), "{:?}", rs[1]);
+        let r = read_request(&mut &b"*2\r\n$3\r\nGET\r\n$1"[..], 16);
+        assert!(error(&r).contains("unexpected end of stream"), "{r:?}");
+    }
 }

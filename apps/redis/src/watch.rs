@@ -54,6 +54,12 @@ pub fn bump(name: &str, args: &[Vec<u8>]) {
     }
 }
 
+/// Notes that `key` changed outside a command (active expiry deleted it). Called inside the
+/// transaction that deletes it.
+pub fn touch(key: &[u8]) {
+    versions().buckets[bucket(key)].fetch_add(1, Ordering::SeqCst);
+}
+
 /// The versions of a connection's watched keys when it watched them.
 #[derive(Debug, Default)]
 pub struct Watched {

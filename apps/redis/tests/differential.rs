@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
-use common::{Client, Server, V, start};
+use common::{Client, V, redis_server, start};
 
 /// Replies of these commands are compared as sorted lists.
 const UNORDERED: &[&str] = &["SMEMBERS", "KEYS", "HKEYS", "HVALS", "SINTER", "SUNION"];
@@ -81,6 +79,11 @@ fn script() -> Vec<Vec<&'static str>> {
         // hashes
         "HSET h f1 v1 f2 v2",
         "HSET h f1 w1",
+        "HMSET hm a 1 b 2",
+        "HMSET hm a 3",
+        "HMGET hm a b",
+        "HMSET hm odd",
+        "HMSET l x y",
         "HGET h f1",
         "HGET h nope",
         "HMGET h f1 nope f2",
@@ -135,6 +138,18 @@ fn script() -> Vec<Vec<&'static str>> {
         "TTL missing",
         "PTTL missing",
         "EXPIRE missing 10",
+        "SETEX sx 100 v",
+        "TTL sx",
+        "GET sx",
+        "PSETEX sx 100000 w",
+        "TTL sx",
+        "SETEX sx 0 v",
+        "PSETEX sx -5 v",
+        "SETEX sx notanumber v",
+        "SETEX sx 100",
+        "LPUSH lx a",
+        "SETEX lx 100 v",
+        "TYPE lx",
         // edge cases: options, counts, overflow, bad numbers
         "SET o 1 GET",
         "SET o 2 NX GET",
@@ -243,52 +258,15 @@ fn sorted(v: V) -> V {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn replies_match_redis_server() {
-    if Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_err()
-    {
-        println!("skipped: no redis-server on the PATH (apt-get install redis-server)");
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("pcoll-redis-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let redis = Server(
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()) // (a CI step pipes this test's output)
-            .spawn()
-            .unwrap(),
-    );
-    let mut theirs = loop {
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            drop(s);
-            break Client::connect(port);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    let Some((redis, port)) = redis_server(&dir) else {
+        println!("skipped: no redis-server on the PATH (apt-get install redis-server)");
+        return;
     };
+    let mut theirs = Client::connect(port);
     let pool = dir.join("diff.pool");
     let (_ours_server, ours_port) = start(&pool, "process");
     let mut ours = Client::connect(ours_port);
