@@ -177,7 +177,7 @@ impl<R: Persistent + Default + DeserializeOwned> Options<R> {
             ExportFormat::Json => serde_json::from_reader(r).map_err(|e| bad(e.to_string()))?,
             ExportFormat::Cbor => ciborium::from_reader(r).map_err(|e| bad(e.to_string()))?,
         };
-        let tmp = import_path(path);
+        let tmp = crate::pool::sibling(path, ".import");
         let _ = std::fs::remove_file(&tmp); // left by an import that crashed
         let pool = self.clone().create(&tmp)?;
         let res = pool.transaction(|root| {
@@ -185,34 +185,11 @@ impl<R: Persistent + Default + DeserializeOwned> Options<R> {
             Ok::<_, Error>(())
         });
         drop(pool);
-        let placed = res.and_then(|()| place(&tmp, path));
+        let placed = res.and_then(|()| crate::pool::link_into_place(&tmp, path));
         if placed.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
         placed?;
         self.open_existing(path)
     }
-}
-
-/// Where an import builds its pool before linking it into place.
-fn import_path(path: &Path) -> std::path::PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".import");
-    path.with_file_name(name)
-}
-
-/// Links the finished pool at `tmp` to `path` (refusing an existing file) and makes the
-/// directory entry durable.
-fn place(tmp: &Path, path: &Path) -> Result<()> {
-    match std::fs::hard_link(tmp, path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::AlreadyExists {
-                path: path.to_owned(),
-            });
-        }
-        Err(e) => return Err(Error::io(path, "link", e)),
-    }
-    std::fs::remove_file(tmp).map_err(|e| Error::io(tmp, "remove", e))?;
-    crate::pool::sync_dir(path)
 }

@@ -37,6 +37,7 @@
 //! `sync`, `error`. See `docs/ARCHITECTURE.md` and `docs/format.md`.
 
 pub mod collections;
+mod compact;
 mod error;
 #[cfg(feature = "serde")]
 mod export;

@@ -895,6 +895,30 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// `path` with `suffix` appended to its file name: where an import or a compaction builds
+/// its pool before linking it into place.
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Links the finished pool at `tmp` to `path` (refusing an existing file), removes `tmp`
+/// and makes the directory entry durable: `path` holds the whole pool or nothing.
+pub(crate) fn link_into_place(tmp: &Path, path: &Path) -> Result<()> {
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::AlreadyExists {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) => return Err(Error::io(path, "link", e)),
+    }
+    std::fs::remove_file(tmp).map_err(|e| Error::io(tmp, "remove", e))?;
+    sync_dir(path)
+}
+
 pub(crate) fn sync_dir(path: &Path) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

@@ -1,0 +1,272 @@
+//! Compaction (`Options::compact`, `Pool::compact_to`, issue 17): the copy holds the same
+//! values and only them, is smaller after removals, leaves its source untouched, and is at
+//! its path whole or not at all (refusals, a full pool, kill -9 in the middle).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::TempDir;
+use pcoll::{
+    Durability, Error, PBTreeMap, PBTreeSet, PBox, PHashMap, PString, PVec, PVecDeque, Persistent,
+    Pool,
+};
+
+#[derive(Persistent, Default)]
+struct Tree {
+    m: PBTreeMap<[u8; 24], PVec<u8>>,
+}
+
+fn key(i: u64) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
+    k[8..16].copy_from_slice(&i.to_le_bytes());
+    k
+}
+
+fn value(i: u64) -> Vec<u8> {
+    (0..150).map(|j| (i as u8).wrapping_add(j)).collect()
+}
+
+fn tree_model(t: &Tree) -> BTreeMap<[u8; 24], Vec<u8>> {
+    t.m.iter().map(|(k, v)| (*k, v.to_vec())).collect()
+}
+
+fn file_len(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).unwrap().len()
+}
+
+/// The issue's case: 200,000 entries of 24 + 150 bytes in a B-tree, half removed.
+#[test]
+fn half_removed_tree_compacts_to_its_live_data() {
+    let dir = TempDir::new("compact-tree");
+    let (big, small) = (dir.file("big.pool"), dir.file("small.pool"));
+    let n = 200_000u64;
+    let pool = Pool::<Tree>::options()
+        .durability(Durability::Process)
+        .create(&big)
+        .unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
+        let mut w = pool.write();
+        for &i in chunk {
+            w.m.insert(key(i), &value(i)[..]);
+        }
+    }
+    let full = file_len(&big);
+    pool.write().m.retain(|k, _| k[8] % 2 == 0);
+    let model = tree_model(&pool.read());
+    assert_eq!(model.len() as u64, n / 2);
+    let before = std::fs::read(&big).unwrap();
+    let copy = pool.compact_to(&small).unwrap();
+    assert_eq!(tree_model(&copy.read()), model);
+    copy.check().unwrap();
+    drop(copy);
+    assert_eq!(
+        std::fs::read(&big).unwrap(),
+        before,
+        "the source is only read"
+    );
+    let copy = Pool::<Tree>::open_existing(&small).unwrap();
+    assert_eq!(tree_model(&copy.read()), model);
+    let payload = model.len() as u64 * 174;
+    println!(
+        "compact: {n} entries of 24 + 150 bytes: {:.1} MiB; half removed: {:.1} MiB; \
+         compacted: {:.1} MiB ({:.2}x the payload of {:.1} MiB)",
+        full as f64 / 1048576.0,
+        file_len(&big) as f64 / 1048576.0,
+        file_len(&small) as f64 / 1048576.0,
+        file_len(&small) as f64 / payload as f64,
+        payload as f64 / 1048576.0
+    );
+    assert!(file_len(&small) < file_len(&big) * 3 / 4);
+}
+
+#[derive(Persistent, Default)]
+struct Inner {
+    name: PString,
+    tags: PBTreeSet<u32>,
+}
+
+#[derive(Persistent, Default)]
+struct Every {
+    users: PHashMap<PString, PVec<u8>>,
+    queue: PVecDeque<u64>,
+    best: Option<PBox<(u64, f64)>>,
+    nested: PVec<Inner>,
+    count: u64,
+}
+
+type EveryModel = (
+    BTreeMap<String, Vec<u8>>,
+    Vec<u64>,
+    Option<(u64, f64)>,
+    Vec<(String, Vec<u32>)>,
+    u64,
+);
+
+fn every_model(e: &Every) -> EveryModel {
+    (
+        e.users
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect(),
+        e.queue.iter().copied().collect(),
+        e.best.as_deref().copied(),
+        e.nested
+            .iter()
+            .map(|i| (i.name.to_string(), i.tags.iter().copied().collect()))
+            .collect(),
+        e.count,
+    )
+}
+
+fn fill_every(p: &Pool<Every>) {
+    let mut w = p.write();
+    for i in 0..3000u64 {
+        w.users
+            .insert(format!("user-{i}"), &value(i)[..(i % 150) as usize]);
+        w.queue.push_front(i);
+        w.queue.push_back(i * 3);
+    }
+    for i in (0..3000u64).step_by(3) {
+        w.users.remove(format!("user-{i}").as_str());
+    }
+    w.best = Some(PBox::new((7, 2.5)));
+    for i in 0..200u32 {
+        let mut inner = Inner::default();
+        inner.name.push_str(&format!("inner-{i}"));
+        inner.tags.extend(0..i % 17);
+        w.nested.push(inner);
+    }
+    w.count = 42;
+}
+
+#[test]
+fn every_container_survives_compaction() {
+    let dir = TempDir::new("compact-every");
+    let p = Pool::<Every>::create(dir.file("a.pool")).unwrap();
+    fill_every(&p);
+    let model = every_model(&p.read());
+    let c = Pool::<Every>::options()
+        .durability(Durability::Process)
+        .compact(&p, dir.file("b.pool"))
+        .unwrap();
+    assert_eq!(every_model(&c.read()), model);
+    c.check().unwrap();
+    p.check().unwrap();
+    // The copy is a pool like any other: it takes writes and reopens.
+    c.write().users.insert("after", &b"x"[..]);
+    drop(c);
+    let c = Pool::<Every>::open_existing(dir.file("b.pool")).unwrap();
+    assert_eq!(
+        c.read().users.get("after").map(|v| v.to_vec()),
+        Some(b"x".to_vec())
+    );
+    assert_eq!(c.read().users.len(), model.0.len() + 1);
+}
+
+#[test]
+fn refusals_leave_nothing_at_the_path() {
+    let dir = TempDir::new("compact-refuse");
+    let p = Pool::<Every>::create(dir.file("a.pool")).unwrap();
+    fill_every(&p);
+    std::fs::write(dir.file("taken.pool"), b"not mine").unwrap();
+    assert!(matches!(
+        p.compact_to(dir.file("taken.pool")),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert_eq!(std::fs::read(dir.file("taken.pool")).unwrap(), b"not mine");
+    // A target too small for the data: the copy fails, and no file is left behind.
+    let err = Pool::<Every>::options()
+        .initial_size(256 << 10)
+        .max_size(256 << 10)
+        .compact(&p, dir.file("tiny.pool"))
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("out of space") || e.contains("space")),
+        "{err:?}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.pool", "taken.pool"]);
+    assert_eq!(every_model(&p.read()).4, 42, "the source is unchanged");
+}
+
+/// The child of `kill_nine_during_compaction`: compacts to `out-<n>.pool`, n = 0, 1, ...
+#[test]
+fn compact_child() {
+    let Ok(dir) = std::env::var("PCOLL_COMPACT_CHILD") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let p = Pool::<Tree>::open_existing(dir.join("src.pool")).unwrap();
+    println!("starting");
+    for n in 0.. {
+        drop(p.compact_to(dir.join(format!("out-{n}.pool"))).unwrap());
+    }
+}
+
+/// kill -9 in the middle of compactions, at random moments: every `out-<n>.pool` present is
+/// whole (the same entries as the source), and a leftover `.compact` file never opens as
+/// the result.
+#[test]
+fn kill_nine_during_compaction() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("compact-kill");
+    let src = dir.file("src.pool");
+    {
+        let p = Pool::<Tree>::create(&src).unwrap();
+        let mut w = p.write();
+        for i in 0..20_000 {
+            w.m.insert(key(i), &value(i)[..]);
+        }
+    }
+    let model = tree_model(&Pool::<Tree>::open_existing(&src).unwrap().read());
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let (rounds, mut whole) = (12, 0);
+    for _ in 0..rounds {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "compact_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PCOLL_COMPACT_CHILD", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        while !lines
+            .next()
+            .expect("child output")
+            .unwrap()
+            .contains("starting")
+        {}
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_micros(seed % 300_000));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("out-") && name.ends_with(".pool") {
+                let p = Pool::<Tree>::open_existing(&path).unwrap();
+                assert_eq!(tree_model(&p.read()), model, "{name}");
+                drop(p);
+                std::fs::remove_file(&path).unwrap();
+                whole += 1;
+            }
+        }
+    }
+    println!("kill -9 during compactions: {rounds} rounds, {whole} whole copies found, 0 partial");
+}
