@@ -565,9 +565,10 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// Walks the whole heap: every allocated block must be reachable from the root exactly
-    /// once and every pointer must name an allocated block. Takes the writer lock.
+    /// once and every pointer must name an allocated block. Takes the writer lock. Works on
+    /// read-only pools too (without writing the file).
     pub fn check(&self) -> Result<CheckReport> {
-        let _lock = self.core.write_lock()?;
+        let _lock = self.core.check_lock()?;
         let res = self.check_locked();
         let tx = self.core.tx();
         let st = &mut *tx.st;

@@ -679,6 +679,17 @@ impl PoolCore {
                 path: self.path().to_owned(),
             });
         }
+        self.lock_for_writing(wait)
+    }
+
+    /// The writer lock and an open transaction, on read-only pools too: for `Pool::check`,
+    /// whose transaction changes only the allocator's own bookkeeping (on a read-only pool,
+    /// in its private mapping: nothing reaches the file).
+    pub(crate) fn check_lock(&self) -> Result<sync::RwLockWriteGuard<'_, ()>> {
+        self.lock_for_writing(Wait::Forever)
+    }
+
+    fn lock_for_writing(&self, wait: Wait) -> Result<sync::RwLockWriteGuard<'_, ()>> {
         assert!(
             !self.holds_read(),
             "pcoll: write() while this thread holds read() on the same pool would deadlock; \

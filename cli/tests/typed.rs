@@ -1,0 +1,180 @@
+//! A tool built with the root type (`pcoll_cli::run` with `WithRoot<Root>`, as
+//! `typed_main` runs it): the full `check`, `dump`, `export`, `import`, `compact`, over real
+//! pool files; and the `pcoll` binary's answer to the same commands without the type.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pcoll::{PBTreeMap, PHashMap, PString, PVec, Persistent, Pool};
+use pcoll_cli::{NOT_A_POOL, UNREADABLE, Untyped, WithRoot, run};
+use serde::{Deserialize, Serialize};
+
+#[derive(Persistent, Default, Serialize, Deserialize)]
+struct Inner {
+    hits: u64,
+    tags: PVec<PString>,
+}
+
+#[derive(Persistent, Default, Serialize, Deserialize)]
+struct Root {
+    users: PHashMap<PString, u64>,
+    log: PVec<u64>,
+    by_time: PBTreeMap<u64, PString>,
+    inner: Inner,
+}
+
+#[derive(Persistent, Default, Serialize, Deserialize)]
+struct Other {
+    x: u64,
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("pcoll-cli-typed-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn make_pool(path: &Path) {
+    let p = Pool::<Root>::create(path).unwrap();
+    let mut w = p.write();
+    for i in 0..2000u64 {
+        w.users.insert(format!("user{i}"), i);
+        w.log.push(i * i);
+        w.by_time.insert(i, format!("event {i}"));
+    }
+    w.users.retain(|_, v| *v % 2 == 0);
+    w.inner.hits = 7;
+    w.inner.tags.push(PString::from("alpha"));
+}
+
+/// Runs the typed tool: exit code, stdout, error message.
+fn tool(args: &[&str]) -> (u8, String, Option<String>) {
+    let mut out = Vec::new();
+    let argv = std::iter::once("pcoll").chain(args.iter().copied());
+    let (code, err) = run(argv, &WithRoot::<Root>::new(), &mut out);
+    (code, String::from_utf8(out).unwrap(), err)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn check_walks_reachability_with_the_type() {
+    let d = Dir::new("check");
+    let f = d.file("a.pool");
+    make_pool(&f);
+    let before = std::fs::read(&f).unwrap();
+    let (code, out, _) = tool(&["check", s(&f)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("checked: reachability:") && out.contains("none leaked"),
+        "{out}"
+    );
+    assert!(out.contains("healthy"));
+    assert_eq!(std::fs::read(&f).unwrap(), before, "read-only");
+    // A pool of another root type: unreadable for this tool, named as such.
+    let g = d.file("other.pool");
+    drop(Pool::<Other>::create(&g).unwrap());
+    let (code, out, _) = tool(&["check", s(&g)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("root type"), "{out}");
+}
+
+#[test]
+fn dump_prints_the_root_or_a_path_in_it() {
+    let d = Dir::new("dump");
+    let f = d.file("a.pool");
+    make_pool(&f);
+    let (code, out, err) = tool(&["dump", s(&f)]);
+    assert_eq!(code, 0, "{err:?}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["users"].as_object().unwrap().len(), 1000);
+    assert_eq!(v["users"]["user42"], 42);
+    assert_eq!(v["log"][30], 900);
+    assert_eq!(v["by_time"]["5"], "event 5");
+    assert_eq!(v["inner"]["tags"][0], "alpha");
+    let (code, out, _) = tool(&["dump", s(&f), "--path", "inner.tags.0"]);
+    assert_eq!((code, out.trim()), (0, "\"alpha\""));
+    let (code, out, _) = tool(&["dump", s(&f), "--path", "users.user10"]);
+    assert_eq!((code, out.trim()), (0, "10"));
+    let (code, _, err) = tool(&["dump", s(&f), "--path", "users.user11"]);
+    assert_eq!(code, UNREADABLE);
+    assert!(err.unwrap().contains("user11"));
+    let junk = d.file("junk");
+    std::fs::write(&junk, vec![7u8; 9000]).unwrap();
+    assert_eq!(tool(&["dump", s(&junk)]).0, NOT_A_POOL);
+}
+
+#[test]
+fn export_import_and_compact_round_trip() {
+    let d = Dir::new("roundtrip");
+    let f = d.file("a.pool");
+    make_pool(&f);
+    let (_, original, _) = tool(&["dump", s(&f)]);
+    for fmt in ["json", "cbor"] {
+        let x = d.file(&format!("a.{fmt}"));
+        let b = d.file(&format!("b-{fmt}.pool"));
+        let (code, out, err) = tool(&["export", s(&f), s(&x), "--format", fmt]);
+        assert_eq!(code, 0, "{err:?}");
+        assert!(out.starts_with("exported"), "{out}");
+        // OUT is never overwritten.
+        assert_eq!(
+            tool(&["export", s(&f), s(&x), "--format", fmt]).0,
+            UNREADABLE
+        );
+        let (code, _, err) = tool(&["import", s(&x), s(&b), "--format", fmt]);
+        assert_eq!(code, 0, "{err:?}");
+        assert_eq!(tool(&["dump", s(&b)]).1, original, "{fmt}");
+        assert_eq!(tool(&["check", s(&b)]).0, 0);
+    }
+    let c = d.file("c.pool");
+    let (code, out, err) = tool(&["compact", s(&f), s(&c)]);
+    assert_eq!(code, 0, "{err:?}");
+    assert!(out.starts_with("compacted"), "{out}");
+    assert_eq!(tool(&["dump", s(&c)]).1, original);
+    assert_eq!(tool(&["check", s(&c)]).0, 0);
+    assert!(std::fs::metadata(&c).unwrap().len() <= std::fs::metadata(&f).unwrap().len());
+    // A file in the way: refused, and left as it was.
+    std::fs::write(d.file("taken"), b"mine").unwrap();
+    assert_ne!(tool(&["compact", s(&f), s(&d.file("taken"))]).0, 0);
+    assert_eq!(std::fs::read(d.file("taken")).unwrap(), b"mine");
+}
+
+#[test]
+fn the_pcoll_binary_says_these_commands_need_the_type() {
+    let d = Dir::new("untyped");
+    let f = d.file("a.pool");
+    make_pool(&f);
+    let o = Command::new(env!("CARGO_BIN_EXE_pcoll"))
+        .args(["dump", s(&f)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(i32::from(NOT_A_POOL)));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("typed_main"), "{err}");
+    // In process, the same: and nothing is written.
+    let mut out = Vec::new();
+    let (code, msg) = run(
+        ["pcoll", "compact", s(&f), s(&d.file("c.pool"))],
+        &Untyped,
+        &mut out,
+    );
+    assert_eq!(code, NOT_A_POOL);
+    assert!(msg.unwrap().contains("root type"));
+    assert!(!d.file("c.pool").exists());
+}
