@@ -1,0 +1,412 @@
+//! `PBTreeMap`'s structural edits, each in two phases (plan and log, then move): the plan's
+//! logging and node allocation, `insert_at` (with splits), `remove_at` (with rotations and
+//! merges) and `rebalance`, and the bulk `rebuild` (`retain`, `append`, `split_off`). The map's
+//! header, search and public API are in `map.rs`.
+
+#![allow(unsafe_code)]
+
+use smallvec::SmallVec;
+
+use super::{PBTreeMap, Path, Span};
+use crate::collections::btree::node::{B, CAP, MIN, NodeRef, node_layout};
+use crate::collections::handle::{self, off_of, pack};
+use crate::error::Result;
+use crate::persistent::Persistent;
+use crate::txn::core::PoolCore;
+
+impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
+    // ---- the plan: log first ----
+
+    /// Logs the ranges of `spans` (skipping fresh nodes), after settling each node: values
+    /// that user code stored through `&mut V` move into the pool before pairs move.
+    fn log_spans(&self, core: &PoolCore, spans: &[Span]) -> Result<()> {
+        for s in spans {
+            handle::settle::<V>(core, s.off);
+        }
+        let mut tx = core.tx();
+        for s in spans {
+            if tx.is_fresh(s.off) {
+                continue;
+            }
+            // A damaged child pointer naming a smaller block must not be written past it
+            // (nodes this transaction allocated are known to be whole).
+            let size = node_layout::<K, V>(s.height).0;
+            core.expect_block_in(&mut tx, s.off, size, "PBTreeMap node");
+            let n = self.node_at(core, s.off, self.height as usize - s.height);
+            tx.log_ptr(n.len_ptr(), 2)?;
+            let (a, b) = (s.pairs.0, s.pairs.1.min(CAP));
+            if a < b {
+                for (p, size) in [
+                    (n.key_ptr(a).cast::<u8>(), size_of::<K>()),
+                    (n.val_ptr(a).cast::<u8>(), size_of::<V>()),
+                ] {
+                    if size > 0 {
+                        tx.log_ptr(p, (b - a) * size)?;
+                    }
+                }
+            }
+            let (a, b) = (s.edges.0, s.edges.1.min(CAP + 1));
+            if s.height > 0 && a < b {
+                tx.log_ptr(n.edge_ptr(a).cast(), (b - a) * 8)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh, empty node at `height`.
+    fn alloc_node<'a>(&self, core: &'a PoolCore, height: usize) -> Result<NodeRef<'a, K, V>> {
+        let (size, align) = node_layout::<K, V>(height);
+        let off = core.tx().alloc(size, align)?;
+        // SAFETY: a fresh block of a node's layout; made an empty node right away.
+        let n = unsafe { NodeRef::new(core, off, height) };
+        n.init_empty();
+        Ok(n)
+    }
+
+    fn free_nodes(core: &PoolCore, nodes: &[NodeRef<'_, K, V>]) {
+        let mut tx = core.tx();
+        nodes.iter().for_each(|n| tx.free(n.off()));
+    }
+
+    // ---- insert ----
+
+    /// Inserts a pair whose key is absent at the leaf edge ending `path` (empty: empty tree).
+    /// Returns the node and index where the pair landed. Fails before any change.
+    pub(super) fn insert_at(
+        &mut self,
+        core: &PoolCore,
+        path: &Path,
+        k: K,
+        v: V,
+    ) -> Result<(u64, usize)> {
+        if path.is_empty() {
+            let leaf = self.alloc_node(core, 0)?;
+            // SAFETY: an empty fresh leaf has room.
+            unsafe { leaf.insert_fit(0, k, v, None) };
+            self.root = pack(core.tag, leaf.off());
+            self.height = 0;
+            self.len = 1;
+            return Ok((leaf.off(), 0));
+        }
+        // Fast path: the leaf has room.
+        let d = path.len() - 1;
+        let leaf = self.node_at(core, path[d].0, d);
+        let (i, len) = (path[d].1, leaf.len());
+        if len < CAP {
+            let span = Span {
+                off: leaf.off(),
+                height: 0,
+                pairs: (i, len + 1),
+                edges: (0, 0),
+            };
+            self.log_spans(core, &[span])?;
+            // SAFETY: a leaf with room; i is a gap of it (the path ends at a leaf edge).
+            unsafe { leaf.insert_fit(i, k, v, None) };
+            self.len += 1;
+            return Ok((leaf.off(), i));
+        }
+        // Plan: the full nodes from the leaf up split, each into a fresh right node.
+        let levels: SmallVec<[NodeRef<'_, K, V>; 8]> = (0..path.len())
+            .map(|d| self.node_at(core, path[d].0, d))
+            .collect();
+        let splits = levels.iter().rev().take_while(|n| n.len() == CAP).count();
+        let mut fresh: SmallVec<[NodeRef<'_, K, V>; 8]> = SmallVec::new();
+        let alloc = (0..splits + usize::from(splits == levels.len())).try_for_each(|s| {
+            fresh.push(self.alloc_node(core, s)?);
+            Ok(())
+        });
+        let spans = (0..=splits.min(levels.len() - 1)).map(|s| {
+            let d = levels.len() - 1 - s;
+            let (n, i) = (levels[d], path[d].1);
+            if s < splits {
+                // A split keeps MIN pairs; the insert lands left when i <= MIN.
+                let to = if i <= MIN { MIN + 1 } else { i };
+                Span {
+                    off: n.off(),
+                    height: n.height(),
+                    pairs: (i, to),
+                    edges: (i + 1, to + 1),
+                }
+            } else {
+                let len = n.len();
+                Span {
+                    off: n.off(),
+                    height: n.height(),
+                    pairs: (i, len + 1),
+                    edges: (i + 1, len + 2),
+                }
+            }
+        });
+        let spans: SmallVec<[Span; 8]> = spans.collect();
+        if let Err(e) = alloc.and_then(|()| self.log_spans(core, &spans)) {
+            Self::free_nodes(core, &fresh);
+            return Err(e);
+        }
+        // Edits.
+        let (mut k, mut v, mut edge) = (k, v, None);
+        let mut landed = None;
+        for (s, node) in levels.iter().rev().enumerate() {
+            let i = path[levels.len() - 1 - s].1;
+            let (target, at) = if s < splits {
+                let right = fresh[s];
+                // SAFETY: a full node and a fresh node of its height.
+                let (sk, sv) = unsafe { node.split(&right) };
+                let target = if i <= MIN { (*node, i) } else { (right, i - B) };
+                // SAFETY: after the split both halves have room; `edge` matches the height.
+                unsafe { target.0.insert_fit(target.1, k, v, edge) };
+                (k, v, edge) = (sk, sv, Some(right.off()));
+                target
+            } else {
+                // SAFETY: not full; `edge` is Some exactly above the leaves.
+                unsafe { node.insert_fit(i, k, v, edge) };
+                self.len += 1;
+                return Ok(landed.unwrap_or((node.off(), i)));
+            };
+            landed.get_or_insert((target.off(), at));
+        }
+        // Every level split: a new root over the old root and its new sibling.
+        let root = fresh[splits];
+        root.set_edge(0, off_of(self.root));
+        // SAFETY: an empty fresh internal node; the separator goes between the two halves.
+        unsafe { root.insert_fit(0, k, v, edge) };
+        self.root = pack(core.tag, root.off());
+        self.height += 1;
+        self.len += 1;
+        Ok(landed.expect("a split placed the pair"))
+    }
+
+    // ---- remove ----
+
+    /// Removes the pair at the end of `path` (a pair index in its node), rebalancing.
+    pub(super) fn remove_at(&mut self, core: &PoolCore, path: &Path) -> Result<(K, V)> {
+        let mut path = path.clone();
+        let d = path.len() - 1;
+        let (found, i) = (self.node_at(core, path[d].0, d), path[d].1);
+        // A pair in an internal node is swapped with its predecessor, the last pair of the
+        // rightmost leaf of its left subtree, which is removed instead.
+        let mut replace = None;
+        if !found.is_leaf() {
+            replace = Some((found, i));
+            let mut n = found.edge(i);
+            path[d].1 = i;
+            loop {
+                let len = n.len();
+                if n.is_leaf() {
+                    path.push((n.off(), len - 1));
+                    break;
+                }
+                path.push((n.off(), len));
+                n = n.edge(len);
+            }
+        }
+        let spans = self.plan_remove(core, &path, replace.map(|r| (r.0.off(), r.0.height(), r.1)));
+        self.log_spans(core, &spans)?;
+        // Edits.
+        let leaf_d = path.len() - 1;
+        let leaf = self.node_at(core, path[leaf_d].0, leaf_d);
+        // SAFETY: the path ends at a pair of this leaf.
+        let (mut k, mut v, _) = unsafe { leaf.remove_kv(path[leaf_d].1) };
+        if let Some((n, i)) = replace {
+            // SAFETY: pair i of the internal node exists; the predecessor takes its place.
+            (k, v) = unsafe { n.replace_kv(i, k, v) };
+        }
+        self.len -= 1;
+        self.rebalance(core, &path);
+        Ok((k, v))
+    }
+
+    /// The spans a removal along `path` writes (mirrors `remove_at` and `rebalance`).
+    fn plan_remove(
+        &self,
+        core: &PoolCore,
+        path: &Path,
+        replace: Option<(u64, usize, usize)>,
+    ) -> SmallVec<[Span; 8]> {
+        let mut spans = SmallVec::new();
+        if let Some((off, height, i)) = replace {
+            spans.push(Span {
+                off,
+                height,
+                pairs: (i, i + 1),
+                edges: (0, 0),
+            });
+        }
+        let d = path.len() - 1;
+        let leaf = self.node_at(core, path[d].0, d);
+        let i = path[d].1;
+        let mut len = leaf.len();
+        spans.push(Span {
+            off: leaf.off(),
+            height: 0,
+            pairs: (i, len),
+            edges: (0, 0),
+        });
+        len -= 1;
+        for d in (1..path.len()).rev() {
+            if len >= MIN {
+                break;
+            }
+            let node = self.node_at(core, path[d].0, d);
+            let (parent, e) = (self.node_at(core, path[d - 1].0, d - 1), path[d - 1].1);
+            let plen = parent.len();
+            let h = node.height();
+            let sp = |n: &NodeRef<'_, K, V>, pairs, edges| Span {
+                off: n.off(),
+                height: h,
+                pairs,
+                edges,
+            };
+            if e > 0 {
+                let left = parent.edge(e - 1);
+                let ll = left.len();
+                if ll > MIN {
+                    spans.push(sp(&node, (0, len + 1), (0, len + 2)));
+                    spans.push(sp(&left, (ll - 1, ll), (ll, ll + 1)));
+                    spans.push(Span {
+                        off: parent.off(),
+                        height: h + 1,
+                        pairs: (e - 1, e),
+                        edges: (0, 0),
+                    });
+                    break;
+                }
+                spans.push(sp(&left, (ll, ll + 1 + len), (ll + 1, ll + 2 + len)));
+                spans.push(Span {
+                    off: parent.off(),
+                    height: h + 1,
+                    pairs: (e - 1, plen),
+                    edges: (e, plen + 1),
+                });
+            } else {
+                let right = parent.edge(1);
+                let rl = right.len();
+                if rl > MIN {
+                    spans.push(sp(&node, (len, len + 1), (len + 1, len + 2)));
+                    spans.push(sp(&right, (0, rl), (0, rl + 1)));
+                    spans.push(Span {
+                        off: parent.off(),
+                        height: h + 1,
+                        pairs: (0, 1),
+                        edges: (0, 0),
+                    });
+                    break;
+                }
+                spans.push(sp(&node, (len, len + 1 + rl), (len + 1, len + 2 + rl)));
+                spans.push(Span {
+                    off: parent.off(),
+                    height: h + 1,
+                    pairs: (0, plen),
+                    edges: (1, plen + 1),
+                });
+            }
+            len = plen - 1;
+        }
+        spans
+    }
+
+    /// Restores the minimum fill along `path` after a removal from its leaf: a rotation
+    /// from a sibling with pairs to spare, else a merge with it (which may underfill the
+    /// parent in turn); finally an empty root gives way to its only child.
+    fn rebalance(&mut self, core: &PoolCore, path: &Path) {
+        for d in (1..path.len()).rev() {
+            let node = self.node_at(core, path[d].0, d);
+            if node.len() >= MIN {
+                return;
+            }
+            let (parent, e) = (self.node_at(core, path[d - 1].0, d - 1), path[d - 1].1);
+            // SAFETY: siblings are children e-1/e+1 of the same parent, at the same height;
+            // the counts checked make room where pairs go (all edits in this block).
+            unsafe {
+                if e > 0 {
+                    let left = parent.edge(e - 1);
+                    if left.len() > MIN {
+                        let (k, v, edge) = left.remove_kv(left.len() - 1);
+                        let (k, v) = parent.replace_kv(e - 1, k, v);
+                        node.push_front(k, v, edge);
+                        return;
+                    }
+                    let (k, v, _) = parent.remove_kv(e - 1);
+                    left.merge(k, v, &node);
+                    core.tx().free(node.off());
+                } else {
+                    let right = parent.edge(1);
+                    if right.len() > MIN {
+                        let (k, v, edge) = right.pop_front();
+                        let (k, v) = parent.replace_kv(0, k, v);
+                        node.insert_fit(node.len(), k, v, edge);
+                        return;
+                    }
+                    let (k, v, _) = parent.remove_kv(0);
+                    node.merge(k, v, &right);
+                    core.tx().free(right.off());
+                }
+            }
+        }
+        let root = self.root_in(core).expect("a tree with a root");
+        if root.len() == 0 {
+            core.tx().free(root.off());
+            if root.is_leaf() {
+                (self.root, self.height) = (0, 0);
+            } else {
+                self.root = pack(core.tag, root.edge(0).off());
+                self.height -= 1;
+            }
+        }
+    }
+
+    /// Rebuilds the tree from its pairs in order, keeping those `keep` marks: the old nodes
+    /// are freed (not logged), the new ones are fresh. Dropped pairs are dropped.
+    pub(super) fn rebuild(&mut self, core: &PoolCore, keep: &[bool]) -> Result<()> {
+        let Some(root) = self.root_in(core) else {
+            return Ok(());
+        };
+        let mut pairs = Vec::with_capacity(self.len());
+        Self::move_out(core, root, &mut pairs);
+        (self.root, self.height, self.len) = (0, 0, 0);
+        for ((k, v), keep) in pairs
+            .into_iter()
+            .zip(keep.iter().copied().chain(std::iter::repeat(true)))
+        {
+            if keep {
+                self.push_back(core, k, v)?;
+            } else {
+                handle::drop_owned((k, v));
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves every pair under `n` out, in order, and frees its nodes (deferred to commit; the
+    /// nodes' bytes stay intact for a rollback).
+    fn move_out(core: &PoolCore, n: NodeRef<'_, K, V>, out: &mut Vec<(K, V)>) {
+        handle::settle::<V>(core, n.off());
+        let len = n.len();
+        for i in 0..=len {
+            if !n.is_leaf() {
+                Self::move_out(core, n.edge(i), out);
+            }
+            if i < len {
+                // SAFETY: pair i is initialised; the node is freed and never read as a tree
+                // node again in this transaction, so each pair moves out once.
+                out.push(unsafe { (n.key_ptr(i).read(), n.val_ptr(i).read()) });
+            }
+        }
+        core.tx().free(n.off());
+    }
+
+    /// Appends a pair whose key is greater than every key in the map.
+    pub(super) fn push_back(&mut self, core: &PoolCore, k: K, v: V) -> Result<()> {
+        let mut path = Path::new();
+        if let Some(mut n) = self.root_in(core) {
+            loop {
+                let len = n.len();
+                path.push((n.off(), len));
+                if n.is_leaf() {
+                    break;
+                }
+                n = n.edge(len);
+            }
+        }
+        self.insert_at(core, &path, k, v).map(|_| ())
+    }
+}

@@ -1,0 +1,211 @@
+//! `PBTreeMap`'s entry API: `Entry`, `OccupiedEntry`, `VacantEntry` (re-exported from
+//! `map.rs`, where `PBTreeMap::entry`, `first_entry` and `last_entry` make them).
+
+#![allow(unsafe_code)]
+
+use std::borrow::Borrow;
+
+use super::{PBTreeMap, Path};
+use crate::collections::btree::node::NodeRef;
+use crate::collections::convert::IntoPersistent;
+use crate::collections::handle;
+use crate::error::Result;
+use crate::persistent::Persistent;
+
+/// A view into one key's place in a [`PBTreeMap`], from [`PBTreeMap::entry`].
+pub enum Entry<'a, K: Persistent, V: Persistent, I> {
+    /// The key is present.
+    Occupied(OccupiedEntry<'a, K, V>),
+    /// The key is absent.
+    Vacant(VacantEntry<'a, K, V, I>),
+}
+
+/// A present key's entry.
+pub struct OccupiedEntry<'a, K: Persistent, V: Persistent> {
+    pub(super) map: &'a mut PBTreeMap<K, V>,
+    pub(super) path: Path,
+}
+
+/// An absent key's entry; the key is converted into `K` only by [`VacantEntry::insert`].
+pub struct VacantEntry<'a, K: Persistent, V: Persistent, I> {
+    pub(super) map: &'a mut PBTreeMap<K, V>,
+    pub(super) path: Path,
+    pub(super) key: I,
+}
+
+impl<'a, K, V, I> Entry<'a, K, V, I>
+where
+    K: Persistent + Ord + Borrow<I::Probe>,
+    V: Persistent,
+    I: IntoPersistent<K>,
+    I::Probe: Ord,
+{
+    /// The value, inserting `default` when absent.
+    pub fn or_insert(self, default: impl IntoPersistent<V>) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(default),
+        }
+    }
+
+    /// [`Self::or_insert`], reporting a full pool as an error (the map is unchanged then).
+    pub fn try_or_insert(self, default: impl IntoPersistent<V>) -> Result<&'a mut V> {
+        match self {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => e.try_insert(default),
+        }
+    }
+
+    /// The value, inserting `f()` when absent.
+    pub fn or_insert_with<W: IntoPersistent<V>, F: FnOnce() -> W>(self, f: F) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(f()),
+        }
+    }
+
+    /// The value, inserting `f(&key)` when absent.
+    pub fn or_insert_with_key<W, F>(self, f: F) -> &'a mut V
+    where
+        W: IntoPersistent<V>,
+        F: FnOnce(&I::Probe) -> W,
+    {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let v = f(e.key());
+                e.insert(v)
+            }
+        }
+    }
+
+    /// The value, inserting `V::default()` when absent.
+    pub fn or_default(self) -> &'a mut V
+    where
+        V: Default,
+    {
+        self.or_insert_with(V::default)
+    }
+
+    /// Runs `f` on the value when present.
+    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
+        match self {
+            Entry::Occupied(mut e) => {
+                f(e.get_mut());
+                Entry::Occupied(e)
+            }
+            Entry::Vacant(e) => Entry::Vacant(e),
+        }
+    }
+
+    /// The key (the stored one when present, else the one given to `entry`).
+    pub fn key(&self) -> &I::Probe {
+        match self {
+            Entry::Occupied(e) => e.key().borrow(),
+            Entry::Vacant(e) => e.key(),
+        }
+    }
+}
+
+impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
+    fn pair(&self) -> (NodeRef<'_, K, V>, usize) {
+        let (core, _) = self
+            .map
+            .view()
+            .expect("an occupied entry's map is not empty");
+        let d = self.path.len() - 1;
+        (self.map.node_at(core, self.path[d].0, d), self.path[d].1)
+    }
+
+    /// The stored key.
+    pub fn key(&self) -> &K {
+        let (n, i) = self.pair();
+        n.key(i)
+    }
+
+    /// The value.
+    pub fn get(&self) -> &V {
+        let (n, i) = self.pair();
+        n.val(i)
+    }
+
+    /// The value, mutably (logged).
+    pub fn get_mut(&mut self) -> &mut V {
+        self.map.value_mut_at(&self.path, "OccupiedEntry::get_mut")
+    }
+
+    /// The value, mutably for the map's borrow (logged).
+    pub fn into_mut(self) -> &'a mut V {
+        self.map.value_mut_at(&self.path, "OccupiedEntry::into_mut")
+    }
+
+    /// Replaces the value; returns the old one.
+    pub fn insert(&mut self, mut value: V) -> V {
+        let stored = self
+            .map
+            .with_pool(|_, core| handle::store(&mut value, core));
+        stored.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::insert: {e}"));
+        handle::detach(std::mem::replace(self.get_mut(), value))
+    }
+
+    /// Removes the entry; returns the value.
+    pub fn remove(self) -> V {
+        self.remove_entry().1
+    }
+
+    /// Removes the entry; returns the stored key and the value.
+    pub fn remove_entry(self) -> (K, V) {
+        let path = self.path;
+        let kv = self.map.with_pool(|m, core| m.remove_at(core, &path));
+        handle::detach(kv.unwrap_or_else(|e| panic!("pcoll: OccupiedEntry::remove: {e}")))
+    }
+}
+
+impl<'a, K, V, I> VacantEntry<'a, K, V, I>
+where
+    K: Persistent + Ord,
+    V: Persistent,
+    I: IntoPersistent<K>,
+{
+    /// The key given to `entry`, in its borrowed form.
+    pub fn key(&self) -> &I::Probe {
+        self.key.probe()
+    }
+
+    /// The key given to `entry`.
+    pub fn into_key(self) -> I {
+        self.key
+    }
+
+    /// Inserts the key with `value`; returns the value, mutably.
+    ///
+    /// # Panics
+    /// When the pool is full.
+    pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
+        self.try_insert(value)
+            .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"))
+    }
+
+    /// [`Self::insert`], reporting a full pool (or a failed conversion) as an error; the
+    /// map is unchanged then.
+    pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
+        let (path, key) = (self.path, self.key);
+        let (off, i) = self.map.with_home(|m, core| {
+            let kv = (
+                handle::convert_in(key, core)?,
+                handle::convert_in(value, core)?,
+            );
+            m.insert_at(core, &path, kv.0, kv.1)
+        })?;
+        let p = self.map.with_home(|m, core| {
+            let depth = m.height as usize; // the pair landed in a leaf
+            let p = m.node_at(core, off, depth).val_ptr(i);
+            handle::hand_out(core, off, p, 1);
+            p
+        });
+        // SAFETY: the pair was just written into slot i of that leaf (no undo needed: the
+        // slot was logged or fresh before the insert); exclusive through the map's `&mut`,
+        // whose pool outlives it.
+        Ok(unsafe { &mut *p })
+    }
+}
