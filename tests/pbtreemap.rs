@@ -701,3 +701,39 @@ fn crash_extract_if_and_end_entries() {
         r.m.last_entry().map(|e| e.remove());
     });
 }
+
+/// `retain`, `split_off` and `Clone` build their trees in key order, which fills every node
+/// but those on the right edge (then topped up to the minimum): about `len / 11` nodes, where
+/// inserting in order one by one leaves nodes half full (`len / 6`).
+#[test]
+fn bulk_builds_fill_their_nodes() {
+    let p = pool();
+    let blocks = |p: &Pool<Root>| p.check().unwrap().blocks;
+    let empty = blocks(&p);
+    let n = 60_000u64;
+    p.write().nums.extend((0..n).map(|k| (k, k)));
+    let inserted = blocks(&p) - empty;
+    p.write().nums.retain(|k, _| k % 2 == 0);
+    let retained = blocks(&p) - empty;
+    assert_eq!(p.read().nums.len() as u64, n / 2);
+    assert!(
+        (retained as u64) < n / 2 / 10 + 2,
+        "{retained} nodes for {} pairs",
+        n / 2
+    );
+    let tail = p.write().nums.split_off(&(n / 2));
+    let copy = tail.clone();
+    drop(tail);
+    assert_eq!(copy.len() as u64, n / 4);
+    assert!(copy.iter().map(|(k, _)| *k).eq((n / 2..n).step_by(2)));
+    p.write().other = copy;
+    let after = blocks(&p) - empty;
+    assert!(
+        (after as u64) < n / 2 / 10 + 4,
+        "{after} nodes for {} pairs",
+        n / 2
+    );
+    println!(
+        "bulk builds: {inserted} nodes after {n} ordered inserts, {retained} after retain of half, {after} after split_off + clone"
+    );
+}

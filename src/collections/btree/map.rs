@@ -677,10 +677,20 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
             tail.push(self.pop_last().expect("not empty"));
         }
         let mut out = PBTreeMap::new();
-        for (k, v) in tail.into_iter().rev() {
-            out.with_pool(|m, core| m.push_back(core, k, v))
-                .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::split_off: {e}"));
+        if tail.is_empty() {
+            return out;
         }
+        out.with_pool(|m, core| {
+            let mut res = Ok(());
+            for (k, v) in tail.into_iter().rev() {
+                if res.is_ok() {
+                    res = m.bulk_push(core, k, v);
+                }
+            }
+            m.bulk_finish(core);
+            res
+        })
+        .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::split_off: {e}"));
         out
     }
 
@@ -915,11 +925,20 @@ unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
     fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
         // In key order, each pair appended at the end: no key is compared.
         let mut out = PBTreeMap::new();
+        let mut res = Ok(());
         for (k, v) in self.iter() {
-            let (k, v) = (k.copy_to(to)?, v.copy_to(to)?);
-            out.with_pool(|m, core| m.push_back(core, k, v))?;
+            res = (|| {
+                let (k, v) = (k.copy_to(to)?, v.copy_to(to)?);
+                out.with_pool(|m, core| m.bulk_push(core, k, v))
+            })();
+            if res.is_err() {
+                break;
+            }
         }
-        Ok(out)
+        if out.root != 0 {
+            out.with_pool(|m, core| m.bulk_finish(core));
+        }
+        res.map(|()| out)
     }
     fn layout(fp: &mut Fingerprint) {
         if fp.begin_struct("PBTreeMap", size_of::<Self>(), align_of::<Self>()) {

@@ -363,17 +363,19 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         let mut pairs = Vec::with_capacity(self.len());
         Self::move_out(core, root, &mut pairs);
         (self.root, self.height, self.len) = (0, 0, 0);
+        let mut res = Ok(());
         for ((k, v), keep) in pairs
             .into_iter()
             .zip(keep.iter().copied().chain(std::iter::repeat(true)))
         {
-            if keep {
-                self.push_back(core, k, v)?;
+            if keep && res.is_ok() {
+                res = self.bulk_push(core, k, v);
             } else {
                 handle::drop_owned((k, v));
             }
         }
-        Ok(())
+        self.bulk_finish(core);
+        res
     }
 
     /// Moves every pair under `n` out, in order, and frees its nodes (deferred to commit; the
@@ -394,19 +396,93 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         core.tx().free(n.off());
     }
 
-    /// Appends a pair whose key is greater than every key in the map.
-    pub(super) fn push_back(&mut self, core: &PoolCore, k: K, v: V) -> Result<()> {
-        let mut path = Path::new();
-        if let Some(mut n) = self.root_in(core) {
-            loop {
-                let len = n.len();
-                path.push((n.off(), len));
-                if n.is_leaf() {
-                    break;
+    // ---- bulk building ----
+
+    /// Appends a pair whose key is greater than every key in this map, which is being built
+    /// from scratch in key order (its nodes are all fresh: nothing is logged). Every node
+    /// left behind the right edge is full, as std's `bulk_push` leaves them; the right edge
+    /// may hold fewer than `MIN` pairs until [`Self::bulk_finish`]. The pair goes into the
+    /// last leaf, or, when it is full, into the lowest node of the right edge with room
+    /// (a new root if none), which takes a fresh empty subtree as its last child.
+    pub(super) fn bulk_push(&mut self, core: &PoolCore, k: K, v: V) -> Result<()> {
+        let Some(root) = self.root_in(core) else {
+            let leaf = self.alloc_node(core, 0)?;
+            // SAFETY: an empty fresh leaf has room.
+            unsafe { leaf.insert_fit(0, k, v, None) };
+            (self.root, self.height, self.len) = (pack(core.tag, leaf.off()), 0, 1);
+            return Ok(());
+        };
+        let mut spine: SmallVec<[NodeRef<'_, K, V>; 8]> = SmallVec::new();
+        spine.push(root);
+        while let Some(n) = spine.last().copied().filter(|n| !n.is_leaf()) {
+            spine.push(n.edge(n.len()));
+        }
+        let leaf = spine[spine.len() - 1];
+        if leaf.len() < CAP {
+            // SAFETY: a leaf with room; the key goes last.
+            unsafe { leaf.insert_fit(leaf.len(), k, v, None) };
+            self.len += 1;
+            return Ok(());
+        }
+        let open = spine.iter().rposition(|n| n.len() < CAP);
+        let host_height = open.map_or(self.height as usize + 1, |d| spine[d].height());
+        let mut fresh: SmallVec<[NodeRef<'_, K, V>; 8]> = SmallVec::new();
+        let heights = (0..host_height)
+            .rev()
+            .chain(open.is_none().then_some(host_height));
+        for h in heights {
+            match self.alloc_node(core, h) {
+                Ok(n) => fresh.push(n),
+                Err(e) => {
+                    Self::free_nodes(core, &fresh);
+                    return Err(e);
                 }
-                n = n.edge(len);
             }
         }
-        self.insert_at(core, &path, k, v).map(|_| ())
+        // fresh: the new subtree from its top (height host_height - 1) down to its leaf,
+        // then the new root if there is one.
+        let chain = &fresh[..host_height];
+        for w in chain.windows(2) {
+            w[0].set_edge(0, w[1].off());
+        }
+        let host = match open {
+            Some(d) => spine[d],
+            None => {
+                let r = fresh[host_height];
+                r.set_edge(0, off_of(self.root));
+                self.root = pack(core.tag, r.off());
+                self.height += 1;
+                r
+            }
+        };
+        // SAFETY: the host has room and is internal; the chain's top is a fresh node one
+        // level below it; the key goes last.
+        unsafe { host.insert_fit(host.len(), k, v, Some(chain[0].off())) };
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Ends a bulk build: each node of the right edge short of `MIN` pairs takes what it
+    /// lacks from its left sibling, through their parent. A left sibling is always full
+    /// (every node a bulk build leaves behind is), so it keeps at least `CAP - MIN` pairs.
+    /// Moves only: it cannot fail, and it runs after a failed push too.
+    pub(super) fn bulk_finish(&mut self, core: &PoolCore) {
+        let Some(mut n) = self.root_in(core) else {
+            return;
+        };
+        while !n.is_leaf() {
+            let len = n.len();
+            let (left, right) = (n.edge(len - 1), n.edge(len));
+            for _ in right.len()..MIN {
+                // SAFETY: siblings at the same height under `n`; `left` holds more than MIN
+                // pairs (see above), `right` fewer than MIN, so it has room.
+                unsafe {
+                    let (k, v, edge) = left.remove_kv(left.len() - 1);
+                    let (k, v) = n.replace_kv(len - 1, k, v);
+                    right.push_front(k, v, edge);
+                }
+            }
+            n = right;
+        }
     }
 }
