@@ -518,6 +518,7 @@ fn crash_retain_and_entry() {
         });
         *r.s.entry("key01").or_insert(0) += 10;
         *r.s.entry("new").or_insert(0) += 10;
+        *r.s.entry("newer").insert_entry(5).get_mut() += 1;
         r.m.values_mut().take(3).for_each(|v| *v += 1);
     });
 }

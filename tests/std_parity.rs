@@ -304,3 +304,40 @@ parity!(extract_if_of_maps_and_sets, {
         sorted(hs)
     )
 });
+
+/// The entry enums are matched as std's are (`Entry::Occupied(e)` through the maps' `Entry`
+/// aliases of the one shared enum), and `insert_entry` exists on both maps.
+#[test]
+fn entries_match_like_std() {
+    use pcoll::collections::btree::map::Entry as BEntry;
+    use pcoll::collections::phashmap::Entry as HEntry;
+    use std::collections::btree_map::Entry as SEntry;
+    let words = "a b a c b a".split(' ');
+    let mut std_m: BTreeMap<String, u64> = BTreeMap::new();
+    let mut h: PHashMap<PString, u64> = PHashMap::new();
+    let mut t: PBTreeMap<PString, u64> = PBTreeMap::new();
+    for w in words {
+        match std_m.entry(w.to_string()) {
+            SEntry::Occupied(mut e) => *e.get_mut() += 1,
+            SEntry::Vacant(e) => drop(e.insert(1)),
+        }
+        match h.entry(w) {
+            HEntry::Occupied(mut e) => *e.get_mut() += 1,
+            HEntry::Vacant(e) => drop(e.insert(1)),
+        }
+        match t.entry(w) {
+            BEntry::Occupied(mut e) => *e.get_mut() += 1,
+            BEntry::Vacant(e) => drop(e.insert(1)),
+        }
+    }
+    let want: Vec<(String, u64)> = std_m.into_iter().collect();
+    let got_t: Vec<(String, u64)> = t.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let mut got_h: Vec<(String, u64)> = h.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    got_h.sort();
+    assert_eq!((&got_t, &got_h), (&want, &want));
+    let e = t.entry("d").insert_entry(9);
+    assert_eq!((e.key().as_str(), *e.get()), ("d", 9));
+    assert_eq!(t.entry("a").insert_entry(7).remove(), 7);
+    assert_eq!(t.len(), 3);
+    assert_eq!(*h.entry("a").insert_entry(5).get(), 5);
+}

@@ -3,6 +3,7 @@
 
 pub mod btree;
 pub(crate) mod convert;
+pub mod entry;
 pub(crate) mod handle;
 pub(crate) mod hasher;
 pub mod pbox;

@@ -3,23 +3,20 @@
 
 #![allow(unsafe_code)]
 
-use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 use super::{PHashMap, Table, value_slot};
 use crate::collections::convert::IntoPersistent;
+use crate::collections::entry::{self, Occupied, Vacant};
 use crate::collections::handle::{self, off_of};
 use crate::collections::hasher::PRandomState;
 use crate::error::Result;
 use crate::persistent::Persistent;
 
-/// A view into one key's place in a [`PHashMap`], from [`PHashMap::entry`].
-pub enum Entry<'a, K: Persistent, V: Persistent, I, S: Persistent = PRandomState> {
-    /// The key is present.
-    Occupied(OccupiedEntry<'a, K, V, S>),
-    /// The key is absent.
-    Vacant(VacantEntry<'a, K, V, I, S>),
-}
+/// A view into one key's place in a [`PHashMap`], from [`PHashMap::entry`] (the
+/// combinators, `or_insert` and the rest, are in [`crate::collections::entry`]).
+pub type Entry<'a, K, V, I, S = PRandomState> =
+    entry::Entry<OccupiedEntry<'a, K, V, S>, VacantEntry<'a, K, V, I, S>>;
 
 /// A present key's entry.
 pub struct OccupiedEntry<'a, K: Persistent, V: Persistent, S: Persistent = PRandomState> {
@@ -32,100 +29,6 @@ pub struct VacantEntry<'a, K: Persistent, V: Persistent, I, S: Persistent = PRan
     pub(super) map: &'a mut PHashMap<K, V, S>,
     pub(super) hash: u64,
     pub(super) key: I,
-}
-
-impl<'a, K, V, I, S> Entry<'a, K, V, I, S>
-where
-    K: Persistent + Hash + Borrow<I::Probe>,
-    V: Persistent,
-    S: Persistent + BuildHasher,
-    I: IntoPersistent<K>,
-    I::Probe: Hash + Eq,
-{
-    /// The value, inserting `default` when absent.
-    pub fn or_insert(self, default: impl IntoPersistent<V>) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(default),
-        }
-    }
-
-    /// [`Self::or_insert`], reporting a full pool as an error (the map is unchanged then).
-    pub fn try_or_insert(self, default: impl IntoPersistent<V>) -> Result<&'a mut V> {
-        match self {
-            Entry::Occupied(e) => Ok(e.into_mut()),
-            Entry::Vacant(e) => e.try_insert(default),
-        }
-    }
-
-    /// Sets the value (dropping an old one) and returns the occupied entry (as
-    /// `Entry::insert_entry`).
-    ///
-    /// ```
-    /// let mut m: pcoll::PHashMap<u64, u64> = pcoll::PHashMap::new();
-    /// let e = m.entry(1).insert_entry(10);
-    /// assert_eq!((*e.key(), *e.get()), (1, 10));
-    /// assert_eq!(m.entry(1).insert_entry(11).remove(), 11);
-    /// ```
-    pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
-        match self {
-            Entry::Occupied(mut e) => {
-                drop(e.insert(value));
-                e
-            }
-            Entry::Vacant(e) => e.insert_entry(value),
-        }
-    }
-
-    /// The value, inserting `f()` when absent.
-    pub fn or_insert_with<W: IntoPersistent<V>, F: FnOnce() -> W>(self, f: F) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(f()),
-        }
-    }
-
-    /// The value, inserting `f(&key)` when absent.
-    pub fn or_insert_with_key<W, F>(self, f: F) -> &'a mut V
-    where
-        W: IntoPersistent<V>,
-        F: FnOnce(&I::Probe) -> W,
-    {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let v = f(e.key());
-                e.insert(v)
-            }
-        }
-    }
-
-    /// The value, inserting `V::default()` when absent.
-    pub fn or_default(self) -> &'a mut V
-    where
-        V: Default,
-    {
-        self.or_insert_with(V::default)
-    }
-
-    /// Runs `f` on the value when present.
-    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
-        match self {
-            Entry::Occupied(mut e) => {
-                f(e.get_mut());
-                Entry::Occupied(e)
-            }
-            Entry::Vacant(e) => Entry::Vacant(e),
-        }
-    }
-
-    /// The key (the stored one when present, else the one given to `entry`).
-    pub fn key(&self) -> &I::Probe {
-        match self {
-            Entry::Occupied(e) => e.key().borrow(),
-            Entry::Vacant(e) => e.key(),
-        }
-    }
 }
 
 impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S> {
@@ -244,5 +147,45 @@ where
             m.insert_new(core, hash, kv)
         });
         Ok((self.map, i?))
+    }
+}
+
+impl<'a, K: Persistent, V: Persistent + 'a, S: Persistent> Occupied<'a>
+    for OccupiedEntry<'a, K, V, S>
+{
+    type Key = K;
+    type Value = V;
+    fn key(&self) -> &K {
+        OccupiedEntry::key(self)
+    }
+    fn get_mut(&mut self) -> &mut V {
+        OccupiedEntry::get_mut(self)
+    }
+    fn into_mut(self) -> &'a mut V {
+        OccupiedEntry::into_mut(self)
+    }
+    fn insert(&mut self, value: V) -> V {
+        OccupiedEntry::insert(self, value)
+    }
+}
+
+impl<'a, K, V, I, S> Vacant<'a> for VacantEntry<'a, K, V, I, S>
+where
+    K: Persistent + Hash,
+    V: Persistent + 'a,
+    S: Persistent + BuildHasher,
+    I: IntoPersistent<K>,
+{
+    type Probe = I::Probe;
+    type Value = V;
+    type Occupied = OccupiedEntry<'a, K, V, S>;
+    fn key(&self) -> &I::Probe {
+        VacantEntry::key(self)
+    }
+    fn try_insert<W: IntoPersistent<V>>(self, value: W) -> Result<&'a mut V> {
+        VacantEntry::try_insert(self, value)
+    }
+    fn insert_entry<W: IntoPersistent<V>>(self, value: W) -> OccupiedEntry<'a, K, V, S> {
+        VacantEntry::insert_entry(self, value)
     }
 }

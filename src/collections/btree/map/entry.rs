@@ -3,22 +3,17 @@
 
 #![allow(unsafe_code)]
 
-use std::borrow::Borrow;
-
 use super::{PBTreeMap, Path};
 use crate::collections::btree::node::NodeRef;
 use crate::collections::convert::IntoPersistent;
+use crate::collections::entry::{self, Occupied, Vacant};
 use crate::collections::handle;
 use crate::error::Result;
 use crate::persistent::Persistent;
 
-/// A view into one key's place in a [`PBTreeMap`], from [`PBTreeMap::entry`].
-pub enum Entry<'a, K: Persistent, V: Persistent, I> {
-    /// The key is present.
-    Occupied(OccupiedEntry<'a, K, V>),
-    /// The key is absent.
-    Vacant(VacantEntry<'a, K, V, I>),
-}
+/// A view into one key's place in a [`PBTreeMap`], from [`PBTreeMap::entry`] (the
+/// combinators, `or_insert` and the rest, are in [`crate::collections::entry`]).
+pub type Entry<'a, K, V, I> = entry::Entry<OccupiedEntry<'a, K, V>, VacantEntry<'a, K, V, I>>;
 
 /// A present key's entry.
 pub struct OccupiedEntry<'a, K: Persistent, V: Persistent> {
@@ -31,80 +26,6 @@ pub struct VacantEntry<'a, K: Persistent, V: Persistent, I> {
     pub(super) map: &'a mut PBTreeMap<K, V>,
     pub(super) path: Path,
     pub(super) key: I,
-}
-
-impl<'a, K, V, I> Entry<'a, K, V, I>
-where
-    K: Persistent + Ord + Borrow<I::Probe>,
-    V: Persistent,
-    I: IntoPersistent<K>,
-    I::Probe: Ord,
-{
-    /// The value, inserting `default` when absent.
-    pub fn or_insert(self, default: impl IntoPersistent<V>) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(default),
-        }
-    }
-
-    /// [`Self::or_insert`], reporting a full pool as an error (the map is unchanged then).
-    pub fn try_or_insert(self, default: impl IntoPersistent<V>) -> Result<&'a mut V> {
-        match self {
-            Entry::Occupied(e) => Ok(e.into_mut()),
-            Entry::Vacant(e) => e.try_insert(default),
-        }
-    }
-
-    /// The value, inserting `f()` when absent.
-    pub fn or_insert_with<W: IntoPersistent<V>, F: FnOnce() -> W>(self, f: F) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(f()),
-        }
-    }
-
-    /// The value, inserting `f(&key)` when absent.
-    pub fn or_insert_with_key<W, F>(self, f: F) -> &'a mut V
-    where
-        W: IntoPersistent<V>,
-        F: FnOnce(&I::Probe) -> W,
-    {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let v = f(e.key());
-                e.insert(v)
-            }
-        }
-    }
-
-    /// The value, inserting `V::default()` when absent.
-    pub fn or_default(self) -> &'a mut V
-    where
-        V: Default,
-    {
-        self.or_insert_with(V::default)
-    }
-
-    /// Runs `f` on the value when present.
-    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
-        match self {
-            Entry::Occupied(mut e) => {
-                f(e.get_mut());
-                Entry::Occupied(e)
-            }
-            Entry::Vacant(e) => Entry::Vacant(e),
-        }
-    }
-
-    /// The key (the stored one when present, else the one given to `entry`).
-    pub fn key(&self) -> &I::Probe {
-        match self {
-            Entry::Occupied(e) => e.key().borrow(),
-            Entry::Vacant(e) => e.key(),
-        }
-    }
 }
 
 impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
@@ -186,9 +107,33 @@ where
             .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"))
     }
 
-    /// [`Self::insert`], reporting a full pool (or a failed conversion) as an error; the
-    /// map is unchanged then.
-    pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
+    /// Inserts the entry and returns it as an occupied entry (as
+    /// `VacantEntry::insert_entry`).
+    ///
+    /// # Panics
+    /// When the pool is full.
+    pub fn insert_entry(self, value: impl IntoPersistent<V>) -> OccupiedEntry<'a, K, V> {
+        let (map, path) = self
+            .insert_pair(value)
+            .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert_entry: {e}"));
+        OccupiedEntry { map, path }
+    }
+
+    /// Inserts the pair; returns the map and the path to it.
+    fn insert_pair(self, value: impl IntoPersistent<V>) -> Result<(&'a mut PBTreeMap<K, V>, Path)> {
+        let (map, off, i) = self.insert_in_leaf(value)?;
+        let path = map.with_home(|m, core| {
+            let leaf = m.node_at(core, off, m.height as usize);
+            m.search_path(core, leaf.key(i)).0
+        });
+        Ok((map, path))
+    }
+
+    /// Inserts the pair; returns the map, and the leaf and slot where it landed.
+    fn insert_in_leaf(
+        self,
+        value: impl IntoPersistent<V>,
+    ) -> Result<(&'a mut PBTreeMap<K, V>, u64, usize)> {
         let (path, key) = (self.path, self.key);
         let (off, i) = self.map.with_home(|m, core| {
             let kv = (
@@ -197,7 +142,14 @@ where
             );
             m.insert_at(core, &path, kv.0, kv.1)
         })?;
-        let p = self.map.with_home(|m, core| {
+        Ok((self.map, off, i))
+    }
+
+    /// [`Self::insert`], reporting a full pool (or a failed conversion) as an error; the
+    /// map is unchanged then.
+    pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
+        let (map, off, i) = self.insert_in_leaf(value)?;
+        let p = map.with_home(|m, core| {
             let depth = m.height as usize; // the pair landed in a leaf
             let p = m.node_at(core, off, depth).val_ptr(i);
             handle::hand_out(core, off, p, 1);
@@ -207,5 +159,42 @@ where
         // slot was logged or fresh before the insert); exclusive through the map's `&mut`,
         // whose pool outlives it.
         Ok(unsafe { &mut *p })
+    }
+}
+
+impl<'a, K: Persistent + Ord, V: Persistent + 'a> Occupied<'a> for OccupiedEntry<'a, K, V> {
+    type Key = K;
+    type Value = V;
+    fn key(&self) -> &K {
+        OccupiedEntry::key(self)
+    }
+    fn get_mut(&mut self) -> &mut V {
+        OccupiedEntry::get_mut(self)
+    }
+    fn into_mut(self) -> &'a mut V {
+        OccupiedEntry::into_mut(self)
+    }
+    fn insert(&mut self, value: V) -> V {
+        OccupiedEntry::insert(self, value)
+    }
+}
+
+impl<'a, K, V, I> Vacant<'a> for VacantEntry<'a, K, V, I>
+where
+    K: Persistent + Ord,
+    V: Persistent + 'a,
+    I: IntoPersistent<K>,
+{
+    type Probe = I::Probe;
+    type Value = V;
+    type Occupied = OccupiedEntry<'a, K, V>;
+    fn key(&self) -> &I::Probe {
+        VacantEntry::key(self)
+    }
+    fn try_insert<W: IntoPersistent<V>>(self, value: W) -> Result<&'a mut V> {
+        VacantEntry::try_insert(self, value)
+    }
+    fn insert_entry<W: IntoPersistent<V>>(self, value: W) -> OccupiedEntry<'a, K, V> {
+        VacantEntry::insert_entry(self, value)
     }
 }

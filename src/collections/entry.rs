@@ -1,0 +1,160 @@
+//! The entry API's combinators, written once for both maps. [`Entry`] is generic over a map's
+//! occupied and vacant entries (`phashmap::Entry` and `btree::map::Entry` are aliases of it,
+//! so `Entry::Occupied(e)` patterns read as in std); `or_insert`, `or_insert_with`,
+//! `and_modify`, `insert_entry` and the rest use only what [`Occupied`] and [`Vacant`] say,
+//! which each map's `OccupiedEntry` and `VacantEntry` implement.
+
+use std::borrow::Borrow;
+
+use crate::collections::convert::IntoPersistent;
+use crate::error::Result;
+use crate::persistent::Persistent;
+
+/// A view into one key's place in a map, from `entry` (`PHashMap::entry`,
+/// `PBTreeMap::entry`).
+pub enum Entry<O, Vc> {
+    /// The key is present.
+    Occupied(O),
+    /// The key is absent.
+    Vacant(Vc),
+}
+
+/// What a map's occupied entry gives the shared combinators (`OccupiedEntry` of each map;
+/// its inherent methods of the same names are the ones to call).
+pub trait Occupied<'a>: Sized {
+    /// The map's key type.
+    type Key: Persistent;
+    /// The map's value type.
+    type Value: Persistent + 'a;
+    /// The stored key.
+    fn key(&self) -> &Self::Key;
+    /// The value, mutably (logged).
+    fn get_mut(&mut self) -> &mut Self::Value;
+    /// The value, mutably for the map's borrow (logged).
+    fn into_mut(self) -> &'a mut Self::Value;
+    /// Replaces the value; returns the old one.
+    fn insert(&mut self, value: Self::Value) -> Self::Value;
+}
+
+/// What a map's vacant entry gives the shared combinators (`VacantEntry` of each map).
+pub trait Vacant<'a>: Sized {
+    /// The borrowed form of the key given to `entry`.
+    type Probe: ?Sized;
+    /// The map's value type.
+    type Value: Persistent + 'a;
+    /// The map's occupied entry.
+    type Occupied: Occupied<'a, Value = Self::Value>;
+    /// The key given to `entry`, in its borrowed form.
+    fn key(&self) -> &Self::Probe;
+    /// Inserts the key with `value`; the map is unchanged on error.
+    fn try_insert<W: IntoPersistent<Self::Value>>(self, value: W) -> Result<&'a mut Self::Value>;
+    /// Inserts the key with `value`; returns the occupied entry.
+    fn insert_entry<W: IntoPersistent<Self::Value>>(self, value: W) -> Self::Occupied;
+}
+
+impl<'a, O, Vc> Entry<O, Vc>
+where
+    O: Occupied<'a>,
+    Vc: Vacant<'a, Value = O::Value, Occupied = O>,
+    O::Key: Borrow<Vc::Probe>,
+{
+    /// The value, inserting `default` when absent.
+    ///
+    /// # Panics
+    /// When the pool is full ([`Self::try_or_insert`] reports it instead).
+    pub fn or_insert(self, default: impl IntoPersistent<O::Value>) -> &'a mut O::Value {
+        self.try_or_insert(default)
+            .unwrap_or_else(|e| panic!("pcoll: Entry::or_insert: {e}"))
+    }
+
+    /// [`Self::or_insert`], reporting a full pool as an error (the map is unchanged then).
+    pub fn try_or_insert(self, default: impl IntoPersistent<O::Value>) -> Result<&'a mut O::Value> {
+        match self {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => e.try_insert(default),
+        }
+    }
+
+    /// Sets the value (dropping an old one) and returns the occupied entry (as std's
+    /// `Entry::insert_entry`).
+    ///
+    /// ```
+    /// let mut m: pcoll::PHashMap<u64, u64> = pcoll::PHashMap::new();
+    /// let e = m.entry(1).insert_entry(10);
+    /// assert_eq!((*e.key(), *e.get()), (1, 10));
+    /// assert_eq!(m.entry(1).insert_entry(11).remove(), 11);
+    /// let mut t: pcoll::PBTreeMap<u64, u64> = pcoll::PBTreeMap::new();
+    /// assert_eq!(*t.entry(5).insert_entry(50).get(), 50);
+    /// ```
+    pub fn insert_entry(self, value: O::Value) -> O {
+        match self {
+            Entry::Occupied(mut e) => {
+                drop(e.insert(value));
+                e
+            }
+            Entry::Vacant(e) => e.insert_entry(value),
+        }
+    }
+
+    /// The value, inserting `f()` when absent.
+    pub fn or_insert_with<W, F>(self, f: F) -> &'a mut O::Value
+    where
+        W: IntoPersistent<O::Value>,
+        F: FnOnce() -> W,
+    {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => insert_or_panic(e, f()),
+        }
+    }
+
+    /// The value, inserting `f(&key)` when absent.
+    pub fn or_insert_with_key<W, F>(self, f: F) -> &'a mut O::Value
+    where
+        W: IntoPersistent<O::Value>,
+        F: FnOnce(&Vc::Probe) -> W,
+    {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let v = f(e.key());
+                insert_or_panic(e, v)
+            }
+        }
+    }
+
+    /// The value, inserting `V::default()` when absent.
+    pub fn or_default(self) -> &'a mut O::Value
+    where
+        O::Value: Default,
+    {
+        self.or_insert_with(O::Value::default)
+    }
+
+    /// Runs `f` on the value when present.
+    pub fn and_modify<F: FnOnce(&mut O::Value)>(self, f: F) -> Self {
+        match self {
+            Entry::Occupied(mut e) => {
+                f(e.get_mut());
+                Entry::Occupied(e)
+            }
+            Entry::Vacant(e) => Entry::Vacant(e),
+        }
+    }
+
+    /// The key (the stored one when present, else the one given to `entry`).
+    pub fn key(&self) -> &Vc::Probe {
+        match self {
+            Entry::Occupied(e) => e.key().borrow(),
+            Entry::Vacant(e) => e.key(),
+        }
+    }
+}
+
+fn insert_or_panic<'a, Vc: Vacant<'a>, W: IntoPersistent<Vc::Value>>(
+    e: Vc,
+    value: W,
+) -> &'a mut Vc::Value {
+    e.try_insert(value)
+        .unwrap_or_else(|err| panic!("pcoll: VacantEntry::insert: {err}"))
+}
