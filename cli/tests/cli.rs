@@ -1,46 +1,15 @@
 //! The `pcoll` tool over real pool files: a healthy one, a damaged one, a truncated one, a
 //! foreign file, a locked one, one left with an interrupted transaction, a migrated one.
 
+mod common;
+
+use common::{Dir, Root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pcoll::{Durability, Event, PBTreeMap, PHashMap, PString, PVec, Persistent, Pool, Recorder};
-
-#[derive(Persistent, Default)]
-struct Inner {
-    hits: u64,
-    tags: PVec<PString>,
-}
-
-#[derive(Persistent, Default)]
-struct Root {
-    users: PHashMap<PString, u64>,
-    log: PVec<u64>,
-    by_time: PBTreeMap<u64, PString>,
-    inner: Inner,
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("pcoll-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use pcoll::{Durability, Event, PHashMap, PString, Persistent, Pool, Recorder};
 
 fn pcoll(args: &[&str], file: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pcoll"))
@@ -76,7 +45,7 @@ fn a_healthy_pool() {
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let text = stdout(&o);
     for want in [
-        "cli::Root",
+        "cli::common::Root",
         "users: PHashMap<PString, u64>",
         "log: PVec<u64>",
         "by_time: PBTreeMap<u64, PString>",

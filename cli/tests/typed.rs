@@ -2,50 +2,19 @@
 //! `typed_main` runs it): the full `check`, `dump`, `export`, `import`, `compact`, over real
 //! pool files; and the `pcoll` binary's answer to the same commands without the type.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{Dir, Root};
+use std::path::Path;
 use std::process::Command;
 
-use pcoll::{PBTreeMap, PHashMap, PString, PVec, Persistent, Pool};
+use pcoll::{PString, Persistent, Pool};
 use pcoll_cli::{NOT_A_POOL, UNREADABLE, Untyped, WithRoot, run};
 use serde::{Deserialize, Serialize};
 
 #[derive(Persistent, Default, Serialize, Deserialize)]
-struct Inner {
-    hits: u64,
-    tags: PVec<PString>,
-}
-
-#[derive(Persistent, Default, Serialize, Deserialize)]
-struct Root {
-    users: PHashMap<PString, u64>,
-    log: PVec<u64>,
-    by_time: PBTreeMap<u64, PString>,
-    inner: Inner,
-}
-
-#[derive(Persistent, Default, Serialize, Deserialize)]
 struct Other {
     x: u64,
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("pcoll-cli-typed-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn make_pool(path: &Path) {
@@ -75,7 +44,7 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn check_walks_reachability_with_the_type() {
-    let d = Dir::new("check");
+    let d = Dir::new("typed-check");
     let f = d.file("a.pool");
     make_pool(&f);
     let before = std::fs::read(&f).unwrap();
@@ -97,7 +66,7 @@ fn check_walks_reachability_with_the_type() {
 
 #[test]
 fn dump_prints_the_root_or_a_path_in_it() {
-    let d = Dir::new("dump");
+    let d = Dir::new("typed-dump");
     let f = d.file("a.pool");
     make_pool(&f);
     let (code, out, err) = tool(&["dump", s(&f)]);
@@ -122,7 +91,7 @@ fn dump_prints_the_root_or_a_path_in_it() {
 
 #[test]
 fn export_import_and_compact_round_trip() {
-    let d = Dir::new("roundtrip");
+    let d = Dir::new("typed-roundtrip");
     let f = d.file("a.pool");
     make_pool(&f);
     let (_, original, _) = tool(&["dump", s(&f)]);
@@ -157,7 +126,7 @@ fn export_import_and_compact_round_trip() {
 
 #[test]
 fn the_pcoll_binary_says_these_commands_need_the_type() {
-    let d = Dir::new("untyped");
+    let d = Dir::new("typed-untyped");
     let f = d.file("a.pool");
     make_pool(&f);
     let o = Command::new(env!("CARGO_BIN_EXE_pcoll"))
