@@ -36,6 +36,11 @@ pub(crate) struct Group<R> {
     queue: Mutex<Vec<Job<R>>>,
     /// Jobs in the last batch: a new combiner waits briefly for as many (see `gather`).
     last_batch: std::sync::atomic::AtomicUsize,
+    /// Threads inside `combine` now, and the most there were since the last `gather`: the
+    /// callers a combiner can expect (those of the last batch, and those that queued while
+    /// it committed).
+    active: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
     /// Signalled when a batch finished (its callers' outcomes are set).
     finished: Condvar,
 }
@@ -45,6 +50,8 @@ impl<R> Default for Group<R> {
         Group {
             queue: Mutex::new(Vec::new()),
             last_batch: std::sync::atomic::AtomicUsize::new(0),
+            active: std::sync::atomic::AtomicUsize::new(0),
+            peak: std::sync::atomic::AtomicUsize::new(0),
             finished: Condvar::new(),
         }
     }
@@ -105,8 +112,16 @@ impl<R: Persistent> Pool<R> {
             on_commit_error: Box::new(|e| Box::new(E::from(e)) as Box<dyn Any + Send>),
             done: done.clone(),
         };
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            let now = self.group.active.fetch_add(1, Relaxed) + 1;
+            self.group.peak.fetch_max(now, Relaxed);
+        }
         lock(&self.group.queue).push(job);
         let outcome = self.wait_or_combine(&done);
+        self.group
+            .active
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         match outcome {
             Ok(Ok(t)) => Ok(*t.downcast::<T>().expect("the caller's type")),
             Ok(Err(e)) => Err(*e.downcast::<E>().expect("the caller's type")),
@@ -148,11 +163,16 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// The jobs for the next batch. The threads of the last batch submit their next functions
-    /// just after it: waiting up to `GATHER` for as many as it had costs less than the commit
-    /// that each late one would otherwise need.
+    /// just after it, and others queued while it committed: waiting up to `GATHER` for as
+    /// many callers as were in `combine` since the last batch (or as the last batch had)
+    /// costs less than the commit that each late one would otherwise need.
     fn gather(&self) -> Vec<Job<R>> {
         use std::sync::atomic::Ordering::Relaxed;
-        let want = self.group.last_batch.load(Relaxed).min(MAX_BATCH);
+        let seen = self
+            .group
+            .peak
+            .swap(self.group.active.load(Relaxed), Relaxed);
+        let want = self.group.last_batch.load(Relaxed).max(seen).min(MAX_BATCH);
         let deadline = std::time::Instant::now() + GATHER;
         let mut q = lock(&self.group.queue);
         while q.len() < want && std::time::Instant::now() < deadline {
