@@ -39,6 +39,10 @@ const MAX_UNITS: usize = 4096;
 pub struct Committer {
     jobs: Sender<Job>,
     changes: Arc<Changes>,
+    /// `--durability process`: a commit costs no barrier, so there is nothing to share, and
+    /// each connection runs its units itself (one transaction per submission) instead of
+    /// handing them to the committer thread and waiting for it to come back.
+    direct: Option<Arc<Pool<Db>>>,
 }
 
 /// Counts the batches that may have changed the keyspace: what blocked BLPOPs wait for.
@@ -49,16 +53,21 @@ struct Changes {
 }
 
 impl Committer {
-    /// Starts the committer thread of `pool`.
-    pub fn start(pool: Arc<Pool<Db>>) -> Committer {
+    /// Starts the committer thread of `pool`; with `direct`, connections commit themselves.
+    pub fn start(pool: Arc<Pool<Db>>, direct: bool) -> Committer {
         let (jobs, rx) = mpsc::channel();
         let changes = Arc::new(Changes::default());
         let ch = changes.clone();
+        let direct = direct.then(|| pool.clone());
         std::thread::Builder::new()
             .name("committer".into())
             .spawn(move || committer(&pool, &rx, &ch))
             .expect("spawn the committer thread");
-        Committer { jobs, changes }
+        Committer {
+            jobs,
+            changes,
+            direct,
+        }
     }
 
     /// Batches committed so far that may have changed something.
@@ -96,6 +105,13 @@ impl Committer {
 
     /// Runs `units` in the next group transaction; their replies, in order, once committed.
     pub fn run(&self, units: Vec<Unit>) -> Vec<Reply> {
+        if let Some(pool) = &self.direct {
+            let (done, _) = mpsc::channel();
+            let jobs = [Job { units, done }];
+            let replies = run_group(pool, &jobs);
+            announce(&self.changes, &jobs, &replies);
+            return replies.into_iter().next().unwrap_or_default();
+        }
         let n = units.len();
         let (done, rx) = mpsc::channel();
         let lost = || vec![Reply::err("the committer stopped"); n];
@@ -120,25 +136,30 @@ fn committer(pool: &Pool<Db>, rx: &Receiver<Job>, changes: &Changes) {
             jobs.push(j);
         }
         let replies = run_group(pool, &jobs);
-        // A BLPOP that found nothing changed nothing: it must not wake the others.
-        let idle = |u: &Unit, r: &Reply| match u {
-            Unit::Command(a) => {
-                matches!(r, Reply::Array(None) | Reply::Error(_))
-                    && matches!(&db::upper(&a[0])[..], "BLPOP" | "BRPOP")
-            }
-            Unit::Exec(..) => false,
-        };
-        let changed = jobs
-            .iter()
-            .zip(&replies)
-            .any(|(j, rs)| j.units.iter().zip(rs).any(|(u, r)| !idle(u, r)));
-        if changed {
-            *lock(&changes.generation) += 1;
-            changes.bumped.notify_all();
-        }
+        announce(changes, &jobs, &replies);
         for (job, r) in jobs.into_iter().zip(replies) {
             let _ = job.done.send(r); // a connection that went away needs no answer
         }
+    }
+}
+
+/// Wakes the blocked BLPOPs after a batch that may have changed the keyspace. A BLPOP that
+/// found nothing changed nothing: it must not wake the others.
+fn announce(changes: &Changes, jobs: &[Job], replies: &[Vec<Reply>]) {
+    let idle = |u: &Unit, r: &Reply| match u {
+        Unit::Command(a) => {
+            matches!(r, Reply::Array(None) | Reply::Error(_))
+                && matches!(&db::upper(&a[0])[..], "BLPOP" | "BRPOP")
+        }
+        Unit::Exec(..) => false,
+    };
+    let changed = jobs
+        .iter()
+        .zip(replies)
+        .any(|(j, rs)| j.units.iter().zip(rs).any(|(u, r)| !idle(u, r)));
+    if changed {
+        *lock(&changes.generation) += 1;
+        changes.bumped.notify_all();
     }
 }
 

@@ -123,7 +123,7 @@ fn main() {
         listener.local_addr().map_or(cfg.port, |a| a.port())
     );
     let clients = Arc::new(AtomicUsize::new(0));
-    let committer = Committer::start(pool.clone());
+    let committer = Committer::start(pool.clone(), cfg.durability == Durability::Process);
     expire::start(pool.clone());
     let cfg = Arc::new(cfg);
     for stream in listener.incoming() {
