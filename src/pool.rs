@@ -94,6 +94,15 @@ impl<R> fmt::Debug for Options<R> {
 
 impl<R: Persistent + Default> Options<R> {
     /// Bytes of a new pool file (rounded up to pages; default 1 MiB).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().initial_size(4 << 20).in_memory()?;
+    /// assert!(pool.stats().pool_bytes >= 4 << 20);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn initial_size(mut self, bytes: u64) -> Self {
         self.initial_size = bytes;
         self
@@ -101,6 +110,17 @@ impl<R: Persistent + Default> Options<R> {
 
     /// The pool never grows past this many bytes (default 64 GiB): allocations past it fail
     /// with [`Error::OutOfSpace`] and their transaction rolls back.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().max_size(2 << 20).in_memory()?;
+    /// let res = pool.transaction(|root| root.v.try_reserve(1 << 20)); // 8 MiB
+    /// assert!(matches!(res, Err(pcoll::Error::OutOfSpace { .. })));
+    /// assert!(pool.read().v.is_empty()); // rolled back
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;
         self
@@ -110,12 +130,39 @@ impl<R: Persistent + Default> Options<R> {
     /// segments as they need them. Half of it holds the two redo slots (a quarter each):
     /// a `Durability::Sync` transaction whose changes fit a slot commits with one barrier,
     /// a larger one with two. A log of 4 pages or less has no redo slots.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().log_size(256 << 10).in_memory()?;
+    /// pool.write().v.extend(0..10_000);
+    /// assert_eq!(pool.read().v.len(), 10_000);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn log_size(mut self, bytes: u64) -> Self {
         self.log_size = bytes;
         self
     }
 
     /// How far a commit survives (default [`Durability::Sync`]).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-opts-durability-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use pcoll::Durability;
+    ///
+    /// let pool = Pool::<Root>::options().durability(Durability::Process).open(&path)?;
+    /// let before = pool.stats().barriers;
+    /// pool.write().v.push(1);
+    /// assert_eq!(pool.stats().barriers, before); // the commit issued no flush
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn durability(mut self, d: Durability) -> Self {
         self.durability = d;
         self
@@ -123,6 +170,21 @@ impl<R: Persistent + Default> Options<R> {
 
     /// Opens without write access: `write()` fails; an interrupted transaction is rolled back
     /// in private memory only, leaving the file as it is.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-opts-read-only-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// Pool::<Root>::create(&path)?.write().v.push(1);
+    /// let pool = Pool::<Root>::options().read_only(true).open(&path)?;
+    /// assert_eq!(pool.read().v[0], 1);
+    /// assert!(matches!(pool.try_write(), Err(pcoll::Error::ReadOnly { .. })));
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn read_only(mut self, yes: bool) -> Self {
         self.read_only = yes;
         self
@@ -161,21 +223,76 @@ impl<R: Persistent + Default> Options<R> {
     }
 
     /// Opens the pool at `path`, creating it if no file is there.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-opts-open-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let pool = Pool::<Root>::options().max_size(1 << 30).open(&path)?; // creates it
+    /// pool.write().v.push(7);
+    /// drop(pool);
+    /// let pool = Pool::<Root>::options().open(&path)?; // opens it
+    /// assert_eq!(pool.read().v[0], 7);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn open(self, path: impl AsRef<Path>) -> Result<Pool<R>> {
         self.open_mode(path.as_ref(), Mode::CreateOrOpen)
     }
 
     /// Creates a new pool; fails with [`Error::AlreadyExists`] if the file exists.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-opts-create-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let pool = Pool::<Root>::options().create(&path)?;
+    /// drop(pool);
+    /// let again = Pool::<Root>::options().create(&path);
+    /// assert!(matches!(again, Err(pcoll::Error::AlreadyExists { .. })));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn create(self, path: impl AsRef<Path>) -> Result<Pool<R>> {
         self.open_mode(path.as_ref(), Mode::Create)
     }
 
     /// Opens an existing pool; fails with [`Error::NotFound`] if there is none.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-opts-open-existing-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let missing = Pool::<Root>::options().open_existing(&path);
+    /// assert!(matches!(missing, Err(pcoll::Error::NotFound { .. })));
+    /// drop(Pool::<Root>::options().create(&path)?);
+    /// assert!(Pool::<Root>::options().open_existing(&path).is_ok());
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn open_existing(self, path: impl AsRef<Path>) -> Result<Pool<R>> {
         self.open_mode(path.as_ref(), Mode::OpenExisting)
     }
 
     /// A pool in anonymous memory: no file, gone when dropped (tests, Miri, scratch state).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// pool.write().v.push(1);
+    /// assert_eq!(pool.read().v[0], 1);
+    /// assert_eq!(pool.path(), std::path::Path::new("<memory>"));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn in_memory(self) -> Result<Pool<R>> {
         let path = PathBuf::from("<memory>");
         let geo = self.geometry(&path)?;
@@ -420,21 +537,73 @@ fn check_root_type<R: Persistent>(hdr: &Header, path: &Path) -> Result<()> {
 
 impl<R: Persistent + Default> Pool<R> {
     /// Opens the pool at `path`, creating it (with `R::default()` as root) if absent.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-pool-open-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let pool = Pool::<Root>::open(&path)?; // creates it with Root::default()
+    /// pool.write().v.push(7);
+    /// drop(pool);
+    /// let pool = Pool::<Root>::open(&path)?; // opens it
+    /// assert_eq!(pool.read().v[0], 7);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::options().open(path)
     }
 
     /// Creates a new pool at `path`; [`Error::AlreadyExists`] if a file is there.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-pool-create-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let pool = Pool::<Root>::create(&path)?;
+    /// assert!(pool.read().v.is_empty());
+    /// drop(pool);
+    /// assert!(matches!(Pool::<Root>::create(&path), Err(pcoll::Error::AlreadyExists { .. })));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         Self::options().create(path)
     }
 
     /// Opens an existing pool; [`Error::NotFound`] if there is none.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-pool-open-existing-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// assert!(matches!(Pool::<Root>::open_existing(&path), Err(pcoll::Error::NotFound { .. })));
+    /// drop(Pool::<Root>::create(&path)?);
+    /// assert!(Pool::<Root>::open_existing(&path).is_ok());
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
         Self::options().open_existing(path)
     }
 
     /// Options for opening or creating: sizes, durability, read-only.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().initial_size(2 << 20).in_memory()?;
+    /// assert!(pool.stats().pool_bytes >= 2 << 20);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn options() -> Options<R> {
         Options {
             initial_size: DEFAULT_INITIAL,
@@ -507,6 +676,19 @@ impl<R: Persistent> Pool<R> {
     /// # Panics
     /// If the pool is read-only, or this thread already holds a guard of this pool (a write
     /// guard, or a read guard: waiting for itself would never end).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// {
+    ///     let mut root = pool.write();
+    ///     root.v.push(1);
+    /// } // commits here
+    /// assert_eq!(pool.read().v[0], 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn write(&self) -> WriteGuard<'_, R> {
         self.begin(Wait::Forever)
             .unwrap_or_else(|e| panic!("pcoll: write(): {e}"))
@@ -531,6 +713,22 @@ impl<R: Persistent> Pool<R> {
     /// [`Pool::write`] waiting at most `timeout`: `Err(Error::WouldBlock)` when another guard
     /// still holds the pool then. (The wait sleeps between tries: std's lock has no timed
     /// form; a waiting `write()` may get the lock first.)
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let w = pool.write(); // this thread holds the pool
+    /// let t = Duration::from_millis(10);
+    /// let busy = std::thread::scope(|s| s.spawn(|| pool.write_timeout(t).is_err()).join().unwrap());
+    /// assert!(busy);
+    /// drop(w);
+    /// assert!(pool.write_timeout(t).is_ok());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn write_timeout(&self, timeout: std::time::Duration) -> Result<WriteGuard<'_, R>> {
         self.begin(Wait::Until(Some(std::time::Instant::now() + timeout)))
     }
@@ -547,6 +745,22 @@ impl<R: Persistent> Pool<R> {
 
     /// Runs `f` in one transaction: commits on `Ok`, rolls back on `Err` or panic (the panic
     /// continues after the rollback). A failed commit comes back as `E::from(Error)`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let n = pool.transaction(|root| {
+    ///     root.v.push(1);
+    ///     Ok::<_, pcoll::Error>(root.v.len())
+    /// })?;
+    /// assert_eq!(n, 1);
+    /// let res: Result<(), Box<dyn std::error::Error>> =
+    ///     pool.transaction(|root| { root.v.push(2); Err("changed my mind".into()) });
+    /// assert!(res.is_err() && pool.read().v == [1]); // rolled back
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn transaction<T, E: From<Error>>(
         &self,
         f: impl FnOnce(&mut R) -> Result<T, E>,
@@ -567,6 +781,17 @@ impl<R: Persistent> Pool<R> {
     /// Walks the whole heap: every allocated block must be reachable from the root exactly
     /// once and every pointer must name an allocated block. Takes the writer lock. Works on
     /// read-only pools too (without writing the file).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let before = pool.check()?.blocks;
+    /// pool.write().v.push(1); // allocates the vector's buffer
+    /// assert_eq!(pool.check()?.blocks, before + 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn check(&self) -> Result<CheckReport> {
         let _lock = self.core.check_lock()?;
         let res = self.check_locked();
@@ -606,6 +831,16 @@ impl<R: Persistent> Pool<R> {
     /// The root type's layout as the pool stores it: JSON naming every field's type, size and
     /// offset, recursively (see [`Fingerprint::schema_of`]). `None` for a pool made before
     /// schemas were stored.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let schema = pool.schema().unwrap();
+    /// assert!(schema.contains("PVec"));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn schema(&self) -> Option<String> {
         let r = self.core.read_lock();
         self.core
@@ -614,6 +849,17 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// Counters since open: barriers, synced bytes, log bytes, commits.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let before = pool.stats().txn.commits;
+    /// pool.write().v.push(1);
+    /// assert_eq!(pool.stats().txn.commits, before + 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn stats(&self) -> PoolStats {
         let r = self.core.read_lock();
         self.core.with_state(&r, PoolStats::of)
@@ -622,12 +868,34 @@ impl<R: Persistent> Pool<R> {
     /// True when the file is on persistent memory that the file system maps with `MAP_SYNC`
     /// (DAX): `Durability::Sync` commits then flush cache lines instead of calling
     /// `fdatasync`. False on every other file system, where a `Sync` pool is written back.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// assert!(!pool.persistent_memory()); // anonymous memory is not a DAX file
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn persistent_memory(&self) -> bool {
         let r = self.core.read_lock();
         self.core.with_state(&r, |st| st.heap.io.map.is_dax())
     }
 
     /// The pool's path (`<memory>` for memory pools).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-pool-path-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let pool = Pool::<Root>::open(&path)?;
+    /// assert_eq!(pool.path(), path);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn path(&self) -> &Path {
         self.core.path()
     }
@@ -756,11 +1024,36 @@ impl<R: Persistent> DerefMut for WriteGuard<'_, R> {
 
 impl<R: Persistent> WriteGuard<'_, R> {
     /// Commits now, reporting failure (the transaction is rolled back then).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut w = pool.write();
+    /// w.v.push(1);
+    /// w.commit()?;
+    /// assert_eq!(pool.read().v[0], 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn commit(mut self) -> Result<()> {
         self.finish(true)
     }
 
     /// Rolls back every change made through this guard.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut w = pool.write();
+    /// w.v.push(1);
+    /// w.abort();
+    /// assert!(pool.read().v.is_empty());
+    /// assert_eq!(pool.stats().txn.aborts, 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn abort(mut self) {
         let _ = self.finish(false);
     }
@@ -786,6 +1079,19 @@ impl<R: Persistent> WriteGuard<'_, R> {
     }
 
     /// Counters of the pool (same as [`Pool::stats`], readable inside the transaction).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut w = pool.write();
+    /// w.v.push(1);
+    /// let inside = w.stats().txn.commits;
+    /// w.commit()?;
+    /// assert_eq!(pool.stats().txn.commits, inside + 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn stats(&self) -> PoolStats {
         PoolStats::of(self.pool.core.tx().st)
     }

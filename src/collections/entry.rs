@@ -62,12 +62,35 @@ where
     ///
     /// # Panics
     /// When the pool is full ([`Self::try_or_insert`] reports it instead).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, u32> = PHashMap::new();
+    /// map.entry("poneyland").or_insert(3);
+    /// assert_eq!(map["poneyland"], 3);
+    /// *map.entry("poneyland").or_insert(10) *= 2;
+    /// assert_eq!(map["poneyland"], 6);
+    /// ```
     pub fn or_insert(self, default: impl IntoPersistent<O::Value>) -> &'a mut O::Value {
         self.try_or_insert(default)
             .unwrap_or_else(|e| panic!("pcoll: Entry::or_insert: {e}"))
     }
 
     /// [`Self::or_insert`], reporting a full pool as an error (the map is unchanged then).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut map: PBTreeMap<PString, u32> = PBTreeMap::new();
+    /// *map.entry("poneyland").try_or_insert(3)? += 1;
+    /// assert_eq!(map["poneyland"], 4);
+    /// *map.entry("poneyland").try_or_insert(10)? *= 2;
+    /// assert_eq!(map["poneyland"], 8);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_or_insert(self, default: impl IntoPersistent<O::Value>) -> Result<&'a mut O::Value> {
         match self {
             Entry::Occupied(e) => Ok(e.into_mut()),
@@ -97,6 +120,18 @@ where
     }
 
     /// The value, inserting `f()` when absent.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, PString> = PHashMap::new();
+    /// let value = "hoho";
+    /// map.entry("poneyland").or_insert_with(|| value);
+    /// assert_eq!(map["poneyland"], "hoho");
+    /// map.entry("poneyland").or_insert_with(|| "other"); // present: `f` is not called
+    /// assert_eq!(map["poneyland"], "hoho");
+    /// ```
     pub fn or_insert_with<W, F>(self, f: F) -> &'a mut O::Value
     where
         W: IntoPersistent<O::Value>,
@@ -109,6 +144,15 @@ where
     }
 
     /// The value, inserting `f(&key)` when absent.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, u64> = PHashMap::new();
+    /// map.entry("poneyland").or_insert_with_key(|key| key.chars().count() as u64);
+    /// assert_eq!(map["poneyland"], 9);
+    /// ```
     pub fn or_insert_with_key<W, F>(self, f: F) -> &'a mut O::Value
     where
         W: IntoPersistent<O::Value>,
@@ -124,6 +168,17 @@ where
     }
 
     /// The value, inserting `V::default()` when absent.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut map: PBTreeMap<PString, PString> = PBTreeMap::new();
+    /// map.entry("poneyland").or_default();
+    /// assert_eq!(map["poneyland"], "");
+    /// map.entry("poneyland").or_default().push_str("!");
+    /// assert_eq!(map["poneyland"], "!");
+    /// ```
     pub fn or_default(self) -> &'a mut O::Value
     where
         O::Value: Default,
@@ -132,6 +187,17 @@ where
     }
 
     /// Runs `f` on the value when present.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, u32> = PHashMap::new();
+    /// map.entry("poneyland").and_modify(|e| *e += 1).or_insert(42);
+    /// assert_eq!(map["poneyland"], 42);
+    /// map.entry("poneyland").and_modify(|e| *e += 1).or_insert(42);
+    /// assert_eq!(map["poneyland"], 43);
+    /// ```
     pub fn and_modify<F: FnOnce(&mut O::Value)>(self, f: F) -> Self {
         match self {
             Entry::Occupied(mut e) => {
@@ -143,6 +209,16 @@ where
     }
 
     /// The key (the stored one when present, else the one given to `entry`).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, u32> = PHashMap::new();
+    /// assert_eq!(map.entry("poneyland").key(), "poneyland"); // vacant: the key given
+    /// map.insert("poneyland", 1);
+    /// assert_eq!(map.entry("poneyland").key(), "poneyland"); // occupied: the stored key
+    /// ```
     pub fn key(&self) -> &Vc::Probe {
         match self {
             Entry::Occupied(e) => e.key().borrow(),

@@ -83,6 +83,15 @@ type Table<'a, K, V> = RawTable<'a, (K, V)>;
 
 impl<K: Persistent, V: Persistent> PHashMap<K, V> {
     /// An empty map with a fresh random seed; it allocates on the first insert.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.capacity(), 0); // allocates on the first insert
+    /// ```
     pub fn new() -> Self {
         Self::with_hasher(PRandomState::new())
     }
@@ -91,6 +100,15 @@ impl<K: Persistent, V: Persistent> PHashMap<K, V> {
     ///
     /// # Panics
     /// When the memory is full.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::with_capacity(10);
+    /// assert!(map.capacity() >= 10);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn with_capacity(n: usize) -> Self
     where
         K: Hash,
@@ -107,6 +125,16 @@ impl<K: Persistent, V: Persistent, S: Persistent + Default> Default for PHashMap
 
 impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// An empty map hashing with `hash_builder` (stored in the map).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PRandomState};
+    ///
+    /// let s = PRandomState::with_seeds(1, 2, 3, 4);
+    /// let mut map = PHashMap::with_hasher(s);
+    /// map.insert(1u64, 2u64);
+    /// assert_eq!(map[&1], 2);
+    /// ```
     pub const fn with_hasher(hash_builder: S) -> Self {
         PHashMap {
             raw: 0,
@@ -122,6 +150,16 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     ///
     /// # Panics
     /// When the memory is full.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PRandomState};
+    ///
+    /// let s = PRandomState::with_seeds(1, 2, 3, 4);
+    /// let mut map = PHashMap::with_capacity_and_hasher(10, s);
+    /// map.insert(1u64, 2u64);
+    /// assert!(map.capacity() >= 10);
+    /// ```
     pub fn with_capacity_and_hasher(n: usize, hash_builder: S) -> Self
     where
         K: Hash,
@@ -133,23 +171,60 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// The map's hasher.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PRandomState};
+    ///
+    /// let seed = PRandomState::with_seeds(1, 2, 3, 4);
+    /// let map: PHashMap<u64, u64, _> = PHashMap::with_hasher(seed);
+    /// assert_eq!(*map.hasher(), seed);
+    /// ```
     pub fn hasher(&self) -> &S {
         &self.hash_builder
     }
 
     /// Number of entries.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut a: PHashMap<u64, u64> = PHashMap::new();
+    /// assert_eq!(a.len(), 0);
+    /// a.insert(1, 10);
+    /// assert_eq!(a.len(), 1);
+    /// ```
     #[inline]
     pub fn len(&self) -> usize {
         self.items as usize
     }
 
     /// True when the map has no entries.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut a: PHashMap<u64, u64> = PHashMap::new();
+    /// assert!(a.is_empty());
+    /// a.insert(1, 10);
+    /// assert!(!a.is_empty());
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.items == 0
     }
 
     /// Entries the table holds without growing.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::with_capacity(100);
+    /// assert!(map.capacity() >= 100);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.len() + self.growth_left as usize
     }
@@ -342,6 +417,16 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// An iterator over the entries.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::from([(1, 10), (2, 20), (3, 30)]);
+    /// let mut v: Vec<(u64, u64)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+    /// v.sort(); // arbitrary order
+    /// assert_eq!(v, [(1, 10), (2, 20), (3, 30)]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, K, V> {
         let table = self.view();
         Iter {
@@ -352,17 +437,48 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// An iterator over the keys.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::from([(1, 10), (2, 20), (3, 30)]);
+    /// let mut keys: Vec<u64> = map.keys().copied().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2, 3]);
+    /// ```
     pub fn keys(&self) -> Keys<'_, K, V> {
         Keys { inner: self.iter() }
     }
 
     /// An iterator over the values.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::from([(1, 10), (2, 20), (3, 30)]);
+    /// let mut values: Vec<u64> = map.values().copied().collect();
+    /// values.sort();
+    /// assert_eq!(values, [10, 20, 30]);
+    /// ```
     pub fn values(&self) -> Values<'_, K, V> {
         Values { inner: self.iter() }
     }
 
     /// An iterator over the entries with mutable values; each value is logged as it is
     /// handed out.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 1), (2, 2), (3, 3)]);
+    /// for (_, val) in map.iter_mut() {
+    ///     *val *= 2;
+    /// }
+    /// assert_eq!((map[&1], map[&2], map[&3]), (2, 4, 6));
+    /// ```
     pub fn iter_mut(&mut self) -> IterMut<'_, K, V, S> {
         let (buckets, left) = (self.buckets(), self.iter_len());
         let bits = self.view().map(|t| t.full_in_group(0));
@@ -377,6 +493,17 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// An iterator over mutable values (each logged as it is handed out).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 1), (2, 2), (3, 3)]);
+    /// for val in map.values_mut() {
+    ///     *val += 10;
+    /// }
+    /// assert_eq!((map[&1], map[&2], map[&3]), (11, 12, 13));
+    /// ```
     pub fn values_mut(&mut self) -> ValuesMut<'_, K, V, S> {
         ValuesMut {
             inner: self.iter_mut(),
@@ -384,6 +511,16 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// Removes every entry, dropping them, and releases the table.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut a: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// a.clear();
+    /// assert!(a.is_empty());
+    /// assert_eq!(a.capacity(), 0); // the table is released (std keeps it)
+    /// ```
     pub fn clear(&mut self) {
         if self.raw == 0 {
             return;
@@ -404,6 +541,17 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// Moves every entry out (eagerly) and releases the table.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut a: PHashMap<u64, u64> = PHashMap::from([(1, 10), (2, 20)]);
+    /// let mut v: Vec<(u64, u64)> = a.drain().collect();
+    /// v.sort();
+    /// assert_eq!(v, [(1, 10), (2, 20)]);
+    /// assert!(a.is_empty());
+    /// ```
     pub fn drain(&mut self) -> std::vec::IntoIter<(K, V)> {
         let mut out = Vec::with_capacity(self.iter_len());
         if self.raw == 0 {
@@ -432,6 +580,16 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
 
     /// Keeps the entries for which `f` returns true. Each value is logged before `f` sees
     /// it mutably.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = (0..8).map(|x| (x, x * 10)).collect();
+    /// map.retain(|&k, _| k % 2 == 0);
+    /// assert_eq!(map.len(), 4);
+    /// assert!(map.contains_key(&2) && !map.contains_key(&3));
+    /// ```
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let mut at = 0;
         while let Some(kv) = self.take_next_where(&mut at, &mut |k, v| !f(k, v)) {
@@ -468,6 +626,18 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// Shrinks the table to the smallest that holds the entries (releases it when empty).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::with_capacity(100);
+    /// map.insert(1, 2);
+    /// map.insert(3, 4);
+    /// assert!(map.capacity() >= 100);
+    /// map.shrink_to_fit();
+    /// assert!(map.capacity() >= 2 && map.capacity() < 100);
+    /// ```
     pub fn shrink_to_fit(&mut self)
     where
         K: Hash,
@@ -477,6 +647,18 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// Shrinks the table to hold at least `max(len, min)` entries.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::with_capacity(100);
+    /// map.insert(1, 2);
+    /// map.insert(3, 4);
+    /// assert!(map.capacity() >= 100);
+    /// map.shrink_to(10);
+    /// assert!(map.capacity() >= 10 && map.capacity() < 100);
+    /// ```
     pub fn shrink_to(&mut self, min: usize)
     where
         K: Hash,
@@ -647,12 +829,31 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     ///
     /// # Panics
     /// When the pool is full (see [`try_reserve`](Self::try_reserve)).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// map.reserve(10);
+    /// assert!(map.capacity() >= 10);
+    /// ```
     pub fn reserve(&mut self, additional: usize) {
         self.try_reserve(additional)
             .unwrap_or_else(|e| panic!("pcoll: PHashMap::reserve: {e}"));
     }
 
     /// Reserves room for `additional` more entries, or returns `Error::OutOfSpace`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// map.try_reserve(10)?;
+    /// assert!(map.capacity() >= 10);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
         if additional as u64 <= self.growth_left {
             return Ok(());
@@ -665,6 +866,18 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     ///
     /// # Panics
     /// When the pool is full (see [`try_insert`](Self::try_insert)).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<u64, PString> = PHashMap::new();
+    /// assert_eq!(map.insert(37, "a"), None);
+    /// assert!(!map.is_empty());
+    /// map.insert(37, "b");
+    /// assert_eq!(map.insert(37, "c").unwrap(), "b");
+    /// assert_eq!(map[&37], "c");
+    /// ```
     pub fn insert<I, W>(&mut self, k: I, v: W) -> Option<V>
     where
         I: IntoPersistent<K>,
@@ -678,6 +891,17 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
 
     /// [`insert`](Self::insert), returning `Error::OutOfSpace` when the pool is full (the
     /// map is then unchanged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<u64, PString> = PHashMap::new();
+    /// assert_eq!(map.try_insert(37, "a")?, None);
+    /// assert_eq!(map.try_insert(37, "b")?.unwrap(), "a");
+    /// assert_eq!(map[&37], "b");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_insert<I, W>(&mut self, k: I, v: W) -> Result<Option<V>>
     where
         I: IntoPersistent<K>,
@@ -704,6 +928,16 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     }
 
     /// The value of `k`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, u64> = PHashMap::new();
+    /// map.insert("a", 1);
+    /// assert_eq!(map.get("a"), Some(&1)); // looked up by &str
+    /// assert_eq!(map.get("b"), None);
+    /// ```
     #[inline]
     pub fn get<Q>(&self, k: &Q) -> Option<&V>
     where
@@ -714,6 +948,17 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     }
 
     /// The stored key and the value of `k`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, u64> = PHashMap::new();
+    /// map.insert("a", 1);
+    /// let (k, v) = map.get_key_value("a").unwrap();
+    /// assert_eq!((k.as_str(), *v), ("a", 1));
+    /// assert!(map.get_key_value("b").is_none());
+    /// ```
     pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
@@ -726,6 +971,16 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     }
 
     /// True when the map holds `k`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// map.insert(1, 10);
+    /// assert!(map.contains_key(&1));
+    /// assert!(!map.contains_key(&2));
+    /// ```
     pub fn contains_key<Q>(&self, k: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -735,6 +990,18 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     }
 
     /// The value of `k`, mutably (only it is logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// map.insert(1, 10);
+    /// if let Some(x) = map.get_mut(&1) {
+    ///     *x = 20;
+    /// }
+    /// assert_eq!(map[&1], 20);
+    /// ```
     pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
@@ -777,6 +1044,16 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     }
 
     /// Removes `k`; returns its value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// map.insert(1, 10);
+    /// assert_eq!(map.remove(&1), Some(10));
+    /// assert_eq!(map.remove(&1), None);
+    /// ```
     pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -786,6 +1063,17 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     }
 
     /// Removes `k`; returns the stored key and its value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut map: PHashMap<PString, u64> = PHashMap::new();
+    /// map.insert("a", 1);
+    /// let (k, v) = map.remove_entry("a").unwrap();
+    /// assert_eq!((k.as_str(), v), ("a", 1));
+    /// assert_eq!(map.remove_entry("a"), None);
+    /// ```
     pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
     where
         K: Borrow<Q>,

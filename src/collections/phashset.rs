@@ -36,6 +36,15 @@ pub struct PHashSet<T: Persistent, S: Persistent = PRandomState> {
 
 impl<T: Persistent> PHashSet<T> {
     /// An empty set with a fresh random seed.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// assert!(set.is_empty());
+    /// assert!(set.insert(1));
+    /// ```
     pub fn new() -> Self {
         PHashSet {
             map: PHashMap::new(),
@@ -43,6 +52,15 @@ impl<T: Persistent> PHashSet<T> {
     }
 
     /// An empty set with room for `n` values (in process memory until stored).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let set: PHashSet<u64> = PHashSet::with_capacity(10);
+    /// assert!(set.capacity() >= 10);
+    /// assert!(set.is_empty());
+    /// ```
     pub fn with_capacity(n: usize) -> Self
     where
         T: Hash,
@@ -63,6 +81,15 @@ impl<T: Persistent, S: Persistent + Default> Default for PHashSet<T, S> {
 
 impl<T: Persistent, S: Persistent> PHashSet<T, S> {
     /// An empty set hashing with `hasher`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashSet, PRandomState};
+    ///
+    /// let mut set = PHashSet::with_hasher(PRandomState::with_seeds(1, 2, 3, 4));
+    /// set.insert(2u64);
+    /// assert!(set.contains(&2));
+    /// ```
     pub const fn with_hasher(hasher: S) -> Self {
         PHashSet {
             map: PHashMap::with_hasher(hasher),
@@ -70,26 +97,74 @@ impl<T: Persistent, S: Persistent> PHashSet<T, S> {
     }
 
     /// The set's hasher.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashSet, PRandomState};
+    ///
+    /// let seed = PRandomState::with_seeds(1, 2, 3, 4);
+    /// let set: PHashSet<u64, _> = PHashSet::with_hasher(seed);
+    /// assert_eq!(*set.hasher(), seed);
+    /// ```
     pub fn hasher(&self) -> &S {
         self.map.hasher()
     }
 
     /// Number of values.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut v: PHashSet<u64> = PHashSet::new();
+    /// assert_eq!(v.len(), 0);
+    /// v.insert(1);
+    /// v.insert(1);
+    /// assert_eq!(v.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
     /// True when the set is empty.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut v: PHashSet<u64> = PHashSet::new();
+    /// assert!(v.is_empty());
+    /// v.insert(1);
+    /// assert!(!v.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
     /// Values the table holds without growing.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let set: PHashSet<u64> = PHashSet::with_capacity(100);
+    /// assert!(set.capacity() >= 100);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.map.capacity()
     }
 
     /// An iterator over the values.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let set: PHashSet<u64> = PHashSet::from([3, 1, 2]);
+    /// let mut v: Vec<u64> = set.iter().copied().collect(); // in arbitrary order
+    /// v.sort();
+    /// assert_eq!(v, [1, 2, 3]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter {
             inner: self.map.keys(),
@@ -97,6 +172,16 @@ impl<T: Persistent, S: Persistent> PHashSet<T, S> {
     }
 
     /// Removes every value and releases the table.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut v: PHashSet<u64> = PHashSet::from([1, 2]);
+    /// v.clear();
+    /// assert!(v.is_empty());
+    /// assert_eq!(v.capacity(), 0); // the table is released (std keeps it)
+    /// ```
     pub fn clear(&mut self) {
         self.map.clear()
     }
@@ -112,11 +197,31 @@ impl<T: Persistent, S: Persistent> PHashSet<T, S> {
     }
 
     /// Moves every value out (eagerly) and releases the table.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// let mut drained: Vec<u64> = set.drain().collect();
+    /// drained.sort();
+    /// assert_eq!(drained, [1, 2, 3]);
+    /// assert!(set.is_empty());
+    /// ```
     pub fn drain(&mut self) -> impl Iterator<Item = T> + use<T, S> {
         self.map.drain().map(|(k, ())| k)
     }
 
     /// Keeps the values for which `f` returns true.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::from([1, 2, 3, 4, 5, 6]);
+    /// set.retain(|&k| k % 2 == 0);
+    /// assert_eq!(set, PHashSet::from([2, 4, 6]));
+    /// ```
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         self.map.retain(|k, ()| f(k))
     }
@@ -127,6 +232,16 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     ///
     /// # Panics
     /// When the pool is full (see [`try_insert`](Self::try_insert)).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// assert!(set.insert(2));
+    /// assert!(!set.insert(2));
+    /// assert_eq!(set.len(), 1);
+    /// ```
     pub fn insert<I>(&mut self, value: I) -> bool
     where
         I: IntoPersistent<T>,
@@ -138,6 +253,17 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// [`insert`](Self::insert), returning `Error::OutOfSpace` when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// assert!(set.try_insert(2)?);
+    /// assert!(!set.try_insert(2)?);
+    /// assert_eq!(set.len(), 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_insert<I>(&mut self, value: I) -> Result<bool>
     where
         I: IntoPersistent<T>,
@@ -148,6 +274,16 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// True when the set holds `value`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashSet, PString};
+    ///
+    /// let mut set: PHashSet<PString> = PHashSet::new();
+    /// set.insert("rust");
+    /// assert!(set.contains("rust")); // found by &str
+    /// assert!(!set.contains("go"));
+    /// ```
     pub fn contains<Q>(&self, value: &Q) -> bool
     where
         T: Borrow<Q>,
@@ -157,6 +293,15 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// The stored value equal to `value`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let set: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// assert_eq!(set.get(&2), Some(&2));
+    /// assert_eq!(set.get(&4), None);
+    /// ```
     pub fn get<Q>(&self, value: &Q) -> Option<&T>
     where
         T: Borrow<Q>,
@@ -166,6 +311,16 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// Removes `value`; returns whether it was present.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// set.insert(2);
+    /// assert!(set.remove(&2));
+    /// assert!(!set.remove(&2));
+    /// ```
     pub fn remove<Q>(&mut self, value: &Q) -> bool
     where
         T: Borrow<Q>,
@@ -175,6 +330,15 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// Removes and returns the stored value equal to `value`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// assert_eq!(set.take(&2), Some(2));
+    /// assert_eq!(set.take(&2), None);
+    /// ```
     pub fn take<Q>(&mut self, value: &Q) -> Option<T>
     where
         T: Borrow<Q>,
@@ -184,27 +348,80 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// Reserves room for `additional` more values.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// set.reserve(10);
+    /// assert!(set.capacity() >= 10);
+    /// ```
     pub fn reserve(&mut self, additional: usize) {
         self.map.reserve(additional)
     }
 
     /// Reserves room, or returns `Error::OutOfSpace`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// set.try_reserve(10)?;
+    /// assert!(set.capacity() >= 10);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
         self.map.try_reserve(additional)
     }
 
     /// Shrinks the table to the smallest that holds the values.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let mut set: PHashSet<u64> = PHashSet::with_capacity(100);
+    /// set.insert(1);
+    /// set.insert(2);
+    /// assert!(set.capacity() >= 100);
+    /// set.shrink_to_fit();
+    /// assert!(set.capacity() >= 2 && set.capacity() < 100);
+    /// ```
     pub fn shrink_to_fit(&mut self) {
         self.map.shrink_to_fit()
     }
 
     /// Values in `self` or `other`, each once.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let a: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// let b: PHashSet<u64> = PHashSet::from([4, 2, 3, 4]);
+    /// let mut union: Vec<u64> = a.union(&b).copied().collect();
+    /// union.sort();
+    /// assert_eq!(union, [1, 2, 3, 4]);
+    /// ```
     pub fn union<'a>(&'a self, other: &'a PHashSet<T, S>) -> impl Iterator<Item = &'a T> {
         self.iter()
             .chain(other.iter().filter(move |x| !self.contains(*x)))
     }
 
     /// Values in both sets.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let a: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// let b: PHashSet<u64> = PHashSet::from([4, 2, 3, 4]);
+    /// let mut both: Vec<u64> = a.intersection(&b).copied().collect();
+    /// both.sort();
+    /// assert_eq!(both, [2, 3]);
+    /// ```
     pub fn intersection<'a>(&'a self, other: &'a PHashSet<T, S>) -> impl Iterator<Item = &'a T> {
         let (small, big) = if self.len() <= other.len() {
             (self, other)
@@ -215,11 +432,34 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// Values in `self` but not in `other`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let a: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// let b: PHashSet<u64> = PHashSet::from([4, 2, 3, 4]);
+    /// let diff: Vec<u64> = a.difference(&b).copied().collect();
+    /// assert_eq!(diff, [1]);
+    /// let diff: Vec<u64> = b.difference(&a).copied().collect();
+    /// assert_eq!(diff, [4]);
+    /// ```
     pub fn difference<'a>(&'a self, other: &'a PHashSet<T, S>) -> impl Iterator<Item = &'a T> {
         self.iter().filter(move |x| !other.contains(*x))
     }
 
     /// Values in exactly one of the sets.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let a: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// let b: PHashSet<u64> = PHashSet::from([4, 2, 3, 4]);
+    /// let mut diff: Vec<u64> = a.symmetric_difference(&b).copied().collect();
+    /// diff.sort();
+    /// assert_eq!(diff, [1, 4]);
+    /// ```
     pub fn symmetric_difference<'a>(
         &'a self,
         other: &'a PHashSet<T, S>,
@@ -228,16 +468,55 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     }
 
     /// True when every value of `self` is in `other`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let sup: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// assert!(set.is_subset(&sup));
+    /// set.insert(2);
+    /// assert!(set.is_subset(&sup));
+    /// set.insert(4);
+    /// assert!(!set.is_subset(&sup));
+    /// ```
     pub fn is_subset(&self, other: &PHashSet<T, S>) -> bool {
         self.len() <= other.len() && self.iter().all(|x| other.contains(x))
     }
 
     /// True when every value of `other` is in `self`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let sub: PHashSet<u64> = PHashSet::from([1, 2]);
+    /// let mut set: PHashSet<u64> = PHashSet::new();
+    /// assert!(!set.is_superset(&sub));
+    /// set.insert(1);
+    /// assert!(!set.is_superset(&sub));
+    /// set.insert(2);
+    /// assert!(set.is_superset(&sub));
+    /// ```
     pub fn is_superset(&self, other: &PHashSet<T, S>) -> bool {
         other.is_subset(self)
     }
 
     /// True when the sets share no value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let a: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// let mut b: PHashSet<u64> = PHashSet::new();
+    /// assert!(a.is_disjoint(&b));
+    /// b.insert(4);
+    /// assert!(a.is_disjoint(&b));
+    /// b.insert(1);
+    /// assert!(!a.is_disjoint(&b));
+    /// ```
     pub fn is_disjoint(&self, other: &PHashSet<T, S>) -> bool {
         self.intersection(other).next().is_none()
     }

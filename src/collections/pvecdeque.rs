@@ -53,6 +53,15 @@ impl<T: Persistent> Default for PVecDeque<T> {
 
 impl<T: Persistent> PVecDeque<T> {
     /// An empty queue; it allocates on the first push.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let deque: PVecDeque<u32> = PVecDeque::new();
+    /// assert!(deque.is_empty());
+    /// assert_eq!(deque.capacity(), 0);
+    /// ```
     pub const fn new() -> Self {
         PVecDeque {
             front: PVec::new(),
@@ -61,6 +70,15 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// An empty queue with room for `n` elements at its back.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let deque: PVecDeque<u32> = PVecDeque::with_capacity(10);
+    /// assert!(deque.capacity() >= 10);
+    /// assert!(deque.is_empty());
+    /// ```
     pub fn with_capacity(n: usize) -> Self {
         PVecDeque {
             front: PVec::new(),
@@ -69,41 +87,122 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// Elements in the queue.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut deque: PVecDeque<u32> = PVecDeque::new();
+    /// assert_eq!(deque.len(), 0);
+    /// deque.push_back(1);
+    /// deque.push_front(0);
+    /// assert_eq!(deque.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.front.len() + self.back.len()
     }
 
     /// True when the queue is empty.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut deque: PVecDeque<u32> = PVecDeque::new();
+    /// assert!(deque.is_empty());
+    /// deque.push_front(1);
+    /// assert!(!deque.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Elements the queue holds without reallocating, at its two ends together.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let buf: PVecDeque<i32> = PVecDeque::with_capacity(10);
+    /// assert!(buf.capacity() >= 10);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.front.capacity() + self.back.capacity()
     }
 
     /// Room for `additional` more elements at the back.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<i32> = [1].into();
+    /// buf.reserve(10);
+    /// assert!(buf.capacity() >= 11);
+    /// ```
     pub fn reserve(&mut self, additional: usize) {
         self.back.reserve(additional);
     }
 
     /// Like [`Self::reserve`], reporting a full pool as an error.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<i32> = [1].into();
+    /// buf.try_reserve(10)?;
+    /// assert!(buf.capacity() >= 11);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
         self.back.try_reserve(additional)
     }
 
     /// Appends `value` at the back.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = PVecDeque::new();
+    /// buf.push_back(1);
+    /// buf.push_back(3);
+    /// assert_eq!(3, *buf.back().unwrap());
+    /// ```
     pub fn push_back(&mut self, value: T) {
         self.back.push(value);
     }
 
     /// Prepends `value` at the front.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut d: PVecDeque<u32> = PVecDeque::new();
+    /// d.push_front(1);
+    /// d.push_front(2);
+    /// assert_eq!(d.front(), Some(&2));
+    /// assert_eq!(d.back(), Some(&1));
+    /// ```
     pub fn push_front(&mut self, value: T) {
         self.front.push(value);
     }
 
     /// Removes and returns the last element.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = PVecDeque::new();
+    /// assert_eq!(buf.pop_back(), None);
+    /// buf.push_front(1); // popping from the back reaches front-pushed elements too
+    /// buf.push_back(3);
+    /// assert_eq!(buf.pop_back(), Some(3));
+    /// assert_eq!(buf.pop_back(), Some(1));
+    /// ```
     pub fn pop_back(&mut self) -> Option<T> {
         if self.back.is_empty() {
             self.rebalance(false);
@@ -112,6 +211,18 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// Removes and returns the first element.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut d: PVecDeque<u32> = PVecDeque::new();
+    /// d.push_back(1);
+    /// d.push_back(2);
+    /// assert_eq!(d.pop_front(), Some(1));
+    /// assert_eq!(d.pop_front(), Some(2));
+    /// assert_eq!(d.pop_front(), None);
+    /// ```
     pub fn pop_front(&mut self) -> Option<T> {
         if self.front.is_empty() {
             self.rebalance(true);
@@ -139,21 +250,67 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// The first element.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut d: PVecDeque<u32> = PVecDeque::new();
+    /// assert_eq!(d.front(), None);
+    /// d.push_back(1);
+    /// d.push_back(2);
+    /// assert_eq!(d.front(), Some(&1));
+    /// ```
     pub fn front(&self) -> Option<&T> {
         self.get(0)
     }
 
     /// The last element.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut d: PVecDeque<u32> = PVecDeque::new();
+    /// assert_eq!(d.back(), None);
+    /// d.push_front(2);
+    /// d.push_front(1);
+    /// assert_eq!(d.back(), Some(&2));
+    /// ```
     pub fn back(&self) -> Option<&T> {
         self.len().checked_sub(1).and_then(|i| self.get(i))
     }
 
     /// The first element, mutably (logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut d: PVecDeque<u32> = PVecDeque::new();
+    /// assert_eq!(d.front_mut(), None);
+    /// d.push_back(1);
+    /// d.push_back(2);
+    /// if let Some(x) = d.front_mut() { *x = 9; }
+    /// assert_eq!(d.front(), Some(&9));
+    /// ```
     pub fn front_mut(&mut self) -> Option<&mut T> {
         self.get_mut(0)
     }
 
     /// The last element, mutably (logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut d: PVecDeque<u32> = PVecDeque::new();
+    /// assert_eq!(d.back_mut(), None);
+    /// d.push_front(2);
+    /// d.push_front(1);
+    /// if let Some(x) = d.back_mut() { *x = 9; }
+    /// assert_eq!(d.back(), Some(&9));
+    /// ```
     pub fn back_mut(&mut self) -> Option<&mut T> {
         let i = self.len().checked_sub(1)?;
         self.get_mut(i)
@@ -172,6 +329,17 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// Element `i` from the front.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [4, 5].into();
+    /// buf.push_front(3);
+    /// assert_eq!(buf.get(0), Some(&3));
+    /// assert_eq!(buf.get(1), Some(&4));
+    /// assert_eq!(buf.get(3), None);
+    /// ```
     pub fn get(&self, i: usize) -> Option<&T> {
         match self.locate(i)? {
             (true, j) => self.front.get(j),
@@ -180,6 +348,16 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// Element `i` from the front, mutably (logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [3, 4, 5].into();
+    /// if let Some(elem) = buf.get_mut(1) { *elem = 7; }
+    /// assert_eq!(buf, PVecDeque::from([3, 7, 5]));
+    /// assert_eq!(buf.get_mut(3), None);
+    /// ```
     pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         match self.locate(i)? {
             (true, j) => self.front.get_mut(j),
@@ -191,6 +369,15 @@ impl<T: Persistent> PVecDeque<T> {
     ///
     /// # Panics
     /// If either is out of bounds.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [3, 4, 5].into();
+    /// buf.swap(0, 2);
+    /// assert_eq!(buf, PVecDeque::from([5, 4, 3]));
+    /// ```
     pub fn swap(&mut self, i: usize, j: usize) {
         let len = self.len();
         assert!(i < len && j < len, "PVecDeque::swap: index out of bounds");
@@ -198,6 +385,17 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// The elements from front to back.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [5, 3].into();
+    /// buf.push_front(4);
+    /// let v: Vec<&u32> = buf.iter().collect();
+    /// assert_eq!(v, [&4, &5, &3]);
+    /// assert_eq!(buf.iter().rev().collect::<Vec<_>>(), [&3, &5, &4]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter {
             front: self.front.iter().rev(),
@@ -206,6 +404,18 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// The elements from front to back, mutably (each logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [5, 3].into();
+    /// buf.push_front(4);
+    /// for num in buf.iter_mut() {
+    ///     *num -= 2;
+    /// }
+    /// assert_eq!(buf, PVecDeque::from([2, 3, 1]));
+    /// ```
     pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> + ExactSizeIterator {
         self.front
             .iter_mut()
@@ -217,12 +427,33 @@ impl<T: Persistent> PVecDeque<T> {
     ///
     /// # Panics
     /// If the range is out of bounds, as `VecDeque::range`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let deque: PVecDeque<u32> = [1, 2, 3].into();
+    /// let range: Vec<&u32> = deque.range(2..).collect();
+    /// assert_eq!(range, [&3]);
+    /// let range: Vec<&u32> = deque.range(..).collect();
+    /// assert_eq!(range, [&1, &2, &3]);
+    /// ```
     pub fn range<R: RangeBounds<usize>>(&self, range: R) -> impl DoubleEndedIterator<Item = &T> {
         let (start, end) = bounds(range, self.len());
         self.iter().skip(start).take(end - start)
     }
 
     /// Moves every element into one run and returns it, front to back.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [2, 1].into();
+    /// buf.push_front(3);
+    /// buf.make_contiguous().sort();
+    /// assert_eq!(buf.make_contiguous(), &[1, 2, 3]);
+    /// ```
     pub fn make_contiguous(&mut self) -> &mut [T] {
         if !self.front.is_empty() {
             let mut f: Vec<T> = self.front.drain(..).collect();
@@ -238,6 +469,15 @@ impl<T: Persistent> PVecDeque<T> {
     ///
     /// # Panics
     /// If `n > len`, as `VecDeque::rotate_left`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = (0..10).collect();
+    /// buf.rotate_left(3);
+    /// assert_eq!(buf, PVecDeque::from([3, 4, 5, 6, 7, 8, 9, 0, 1, 2]));
+    /// ```
     pub fn rotate_left(&mut self, n: usize) {
         assert!(n <= self.len(), "PVecDeque::rotate_left: n > len");
         self.make_contiguous().rotate_left(n);
@@ -247,6 +487,15 @@ impl<T: Persistent> PVecDeque<T> {
     ///
     /// # Panics
     /// If `n > len`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = (0..10).collect();
+    /// buf.rotate_right(3);
+    /// assert_eq!(buf, PVecDeque::from([7, 8, 9, 0, 1, 2, 3, 4, 5, 6]));
+    /// ```
     pub fn rotate_right(&mut self, n: usize) {
         assert!(n <= self.len(), "PVecDeque::rotate_right: n > len");
         self.make_contiguous().rotate_right(n);
@@ -256,6 +505,15 @@ impl<T: Persistent> PVecDeque<T> {
     ///
     /// # Panics
     /// If `i > len`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut d: PVecDeque<char> = ['a', 'b', 'c'].into();
+    /// d.insert(1, 'd');
+    /// assert_eq!(d, PVecDeque::from(['a', 'd', 'b', 'c']));
+    /// ```
     pub fn insert(&mut self, i: usize, value: T) {
         assert!(i <= self.len(), "PVecDeque::insert: index out of bounds");
         self.make_contiguous();
@@ -263,6 +521,16 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// Removes and returns element `i` (O(n)), `None` when out of bounds.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [1, 2, 3].into();
+    /// assert_eq!(buf.remove(1), Some(2));
+    /// assert_eq!(buf, PVecDeque::from([1, 3]));
+    /// assert_eq!(buf.remove(5), None);
+    /// ```
     pub fn remove(&mut self, i: usize) -> Option<T> {
         if i >= self.len() {
             return None;
@@ -272,6 +540,16 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// Keeps the first `n` elements.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [10, 15].into();
+    /// buf.push_front(5);
+    /// buf.truncate(1);
+    /// assert_eq!(buf, PVecDeque::from([5]));
+    /// ```
     pub fn truncate(&mut self, n: usize) {
         if n <= self.front.len() {
             let drop_from_front = self.front.len() - n;
@@ -284,18 +562,47 @@ impl<T: Persistent> PVecDeque<T> {
     }
 
     /// Removes every element.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut deque: PVecDeque<u32> = [1, 2].into();
+    /// deque.clear();
+    /// assert!(deque.is_empty());
+    /// ```
     pub fn clear(&mut self) {
         self.front.clear();
         self.back.clear();
     }
 
     /// Keeps the elements for which `f` is true, in order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = (1..5).collect();
+    /// buf.retain(|&x| x % 2 == 0);
+    /// assert_eq!(buf, PVecDeque::from([2, 4]));
+    /// ```
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         self.make_contiguous();
         self.back.retain(|x| f(x));
     }
 
     /// True when an element equals `x`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut deque: PVecDeque<u32> = PVecDeque::new();
+    /// deque.push_back(0);
+    /// deque.push_front(1);
+    /// assert!(deque.contains(&1));
+    /// assert!(!deque.contains(&10));
+    /// ```
     pub fn contains(&self, x: &T) -> bool
     where
         T: PartialEq,

@@ -91,6 +91,16 @@ impl<K: Persistent, V: Persistent> Default for PBTreeMap<K, V> {
 
 impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// An empty map; it allocates on the first insert.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// assert!(map.is_empty());
+    /// map.insert(1, 10);
+    /// assert_eq!(map.len(), 1);
+    /// ```
     pub const fn new() -> Self {
         PBTreeMap {
             root: 0,
@@ -101,12 +111,32 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// Number of entries.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut a: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// assert_eq!(a.len(), 0);
+    /// a.insert(1, 10);
+    /// assert_eq!(a.len(), 1);
+    /// ```
     #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// True when the map has no entries.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut a: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// assert!(a.is_empty());
+    /// a.insert(1, 10);
+    /// assert!(!a.is_empty());
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -184,6 +214,17 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// Removes and returns the first pair.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(2, 20), (1, 10)]);
+    /// assert_eq!(map.pop_first(), Some((1, 10)));
+    /// assert_eq!(map.pop_first(), Some((2, 20)));
+    /// assert_eq!(map.pop_first(), None);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn pop_first(&mut self) -> Option<(K, V)> {
         if self.len == 0 {
             return None;
@@ -199,6 +240,17 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// Removes and returns the last pair.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10), (2, 20)]);
+    /// assert_eq!(map.pop_last(), Some((2, 20)));
+    /// assert_eq!(map.pop_last(), Some((1, 10)));
+    /// assert_eq!(map.pop_last(), None);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn pop_last(&mut self) -> Option<(K, V)> {
         if self.len == 0 {
             return None;
@@ -214,16 +266,48 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// The first pair.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// assert_eq!(map.first_key_value(), None);
+    /// map.insert(2, 20);
+    /// map.insert(1, 10);
+    /// assert_eq!(map.first_key_value(), Some((&1, &10)));
+    /// ```
     pub fn first_key_value(&self) -> Option<(&K, &V)> {
         self.iter().next()
     }
 
     /// The last pair.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// assert_eq!(map.last_key_value(), None);
+    /// map.insert(1, 10);
+    /// map.insert(2, 20);
+    /// assert_eq!(map.last_key_value(), Some((&2, &20)));
+    /// ```
     pub fn last_key_value(&self) -> Option<(&K, &V)> {
         self.iter().next_back()
     }
 
     /// Removes every entry, dropping them, and frees every node.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut a: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10), (2, 20)]);
+    /// a.clear();
+    /// assert!(a.is_empty());
+    /// assert_eq!(a.first_key_value(), None);
+    /// ```
     pub fn clear(&mut self) {
         if self.root == 0 {
             return;
@@ -265,6 +349,17 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// An iterator over the entries, in key order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let map: PBTreeMap<u64, u64> = PBTreeMap::from([(3, 30), (2, 20), (1, 10)]);
+    /// let v: Vec<(u64, u64)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+    /// assert_eq!(v, [(1, 10), (2, 20), (3, 30)]); // in key order
+    /// let (first_key, first_value) = map.iter().next().unwrap();
+    /// assert_eq!((*first_key, *first_value), (1, 10));
+    /// ```
     pub fn iter(&self) -> Iter<'_, K, V> {
         let view = self.view();
         let left = self.iter_len(view.as_ref().map(|v| v.0));
@@ -280,16 +375,45 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// An iterator over the keys, in order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let map: PBTreeMap<u64, u64> = PBTreeMap::from([(2, 20), (1, 10)]);
+    /// let keys: Vec<u64> = map.keys().cloned().collect();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
     pub fn keys(&self) -> Keys<'_, K, V> {
         Keys { inner: self.iter() }
     }
 
     /// An iterator over the values, in key order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let map: PBTreeMap<u64, u64> = PBTreeMap::from([(2, 20), (1, 10)]);
+    /// let values: Vec<u64> = map.values().cloned().collect();
+    /// assert_eq!(values, [10, 20]);
+    /// ```
     pub fn values(&self) -> Values<'_, K, V> {
         Values { inner: self.iter() }
     }
 
     /// An iterator over the entries with mutable values, each logged as it is handed out.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 1), (2, 2), (3, 3)]);
+    /// for (key, value) in map.iter_mut() {
+    ///     *value += key * 10;
+    /// }
+    /// assert!(map.values().eq([11, 22, 33].iter()));
+    /// ```
     pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
         let left = self.iter_len(self.view().map(|v| v.0));
         IterMut {
@@ -299,6 +423,17 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// An iterator over mutable values (each logged as it is handed out).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 1), (2, 2)]);
+    /// for value in map.values_mut() {
+    ///     *value += 10;
+    /// }
+    /// assert!(map.values().eq([11, 12].iter()));
+    /// ```
     pub fn values_mut(&mut self) -> ValuesMut<'_, K, V> {
         ValuesMut {
             inner: self.iter_mut(),
@@ -380,6 +515,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// The value of `k`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut map: PBTreeMap<PString, u64> = PBTreeMap::new();
+    /// map.insert("a", 1);
+    /// assert_eq!(map.get("a"), Some(&1)); // looked up by &str
+    /// assert_eq!(map.get("b"), None);
+    /// ```
     #[inline]
     pub fn get<Q>(&self, k: &Q) -> Option<&V>
     where
@@ -390,6 +535,17 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// The stored key and the value of `k`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut map: PBTreeMap<PString, u64> = PBTreeMap::new();
+    /// map.insert("a", 1);
+    /// let (k, v) = map.get_key_value("a").unwrap();
+    /// assert_eq!((k.as_str(), *v), ("a", 1));
+    /// assert!(map.get_key_value("b").is_none());
+    /// ```
     pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
@@ -399,6 +555,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// True when the map holds `k`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// map.insert(1, 10);
+    /// assert!(map.contains_key(&1));
+    /// assert!(!map.contains_key(&2));
+    /// ```
     pub fn contains_key<Q>(&self, k: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -433,6 +599,18 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// The value of `k`, mutably (only it is logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// map.insert(1, 10);
+    /// if let Some(x) = map.get_mut(&1) {
+    ///     *x = 20;
+    /// }
+    /// assert_eq!(map[&1], 20);
+    /// ```
     pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
@@ -450,6 +628,18 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     ///
     /// # Panics
     /// When the pool is full (see [`try_insert`](Self::try_insert)).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut map: PBTreeMap<u64, PString> = PBTreeMap::new();
+    /// assert_eq!(map.insert(37, "a"), None);
+    /// assert!(!map.is_empty());
+    /// map.insert(37, "b");
+    /// assert_eq!(map.insert(37, "c").unwrap(), "b");
+    /// assert_eq!(map[&37], "c");
+    /// ```
     pub fn insert<I, W>(&mut self, k: I, v: W) -> Option<V>
     where
         I: IntoPersistent<K>,
@@ -463,6 +653,17 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
 
     /// [`insert`](Self::insert), returning `Error::OutOfSpace` when the pool is full (the
     /// map is then unchanged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut map: PBTreeMap<u64, PString> = PBTreeMap::new();
+    /// assert_eq!(map.try_insert(37, "a")?, None);
+    /// assert_eq!(map.try_insert(37, "b")?.unwrap(), "a");
+    /// assert_eq!(map[&37], "b");
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_insert<I, W>(&mut self, k: I, v: W) -> Result<Option<V>>
     where
         I: IntoPersistent<K>,
@@ -486,6 +687,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// Removes `k`; returns its value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// map.insert(1, 10);
+    /// assert_eq!(map.remove(&1), Some(10));
+    /// assert_eq!(map.remove(&1), None);
+    /// ```
     pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -495,6 +706,17 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// Removes `k`; returns the stored key and its value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut map: PBTreeMap<PString, u64> = PBTreeMap::new();
+    /// map.insert("a", 1);
+    /// let (k, v) = map.remove_entry("a").unwrap();
+    /// assert_eq!((k.as_str(), v), ("a", 1));
+    /// assert_eq!(map.remove_entry("a"), None);
+    /// ```
     pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
     where
         K: Borrow<Q>,
@@ -528,6 +750,18 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// The entry of the largest key, if any (as `BTreeMap::last_entry`).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10), (2, 20)]);
+    /// if let Some(mut entry) = map.last_entry() {
+    ///     *entry.get_mut() += 1;
+    /// }
+    /// assert_eq!(map[&2], 21);
+    /// assert_eq!(map.last_entry().map(|e| e.remove_entry()), Some((2, 21)));
+    /// ```
     pub fn last_entry(&mut self) -> Option<OccupiedEntry<'_, K, V>> {
         self.end_entry(true)
     }
@@ -576,6 +810,17 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     ///
     /// # Panics
     /// As std: when the start lies after the end, or both are equal and excluded.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let map: PBTreeMap<u64, u64> = PBTreeMap::from([(3, 30), (5, 50), (8, 80)]);
+    /// let keys: Vec<u64> = map.range(4..=8).map(|(k, _)| *k).collect();
+    /// assert_eq!(keys, [5, 8]);
+    /// assert_eq!(Some((&5, &50)), map.range(4..).next());
+    /// assert_eq!(Some((&3, &30)), map.range(..5).next_back());
+    /// ```
     pub fn range<Q, R>(&self, range: R) -> Range<'_, K, V>
     where
         K: Borrow<Q>,
@@ -598,6 +843,17 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     ///
     /// # Panics
     /// As [`range`](Self::range).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 0), (2, 0), (3, 0)]);
+    /// for (_, balance) in map.range_mut(2..) {
+    ///     *balance += 100;
+    /// }
+    /// assert!(map.values().eq([0, 100, 100].iter()));
+    /// ```
     pub fn range_mut<Q, R>(&mut self, range: R) -> RangeMut<'_, K, V>
     where
         K: Borrow<Q>,
@@ -612,6 +868,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// Keeps the entries for which `f` returns true, visiting them in key order. Each value
     /// is logged before `f` sees it; when some go, the tree is rebuilt into fresh nodes
     /// (O(n), no per-entry log entries).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = (0..8).map(|x| (x, x * 10)).collect();
+    /// // Keep only the elements with even-numbered keys.
+    /// map.retain(|&k, _| k % 2 == 0);
+    /// assert!(map.into_iter().eq([(0, 0), (2, 20), (4, 40), (6, 60)]));
+    /// ```
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let keep: Vec<bool> = self.iter_mut().map(|(k, v)| f(k, v)).collect();
         if keep.iter().all(|&k| k) {
@@ -623,6 +889,18 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
 
     /// Moves every entry of `other` into this map (a value of `other` wins over this map's
     /// for an equal key, as in std). O(m log n); when this map is empty the two just swap.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut a: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10), (2, 20), (3, 30)]);
+    /// let mut b: PBTreeMap<u64, u64> = PBTreeMap::from([(3, 31), (4, 40)]);
+    /// a.append(&mut b);
+    /// assert_eq!(a.len(), 4);
+    /// assert_eq!(b.len(), 0);
+    /// assert_eq!(a[&3], 31); // `b`'s value wins
+    /// ```
     pub fn append(&mut self, other: &mut PBTreeMap<K, V>) {
         if other.is_empty() {
             return;
@@ -664,6 +942,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
 
     /// Splits off the entries with keys at or after `key` into a new map, in process memory
     /// until it is stored. O(m log n) for m entries moved.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut a: PBTreeMap<u64, u64> = (1..=5).map(|k| (k, k * 10)).collect();
+    /// let b = a.split_off(&3);
+    /// assert!(a.keys().eq([1, 2].iter()));
+    /// assert!(b.keys().eq([3, 4, 5].iter()));
+    /// ```
     pub fn split_off<Q>(&mut self, key: &Q) -> PBTreeMap<K, V>
     where
         K: Borrow<Q>,

@@ -49,6 +49,15 @@ impl<T: Persistent> PBTreeSet<T> {
     }
 
     /// An empty set.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert!(set.is_empty());
+    /// assert!(set.insert(1));
+    /// ```
     pub const fn new() -> Self {
         PBTreeSet {
             map: PBTreeMap::new(),
@@ -56,16 +65,49 @@ impl<T: Persistent> PBTreeSet<T> {
     }
 
     /// Number of values.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut v: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert_eq!(v.len(), 0);
+    /// v.insert(1);
+    /// v.insert(1);
+    /// assert_eq!(v.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
     /// True when the set is empty.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut v: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert!(v.is_empty());
+    /// v.insert(1);
+    /// assert!(!v.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
     /// The values in order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let set: PBTreeSet<u64> = PBTreeSet::from([3, 1, 2]);
+    /// let mut set_iter = set.iter();
+    /// assert_eq!(set_iter.next(), Some(&1));
+    /// assert_eq!(set_iter.next_back(), Some(&3));
+    /// assert_eq!(set_iter.next(), Some(&2));
+    /// assert_eq!(set_iter.next(), None);
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter {
             inner: self.map.keys(),
@@ -73,26 +115,80 @@ impl<T: Persistent> PBTreeSet<T> {
     }
 
     /// The smallest value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert_eq!(set.first(), None);
+    /// set.insert(2);
+    /// set.insert(1);
+    /// assert_eq!(set.first(), Some(&1));
+    /// ```
     pub fn first(&self) -> Option<&T> {
         self.map.first_key_value().map(|(k, ())| k)
     }
 
     /// The largest value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert_eq!(set.last(), None);
+    /// set.insert(1);
+    /// set.insert(2);
+    /// assert_eq!(set.last(), Some(&2));
+    /// ```
     pub fn last(&self) -> Option<&T> {
         self.map.last_key_value().map(|(k, ())| k)
     }
 
     /// Removes and returns the smallest value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::from([2, 1]);
+    /// assert_eq!(set.pop_first(), Some(1));
+    /// assert_eq!(set.pop_first(), Some(2));
+    /// assert_eq!(set.pop_first(), None);
+    /// assert!(set.is_empty());
+    /// ```
     pub fn pop_first(&mut self) -> Option<T> {
         self.map.pop_first().map(|(k, ())| k)
     }
 
     /// Removes and returns the largest value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::from([1, 2]);
+    /// assert_eq!(set.pop_last(), Some(2));
+    /// assert_eq!(set.pop_last(), Some(1));
+    /// assert_eq!(set.pop_last(), None);
+    /// assert!(set.is_empty());
+    /// ```
     pub fn pop_last(&mut self) -> Option<T> {
         self.map.pop_last().map(|(k, ())| k)
     }
 
     /// Removes every value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut v: PBTreeSet<u64> = PBTreeSet::from([1, 2]);
+    /// v.clear();
+    /// assert!(v.is_empty());
+    /// assert_eq!(v.first(), None);
+    /// ```
     pub fn clear(&mut self) {
         self.map.clear()
     }
@@ -103,6 +199,16 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     ///
     /// # Panics
     /// When the pool is full (see [`try_insert`](Self::try_insert)).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert!(set.insert(2));
+    /// assert!(!set.insert(2));
+    /// assert_eq!(set.len(), 1);
+    /// ```
     pub fn insert<I>(&mut self, value: I) -> bool
     where
         I: IntoPersistent<T>,
@@ -114,6 +220,17 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// [`insert`](Self::insert), returning `Error::OutOfSpace` when the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert!(set.try_insert(2)?);
+    /// assert!(!set.try_insert(2)?);
+    /// assert_eq!(set.len(), 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_insert<I>(&mut self, value: I) -> Result<bool>
     where
         I: IntoPersistent<T>,
@@ -124,6 +241,16 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// True when the set holds `value`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeSet, PString};
+    ///
+    /// let mut set: PBTreeSet<PString> = PBTreeSet::new();
+    /// set.insert("rust");
+    /// assert!(set.contains("rust")); // found by &str
+    /// assert!(!set.contains("go"));
+    /// ```
     pub fn contains<Q>(&self, value: &Q) -> bool
     where
         T: Borrow<Q>,
@@ -133,6 +260,15 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// The stored value equal to `value`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let set: PBTreeSet<u64> = PBTreeSet::from([1, 2, 3]);
+    /// assert_eq!(set.get(&2), Some(&2));
+    /// assert_eq!(set.get(&4), None);
+    /// ```
     pub fn get<Q>(&self, value: &Q) -> Option<&T>
     where
         T: Borrow<Q>,
@@ -142,6 +278,16 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// Removes `value`; returns whether it was present.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// set.insert(2);
+    /// assert!(set.remove(&2));
+    /// assert!(!set.remove(&2));
+    /// ```
     pub fn remove<Q>(&mut self, value: &Q) -> bool
     where
         T: Borrow<Q>,
@@ -151,6 +297,15 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// Removes and returns the stored value equal to `value`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::from([1, 2, 3]);
+    /// assert_eq!(set.take(&2), Some(2));
+    /// assert_eq!(set.take(&2), None);
+    /// ```
     pub fn take<Q>(&mut self, value: &Q) -> Option<T>
     where
         T: Borrow<Q>,
@@ -160,6 +315,17 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// The values in `range`, in order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let set: PBTreeSet<u64> = PBTreeSet::from([3, 5, 8]);
+    /// let v: Vec<&u64> = set.range(4..=8).collect();
+    /// assert_eq!(v, [&5, &8]);
+    /// assert_eq!(Some(&5), set.range(4..).next());
+    /// assert_eq!(Some(&3), set.range(..5).next_back());
+    /// ```
     pub fn range<Q, R>(&self, range: R) -> SetRange<'_, T>
     where
         T: Borrow<Q>,
@@ -172,16 +338,48 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// Keeps the values for which `f` returns true.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::from([1, 2, 3, 4, 5, 6]);
+    /// // Keep only the even numbers.
+    /// set.retain(|&k| k % 2 == 0);
+    /// assert!(set.iter().eq([2, 4, 6].iter()));
+    /// ```
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         self.map.retain(|k, ()| f(k))
     }
 
     /// Moves every value of `other` into this set.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut a: PBTreeSet<u64> = PBTreeSet::from([1, 2, 3]);
+    /// let mut b: PBTreeSet<u64> = PBTreeSet::from([3, 4, 5]);
+    /// a.append(&mut b);
+    /// assert_eq!(a.len(), 5);
+    /// assert_eq!(b.len(), 0);
+    /// assert!(a.iter().eq([1, 2, 3, 4, 5].iter()));
+    /// ```
     pub fn append(&mut self, other: &mut PBTreeSet<T>) {
         self.map.append(&mut other.map)
     }
 
     /// Splits off the values at or after `value` into a new set (store it to read it).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut a: PBTreeSet<u64> = PBTreeSet::from([1, 2, 3, 17, 41]);
+    /// let b = a.split_off(&3);
+    /// assert!(a.iter().eq([1, 2].iter()));
+    /// assert!(b.iter().eq([3, 17, 41].iter()));
+    /// ```
     pub fn split_off<Q>(&mut self, value: &Q) -> PBTreeSet<T>
     where
         T: Borrow<Q>,
@@ -193,21 +391,61 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// Values in `self` or `other`, in order, each once.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let a: PBTreeSet<u64> = PBTreeSet::from([1, 3]);
+    /// let b: PBTreeSet<u64> = PBTreeSet::from([2, 3]);
+    /// let union: Vec<u64> = a.union(&b).cloned().collect();
+    /// assert_eq!(union, [1, 2, 3]);
+    /// ```
     pub fn union<'a>(&'a self, other: &'a PBTreeSet<T>) -> impl Iterator<Item = &'a T> {
         Merge::new(self.iter(), other.iter(), |_| true)
     }
 
     /// Values in both sets, in order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let a: PBTreeSet<u64> = PBTreeSet::from([1, 2]);
+    /// let b: PBTreeSet<u64> = PBTreeSet::from([2, 3]);
+    /// let intersection: Vec<u64> = a.intersection(&b).cloned().collect();
+    /// assert_eq!(intersection, [2]);
+    /// ```
     pub fn intersection<'a>(&'a self, other: &'a PBTreeSet<T>) -> impl Iterator<Item = &'a T> {
         Merge::new(self.iter(), other.iter(), |o| o == Ordering::Equal)
     }
 
     /// Values in `self` but not in `other`, in order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let a: PBTreeSet<u64> = PBTreeSet::from([1, 2]);
+    /// let b: PBTreeSet<u64> = PBTreeSet::from([2, 3]);
+    /// let diff: Vec<u64> = a.difference(&b).cloned().collect();
+    /// assert_eq!(diff, [1]);
+    /// ```
     pub fn difference<'a>(&'a self, other: &'a PBTreeSet<T>) -> impl Iterator<Item = &'a T> {
         Merge::new(self.iter(), other.iter(), |o| o == Ordering::Less)
     }
 
     /// Values in exactly one of the sets, in order.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let a: PBTreeSet<u64> = PBTreeSet::from([1, 2]);
+    /// let b: PBTreeSet<u64> = PBTreeSet::from([2, 3]);
+    /// let sym_diff: Vec<u64> = a.symmetric_difference(&b).cloned().collect();
+    /// assert_eq!(sym_diff, [1, 3]);
+    /// ```
     pub fn symmetric_difference<'a>(
         &'a self,
         other: &'a PBTreeSet<T>,
@@ -216,16 +454,55 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     }
 
     /// True when every value of `self` is in `other`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let sup: PBTreeSet<u64> = PBTreeSet::from([1, 2, 3]);
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert!(set.is_subset(&sup));
+    /// set.insert(2);
+    /// assert!(set.is_subset(&sup));
+    /// set.insert(4);
+    /// assert!(!set.is_subset(&sup));
+    /// ```
     pub fn is_subset(&self, other: &PBTreeSet<T>) -> bool {
         self.len() <= other.len() && self.difference(other).next().is_none()
     }
 
     /// True when every value of `other` is in `self`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let sub: PBTreeSet<u64> = PBTreeSet::from([1, 2]);
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert!(!set.is_superset(&sub));
+    /// set.insert(1);
+    /// assert!(!set.is_superset(&sub));
+    /// set.insert(2);
+    /// assert!(set.is_superset(&sub));
+    /// ```
     pub fn is_superset(&self, other: &PBTreeSet<T>) -> bool {
         other.is_subset(self)
     }
 
     /// True when the sets share no value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let a: PBTreeSet<u64> = PBTreeSet::from([1, 2, 3]);
+    /// let mut b: PBTreeSet<u64> = PBTreeSet::new();
+    /// assert!(a.is_disjoint(&b));
+    /// b.insert(4);
+    /// assert!(a.is_disjoint(&b));
+    /// b.insert(1);
+    /// assert!(!a.is_disjoint(&b));
+    /// ```
     pub fn is_disjoint(&self, other: &PBTreeSet<T>) -> bool {
         self.intersection(other).next().is_none()
     }

@@ -39,26 +39,85 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S>
     }
 
     /// The stored key.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.key(), &1);
+    /// } else { unreachable!() }
+    /// ```
     pub fn key(&self) -> &K {
         &self.table().get(self.index).0
     }
 
     /// The value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.get(), &10);
+    /// } else { unreachable!() }
+    /// ```
     pub fn get(&self) -> &V {
         &self.table().get(self.index).1
     }
 
     /// The value, mutably (logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// if let Entry::Occupied(mut e) = map.entry(1) {
+    ///     *e.get_mut() += 5;
+    ///     *e.get_mut() += 2;
+    /// }
+    /// assert_eq!(map[&1], 17);
+    /// ```
     pub fn get_mut(&mut self) -> &mut V {
         self.map.value_mut_at(self.index, "OccupiedEntry::get_mut")
     }
 
     /// The value, mutably for the map's borrow (logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     *e.into_mut() += 10;
+    /// }
+    /// assert_eq!(map[&1], 20);
+    /// ```
     pub fn into_mut(self) -> &'a mut V {
         self.map.value_mut_at(self.index, "OccupiedEntry::into_mut")
     }
 
     /// Replaces the value; returns the old one.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// if let Entry::Occupied(mut e) = map.entry(1) {
+    ///     assert_eq!(e.insert(15), 10);
+    /// }
+    /// assert_eq!(map[&1], 15);
+    /// ```
     pub fn insert(&mut self, mut value: V) -> V {
         let stored = self
             .map
@@ -68,11 +127,35 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> OccupiedEntry<'a, K, V, S>
     }
 
     /// Removes the entry; returns the value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.remove(), 10);
+    /// }
+    /// assert!(!map.contains_key(&1));
+    /// ```
     pub fn remove(self) -> V {
         self.remove_entry().1
     }
 
     /// Removes the entry; returns the stored key and the value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.remove_entry(), (1, 10));
+    /// }
+    /// assert!(map.is_empty());
+    /// ```
     pub fn remove_entry(self) -> (K, V) {
         let i = self.index;
         let kv = self.map.with_pool(|m, core| m.take_at(core, i));
@@ -88,11 +171,35 @@ where
     I: IntoPersistent<K>,
 {
     /// The key given to `entry`, in its borrowed form.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<PString, u64> = PHashMap::new();
+    /// if let Entry::Vacant(e) = map.entry("poneyland") {
+    ///     assert_eq!(e.key(), "poneyland"); // the borrowed form: a &str here
+    /// } else { unreachable!() }
+    /// ```
     pub fn key(&self) -> &I::Probe {
         self.key.probe()
     }
 
     /// The key given to `entry`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<PString, u64> = PHashMap::new();
+    /// if let Entry::Vacant(e) = map.entry("poneyland") {
+    ///     let key: &str = e.into_key(); // the key as given, not converted
+    ///     assert_eq!(key, "poneyland");
+    /// }
+    /// assert!(map.is_empty());
+    /// ```
     pub fn into_key(self) -> I {
         self.key
     }
@@ -101,6 +208,18 @@ where
     ///
     /// # Panics
     /// When the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// if let Entry::Vacant(e) = map.entry(1) {
+    ///     *e.insert(37) += 1;
+    /// }
+    /// assert_eq!(map[&1], 38);
+    /// ```
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
         self.try_insert(value)
             .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"))
@@ -108,6 +227,19 @@ where
 
     /// [`Self::insert`], reporting a full pool (or a failed conversion) as an error; the
     /// map is unchanged then.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// if let Entry::Vacant(e) = map.entry(1) {
+    ///     assert_eq!(*e.try_insert(37)?, 37);
+    /// }
+    /// assert_eq!(map[&1], 37);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
         let (map, i) = self.insert_at(value)?;
         // The slot was just written without undo (fresh for this transaction's purposes):
@@ -125,6 +257,19 @@ where
 
     /// Inserts the entry and returns it as an occupied entry (as
     /// `VacantEntry::insert_entry`).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    /// use pcoll::collections::phashmap::Entry;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::new();
+    /// if let Entry::Vacant(e) = map.entry(1) {
+    ///     let o = e.insert_entry(37);
+    ///     assert_eq!((*o.key(), *o.get()), (1, 37));
+    /// }
+    /// assert_eq!(map[&1], 37);
+    /// ```
     pub fn insert_entry(self, value: impl IntoPersistent<V>) -> OccupiedEntry<'a, K, V, S> {
         let (map, index) = self
             .insert_at(value)

@@ -39,28 +39,87 @@ impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
     }
 
     /// The stored key.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.key(), &1);
+    /// } else { unreachable!() }
+    /// ```
     pub fn key(&self) -> &K {
         let (n, i) = self.pair();
         n.key(i)
     }
 
     /// The value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.get(), &10);
+    /// } else { unreachable!() }
+    /// ```
     pub fn get(&self) -> &V {
         let (n, i) = self.pair();
         n.val(i)
     }
 
     /// The value, mutably (logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10)]);
+    /// if let Entry::Occupied(mut e) = map.entry(1) {
+    ///     *e.get_mut() += 5;
+    ///     *e.get_mut() += 2;
+    /// }
+    /// assert_eq!(map[&1], 17);
+    /// ```
     pub fn get_mut(&mut self) -> &mut V {
         self.map.value_mut_at(&self.path, "OccupiedEntry::get_mut")
     }
 
     /// The value, mutably for the map's borrow (logged).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     *e.into_mut() += 10;
+    /// }
+    /// assert_eq!(map[&1], 20);
+    /// ```
     pub fn into_mut(self) -> &'a mut V {
         self.map.value_mut_at(&self.path, "OccupiedEntry::into_mut")
     }
 
     /// Replaces the value; returns the old one.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10)]);
+    /// if let Entry::Occupied(mut e) = map.entry(1) {
+    ///     assert_eq!(e.insert(15), 10);
+    /// }
+    /// assert_eq!(map[&1], 15);
+    /// ```
     pub fn insert(&mut self, mut value: V) -> V {
         let stored = self
             .map
@@ -70,11 +129,35 @@ impl<'a, K: Persistent + Ord, V: Persistent> OccupiedEntry<'a, K, V> {
     }
 
     /// Removes the entry; returns the value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.remove(), 10);
+    /// }
+    /// assert!(!map.contains_key(&1));
+    /// ```
     pub fn remove(self) -> V {
         self.remove_entry().1
     }
 
     /// Removes the entry; returns the stored key and the value.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::from([(1, 10)]);
+    /// if let Entry::Occupied(e) = map.entry(1) {
+    ///     assert_eq!(e.remove_entry(), (1, 10));
+    /// }
+    /// assert!(map.is_empty());
+    /// ```
     pub fn remove_entry(self) -> (K, V) {
         let path = self.path;
         let kv = self.map.with_pool(|m, core| m.remove_at(core, &path));
@@ -89,11 +172,35 @@ where
     I: IntoPersistent<K>,
 {
     /// The key given to `entry`, in its borrowed form.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<PString, u64> = PBTreeMap::new();
+    /// if let Entry::Vacant(e) = map.entry("poneyland") {
+    ///     assert_eq!(e.key(), "poneyland"); // the borrowed form: a &str here
+    /// } else { unreachable!() }
+    /// ```
     pub fn key(&self) -> &I::Probe {
         self.key.probe()
     }
 
     /// The key given to `entry`.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<PString, u64> = PBTreeMap::new();
+    /// if let Entry::Vacant(e) = map.entry("poneyland") {
+    ///     let key: &str = e.into_key(); // the key as given, not converted
+    ///     assert_eq!(key, "poneyland");
+    /// }
+    /// assert!(map.is_empty());
+    /// ```
     pub fn into_key(self) -> I {
         self.key
     }
@@ -102,6 +209,18 @@ where
     ///
     /// # Panics
     /// When the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// if let Entry::Vacant(e) = map.entry(1) {
+    ///     *e.insert(37) += 1;
+    /// }
+    /// assert_eq!(map[&1], 38);
+    /// ```
     pub fn insert(self, value: impl IntoPersistent<V>) -> &'a mut V {
         self.try_insert(value)
             .unwrap_or_else(|e| panic!("pcoll: VacantEntry::insert: {e}"))
@@ -112,6 +231,19 @@ where
     ///
     /// # Panics
     /// When the pool is full.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// if let Entry::Vacant(e) = map.entry(1) {
+    ///     let o = e.insert_entry(37);
+    ///     assert_eq!((*o.key(), *o.get()), (1, 37));
+    /// }
+    /// assert_eq!(map[&1], 37);
+    /// ```
     pub fn insert_entry(self, value: impl IntoPersistent<V>) -> OccupiedEntry<'a, K, V> {
         let (map, path) = self
             .insert_pair(value)
@@ -147,6 +279,19 @@ where
 
     /// [`Self::insert`], reporting a full pool (or a failed conversion) as an error; the
     /// map is unchanged then.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    /// use pcoll::collections::btree::map::Entry;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = PBTreeMap::new();
+    /// if let Entry::Vacant(e) = map.entry(1) {
+    ///     assert_eq!(*e.try_insert(37)?, 37);
+    /// }
+    /// assert_eq!(map[&1], 37);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
         let (map, off, i) = self.insert_in_leaf(value)?;
         let p = map.with_home(|m, core| {
