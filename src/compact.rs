@@ -12,15 +12,16 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::persistent::{Persistent, Relocator};
-use crate::pool::{Options, Pool, link_into_place, sibling};
+use crate::pool::{Options, Pool};
 
 impl<R: Persistent + Default> Options<R> {
     /// Creates a pool at `path` (with these options) holding a deep copy of `from`'s root
-    /// and nothing else. [`Error::AlreadyExists`] if a file is at `path`. On any error, or
-    /// after a crash, there is no pool at `path` (a leftover `path.compact` is removed by
-    /// the next compaction to the same path).
+    /// and nothing else. [`crate::Error::AlreadyExists`] if a file is at `path`;
+    /// [`crate::Error::Locked`] while another compaction to `path` is running. On any
+    /// error, or after a crash, there is no pool at `path` (a leftover `path.compact` is
+    /// removed by the next compaction to the same path).
     ///
     /// ```
     /// use pcoll::{PBTreeMap, Persistent, Pool};
@@ -40,29 +41,13 @@ impl<R: Persistent + Default> Options<R> {
     /// # Ok::<(), pcoll::Error>(())
     /// ```
     pub fn compact(self, from: &Pool<R>, path: impl AsRef<Path>) -> Result<Pool<R>> {
-        let path = path.as_ref();
-        if path.exists() {
-            return Err(Error::AlreadyExists {
-                path: path.to_owned(),
-            });
-        }
-        let tmp = sibling(path, ".compact");
-        let _ = std::fs::remove_file(&tmp); // left by a compaction that crashed
-        let out = self.clone().create(&tmp)?;
-        let res = {
+        self.build_beside(path.as_ref(), ".compact", |out| {
             let src = from.read();
             out.transaction(|root| {
                 *root = src.copy_to(&Relocator::new(&out.core))?;
-                Ok::<_, Error>(())
+                Ok(())
             })
-        };
-        drop(out);
-        let placed = res.and_then(|()| link_into_place(&tmp, path));
-        if placed.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        placed?;
-        self.open_existing(path)
+        })
     }
 }
 

@@ -177,19 +177,11 @@ impl<R: Persistent + Default + DeserializeOwned> Options<R> {
             ExportFormat::Json => serde_json::from_reader(r).map_err(|e| bad(e.to_string()))?,
             ExportFormat::Cbor => ciborium::from_reader(r).map_err(|e| bad(e.to_string()))?,
         };
-        let tmp = crate::pool::sibling(path, ".import");
-        let _ = std::fs::remove_file(&tmp); // left by an import that crashed
-        let pool = self.clone().create(&tmp)?;
-        let res = pool.transaction(|root| {
-            *root = input.root; // moves in at commit: one copy into the pool
-            Ok::<_, Error>(())
-        });
-        drop(pool);
-        let placed = res.and_then(|()| crate::pool::link_into_place(&tmp, path));
-        if placed.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        placed?;
-        self.open_existing(path)
+        self.build_beside(path, ".import", |pool| {
+            pool.transaction(|root| {
+                *root = input.root; // moves in at commit: one copy into the pool
+                Ok(())
+            })
+        })
     }
 }

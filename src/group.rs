@@ -60,6 +60,25 @@ impl<R> Default for Group<R> {
 /// Functions one transaction takes at most.
 const MAX_BATCH: usize = 256;
 
+/// Counts a caller inside `combine` (and the most there were) until it leaves, also by
+/// unwinding.
+struct Active<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Active<'a> {
+    fn enter<R>(g: &'a Group<R>) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = g.active.fetch_add(1, Relaxed) + 1;
+        g.peak.fetch_max(now, Relaxed);
+        Active(&g.active)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// How long a combiner waits for the functions it expects (see `gather`).
 const GATHER: Duration = Duration::from_micros(40);
 
@@ -112,16 +131,9 @@ impl<R: Persistent> Pool<R> {
             on_commit_error: Box::new(|e| Box::new(E::from(e)) as Box<dyn Any + Send>),
             done: done.clone(),
         };
-        {
-            use std::sync::atomic::Ordering::Relaxed;
-            let now = self.group.active.fetch_add(1, Relaxed) + 1;
-            self.group.peak.fetch_max(now, Relaxed);
-        }
+        let _active = Active::enter(&self.group);
         lock(&self.group.queue).push(job);
         let outcome = self.wait_or_combine(&done);
-        self.group
-            .active
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         match outcome {
             Ok(Ok(t)) => Ok(*t.downcast::<T>().expect("the caller's type")),
             Ok(Err(e)) => Err(*e.downcast::<E>().expect("the caller's type")),

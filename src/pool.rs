@@ -1,13 +1,12 @@
-//! `Pool<R>`: open, create, recover, and the guards through which the root is read and
-//! changed. One write guard is one transaction. Allowed `unsafe`: turning the root's pool
-//! offset into `&R` / `&mut R` under the guard that makes it exclusive or shared.
+//! `Pool<R>`: open, create, recover. The guards through which the root is read and changed
+//! are in `pool/guard.rs` (one write guard is one transaction); the file's locking and
+//! temporary names in `pool/files.rs`. Allowed `unsafe`: the root's pointer, `Send`/`Sync`.
 
 #![allow(unsafe_code)]
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -17,10 +16,17 @@ use crate::heap::map::{FileMode, Mapping, PAGE};
 use crate::heap::persist::{Durability, Medium, Persister, Recorder};
 use crate::heap::{Geometry, Heap, HeapIo};
 use crate::persistent::{Fingerprint, Persistent};
-use crate::sync::RwLockWriteGuard;
 use crate::txn::core::{CoreBox, PoolCore, ReadLock, Wait};
 use crate::txn::{Txn, TxnStats};
 use std::sync::Arc;
+
+mod files;
+mod guard;
+
+use files::{RemoveOnDrop, create_private, random_u64, temp_path};
+use files::{link_into_place, remove_leftover, sibling};
+pub(crate) use files::{lock_and_read_header, lock_file, sync_dir};
+pub use guard::{ReadGuard, WriteGuard};
 
 const DEFAULT_INITIAL: u64 = 1 << 20;
 const DEFAULT_MAX: u64 = 64 << 30;
@@ -345,9 +351,15 @@ impl<R: Persistent + Default> Options<R> {
         let mode = match (self.read_only, self.durability) {
             (true, _) => FileMode::ReadOnly,
             (false, Durability::Process) => FileMode::Shared,
-            // Persistent memory where the file system maps it with MAP_SYNC, else a private
-            // mapping written back at commit.
-            (false, Durability::Sync) => FileMode::Dax,
+            // Persistent memory where the file system maps it with MAP_SYNC and the CPU can
+            // flush lines, else a private mapping written back at commit.
+            (false, Durability::Sync)
+                if crate::heap::persist::can_flush_lines()
+                    && crate::heap::map::supports_map_sync(&file) =>
+            {
+                FileMode::Dax
+            }
+            (false, Durability::Sync) => FileMode::Private,
         };
         let map = Mapping::file(file, hdr.valid_size as usize, reserve, mode)
             .map_err(|e| Error::io(path, "mmap", e))?;
@@ -949,164 +961,6 @@ impl PoolStats {
     }
 }
 
-/// Shared access to the root. Derefs to `&R`.
-pub struct ReadGuard<'a, R: Persistent> {
-    pool: &'a Pool<R>,
-    _lock: ReadLock<'a>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<R: Persistent> Deref for ReadGuard<'_, R> {
-    type Target = R;
-    fn deref(&self) -> &R {
-        // SAFETY: the reader lock excludes writers; the root is a valid R (created by
-        // format, type checked on open) and lives as long as the pool this guard borrows.
-        unsafe { &*self.pool.root_ptr() }
-    }
-}
-
-impl<R: Persistent + fmt::Debug> fmt::Debug for ReadGuard<'_, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-
-/// One write transaction. Derefs to `&mut R` (logging the root on first mutable access).
-///
-/// Ends in one of three ways:
-/// - [`WriteGuard::commit`]: commits and returns the outcome (`Err` when the commit failed,
-///   the transaction then rolled back, and the pool goes on);
-/// - [`WriteGuard::abort`]: rolls back;
-/// - drop: commits, and rolls back if dropped during a panic. A commit that fails in `drop`
-///   (out of space, an I/O error) rolls back and then **panics**, since `drop` cannot return
-///   the error and a silent rollback would look like success to the code that made the
-///   changes. Code that must handle commit failures calls `commit()`, or uses
-///   [`Pool::transaction`], which returns them as `Err`. It never panics while another panic
-///   unwinds.
-pub struct WriteGuard<'a, R: Persistent> {
-    pool: &'a Pool<R>,
-    lock: Option<RwLockWriteGuard<'a, ()>>,
-    root_logged: bool,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<R: Persistent + fmt::Debug> fmt::Debug for WriteGuard<'_, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-
-impl<R: Persistent> Deref for WriteGuard<'_, R> {
-    type Target = R;
-    fn deref(&self) -> &R {
-        // SAFETY: this guard holds the writer lock; the root is a valid R for the pool's life.
-        unsafe { &*self.pool.root_ptr() }
-    }
-}
-
-impl<R: Persistent> DerefMut for WriteGuard<'_, R> {
-    fn deref_mut(&mut self) -> &mut R {
-        let p = self.pool.root_ptr();
-        if !self.root_logged {
-            // Rule 2: log before handing out &mut (no reference to the root is live here).
-            let res = self.pool.core.tx().log_ptr(p.cast(), size_of::<R>());
-            if let Err(e) = res {
-                panic!("pcoll: cannot log the root: {e}");
-            }
-            // Values assigned into the root (`w.b = PBox::new(x)`) move in at commit.
-            crate::collections::handle::hand_out(&self.pool.core, self.pool.root_off, p, 1);
-            self.root_logged = true;
-        }
-        // SAFETY: the writer lock is held and `&mut self` excludes other borrows of the root.
-        unsafe { &mut *p }
-    }
-}
-
-impl<R: Persistent> WriteGuard<'_, R> {
-    /// Commits now, reporting failure (the transaction is rolled back then).
-    ///
-    /// # Examples
-    /// ```
-    /// # use pcoll::{PVec, Persistent, Pool};
-    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
-    /// let pool = Pool::<Root>::options().in_memory()?;
-    /// let mut w = pool.write();
-    /// w.v.push(1);
-    /// w.commit()?;
-    /// assert_eq!(pool.read().v[0], 1);
-    /// # Ok::<(), pcoll::Error>(())
-    /// ```
-    pub fn commit(mut self) -> Result<()> {
-        self.finish(true)
-    }
-
-    /// Rolls back every change made through this guard.
-    ///
-    /// # Examples
-    /// ```
-    /// # use pcoll::{PVec, Persistent, Pool};
-    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
-    /// let pool = Pool::<Root>::options().in_memory()?;
-    /// let mut w = pool.write();
-    /// w.v.push(1);
-    /// w.abort();
-    /// assert!(pool.read().v.is_empty());
-    /// assert_eq!(pool.stats().txn.aborts, 1);
-    /// # Ok::<(), pcoll::Error>(())
-    /// ```
-    pub fn abort(mut self) {
-        let _ = self.finish(false);
-    }
-
-    fn finish(&mut self, commit: bool) -> Result<()> {
-        let Some(lock) = self.lock.take() else {
-            return Ok(());
-        };
-        /// Ends the writer role even when finishing panics (a value that cannot be moved into
-        /// the pool at commit, a panicking `Drop`): the transaction is rolled back by then.
-        struct Unlock<'a>(&'a PoolCore);
-        impl Drop for Unlock<'_> {
-            fn drop(&mut self) {
-                self.0.write_unlock();
-            }
-        }
-        let core = &self.pool.core;
-        let unlock = Unlock(core);
-        let res = core.finish(commit);
-        drop(unlock);
-        drop(lock);
-        res
-    }
-
-    /// Counters of the pool (same as [`Pool::stats`], readable inside the transaction).
-    ///
-    /// # Examples
-    /// ```
-    /// # use pcoll::{PVec, Persistent, Pool};
-    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
-    /// let pool = Pool::<Root>::options().in_memory()?;
-    /// let mut w = pool.write();
-    /// w.v.push(1);
-    /// let inside = w.stats().txn.commits;
-    /// w.commit()?;
-    /// assert_eq!(pool.stats().txn.commits, inside + 1);
-    /// # Ok::<(), pcoll::Error>(())
-    /// ```
-    pub fn stats(&self) -> PoolStats {
-        PoolStats::of(self.pool.core.tx().st)
-    }
-}
-
-impl<R: Persistent> Drop for WriteGuard<'_, R> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let _ = self.finish(false);
-        } else if let Err(e) = self.finish(true) {
-            panic!("pcoll: commit failed, the transaction was rolled back: {e}");
-        }
-    }
-}
-
 /// Writes `v` into fresh memory without dropping what was there. The caller passes a fresh,
 /// aligned allocation of `size_of::<R>()` bytes in pool memory (from `Tx::alloc`), not yet
 /// visible to anyone.
@@ -1116,142 +970,33 @@ pub(crate) fn write_root<R>(p: *mut R, v: R) {
     unsafe { p.write(v) }
 }
 
-// ---- files ----
-
-/// Locks the file (shared for read-only opens) and reads its header: the header and the
-/// file's length, or why this is no pool (too short for its header, or for what it says).
-pub(crate) fn lock_and_read_header(
-    file: &File,
-    path: &Path,
-    shared: bool,
-) -> Result<(Header, u64)> {
-    lock_file(file, path, shared)?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(path, "stat", e))?
-        .len();
-    let truncated = |expected| Error::Truncated {
-        path: path.to_owned(),
-        len,
-        expected,
-    };
-    if len < PAGE as u64 {
-        return Err(truncated(PAGE as u64));
-    }
-    let mut page0 = vec![0u8; PAGE];
-    read_exact_at(file, &mut page0, path)?;
-    let hdr = Header::read(&page0, path)?;
-    if hdr.valid_size > len {
-        return Err(truncated(hdr.valid_size));
-    }
-    Ok((hdr, len))
-}
-
-/// Takes the pool file's advisory lock (shared for read-only opens). A lock found held is
-/// tried again for up to 50 ms before `Error::Locked`: a child process forked by another
-/// thread holds copies of this process's file descriptors, and so their locks, until it
-/// execs, which would otherwise make reopening a pool this process just closed fail.
-pub(crate) fn lock_file(file: &File, path: &Path, shared: bool) -> Result<()> {
-    use std::fs::TryLockError;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
-    loop {
-        let res = if shared {
-            file.try_lock_shared()
-        } else {
-            file.try_lock()
-        };
-        match res {
-            Ok(()) => return Ok(()),
-            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: path.to_owned(),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(Error::io(path, "flock", e)),
-        }
-    }
-}
-
-fn read_exact_at(file: &File, buf: &mut [u8], path: &Path) -> Result<()> {
-    use std::os::unix::fs::FileExt;
-    file.read_exact_at(buf, 0)
-        .map_err(|e| Error::io(path, "read header", e))
-}
-
-fn create_private(path: &Path) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(path, "create", e))
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(
-        ".tmp-{}-{:x}",
-        std::process::id(),
-        random_u64() as u32
-    ));
-    path.with_file_name(name)
-}
-
-/// `path` with `suffix` appended to its file name: where an import or a compaction builds
-/// its pool before linking it into place.
-pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    path.with_file_name(name)
-}
-
-/// Links the finished pool at `tmp` to `path` (refusing an existing file), removes `tmp`
-/// and makes the directory entry durable: `path` holds the whole pool or nothing.
-pub(crate) fn link_into_place(tmp: &Path, path: &Path) -> Result<()> {
-    match std::fs::hard_link(tmp, path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+impl<R: Persistent + Default> Options<R> {
+    /// Creates a pool at `path` whose root `fill` sets, whole or not at all: the pool is built
+    /// at `path` + `suffix` (a leftover of a crash there is removed first; a live build there
+    /// answers `Error::Locked`), filled in one transaction, made durable, linked into place
+    /// while it still holds its lock, then reopened. For imports and compactions.
+    pub(crate) fn build_beside(
+        self,
+        path: &Path,
+        suffix: &str,
+        fill: impl FnOnce(&Pool<R>) -> Result<()>,
+    ) -> Result<Pool<R>> {
+        if path.exists() {
             return Err(Error::AlreadyExists {
                 path: path.to_owned(),
             });
         }
-        Err(e) => return Err(Error::io(path, "link", e)),
+        let tmp = sibling(path, suffix);
+        remove_leftover(&tmp)?;
+        let out = self.clone().create(&tmp)?;
+        let placed = fill(&out)
+            .and_then(|()| out.sync_file())
+            .and_then(|()| link_into_place(&tmp, path));
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
+        }
+        drop(out);
+        placed?;
+        self.open_existing(path)
     }
-    std::fs::remove_file(tmp).map_err(|e| Error::io(tmp, "remove", e))?;
-    sync_dir(path)
-}
-
-pub(crate) fn sync_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, "fsync directory", e))
-}
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    h.finish()
 }

@@ -175,9 +175,16 @@ fn open_checked<R: Persistent + Default, M>(
 /// After a recorded recovery, two transactions that change no byte but write the file as
 /// commits do: a small one (a redo commit, on pools with redo slots) and one larger than a
 /// redo slot (an undo commit: it overwrites the log entries a rollback needs until its
-/// restored bytes are durable). Their crash images must recover to the same model.
+/// restored bytes are durable). Their crash images must recover to the same model. The
+/// order alternates from one recovery to the next, so each kind is also the first commit
+/// after a recovery (the one that settles it).
 fn follow_up<R: Persistent>(pool: &Pool<R>) -> crate::Result<()> {
-    for want in [64u64, 48 << 10] {
+    static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut sizes = [64u64, 48 << 10];
+    if TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1 {
+        sizes.reverse();
+    }
+    for want in sizes {
         let w = pool.write();
         {
             let mut tx = pool.core.tx();

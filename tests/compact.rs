@@ -270,3 +270,24 @@ fn kill_nine_during_compaction() {
     }
     println!("kill -9 during compactions: {rounds} rounds, {whole} whole copies found, 0 partial");
 }
+
+/// A compaction to a path where another one is building answers `Locked` and leaves that one
+/// alone; once it is gone (a crash leaves its file unlocked), the next compaction removes the
+/// leftover and completes.
+#[test]
+fn a_live_build_beside_the_path_is_left_alone() {
+    let dir = TempDir::new("compact-live");
+    let p = Pool::<Every>::create(dir.file("a.pool")).unwrap();
+    fill_every(&p);
+    let live = Pool::<Every>::create(dir.file("b.pool.compact")).unwrap();
+    assert!(matches!(
+        p.compact_to(dir.file("b.pool")),
+        Err(Error::Locked { .. })
+    ));
+    assert!(!dir.file("b.pool").exists());
+    live.write().count = 7; // still its own, untouched
+    drop(live);
+    let c = p.compact_to(dir.file("b.pool")).unwrap();
+    assert_eq!(every_model(&c.read()), every_model(&p.read()));
+    assert!(!dir.file("b.pool.compact").exists());
+}

@@ -502,9 +502,9 @@ fn durability_modes_alternate_on_one_file() {
     }
 }
 
-/// A `Sync` pool first asks for a `MAP_SYNC` mapping (persistent memory). No file system here
-/// is DAX, so the kernel refuses it and the pool falls back to its write-back mapping: one
-/// barrier per small commit, growth and reopen as usual. (`/dev/shm` when present: tmpfs
+/// A `Sync` pool probes for a `MAP_SYNC` mapping (persistent memory). No file system here is
+/// DAX, so the kernel refuses it and the pool uses its write-back mapping: one barrier per
+/// small commit, growth and reopen as usual. (`/dev/shm` when present: tmpfs
 /// refuses `MAP_SYNC` too.)
 #[test]
 fn sync_pools_fall_back_from_map_sync_where_the_file_system_is_not_dax() {

@@ -23,8 +23,8 @@ pub(crate) enum FileMode {
     Private,
     ReadOnly,
     /// `MAP_SHARED_VALIDATE | MAP_SYNC`: a file on persistent memory (DAX), whose stores
-    /// reach the medium by cache-line flushes. [`Mapping::file`] falls back to `Private`
-    /// where the file system cannot map it so (every file system but a DAX one).
+    /// reach the medium by cache-line flushes. Chosen only where [`supports_map_sync`]
+    /// says the file system maps it so and the CPU can flush lines.
     Dax,
 }
 
@@ -72,16 +72,7 @@ impl Mapping {
             len: 0,
             backing: Backing::File { file, mode },
         };
-        match m.map_range(0, len) {
-            Err(e) if mode == FileMode::Dax && map_sync_unsupported(&e) => {
-                // Refused before anything was mapped: the reservation is intact.
-                if let Backing::File { mode, .. } = &mut m.backing {
-                    *mode = FileMode::Private;
-                }
-                m.map_range(0, len)?;
-            }
-            r => r?,
-        }
+        m.map_range(0, len)?;
         m.len = len;
         Ok(m)
     }
@@ -280,10 +271,38 @@ impl Mapping {
     }
 }
 
-/// `mmap` refuses `MAP_SYNC` with `EOPNOTSUPP` on a file system without DAX (and kernels
-/// before 4.15 refuse `MAP_SHARED_VALIDATE` with `EINVAL`), in both cases before it maps.
-fn map_sync_unsupported(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL))
+/// True when `file` can be mapped with `MAP_SYNC` (a DAX file system: persistent memory).
+/// The probe maps one page where the kernel chooses, never over a reservation: ext4 and xfs
+/// refuse `MAP_SYNC` in their mmap hook, after the kernel has already unmapped a `MAP_FIXED`
+/// range, so a refused attempt over the reservation would leave a hole that another thread
+/// could map into (found by review; `tests/pool.rs` checks the reservation stays whole).
+pub(crate) fn supports_map_sync(file: &File) -> bool {
+    #[cfg(not(miri))]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a fresh mapping at an address of the kernel's choosing, of a page of a
+        // file we hold open; unmapped at once, nothing refers to it.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC,
+                file.as_raw_fd(),
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return false;
+            }
+            libc::munmap(p, PAGE);
+            true
+        }
+    }
+    #[cfg(miri)]
+    {
+        let _ = file;
+        false
+    }
 }
 
 impl Drop for Mapping {

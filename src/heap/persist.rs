@@ -288,6 +288,11 @@ fn coalesce(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
 
 /// Chooses the cache-line flush instruction, honouring `PCOLL_FLUSH=clflush|clflushopt|clwb`
 /// (valgrind dies on clwb/clflushopt, so it can be told to use clflush).
+/// True when this CPU has a cache-line flush instruction (what a DAX pool's barrier needs).
+pub(crate) fn can_flush_lines() -> bool {
+    line_flush().is_some()
+}
+
 fn line_flush() -> Option<LineFlush> {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {

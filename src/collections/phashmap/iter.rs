@@ -167,3 +167,99 @@ impl<'a, K: Persistent, V: Persistent, S: Persistent> IntoIterator for &'a mut P
         self.iter_mut()
     }
 }
+
+impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
+    /// An iterator over the entries.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::from([(1, 10), (2, 20), (3, 30)]);
+    /// let mut v: Vec<(u64, u64)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+    /// v.sort(); // arbitrary order
+    /// assert_eq!(v, [(1, 10), (2, 20), (3, 30)]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        let table = self.view();
+        Iter {
+            full: table.map(|t| t.full()),
+            table,
+            left: self.iter_len(),
+        }
+    }
+
+    /// An iterator over the keys.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::from([(1, 10), (2, 20), (3, 30)]);
+    /// let mut keys: Vec<u64> = map.keys().copied().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2, 3]);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys { inner: self.iter() }
+    }
+
+    /// An iterator over the values.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = PHashMap::from([(1, 10), (2, 20), (3, 30)]);
+    /// let mut values: Vec<u64> = map.values().copied().collect();
+    /// values.sort();
+    /// assert_eq!(values, [10, 20, 30]);
+    /// ```
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values { inner: self.iter() }
+    }
+
+    /// An iterator over the entries with mutable values; each value is logged as it is
+    /// handed out.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 1), (2, 2), (3, 3)]);
+    /// for (_, val) in map.iter_mut() {
+    ///     *val *= 2;
+    /// }
+    /// assert_eq!((map[&1], map[&2], map[&3]), (2, 4, 6));
+    /// ```
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V, S> {
+        let (buckets, left) = (self.buckets(), self.iter_len());
+        let bits = self.view().map(|t| t.full_in_group(0));
+        IterMut {
+            map: self,
+            pos: 0,
+            bits,
+            buckets,
+            left,
+            _m: PhantomData,
+        }
+    }
+
+    /// An iterator over mutable values (each logged as it is handed out).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let mut map: PHashMap<u64, u64> = PHashMap::from([(1, 1), (2, 2), (3, 3)]);
+    /// for val in map.values_mut() {
+    ///     *val += 10;
+    /// }
+    /// assert_eq!((map[&1], map[&2], map[&3]), (11, 12, 13));
+    /// ```
+    pub fn values_mut(&mut self) -> ValuesMut<'_, K, V, S> {
+        ValuesMut {
+            inner: self.iter_mut(),
+        }
+    }
+}
