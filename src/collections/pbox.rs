@@ -40,11 +40,22 @@ impl<T: Persistent> PBox<T> {
     ///
     /// # Panics
     /// When the memory is full.
+    ///
+    /// ```
+    /// let b = pcoll::PBox::new([1u64, 2, 3]);
+    /// assert_eq!(b[1], 2);
+    /// ```
     pub fn new(value: T) -> PBox<T> {
         Self::try_new(value).unwrap_or_else(|(e, _)| panic!("pcoll: PBox::new: {e}"))
     }
 
     /// Like [`PBox::new`], but a full pool gives the value back with the error.
+    ///
+    /// ```
+    /// let b = pcoll::PBox::try_new(7u64).map_err(|(e, _)| e)?;
+    /// assert_eq!(*b, 7);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_new(mut value: T) -> std::result::Result<PBox<T>, (crate::Error, T)> {
         let b = PBox::<T> {
             raw: 0,
@@ -71,6 +82,12 @@ impl<T: Persistent> PBox<T> {
 
     /// Moves the value out and frees the allocation (at commit). The value reads anywhere,
     /// like any value a pcoll method hands out.
+    ///
+    /// ```
+    /// let b = pcoll::PBox::new(pcoll::PString::from("kept"));
+    /// let s = pcoll::PBox::into_inner(b);
+    /// assert_eq!(s, "kept");
+    /// ```
     pub fn into_inner(b: PBox<T>) -> T {
         let raw = b.raw;
         let v = handle::with_writer(&b, raw, "PBox", |core| {

@@ -519,26 +519,58 @@ fn utf8(b: &[u8]) -> &str {
 /// Capacity and byte conversions, as `String`'s.
 impl PString {
     /// Like `String::reserve_exact` (pcoll never over-allocates beyond the block size).
+    ///
+    /// ```
+    /// let mut s = pcoll::PString::from("ab");
+    /// s.reserve_exact(10);
+    /// assert!(s.capacity() >= 12);
+    /// ```
     pub fn reserve_exact(&mut self, additional: usize) {
         self.reserve(additional);
     }
 
     /// Like `String::try_reserve_exact`.
+    ///
+    /// ```
+    /// let mut s = pcoll::PString::new();
+    /// s.try_reserve_exact(5)?;
+    /// assert!(s.capacity() >= 5);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_reserve_exact(&mut self, additional: usize) -> Result<()> {
         self.try_reserve(additional)
     }
 
     /// Moves the text into a block of exactly its length (the old one is freed at commit).
+    ///
+    /// ```
+    /// let mut s = pcoll::PString::with_capacity(100);
+    /// s.push_str("abc");
+    /// s.shrink_to_fit();
+    /// assert_eq!((s.as_str(), s.capacity() < 100), ("abc", true));
+    /// ```
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();
     }
 
     /// Moves the text into a block of `max(len, min_capacity)` bytes, when larger.
+    ///
+    /// ```
+    /// let mut s = pcoll::PString::with_capacity(100);
+    /// s.push_str("abc");
+    /// s.shrink_to(10);
+    /// assert!(s.capacity() >= 10 && s.capacity() < 100);
+    /// ```
     pub fn shrink_to(&mut self, min_capacity: usize) {
         self.bytes.shrink_to(min_capacity);
     }
 
     /// The text's bytes, copied out (the string is consumed).
+    ///
+    /// ```
+    /// let s = pcoll::PString::from("hi");
+    /// assert_eq!(s.into_bytes(), b"hi".to_vec());
+    /// ```
     pub fn into_bytes(self) -> Vec<u8> {
         self.as_bytes().to_vec()
     }
@@ -556,6 +588,12 @@ impl PString {
     }
 
     /// Appends a copy of the bytes in `src` (char boundaries, as `String::extend_from_within`).
+    ///
+    /// ```
+    /// let mut s = pcoll::PString::from("abcde");
+    /// s.extend_from_within(2..4);
+    /// assert_eq!(s, "abcdecd");
+    /// ```
     pub fn extend_from_within<R: RangeBounds<usize>>(&mut self, src: R) {
         let (start, end) = self.range(src, "extend_from_within");
         let part = self.as_str()[start..end].to_owned();

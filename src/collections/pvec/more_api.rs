@@ -474,6 +474,14 @@ impl<T: Persistent> PVec<T> {
 
     /// Moves the elements into a block of `max(len, min_capacity)` elements, when the
     /// capacity is larger (freeing the old block at commit); like `Vec::shrink_to`.
+    ///
+    /// ```
+    /// let mut v: pcoll::PVec<u64> = pcoll::PVec::with_capacity(100);
+    /// v.extend([1, 2, 3]);
+    /// v.shrink_to(10);
+    /// assert!(v.capacity() >= 10 && v.capacity() < 100);
+    /// assert_eq!(v, [1, 2, 3]);
+    /// ```
     pub fn shrink_to(&mut self, min_capacity: usize) {
         let target = self.len().max(min_capacity) as u64;
         if Self::ZST || self.cap <= target || self.raw == 0 {
