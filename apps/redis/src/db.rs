@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent, Pool};
 
+use crate::deadlines::Deadlines;
 use crate::resp::Reply;
 use crate::watch;
 use crate::zset::{ZSet, fmt_score, parse_score, zadd, zread};
@@ -16,13 +17,13 @@ pub type Bytes = PVec<u8>;
 /// The whole keyspace. A key lives in exactly one of the type maps.
 #[derive(Persistent, Default)]
 pub struct Db {
-    strings: PHashMap<Bytes, Bytes>,
-    lists: PHashMap<Bytes, PVecDeque<Bytes>>,
-    hashes: PHashMap<Bytes, PHashMap<Bytes, Bytes>>,
-    sets: PHashMap<Bytes, PHashSet<Bytes>>,
+    pub(crate) strings: PHashMap<Bytes, Bytes>,
+    pub(crate) lists: PHashMap<Bytes, PVecDeque<Bytes>>,
+    pub(crate) hashes: PHashMap<Bytes, PHashMap<Bytes, Bytes>>,
+    pub(crate) sets: PHashMap<Bytes, PHashSet<Bytes>>,
     pub(crate) zsets: PHashMap<Bytes, ZSet>,
-    /// Deadlines, in Unix milliseconds.
-    pub(crate) expires: PHashMap<Bytes, u64>,
+    /// Deadlines, by key and by time.
+    pub(crate) expires: Deadlines,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -51,7 +52,7 @@ fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
 
 /// True when `k` has a deadline at or before `now`.
 pub(crate) fn expired(db: &Db, k: &[u8], now: u64) -> bool {
-    db.expires.get(k).is_some_and(|&t| t <= now)
+    db.expires.get(k).is_some_and(|t| t <= now)
 }
 
 /// True when `k` exists and has not expired.
@@ -315,14 +316,14 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Array(Some(out.into_iter().map(Reply::bulk).collect()))
         }
-        "DBSIZE" => Reply::Int(keys(db, b"*", now).len() as i64),
+        "DBSIZE" => Reply::Int(counts(db).0 as i64),
         "TTL" | "PTTL" => Reply::Int(if !alive {
             -2
         } else {
             match db.expires.get(k) {
                 None => -1,
-                Some(&t) if name == "TTL" => ((t - now) as i64 + 999) / 1000,
-                Some(&t) => (t - now) as i64,
+                Some(t) if name == "TTL" => ((t - now) as i64 + 999) / 1000,
+                Some(t) => (t - now) as i64,
             }
         }),
         "LLEN" if typed("list") => Reply::wrong_type(),
@@ -609,7 +610,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             };
             remove_key(db, k);
             db.strings.insert(k, &a[3][..]);
-            db.expires.insert(k, now + ms as u64);
+            db.expires.set(k, now + ms as u64);
             Reply::OK
         }
         "GETSET" | "GETDEL" if wrong("string") => Reply::wrong_type(),
@@ -715,7 +716,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             if ms <= 0 {
                 remove_key(db, k);
             } else {
-                db.expires.insert(k, now + ms as u64);
+                db.expires.set(k, now + ms as u64);
             }
             Reply::Int(1)
         }
@@ -948,15 +949,15 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
             Reply::Bulk(None)
         };
     }
-    let deadline = db.expires.get(k).copied();
+    let deadline = db.expires.get(k);
     remove_key(db, k);
     db.strings.insert(k, &a[2][..]);
     match (ttl, keep, deadline) {
         (Some(ms), _, _) => {
-            db.expires.insert(k, now + ms);
+            db.expires.set(k, now + ms);
         }
         (None, true, Some(t)) => {
-            db.expires.insert(k, t);
+            db.expires.set(k, t);
         }
         _ => {}
     }
@@ -1038,7 +1039,7 @@ fn rename(db: &mut Db, from: &[u8], to: &[u8]) -> Reply {
     }
     remove_key(db, to);
     if let Some(t) = db.expires.remove(from) {
-        db.expires.insert(to, t);
+        db.expires.set(to, t);
     }
     // Values move within one pool: remove hands them out, insert takes them back.
     if let Some(v) = db.strings.remove(from) {

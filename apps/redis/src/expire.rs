@@ -1,40 +1,32 @@
-//! Active expiry, as Redis does it: besides deleting an expired key when a write touches it
-//! (lazy expiry, `db.rs`), a thread deletes expired keys nobody touches. Ten times a second
-//! it examines keys that have a deadline, 20 at a time, and goes on while more than a quarter
-//! of the last 20 had expired, up to [`MAX_PER_CYCLE`] keys or about a millisecond of
-//! scanning; the expired keys it found are deleted in one pcoll transaction. A cycle that
-//! stopped at its bound is followed by the next one after 10 ms instead of 100 ms.
+//! Active expiry, as Redis does it: besides deleting an expired key when a command touches
+//! it (lazy expiry, `db.rs`), a thread deletes expired keys nobody touches. Ten times a
+//! second it reads the keys due, soonest first, from the deadline index (`deadlines.rs`),
+//! up to [`MAX_PER_CYCLE`] of them, and deletes them in one pcoll transaction. A cycle that
+//! stopped at that bound with more keys due is followed by the next one after 10 ms instead
+//! of 100 ms.
 //!
-//! The deadlines are a hash map (key → deadline), with no order by deadline: a cycle resumes
-//! where the last one stopped (a cursor over the map's iteration order, which is as good as a
-//! random sample: it follows the keys' hashes), as Redis's own cycle scans its table with a
-//! cursor. Reaching the cursor walks the entries before it, ~1.2 ns each (about 1 ms at a
-//! million keys with a deadline): that walk runs under a read guard (readers go on; the
-//! committer waits). A deadline-ordered index would make it exact and cheap, at the price of
-//! another root type (existing pool files would no longer open).
+//! Redis samples 20 keys with a deadline at a time, because its deadlines are not ordered;
+//! pcoll's index is, so a cycle finds exactly the expired keys and nothing else, in
+//! O(log n + due) (a few microseconds), and reads under a read guard (readers go on).
 //!
-//! The scan runs under a read guard; the deletions run in their own transaction, which checks
-//! each key again (a write may have come in between) and counts it as a write for WATCH, as
-//! Redis does for an expired key.
+//! The deletions run in their own transaction, which checks each key again (a write may have
+//! come in since the read) and counts it as a write for WATCH, as Redis does for an expired
+//! key.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pcoll::Pool;
 
 use crate::db::{self, Db};
 use crate::watch;
 
-/// Keys examined per round (Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`).
-const SAMPLE: usize = 20;
 /// Most keys one cycle deletes.
 pub const MAX_PER_CYCLE: usize = 400;
-/// Time a cycle's scan may take before it stops at the end of a round.
-const SCAN_BUDGET: Duration = Duration::from_millis(1);
 /// Between two cycles.
 const PERIOD: Duration = Duration::from_millis(100);
-/// Between two cycles when the last one stopped at a bound with expired keys left.
+/// Between two cycles when the last one stopped at its bound with expired keys left.
 const CATCH_UP: Duration = Duration::from_millis(10);
 
 /// Keys deleted because they expired, actively or on access, since the process started
@@ -54,11 +46,11 @@ pub fn expired_keys() -> u64 {
 /// What one cycle did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Cycle {
-    /// Keys with a deadline examined.
-    pub examined: usize,
-    /// Keys deleted.
+    /// Keys found due.
+    pub due: usize,
+    /// Keys deleted (those due that no write gave a new life in between).
     pub deleted: usize,
-    /// The cycle stopped at a bound (keys or time) while expired keys were still turning up.
+    /// The cycle stopped at its bound with more keys due.
     pub more: bool,
 }
 
@@ -67,12 +59,11 @@ pub fn start(pool: Arc<Pool<Db>>) {
     std::thread::Builder::new()
         .name("expire".into())
         .spawn(move || {
-            let mut cursor = 0;
             loop {
                 // A cycle that fails (a failed commit, a panic: its transaction rolled back)
                 // deleted nothing; the next one tries again.
                 let c = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    cycle(&pool, &mut cursor, db::now_ms())
+                    cycle(&pool, db::now_ms())
                 }));
                 let more = matches!(c, Ok(Ok(Cycle { more: true, .. })));
                 std::thread::sleep(if more { CATCH_UP } else { PERIOD });
@@ -81,92 +72,48 @@ pub fn start(pool: Arc<Pool<Db>>) {
         .expect("spawn the expire thread");
 }
 
-/// One cycle at time `now` (Unix ms): finds expired keys from `cursor` on (see the module
-/// doc), deletes them in one transaction, and moves `cursor` to where the next cycle starts.
-pub fn cycle(pool: &Pool<Db>, cursor: &mut usize, now: u64) -> pcoll::Result<Cycle> {
-    let (found, examined, more, len) = {
-        let d = pool.read();
-        let len = d.expires.len();
-        let (found, examined, more) = scan(&d, cursor, now);
-        (found, examined, more, len)
-    };
+/// One cycle at time `now` (Unix ms): deletes the keys due, soonest first, up to
+/// [`MAX_PER_CYCLE`], in one transaction.
+pub fn cycle(pool: &Pool<Db>, now: u64) -> pcoll::Result<Cycle> {
+    let mut found = due(&pool.read(), now);
+    let more = found.len() > MAX_PER_CYCLE;
+    found.truncate(MAX_PER_CYCLE);
     let mut c = Cycle {
-        examined,
+        due: found.len(),
         deleted: 0,
         more,
     };
-    // Where the scan stopped, in the order of entries before the deletions.
-    let end = if len == 0 {
-        0
-    } else {
-        (*cursor + examined) % len
-    };
-    if found.is_empty() {
-        *cursor = end;
-        return Ok(c);
+    if !found.is_empty() {
+        c.deleted = delete(pool, &found, now)?;
+        note(c.deleted as u64);
     }
-    let gone = delete(pool, &found, now)?;
-    c.deleted = gone.len();
-    note(gone.len() as u64);
-    // Entries deleted before `end` move the ones after it forward.
-    *cursor = end.saturating_sub(gone.iter().filter(|&&at| at < end).count());
     Ok(c)
 }
 
-/// Deletes the keys `found` (with their places in the map's order) that are still expired
-/// at `now`, in one transaction: the places of those it deleted.
-fn delete(pool: &Pool<Db>, found: &[(usize, Vec<u8>)], now: u64) -> pcoll::Result<Vec<usize>> {
+/// The keys due at `now`, soonest first: one more than a cycle deletes, when there are.
+fn due(d: &Db, now: u64) -> Vec<Vec<u8>> {
+    d.expires
+        .due(now)
+        .take(MAX_PER_CYCLE + 1)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Deletes the keys `found` that are still expired at `now`, in one transaction: how many
+/// it deleted.
+fn delete(pool: &Pool<Db>, found: &[Vec<u8>], now: u64) -> pcoll::Result<usize> {
     pool.transaction(|d| {
-        let mut gone = Vec::new();
-        for (at, k) in found {
-            // Still expired: a write since the scan may have given it a new life.
+        let mut gone = 0;
+        for k in found {
+            // Still expired: a write since the read may have given it a new life.
             if db::expired(d, k, now) {
                 db::remove_key(d, k);
                 watch::touch(k);
-                gone.push(*at);
+                gone += 1;
             }
         }
         Ok(gone)
     })
-}
-
-/// Examines entries of the deadline map from `cursor` on (wrapping around once at most):
-/// the expired keys with their places in the map's order, how many entries it examined,
-/// and whether it stopped at a bound while expired keys were still turning up.
-fn scan(d: &Db, cursor: &mut usize, now: u64) -> (Vec<(usize, Vec<u8>)>, usize, bool) {
-    let len = d.expires.len();
-    if *cursor >= len {
-        *cursor = 0;
-    }
-    let started = Instant::now();
-    let mut entries = d
-        .expires
-        .iter()
-        .enumerate()
-        .skip(*cursor)
-        .chain(d.expires.iter().enumerate())
-        .take(len);
-    let mut found = Vec::new();
-    let mut examined = 0;
-    let more = loop {
-        let mut hits = 0;
-        let mut round = 0;
-        for (at, (k, &deadline)) in entries.by_ref().take(SAMPLE) {
-            round += 1;
-            if deadline <= now {
-                hits += 1;
-                found.push((at, k.to_vec()));
-            }
-        }
-        examined += round;
-        if round < SAMPLE || hits * 4 <= round {
-            break false; // the whole map, or few expired keys left here
-        }
-        if found.len() + SAMPLE > MAX_PER_CYCLE || started.elapsed() >= SCAN_BUDGET {
-            break true;
-        }
-    };
-    (found, examined, more)
 }
 
 #[cfg(test)]
@@ -207,80 +154,70 @@ mod tests {
     fn cycles_delete_every_expired_key_and_nothing_else() {
         let pool = pool_with(100, 1000);
         assert_eq!(counts(&pool), (1100, 1000));
-        let mut cursor = 0;
-        // Before the deadline (1050): nothing is deleted.
-        let c = cycle(&pool, &mut cursor, 1049).unwrap();
-        assert_eq!((c.deleted, c.more), (0, false));
+        // Before the deadline (1050): nothing is due.
+        let c = cycle(&pool, 1049).unwrap();
+        assert_eq!(c, Cycle::default());
         let mut cycles = Vec::new();
         while counts(&pool).1 > 0 {
-            let c = cycle(&pool, &mut cursor, 1050).unwrap();
-            assert!(c.deleted <= MAX_PER_CYCLE, "{c:?}");
-            assert!(
-                c.deleted > 0,
-                "a cycle found nothing with expired keys left: {c:?}"
-            );
-            cycles.push(c);
+            cycles.push(cycle(&pool, 1050).unwrap());
+            assert!(cycles.len() <= 3, "{cycles:?}");
         }
         assert_eq!(counts(&pool), (100, 0));
-        // All expired: each cycle but the last stops at its bound and asks for more.
-        assert!(cycles.len() >= 1000 / MAX_PER_CYCLE, "{cycles:?}");
-        assert!(
-            cycles[..cycles.len() - 1].iter().all(|c| c.more),
-            "{cycles:?}"
-        );
-        assert_eq!(cycles.iter().map(|c| c.deleted).sum::<usize>(), 1000);
+        // 1000 due: two full cycles that ask for more, then the rest.
+        let full = Cycle {
+            due: MAX_PER_CYCLE,
+            deleted: MAX_PER_CYCLE,
+            more: true,
+        };
+        let rest = 1000 - 2 * MAX_PER_CYCLE;
+        let last = Cycle {
+            due: rest,
+            deleted: rest,
+            more: false,
+        };
+        assert_eq!(cycles, [full, full, last]);
+        assert!(pool.read().expires.consistent());
+        assert_eq!(cycle(&pool, 1050).unwrap(), Cycle::default());
     }
 
     #[test]
-    fn a_cycle_stops_early_when_few_keys_expired() {
-        // 2 expired keys among 2000 with a deadline: the first round of 20 holds at most a
-        // few expired keys, so the cycle ends after it; the cursor moves on.
+    fn a_cycle_finds_exactly_the_keys_due_soonest_first() {
+        // 2000 keys with deadlines 1..=2000 ms, set in a shuffled order.
         let pool = Pool::<Db>::options()
             .durability(Durability::Process)
             .in_memory()
             .unwrap();
         pool.transaction(|d| {
-            for i in 0..2000 {
-                let k = format!("k{i}");
-                let ttl = if i < 2 {
-                    b"10".to_vec()
-                } else {
-                    b"100000".to_vec()
-                };
-                db::run(
-                    d,
-                    &[
-                        b"SET".to_vec(),
-                        k.into(),
-                        b"v".to_vec(),
-                        b"PX".to_vec(),
-                        ttl,
-                    ],
-                    0,
-                );
+            for i in 0..2000u64 {
+                let n = i * 7919 % 2000 + 1; // a permutation of 1..=2000
+                let cmd = [b"SET".to_vec(), format!("k{n}").into(), b"v".to_vec()];
+                db::run(d, &cmd, 0);
+                let ttl = [
+                    b"PEXPIRE".to_vec(),
+                    format!("k{n}").into(),
+                    n.to_string().into(),
+                ];
+                db::run(d, &ttl, 0);
             }
             Ok::<_, pcoll::Error>(())
         })
         .unwrap();
-        let mut cursor = 0;
-        let c = cycle(&pool, &mut cursor, 20).unwrap();
-        assert_eq!((c.examined, c.more), (SAMPLE, false), "{c:?}");
-        assert_eq!(cursor, SAMPLE - c.deleted);
-        // Cycles walk the whole map: both expired keys go, the others stay.
-        for _ in 0..2000 / SAMPLE {
-            cycle(&pool, &mut cursor, 20).unwrap();
-        }
+        let due_at = |t| due(&pool.read(), t);
+        assert!(due_at(0).is_empty());
+        assert_eq!(due_at(3), [b"k1".to_vec(), b"k2".to_vec(), b"k3".to_vec()]);
+        assert_eq!(due_at(1999).len(), MAX_PER_CYCLE + 1);
+        let c = cycle(&pool, 2).unwrap();
+        assert_eq!((c.due, c.deleted, c.more), (2, 2, false));
         assert_eq!(counts(&pool), (1998, 1998));
+        assert_eq!(due_at(3), [b"k3".to_vec()]);
+        assert!(pool.read().expires.consistent());
     }
 
     #[test]
-    fn a_key_written_between_scan_and_delete_survives() {
+    fn a_key_written_between_read_and_delete_survives() {
         let pool = pool_with(0, 1);
-        let d = pool.read();
-        let mut cursor = 0;
-        let (found, ..) = scan(&d, &mut cursor, 2000);
-        drop(d);
-        assert_eq!(found.len(), 1);
+        let found = due(&pool.read(), 2000);
+        assert_eq!(found, [b"dead0".to_vec()]);
         // SET without a TTL gives the key a new life before the deletion transaction.
         pool.transaction(|d| {
             db::run(
@@ -291,7 +228,7 @@ mod tests {
             Ok::<_, pcoll::Error>(())
         })
         .unwrap();
-        assert_eq!(delete(&pool, &found, 2000).unwrap(), Vec::<usize>::new());
+        assert_eq!(delete(&pool, &found, 2000).unwrap(), 0);
         assert_eq!(counts(&pool), (1, 0));
     }
 }

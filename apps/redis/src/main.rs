@@ -8,6 +8,7 @@
 
 mod commit;
 mod db;
+mod deadlines;
 mod expire;
 mod watch;
 mod zset;
@@ -101,7 +102,7 @@ fn main() {
     if let Some(m) = cfg.maxmemory {
         opts = opts.max_size(m);
     }
-    let pool = match opts.open(&cfg.pool) {
+    let pool = match deadlines::open(opts, std::path::Path::new(&cfg.pool)) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             eprintln!("pcoll-redis: {e}");
