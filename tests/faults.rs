@@ -390,3 +390,104 @@ fn recovery_under_process_durability_syncs_the_file() {
     assert!(syncs >= 2, "recovery made {syncs} fdatasync calls");
     pool.check().unwrap();
 }
+
+/// Recovery on a write-back pool writes the rollback to the file and leaves its barrier and
+/// the record that retires the interrupted transaction to the first commit
+/// (`Txn::settle_recovery`). Every `fdatasync` and `pwrite` of that first commit, the
+/// settling ones included, is failed in turn: the commit is an error, memory holds the
+/// recovered state, the next commit succeeds (settling then), and a reopen shows exactly the
+/// acknowledged transactions.
+#[test]
+fn a_failed_barrier_while_settling_a_recovery_loses_nothing() {
+    use std::sync::{Arc, Mutex};
+    struct Grab(Mutex<Option<Vec<u8>>>);
+    impl pcoll::Recorder for Grab {
+        fn event(&self, ev: pcoll::Event, image: &[u8]) {
+            // The first barrier of a large commit: changes in place, no commit record yet.
+            let mut g = self.0.lock().unwrap();
+            if ev == pcoll::Event::Barrier && g.is_none() {
+                *g = Some(image.to_vec());
+            }
+        }
+    }
+    let dir = TempDir::new("faults-settle");
+    let path = dir.file("p");
+    let before = {
+        let pool = opts(Durability::Sync).create(&path).unwrap();
+        pool.transaction(|w| step(w, 1)).unwrap();
+        Model::of(&pool.read())
+    };
+    let grab = Arc::new(Grab(Mutex::new(None)));
+    {
+        let pool = opts(Durability::Sync)
+            .recorder(grab.clone())
+            .open_existing(&path)
+            .unwrap();
+        pool.transaction(|w| step(w, 2)).unwrap();
+    }
+    let image = grab
+        .0
+        .lock()
+        .unwrap()
+        .take()
+        .expect("a barrier was recorded");
+    std::fs::write(dir.file("image"), &image).unwrap();
+    let info = pcoll::inspect::inspect(dir.file("image")).unwrap();
+    assert!(info.recovery.rolled_back.is_some(), "{:?}", info.recovery);
+    let mut injected = 0;
+    for (call, errno) in [(Call::Fdatasync, libc_eio()), (Call::Pwrite, libc_enospc())] {
+        for n in 1.. {
+            let path = dir.file(&format!("{call:?}-{n}"));
+            std::fs::write(&path, &image).unwrap();
+            let pool = opts(Durability::Sync).open_existing(&path).unwrap();
+            assert_eq!(Model::of(&pool.read()), before, "recovered");
+            let mut model = before.clone();
+            faults::arm(call, n, errno, false);
+            // A small step: no growth, so the commit's first calls are settling's.
+            let res = pool.transaction(|w| step(w, SMALL));
+            let fired = faults::fired();
+            faults::disarm();
+            let ctx = format!("{call:?} #{n}");
+            if fired == 0 {
+                res.unwrap();
+                model.step(SMALL);
+            } else {
+                injected += 1;
+                // The first of each is settling's own (its barrier, its retire record):
+                // before the commit point, so the commit must fail.
+                assert!(
+                    n > 1 || res.is_err(),
+                    "{ctx}: settling failed, the commit did not"
+                );
+                match res {
+                    Err(Error::Io { op, .. }) => {
+                        assert!(op_names(call).contains(&op), "{ctx}: reported as {op}")
+                    }
+                    Ok(()) => model.step(SMALL), // after the commit point
+                    Err(e) => panic!("{ctx}: expected an Io error, got {e}"),
+                }
+                assert_eq!(
+                    Model::of(&pool.read()),
+                    model,
+                    "{ctx}: memory after the failure"
+                );
+                match pool.transaction(|w| step(w, SMALL + 1)) {
+                    Ok(()) => model.step(SMALL + 1),
+                    Err(Error::Poisoned { .. }) => {}
+                    Err(e) => panic!("{ctx}: the next transaction failed: {e}"),
+                }
+            }
+            drop(pool);
+            let pool = opts(Durability::Sync).open_existing(&path).unwrap();
+            assert_eq!(Model::of(&pool.read()), model, "{ctx}: after reopening");
+            pool.check().unwrap_or_else(|e| panic!("{ctx}: check: {e}"));
+            drop(pool);
+            std::fs::remove_file(&path).unwrap();
+            if fired == 0 {
+                break;
+            }
+        }
+    }
+    println!("settling a recovery: {injected} injected failures");
+    assert!(injected >= 4, "{injected}");
+}
