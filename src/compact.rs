@@ -54,6 +54,22 @@ impl<R: Persistent + Default> Options<R> {
 impl<R: Persistent + Default> Pool<R> {
     /// [`Options::compact`] with default options: a new pool at `path` holding only this
     /// pool's live data.
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let dir = std::env::temp_dir().join(format!("pcoll-doc-compact-to-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let pool = Pool::<Root>::create(dir.join("app.pool"))?;
+    /// pool.write().v.extend(0..1000);
+    /// pool.write().v.truncate(3);
+    /// let copy = pool.compact_to(dir.join("copy.pool"))?;
+    /// assert_eq!(copy.read().v, [0, 1, 2]);
+    /// let again = pool.compact_to(dir.join("copy.pool"));
+    /// assert!(matches!(again, Err(pcoll::Error::AlreadyExists { .. })));
+    /// # drop((pool, copy)); std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn compact_to(&self, path: impl AsRef<Path>) -> Result<Pool<R>> {
         Pool::<R>::options().compact(self, path)
     }

@@ -156,6 +156,28 @@ impl<R: Persistent + Default + DeserializeOwned> Options<R> {
     /// [`Error::Import`] if the input is not an export or its root does not deserialize as
     /// `R`. Either way, or after a crash, there is no pool at `path` unless the import
     /// completed.
+    ///
+    /// ```
+    /// use pcoll::{ExportFormat, PVec, Persistent, Pool};
+    /// #[derive(Persistent, Default, serde::Serialize, serde::Deserialize)]
+    /// struct Root { v: PVec<u64> }
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("pcoll-doc-import-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// pool.write().v.extend([1, 2, 3]);
+    /// let mut out = Vec::new();
+    /// pool.export(&mut out, ExportFormat::Cbor)?;
+    ///
+    /// let copy = Pool::<Root>::options().import(dir.join("copy.pool"), &out[..], ExportFormat::Cbor)?;
+    /// assert_eq!(copy.read().v, [1, 2, 3]);
+    ///
+    /// let bad = Pool::<Root>::options().import(dir.join("bad.pool"), &b"{}"[..], ExportFormat::Json);
+    /// assert!(matches!(bad, Err(pcoll::Error::Import { .. })));
+    /// assert!(!dir.join("bad.pool").exists());
+    /// # drop(copy); std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn import(
         self,
         path: impl AsRef<Path>,

@@ -72,6 +72,26 @@ pub struct PoolInfo {
 /// Reads `path` without writing it (a shared lock: fails with [`Error::Locked`] while a
 /// process has the pool open for writing). Errors are for files that are not pools or cannot
 /// be read; damage found inside a pool is listed in [`PoolInfo::problems`].
+///
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// # let path = std::env::temp_dir().join(format!("pcoll-doc-inspect-{}.pool", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let pool = Pool::<Root>::create(&path)?;
+/// pool.write().v.push(1);
+/// let busy = pcoll::inspect::inspect(&path); // the pool is open for writing
+/// assert!(matches!(busy, Err(pcoll::Error::Locked { .. })));
+/// drop(pool);
+///
+/// let info = pcoll::inspect::inspect(&path)?;
+/// assert!(info.root_type.ends_with("Root"));
+/// assert_eq!(info.root_fingerprint, pcoll::Fingerprint::of::<Root>());
+/// assert_eq!(info.recovery.rolled_back, None); // no transaction was interrupted
+/// assert!(info.problems.is_empty());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 pub fn inspect(path: impl AsRef<Path>) -> Result<PoolInfo> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|e| open_error(path, e))?;
@@ -82,6 +102,22 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<PoolInfo> {
 /// Runs recovery on `path` in place, as opening it would: an interrupted transaction rolls
 /// back (or a migration whose header was written completes), and the result is made
 /// durable. Takes the exclusive lock. Returns what it did.
+///
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// # let path = std::env::temp_dir().join(format!("pcoll-doc-recover-{}.pool", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let missing = pcoll::inspect::recover(&path);
+/// assert!(matches!(missing, Err(pcoll::Error::NotFound { .. })));
+///
+/// Pool::<Root>::create(&path)?.write().v.push(1);
+/// let done = pcoll::inspect::recover(&path)?;
+/// assert_eq!(done.rolled_back, None); // closed cleanly: nothing to roll back
+/// assert_eq!(Pool::<Root>::open_existing(&path)?.read().v, [1]);
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 pub fn recover(path: impl AsRef<Path>) -> Result<Recovery> {
     let path = path.as_ref();
     let file = OpenOptions::new()

@@ -89,18 +89,81 @@ where
     F: FnOnce(&mut Old, &mut New),
 {
     /// Opens (migrating if the file holds `Old`), or creates a pool of `New` if none is there.
+    ///
+    /// ```
+    /// use pcoll::{Persistent, Pool};
+    ///
+    /// #[derive(Persistent, Default)]
+    /// struct V1 { hits: u32 }
+    /// #[derive(Persistent, Default)]
+    /// struct V2 { hits: u64 }
+    ///
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-mig-open-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let widen = |old: &mut V1, new: &mut V2| new.hits = u64::from(old.hits);
+    /// let pool = Pool::<V2>::options().migrate(widen).open(&path)?; // no file: a new pool of V2
+    /// pool.write().hits = 5;
+    /// drop(pool);
+    /// let pool = Pool::<V2>::options() // holds V2: the migration does not run
+    ///     .migrate(|_: &mut V1, _: &mut V2| unreachable!())
+    ///     .open(&path)?;
+    /// assert_eq!(pool.read().hits, 5);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn open(self, path: impl AsRef<Path>) -> Result<Pool<New>> {
         let path = path.as_ref();
         self.run(|o| o.open(path), |o| o.open_existing(path))
     }
 
     /// Opens (migrating if the file holds `Old`); [`Error::NotFound`] if there is no pool.
+    ///
+    /// ```
+    /// use pcoll::{Persistent, Pool};
+    ///
+    /// #[derive(Persistent, Default)]
+    /// struct V1 { hits: u32 }
+    /// #[derive(Persistent, Default)]
+    /// struct V2 { hits: u64 }
+    ///
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-mig-open-existing-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let widen = |old: &mut V1, new: &mut V2| new.hits = u64::from(old.hits);
+    /// let missing = Pool::<V2>::options().migrate(widen).open_existing(&path);
+    /// assert!(matches!(missing, Err(pcoll::Error::NotFound { .. })));
+    ///
+    /// Pool::<V1>::create(&path)?.write().hits = 3;
+    /// let pool = Pool::<V2>::options().migrate(widen).open_existing(&path)?; // migrates
+    /// assert_eq!(pool.read().hits, 3);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn open_existing(self, path: impl AsRef<Path>) -> Result<Pool<New>> {
         let path = path.as_ref();
         self.run(|o| o.open_existing(path), |o| o.open_existing(path))
     }
 
     /// [`Migration::open`] on a memory copy of a pool file's bytes (crash-image tests).
+    ///
+    /// ```
+    /// use pcoll::{Persistent, Pool};
+    ///
+    /// #[derive(Persistent, Default)]
+    /// struct V1 { hits: u32 }
+    /// #[derive(Persistent, Default)]
+    /// struct V2 { hits: u64 }
+    ///
+    /// let old = Pool::<V1>::options().in_memory()?;
+    /// old.write().hits = 3;
+    /// let new = Pool::<V2>::options()
+    ///     .migrate(|old: &mut V1, new: &mut V2| new.hits = u64::from(old.hits))
+    ///     .from_image(&old.image())?;
+    /// assert_eq!(new.read().hits, 3);
+    /// assert_eq!(old.read().hits, 3); // the original is untouched
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     #[cfg(any(test, feature = "testing"))]
     pub fn from_image(self, image: &[u8]) -> Result<Pool<New>> {
         self.run(|o| o.from_image(image), |o| o.from_image(image))

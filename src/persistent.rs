@@ -129,6 +129,14 @@ const MAX_DEPTH: u32 = 16;
 
 impl Fingerprint {
     /// An empty fingerprint seeded with the pool format version.
+    ///
+    /// ```
+    /// use pcoll::{Fingerprint, Persistent};
+    ///
+    /// let mut fp = Fingerprint::new();
+    /// u64::layout(&mut fp);
+    /// assert_eq!(fp.finish(), Fingerprint::of::<u64>());
+    /// ```
     pub fn new() -> Self {
         let mut fp = Fingerprint {
             hash: 0xcbf2_9ce4_8422_2325,
@@ -140,6 +148,19 @@ impl Fingerprint {
     }
 
     /// The fingerprint of `T`.
+    ///
+    /// ```
+    /// use pcoll::Fingerprint;
+    ///
+    /// #[derive(pcoll::Persistent)]
+    /// struct A { x: u32, y: u32 }
+    /// #[derive(pcoll::Persistent)]
+    /// struct B { x: u32, y: u64 }
+    ///
+    /// assert_eq!(Fingerprint::of::<A>(), Fingerprint::of::<A>());
+    /// assert_ne!(Fingerprint::of::<A>(), Fingerprint::of::<B>());
+    /// assert_ne!(Fingerprint::of::<u64>(), Fingerprint::of::<i64>());
+    /// ```
     pub fn of<T: Persistent>() -> u64 {
         let mut fp = Fingerprint::new();
         T::layout(&mut fp);
@@ -163,6 +184,18 @@ impl Fingerprint {
     }
 
     /// Mixes raw bytes in (FNV-1a). Not part of the schema.
+    ///
+    /// ```
+    /// use pcoll::Fingerprint;
+    ///
+    /// let mut a = Fingerprint::new();
+    /// a.write_bytes(b"v2");
+    /// let mut b = Fingerprint::new();
+    /// b.write_bytes(b"v2");
+    /// assert_eq!(a.finish(), b.finish());
+    /// b.write_bytes(b"!");
+    /// assert_ne!(a.finish(), b.finish());
+    /// ```
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.hash ^= u64::from(b);
@@ -180,6 +213,25 @@ impl Fingerprint {
     }
 
     /// Mixes a length-prefixed string in (an enum variant's name, for instance).
+    ///
+    /// ```
+    /// use pcoll::Fingerprint;
+    ///
+    /// #[derive(pcoll::Persistent)]
+    /// #[repr(u8)]
+    /// enum Color { Red = 1, Green = 2 }
+    ///
+    /// // What the derive writes for `Color`: each variant's name and discriminant.
+    /// let mut fp = Fingerprint::new();
+    /// if fp.begin_struct("Color", 1, 1) {
+    ///     fp.write_str("Red");
+    ///     fp.write_u64(1);
+    ///     fp.write_str("Green");
+    ///     fp.write_u64(2);
+    /// }
+    /// fp.end_struct();
+    /// assert_eq!(fp.finish(), Fingerprint::of::<Color>());
+    /// ```
     pub fn write_str(&mut self, s: &str) {
         self.mix_str(s);
         if let Some(b) = &mut self.schema {
@@ -188,6 +240,19 @@ impl Fingerprint {
     }
 
     /// Mixes an integer in (an array's length, a discriminant).
+    ///
+    /// ```
+    /// use pcoll::{Fingerprint, Persistent};
+    ///
+    /// // What `[u8; 4]` writes: its length, then its element type.
+    /// let mut fp = Fingerprint::new();
+    /// if fp.begin_struct("array", 4, 1) {
+    ///     fp.write_u64(4);
+    ///     u8::layout(&mut fp);
+    /// }
+    /// fp.end_struct();
+    /// assert_eq!(fp.finish(), Fingerprint::of::<[u8; 4]>());
+    /// ```
     pub fn write_u64(&mut self, v: u64) {
         self.mix_u64(v);
         if let Some(b) = &mut self.schema {
@@ -196,6 +261,14 @@ impl Fingerprint {
     }
 
     /// Describes a leaf type by name, size and alignment.
+    ///
+    /// ```
+    /// use pcoll::Fingerprint;
+    ///
+    /// let mut fp = Fingerprint::new();
+    /// fp.primitive("u64", 8, 8);
+    /// assert_eq!(fp.finish(), Fingerprint::of::<u64>());
+    /// ```
     pub fn primitive(&mut self, name: &str, size: usize, align: usize) {
         self.mix_leaf(name, size, align);
         if let Some(b) = &mut self.schema {
@@ -211,6 +284,23 @@ impl Fingerprint {
 
     /// Opens a compound type; pair with [`Fingerprint::end_struct`]. Returns false when the
     /// nesting limit is reached: the caller then skips its fields.
+    ///
+    /// ```
+    /// use pcoll::Fingerprint;
+    /// use std::mem::{align_of, offset_of, size_of};
+    ///
+    /// #[derive(pcoll::Persistent)]
+    /// struct Point { x: u32, y: u32 }
+    ///
+    /// // What the derive writes for `Point`.
+    /// let mut fp = Fingerprint::new();
+    /// if fp.begin_struct("Point", size_of::<Point>(), align_of::<Point>()) {
+    ///     fp.field::<u32>("x", offset_of!(Point, x));
+    ///     fp.field::<u32>("y", offset_of!(Point, y));
+    /// }
+    /// fp.end_struct();
+    /// assert_eq!(fp.finish(), Fingerprint::of::<Point>());
+    /// ```
     pub fn begin_struct(&mut self, name: &str, size: usize, align: usize) -> bool {
         self.mix_str("{");
         self.mix_leaf(name, size, align);
@@ -223,6 +313,24 @@ impl Fingerprint {
     }
 
     /// Describes one field: its name, offset, and (recursively) its type.
+    ///
+    /// ```
+    /// use pcoll::Fingerprint;
+    ///
+    /// #[derive(pcoll::Persistent)]
+    /// struct Old { n: u32 }
+    ///
+    /// let of = |field: fn(&mut Fingerprint)| {
+    ///     let mut fp = Fingerprint::new();
+    ///     if fp.begin_struct("Old", 4, 4) {
+    ///         field(&mut fp);
+    ///     }
+    ///     fp.end_struct();
+    ///     fp.finish()
+    /// };
+    /// assert_eq!(of(|fp| fp.field::<u32>("n", 0)), Fingerprint::of::<Old>());
+    /// assert_ne!(of(|fp| fp.field::<u64>("n", 0)), Fingerprint::of::<Old>()); // another type
+    /// ```
     pub fn field<T: Persistent>(&mut self, name: &str, offset: usize) {
         self.mix_str(name);
         self.mix_u64(offset as u64);
@@ -233,6 +341,21 @@ impl Fingerprint {
     }
 
     /// Closes a compound type.
+    ///
+    /// ```
+    /// use pcoll::Fingerprint;
+    ///
+    /// #[derive(pcoll::Persistent)]
+    /// struct Id(u16);
+    ///
+    /// // What the derive writes for `Id`: one `u16` field, named `0`, at offset 0.
+    /// let mut fp = Fingerprint::new();
+    /// if fp.begin_struct("Id", 2, 2) {
+    ///     fp.field::<u16>("0", 0);
+    /// }
+    /// fp.end_struct();
+    /// assert_eq!(fp.finish(), Fingerprint::of::<Id>());
+    /// ```
     pub fn end_struct(&mut self) {
         self.depth -= 1;
         self.mix_str("}");
@@ -242,6 +365,15 @@ impl Fingerprint {
     }
 
     /// The 64-bit result.
+    ///
+    /// ```
+    /// use pcoll::{Fingerprint, Persistent};
+    ///
+    /// let mut fp = Fingerprint::new();
+    /// <(u32, u64)>::layout(&mut fp);
+    /// assert_eq!(fp.finish(), Fingerprint::of::<(u32, u64)>());
+    /// assert_eq!(fp.finish(), fp.finish()); // it does not consume or change the fingerprint
+    /// ```
     pub fn finish(&self) -> u64 {
         self.hash
     }

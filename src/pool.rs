@@ -197,6 +197,31 @@ impl<R: Persistent + Default> Options<R> {
     }
 
     /// Sends every persistence event to `r` (crash-image tests).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// use pcoll::{Event, Recorder};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// struct Commits(AtomicU64);
+    /// impl Recorder for Commits {
+    ///     fn event(&self, ev: Event, _image: &[u8]) {
+    ///         if ev == Event::Committed {
+    ///             self.0.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let rec = Arc::new(Commits(AtomicU64::new(0)));
+    /// let pool = Pool::<Root>::options().recorder(rec.clone()).in_memory()?;
+    /// let before = rec.0.load(Ordering::Relaxed);
+    /// pool.write().v.push(1);
+    /// assert_eq!(rec.0.load(Ordering::Relaxed), before + 1);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     #[cfg(any(test, feature = "testing"))]
     pub fn recorder(mut self, r: Arc<dyn Recorder>) -> Self {
         self.recorder = Some(r);
@@ -204,6 +229,37 @@ impl<R: Persistent + Default> Options<R> {
     }
 
     /// Which medium a memory pool with a recorder simulates (default: a file).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// use pcoll::{Event, Medium, Recorder};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// struct Barriers(AtomicU64);
+    /// impl Recorder for Barriers {
+    ///     fn event(&self, ev: Event, _image: &[u8]) {
+    ///         if ev == Event::Barrier {
+    ///             self.0.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// // Barriers of one transaction that changes the root, on the simulated medium.
+    /// let barriers = |medium: Medium| -> pcoll::Result<u64> {
+    ///     let rec = Arc::new(Barriers(AtomicU64::new(0)));
+    ///     let pool = Pool::<Root>::options().recorder(rec.clone()).simulate(medium).in_memory()?;
+    ///     pool.write().v.push(1);
+    ///     let before = rec.0.load(Ordering::Relaxed);
+    ///     pool.write().v[0] = 2;
+    ///     Ok(rec.0.load(Ordering::Relaxed) - before)
+    /// };
+    /// // Persistent memory: a barrier per logging step; a file: only at commit.
+    /// assert!(barriers(Medium::Pmem)? > barriers(Medium::File)?);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     #[cfg(any(test, feature = "testing"))]
     pub fn simulate(mut self, medium: Medium) -> Self {
         self.medium = medium;
@@ -310,6 +366,18 @@ impl<R: Persistent + Default> Options<R> {
 
     /// Opens a memory pool holding a copy of `image` (a pool file's bytes), running recovery
     /// on it like an open after a crash. Used by the crash-image tests.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// pool.write().v.push(7);
+    /// let copy = Pool::<Root>::options().from_image(&pool.image())?;
+    /// assert_eq!(copy.read().v, [7]);
+    /// assert_eq!(copy.path(), std::path::Path::new("<image>"));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     #[cfg(any(test, feature = "testing"))]
     pub fn from_image(self, image: &[u8]) -> Result<Pool<R>> {
         let path = PathBuf::from("<image>");
@@ -913,6 +981,19 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// A copy of the pool's bytes as they are in memory now (crash-image tests).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let empty = pool.image();
+    /// pool.write().v.push(7);
+    /// assert_ne!(pool.image(), empty);
+    /// let then = Pool::<Root>::options().from_image(&empty)?;
+    /// assert!(then.read().v.is_empty());
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     #[cfg(any(test, feature = "testing"))]
     pub fn image(&self) -> Vec<u8> {
         let r = self.core.read_lock();

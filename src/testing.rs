@@ -200,6 +200,21 @@ fn follow_up<R: Persistent>(pool: &Pool<R>) -> crate::Result<()> {
 
 /// Runs `op` as one write transaction on a pool prepared by `setup`, and checks every crash
 /// image of it. `observe` maps the root to a comparable model.
+///
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// use pcoll::testing::{Config, crash_check};
+///
+/// let report = crash_check(
+///     Config { budget: 8, ..Config::default() },
+///     |pool: &Pool<Root>| pool.write().v.push(1),
+///     |root: &mut Root| root.v.push(2),
+///     |root: &Root| root.v.to_vec(),
+/// );
+/// assert!(report.violations.is_empty(), "{:?}", report.violations);
+/// assert!(report.before > 0 && report.after > 0); // images of both states were found
+/// ```
 pub fn crash_check<R, M>(
     cfg: Config,
     setup: impl Fn(&Pool<R>),
@@ -267,6 +282,26 @@ pub enum Side<O, N> {
 /// [`crash_check`] for a migration: `setup` fills a pool of `Old`, then
 /// `Options::<New>::migrate(migrate)` runs on its image. Every crash image must open as the
 /// `Old` that `setup` left or as the `New` that the migration made, and pass `check()`.
+///
+/// ```
+/// use pcoll::testing::{Config, crash_check_migration};
+/// use pcoll::{Persistent, Pool};
+///
+/// #[derive(Persistent, Default)]
+/// struct V1 { hits: u32 }
+/// #[derive(Persistent, Default)]
+/// struct V2 { hits: u64 }
+///
+/// let report = crash_check_migration(
+///     Config { budget: 8, ..Config::default() },
+///     |pool: &Pool<V1>| pool.write().hits = 3,
+///     |old: &mut V1, new: &mut V2| new.hits = u64::from(old.hits),
+///     |old: &V1| old.hits,
+///     |new: &V2| new.hits,
+/// );
+/// assert!(report.violations.is_empty(), "{:?}", report.violations);
+/// assert!(report.before > 0 && report.after > 0);
+/// ```
 pub fn crash_check_migration<Old, New, MO, MN>(
     cfg: Config,
     setup: impl Fn(&Pool<Old>),

@@ -17,8 +17,31 @@ pub trait IntoPersistent<T> {
     /// The borrowed form hashed and compared with stored `T`s (`T: Borrow<Probe>`).
     type Probe: ?Sized;
     /// The borrowed form of `self`.
+    ///
+    /// ```
+    /// use pcoll::{IntoPersistent, PString};
+    ///
+    /// // Anything a `PString` key can be made from, looked at as a `&str` (nothing is converted).
+    /// fn is_short<W: IntoPersistent<PString, Probe = str>>(key: &W) -> bool {
+    ///     key.probe().len() < 4
+    /// }
+    /// assert!(is_short(&"ada"));
+    /// assert!(!is_short(&String::from("alan")));
+    /// ```
     fn probe(&self) -> &Self::Probe;
     /// Converts `self` into the stored type.
+    ///
+    /// ```
+    /// use pcoll::{IntoPersistent, PString, PVec};
+    ///
+    /// let s: PString = "ada".into_persistent()?;
+    /// assert_eq!(s, "ada");
+    /// let v: PVec<u8> = vec![1, 2].into_persistent()?;
+    /// assert_eq!(v, [1, 2]);
+    /// let n: u64 = 7.into_persistent()?; // plain types pass through
+    /// assert_eq!(n, 7);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     fn into_persistent(self) -> Result<T>;
 }
 

@@ -18,6 +18,18 @@ pub struct PRandomState {
 
 impl PRandomState {
     /// A fresh random seed (from the operating system's randomness, through std).
+    ///
+    /// ```
+    /// use pcoll::{PHashMap, PRandomState};
+    /// use std::hash::BuildHasher;
+    ///
+    /// let (a, b) = (PRandomState::new(), PRandomState::new());
+    /// assert_eq!(a.hash_one("key"), a.hash_one("key"));
+    /// assert_ne!(a, b); // each has its own seed
+    /// let mut map = PHashMap::with_hasher(a);
+    /// map.insert(1u64, 2u64);
+    /// assert_eq!(map[&1], 2);
+    /// ```
     pub fn new() -> Self {
         let rs = RandomState::new();
         PRandomState {
@@ -26,6 +38,16 @@ impl PRandomState {
     }
 
     /// A fixed seed: reproducible tables (tests, benchmarks); gives up HashDoS resistance.
+    ///
+    /// ```
+    /// use pcoll::PRandomState;
+    /// use std::hash::BuildHasher;
+    ///
+    /// let a = PRandomState::with_seeds(1, 2, 3, 4);
+    /// let b = PRandomState::with_seeds(1, 2, 3, 4);
+    /// assert_eq!(a.hash_one("key"), b.hash_one("key"));
+    /// assert_ne!(a, PRandomState::with_seeds(4, 3, 2, 1));
+    /// ```
     pub const fn with_seeds(k0: u64, k1: u64, k2: u64, k3: u64) -> Self {
         PRandomState {
             k: [k0, k1, k2, k3],

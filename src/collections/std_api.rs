@@ -69,6 +69,15 @@ impl<T: Persistent> IntoIterator for PVec<T> {
     type Item = T;
     type IntoIter = std::vec::IntoIter<T>;
     /// Moves every element out (as `drain(..)` does), then drops the empty vector.
+    ///
+    /// ```
+    /// let v = pcoll::PVec::from([1u64, 2, 3]);
+    /// let mut sum = 0;
+    /// for x in v {
+    ///     sum += x;
+    /// }
+    /// assert_eq!(sum, 6);
+    /// ```
     fn into_iter(mut self) -> Self::IntoIter {
         self.drain(..)
     }
@@ -97,6 +106,13 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     }
 
     /// The values, by value, in arbitrary order (the map is consumed).
+    ///
+    /// ```
+    /// let m: pcoll::PHashMap<u64, u64> = [(1, 10), (2, 20)].into();
+    /// let mut values: Vec<u64> = m.into_values().collect();
+    /// values.sort();
+    /// assert_eq!(values, [10, 20]);
+    /// ```
     pub fn into_values(self) -> impl Iterator<Item = V> {
         self.into_iter().map(|(_, v)| v)
     }
@@ -137,6 +153,11 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// The values, by value, in key order (the map is consumed).
+    ///
+    /// ```
+    /// let m: pcoll::PBTreeMap<u64, u64> = [(2, 20), (1, 10)].into();
+    /// assert_eq!(m.into_values().collect::<Vec<_>>(), [10, 20]);
+    /// ```
     pub fn into_values(self) -> impl Iterator<Item = V> {
         self.into_iter().map(|(_, v)| v)
     }
@@ -209,11 +230,22 @@ where
 
 impl<T: Persistent> From<PVec<T>> for Vec<T> {
     /// The elements, moved out (values with handles stay readable anywhere).
+    ///
+    /// ```
+    /// let v: Vec<u64> = pcoll::PVec::from([1u64, 2]).into();
+    /// assert_eq!(v, [1, 2]);
+    /// ```
     fn from(v: PVec<T>) -> Vec<T> {
         v.into_iter().collect()
     }
 }
 
+/// The text, copied into a `String`.
+///
+/// ```
+/// let s: String = pcoll::PString::from("ada").into();
+/// assert_eq!(s, "ada");
+/// ```
 impl From<PString> for String {
     fn from(s: PString) -> String {
         s.as_str().to_owned()
@@ -246,6 +278,12 @@ impl From<Box<str>> for PString {
     }
 }
 
+/// A string of the characters (in process memory until stored).
+///
+/// ```
+/// let s: pcoll::PString = ['a', 'd', 'a'].into_iter().collect();
+/// assert_eq!(s, "ada");
+/// ```
 impl FromIterator<char> for PString {
     fn from_iter<I: IntoIterator<Item = char>>(it: I) -> Self {
         let mut s = PString::new();
@@ -355,6 +393,12 @@ impl PartialEq<PString> for Cow<'_, str> {
 
 // ---- PVec: comparisons from the std side ----
 
+/// `vec == pvec`, element by element (as `pvec == vec`).
+///
+/// ```
+/// assert_eq!(vec![1u64, 2], pcoll::PVec::from([1, 2]));
+/// assert_ne!(vec![1u64], pcoll::PVec::from([1, 2]));
+/// ```
 impl<T: Persistent + PartialEq> PartialEq<PVec<T>> for Vec<T> {
     fn eq(&self, other: &PVec<T>) -> bool {
         self.as_slice() == other.as_slice()
@@ -479,11 +523,29 @@ pub(crate) fn bounds<R: std::ops::RangeBounds<usize>>(range: R, len: usize) -> (
 
 impl<T: Persistent> PVec<T> {
     /// Like `Vec::reserve_exact`.
+    ///
+    /// ```
+    /// let mut v = pcoll::PVec::from([1u64]);
+    /// v.reserve_exact(10);
+    /// assert!(v.capacity() >= 11);
+    /// ```
     pub fn reserve_exact(&mut self, additional: usize) {
         self.reserve(additional);
     }
 
     /// Like `Vec::try_reserve_exact`.
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().max_size(2 << 20).in_memory()?;
+    /// let mut root = pool.write();
+    /// root.v.try_reserve_exact(100)?;
+    /// assert!(root.v.capacity() >= 100);
+    /// let res = root.v.try_reserve_exact(1 << 20); // 8 MiB
+    /// assert!(matches!(res, Err(pcoll::Error::OutOfSpace { .. })));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_reserve_exact(&mut self, additional: usize) -> Result<()> {
         self.try_reserve(additional)
     }
@@ -505,6 +567,18 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Resizes to `new_len`, filling with values from `f` (as `Vec::resize_with`).
+    ///
+    /// ```
+    /// let mut v = pcoll::PVec::from([1u64, 2]);
+    /// let mut next = 10;
+    /// v.resize_with(4, || {
+    ///     next += 1;
+    ///     next
+    /// });
+    /// assert_eq!(v, [1, 2, 11, 12]);
+    /// v.resize_with(1, || 0);
+    /// assert_eq!(v, [1]);
+    /// ```
     pub fn resize_with<F: FnMut() -> T>(&mut self, new_len: usize, mut f: F) {
         let len = self.len();
         if new_len <= len {
@@ -515,6 +589,14 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// Removes and returns the last element if `predicate` says so (as `Vec::pop_if`).
+    ///
+    /// ```
+    /// let mut v = pcoll::PVec::from([1u64, 2, 3, 4]);
+    /// let even = |x: &mut u64| *x % 2 == 0;
+    /// assert_eq!(v.pop_if(even), Some(4));
+    /// assert_eq!(v.pop_if(even), None);
+    /// assert_eq!(v, [1, 2, 3]);
+    /// ```
     pub fn pop_if(&mut self, predicate: impl FnOnce(&mut T) -> bool) -> Option<T> {
         let last = self.last_mut()?;
         if predicate(last) { self.pop() } else { None }
@@ -600,6 +682,15 @@ impl<T: Persistent + fmt::Debug, F> fmt::Debug for ExtractIf<'_, T, F> {
 }
 
 /// Appends the bytes, like `Vec<u8>`'s `Write`; a full pool is an `io::Error`.
+///
+/// ```
+/// use std::io::Write;
+///
+/// let mut out = pcoll::PVec::new();
+/// write!(out, "{}-{}", 4, 2)?;
+/// assert_eq!(out, *b"4-2");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 impl std::io::Write for PVec<u8> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.try_extend_from_slice(buf)
@@ -616,6 +707,13 @@ impl std::io::Write for PVec<u8> {
 
 impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     /// Adds `value`, replacing an equal element, which is returned (as `HashSet::replace`).
+    ///
+    /// ```
+    /// let mut set: pcoll::PHashSet<u64> = [1, 2].into();
+    /// assert_eq!(set.replace(2), Some(2));
+    /// assert_eq!(set.replace(3), None);
+    /// assert_eq!(set.len(), 3);
+    /// ```
     pub fn replace(&mut self, value: T) -> Option<T> {
         let old = self.take(&value);
         self.insert(value);
@@ -625,6 +723,13 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
 
 impl<T: Persistent + Ord> PBTreeSet<T> {
     /// Adds `value`, replacing an equal element, which is returned (as `BTreeSet::replace`).
+    ///
+    /// ```
+    /// let mut set: pcoll::PBTreeSet<u64> = [1, 2].into();
+    /// assert_eq!(set.replace(2), Some(2));
+    /// assert_eq!(set.replace(3), None);
+    /// assert_eq!(set.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
     pub fn replace(&mut self, value: T) -> Option<T> {
         let old = self.take(&value);
         self.insert(value);
@@ -686,6 +791,14 @@ impl<K: Persistent, V: Persistent, S: Persistent, F> fmt::Debug for MapExtractIf
 impl<T: Persistent, S: Persistent> PHashSet<T, S> {
     /// An iterator that removes and yields the elements for which `pred` is true (as
     /// `HashSet::extract_if`).
+    ///
+    /// ```
+    /// let mut set: pcoll::PHashSet<u64> = (0..6).collect();
+    /// let mut odd: Vec<u64> = set.extract_if(|x| x % 2 == 1).collect();
+    /// odd.sort();
+    /// assert_eq!(odd, [1, 3, 5]);
+    /// assert_eq!(set.len(), 3);
+    /// ```
     pub fn extract_if<F: FnMut(&T) -> bool>(&mut self, mut pred: F) -> impl Iterator<Item = T> {
         self.map_mut()
             .extract_if(move |k, ()| pred(k))
@@ -761,6 +874,13 @@ impl<T: Persistent + Ord + Clone> PBTreeSet<T> {
     /// An iterator that removes and yields, in order, the elements of `range` for which
     /// `pred` is true (as `BTreeSet::extract_if`; elements must be `Clone`, see
     /// [`PBTreeMap::extract_if`]).
+    ///
+    /// ```
+    /// let mut set: pcoll::PBTreeSet<u64> = (0..10).collect();
+    /// let even: Vec<u64> = set.extract_if(2..8, |x| x % 2 == 0).collect();
+    /// assert_eq!(even, [2, 4, 6]);
+    /// assert_eq!(set.len(), 7);
+    /// ```
     pub fn extract_if<R, F>(&mut self, range: R, mut pred: F) -> impl Iterator<Item = T>
     where
         R: std::ops::RangeBounds<T>,
@@ -777,12 +897,27 @@ impl<T: Persistent + Ord + Clone> PBTreeSet<T> {
 impl<T: Persistent> PVec<T> {
     /// `extend`, stopping at the first element that does not fit the pool: `Err`, with the
     /// elements before it pushed (roll the transaction back to undo them).
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// pool.transaction(|root| root.v.try_extend([1, 2, 3]))?;
+    /// assert_eq!(pool.read().v, [1, 2, 3]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_extend<I: IntoIterator<Item = T>>(&mut self, it: I) -> Result<()> {
         it.into_iter()
             .try_for_each(|x| self.try_push(x).map_err(|(e, _)| e))
     }
 
     /// `collect` into a vector outside any pool, reporting a failed allocation as an error.
+    ///
+    /// ```
+    /// let v = pcoll::PVec::try_from_iter((1..=3u64).map(|x| x * x))?;
+    /// assert_eq!(v, [1, 4, 9]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_from_iter<I: IntoIterator<Item = T>>(it: I) -> Result<Self> {
         let mut v = PVec::new();
         v.try_extend(it)?;
@@ -798,6 +933,16 @@ where
 {
     /// `extend`, stopping at the first entry that does not fit the pool: `Err`, with the
     /// entries before it inserted (roll the transaction back to undo them).
+    ///
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let mut ages: PHashMap<PString, u64> = PHashMap::new();
+    /// ages.try_extend([("ada", 36), ("alan", 41)])?;
+    /// assert_eq!(ages.get("alan"), Some(&41));
+    /// assert_eq!(ages.len(), 2);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_extend<I, W>(&mut self, it: impl IntoIterator<Item = (I, W)>) -> Result<()>
     where
         I: IntoPersistent<K>,
@@ -813,6 +958,16 @@ where
 impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// `extend`, stopping at the first entry that does not fit the pool (see
     /// [`PHashMap::try_extend`]).
+    ///
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let mut ages: PBTreeMap<PString, u64> = PBTreeMap::new();
+    /// ages.try_extend([("alan", 41), ("ada", 36)])?;
+    /// assert_eq!(ages.first_key_value().map(|(k, v)| (k.as_str(), *v)), Some(("ada", 36)));
+    /// assert_eq!(ages.len(), 2);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_extend<I, W>(&mut self, it: impl IntoIterator<Item = (I, W)>) -> Result<()>
     where
         I: IntoPersistent<K>,
@@ -827,6 +982,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
 
 impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     /// `extend`, stopping at the first element that does not fit the pool.
+    ///
+    /// ```
+    /// use pcoll::{PHashSet, PString};
+    ///
+    /// let mut names: PHashSet<PString> = PHashSet::new();
+    /// names.try_extend(["ada", "alan", "ada"])?;
+    /// assert_eq!(names.len(), 2);
+    /// assert!(names.contains("alan"));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_extend<I>(&mut self, it: impl IntoIterator<Item = I>) -> Result<()>
     where
         I: IntoPersistent<T>,
@@ -840,6 +1005,15 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
 
 impl<T: Persistent + Ord> PBTreeSet<T> {
     /// `extend`, stopping at the first element that does not fit the pool.
+    ///
+    /// ```
+    /// use pcoll::{PBTreeSet, PString};
+    ///
+    /// let mut names: PBTreeSet<PString> = PBTreeSet::new();
+    /// names.try_extend(["alan", "ada", "alan"])?;
+    /// assert_eq!(names.iter().map(|s| s.as_str()).collect::<Vec<_>>(), ["ada", "alan"]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn try_extend<I>(&mut self, it: impl IntoIterator<Item = I>) -> Result<()>
     where
         I: IntoPersistent<T>,

@@ -29,6 +29,34 @@ impl Visitor<'_> {
 
     /// Reports a broken invariant that a value's `visit` found (`check()` then fails with
     /// `Error::Corrupted`, listing it).
+    ///
+    /// ```
+    /// use pcoll::{Fingerprint, Persistent, Pool, Visitor};
+    ///
+    /// /// A counter that must stay even.
+    /// #[derive(Default)]
+    /// struct Even(u64);
+    ///
+    /// // SAFETY: plain data (one integer): no addresses, owns nothing.
+    /// unsafe impl Persistent for Even {
+    ///     fn layout(fp: &mut Fingerprint) {
+    ///         fp.primitive("Even", 8, 8);
+    ///     }
+    ///     fn visit(&self, v: &mut Visitor<'_>) {
+    ///         if self.0 % 2 != 0 {
+    ///             v.problem(format!("Even holds {}", self.0));
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let pool = Pool::<Even>::options().in_memory()?;
+    /// pool.write().0 = 2;
+    /// assert!(pool.check().is_ok());
+    /// pool.write().0 = 3;
+    /// let res = pool.check();
+    /// assert!(matches!(res, Err(pcoll::Error::Corrupted { what, .. }) if what.contains("holds 3")));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn problem(&mut self, what: String) {
         self.problems.push(what);
     }

@@ -56,6 +56,30 @@ pub enum Event {
 /// order. Tests implement it to keep a shadow of the durable medium.
 pub trait Recorder: Send + Sync {
     /// Called at each event with the pool's bytes as they are in memory at that point.
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// use pcoll::{Event, Recorder};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// #[derive(Default)]
+    /// struct Events(Mutex<Vec<Event>>);
+    /// impl Recorder for Events {
+    ///     fn event(&self, ev: Event, _image: &[u8]) {
+    ///         self.0.lock().unwrap().push(ev);
+    ///     }
+    /// }
+    ///
+    /// let events = Arc::new(Events::default());
+    /// let pool = Pool::<Root>::options().recorder(events.clone()).in_memory()?;
+    /// events.0.lock().unwrap().clear();
+    /// pool.write().v.push(1);
+    /// let seen = events.0.lock().unwrap();
+    /// assert!(seen.contains(&Event::Barrier));
+    /// assert_eq!(seen.last(), Some(&Event::Committed));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     fn event(&self, ev: Event, image: &[u8]);
 }
 

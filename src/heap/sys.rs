@@ -172,6 +172,30 @@ pub mod faults {
 
     /// Makes the `nth` call of `call` on this thread (counted from now, starting at 1) fail
     /// with `errno`; with `sticky`, every later call of that kind too, until [`disarm`].
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-faults-arm-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use pcoll::testing::faults::{self, Call};
+    /// const EIO: i32 = 5;
+    ///
+    /// let pool = Pool::<Root>::create(&path)?;
+    /// faults::arm(Call::Fdatasync, 1, EIO, false); // the next fdatasync fails
+    /// let res = pool.transaction(|root| {
+    ///     root.v.push(1);
+    ///     Ok::<(), pcoll::Error>(())
+    /// });
+    /// faults::disarm();
+    /// assert!(matches!(res, Err(pcoll::Error::Io { op: "fdatasync", .. })));
+    /// assert!(pool.read().v.is_empty()); // rolled back
+    /// pool.write().v.push(2); // the fault is gone
+    /// assert_eq!(pool.read().v, [2]);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn arm(call: Call, nth: u64, errno: i32, sticky: bool) {
         PLAN.with(|p| {
             p.set(Plan {
@@ -182,16 +206,76 @@ pub mod faults {
     }
 
     /// Stops failing calls; counts start again from zero.
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-faults-disarm-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use pcoll::testing::faults::{self, Call};
+    /// const EIO: i32 = 5;
+    ///
+    /// let pool = Pool::<Root>::create(&path)?;
+    /// faults::arm(Call::Pwrite, 1, EIO, true); // every pwrite from now on fails
+    /// faults::disarm();
+    /// assert_eq!(faults::calls(Call::Pwrite), 0);
+    /// pool.write().v.push(1);
+    /// assert_eq!(pool.read().v, [1]);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn disarm() {
         PLAN.with(|p| p.set(Plan::default()));
     }
 
     /// Calls of `call` made on this thread since the last [`arm`] or [`disarm`].
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-faults-calls-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use pcoll::testing::faults::{self, Call};
+    ///
+    /// let pool = Pool::<Root>::create(&path)?;
+    /// let before = pool.stats().barriers;
+    /// faults::disarm(); // counts from here
+    /// pool.write().v.push(1);
+    /// // On a file, each barrier is one fdatasync.
+    /// assert_eq!(faults::calls(Call::Fdatasync), pool.stats().barriers - before);
+    /// assert!(faults::calls(Call::Fdatasync) > 0);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn calls(call: Call) -> u64 {
         PLAN.with(|p| p.get().counts[index(call)])
     }
 
     /// Failures injected since the last [`arm`].
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-faults-fired-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use pcoll::testing::faults::{self, Call};
+    /// const EIO: i32 = 5;
+    ///
+    /// let pool = Pool::<Root>::create(&path)?;
+    /// faults::arm(Call::Fdatasync, 1, EIO, false);
+    /// assert_eq!(faults::fired(), 0);
+    /// let mut root = pool.write();
+    /// root.v.push(1);
+    /// assert!(root.commit().is_err());
+    /// assert_eq!(faults::fired(), 1);
+    /// faults::disarm();
+    /// assert_eq!(faults::fired(), 0);
+    /// # drop(pool);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn fired() -> u64 {
         PLAN.with(|p| p.get().fired)
     }

@@ -64,6 +64,23 @@ pub struct Recovery {
 
 impl Recovery {
     /// True when the file needed no recovery.
+    ///
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let path = std::env::temp_dir().join(format!("pcoll-doc-is-clean-{}.pool", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// use pcoll::Durability;
+    ///
+    /// let pool = Pool::<Root>::options().durability(Durability::Process).create(&path)?;
+    /// pool.write().v.push(1);
+    /// drop(pool); // closed cleanly
+    /// let info = pcoll::inspect::inspect(&path)?;
+    /// assert!(info.recovery.is_clean());
+    /// assert_eq!(info.recovery.rolled_back, None);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
     pub fn is_clean(&self) -> bool {
         *self == Recovery::default()
     }
