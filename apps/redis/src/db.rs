@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent, Pool};
+use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent};
 
 use crate::deadlines::Deadlines;
 use crate::resp::Reply;
@@ -208,12 +208,14 @@ fn unknown(args: &[Vec<u8>]) -> Reply {
     Reply::err(msg)
 }
 
-/// Runs a read command under a read guard.
-pub fn execute_read(pool: &Pool<Db>, args: &[Vec<u8>]) -> Reply {
+/// Runs a command that does not write, under a read guard (a write command answers an
+/// error: the caller runs those in a transaction).
+pub fn run_read(db: &Db, args: &[Vec<u8>], now: u64) -> Reply {
     let name = upper(&args[0]);
     match kind(&name) {
-        Kind::Read => read(&pool.read(), &name, args, now_ms()),
-        _ => unknown(args),
+        Kind::Read => read(db, &name, args, now),
+        Kind::Write => Reply::err(format!("internal: '{name}' outside a transaction")),
+        Kind::Unknown => unknown(args),
     }
 }
 

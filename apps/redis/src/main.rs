@@ -10,19 +10,18 @@ mod commit;
 mod db;
 mod deadlines;
 mod expire;
+mod poll;
+mod server;
 mod watch;
 mod zset;
 
-use std::io::{BufReader, BufWriter, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pcoll::{Durability, Pool};
+use pcoll::{Durability, Pool, PoolStats};
 use pcoll_redis::resp;
 
-use commit::{Committer, Unit};
-use db::{Db, Kind};
+use db::Db;
 use resp::Reply;
 
 /// Settings from the command line.
@@ -123,173 +122,15 @@ fn main() {
         cfg.bind,
         listener.local_addr().map_or(cfg.port, |a| a.port())
     );
-    let clients = Arc::new(AtomicUsize::new(0));
-    let committer = Committer::start(pool.clone(), cfg.durability == Durability::Process);
     expire::start(pool.clone());
-    let cfg = Arc::new(cfg);
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let (pool, clients, cfg) = (pool.clone(), clients.clone(), cfg.clone());
-        if clients.fetch_add(1, Ordering::SeqCst) >= cfg.maxclients {
-            clients.fetch_sub(1, Ordering::SeqCst);
-            let mut s = stream;
-            let _ = Reply::err("max number of clients reached").write(&mut s);
-            continue;
-        }
-        let committer = committer.clone();
-        std::thread::spawn(move || {
-            let _ = serve(stream, &pool, &cfg, &committer);
-            clients.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
-}
-
-/// One connection: requests in, replies out, in order (pipelining works: replies are
-/// flushed when no request is waiting in the buffer). Write commands go to the committer
-/// (`commit.rs`), with the writes right behind them in the buffer.
-fn serve(stream: TcpStream, pool: &Pool<Db>, cfg: &Config, c: &Committer) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut r = BufReader::new(stream.try_clone()?);
-    let mut w = BufWriter::new(stream);
-    let mut authed = cfg.requirepass.is_none();
-    // Commands queued by MULTI, until EXEC or DISCARD.
-    let mut queued: Option<Vec<Vec<Vec<u8>>>> = None;
-    // Keys watched (WATCH) until EXEC, DISCARD or UNWATCH.
-    let mut watched = watch::Watched::default();
-    // A request read while gathering a pipeline of writes, not a write itself.
-    let mut next: Option<std::io::Result<Option<Vec<Vec<u8>>>>> = None;
-    loop {
-        let read = next
-            .take()
-            .unwrap_or_else(|| resp::read_request(&mut r, cfg.proto_max_bulk_len));
-        let req = match read {
-            Ok(Some(req)) => req,
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                Reply::Error(format!("ERR {e}")).write(&mut w)?;
-                w.flush()?;
-                return Ok(());
-            }
-        };
-        if req.is_empty() {
-            continue;
-        }
-        let name = String::from_utf8_lossy(&req[0]).to_ascii_uppercase();
-        let replies = match name.as_str() {
-            "AUTH" => vec![match (&cfg.requirepass, req.last()) {
-                (Some(p), Some(given)) if p.as_bytes() == &given[..] => {
-                    authed = true;
-                    Reply::OK
-                }
-                (None, _) => Reply::err("AUTH <password> called without any password configured"),
-                _ => Reply::Error("WRONGPASS invalid username-password pair".into()),
-            }],
-            _ if !authed => vec![Reply::Error("NOAUTH Authentication required.".into())],
-            "QUIT" => {
-                Reply::OK.write(&mut w)?;
-                w.flush()?;
-                return Ok(());
-            }
-            "MULTI" if queued.is_some() => vec![Reply::err("MULTI calls can not be nested")],
-            "MULTI" => {
-                queued = Some(Vec::new());
-                vec![Reply::OK]
-            }
-            "EXEC" => match queued.take() {
-                Some(cmds) => c.run(vec![Unit::Exec(cmds, std::mem::take(&mut watched))]),
-                None => vec![Reply::err("EXEC without MULTI")],
-            },
-            "DISCARD" => match queued.take() {
-                Some(_) => {
-                    watched = watch::Watched::default();
-                    vec![Reply::OK]
-                }
-                None => vec![Reply::err("DISCARD without MULTI")],
-            },
-            "WATCH" if queued.is_some() => vec![Reply::err("WATCH inside MULTI is not allowed")],
-            "WATCH" if req.len() < 2 => {
-                vec![Reply::err("wrong number of arguments for 'watch' command")]
-            }
-            "WATCH" => {
-                watched.add(req[1..].iter().map(Vec::as_slice));
-                vec![Reply::OK]
-            }
-            "UNWATCH" => {
-                watched = watch::Watched::default();
-                vec![Reply::OK]
-            }
-            _ if queued.is_some() => {
-                queued.as_mut().expect("in MULTI").push(req);
-                vec![Reply::Simple("QUEUED")]
-            }
-            "BLPOP" | "BRPOP" => vec![block_pop(c, req)],
-            _ if db::kind(&name) == Kind::Write => {
-                let mut units = vec![Unit::Command(req)];
-                while units.len() < 64 && !r.buffer().is_empty() {
-                    match resp::read_request(&mut r, cfg.proto_max_bulk_len) {
-                        Ok(Some(q)) if batchable(&q) => units.push(Unit::Command(q)),
-                        other => {
-                            next = Some(other);
-                            break;
-                        }
-                    }
-                }
-                c.run(units)
-            }
-            // A bug in a command must not take the connection down with it: its transaction
-            // has rolled back when the panic reaches here; the client gets an error.
-            _ => vec![
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    admin(&name, &req, pool, cfg).unwrap_or_else(|| db::execute_read(pool, &req))
-                }))
-                .unwrap_or_else(|_| Reply::err(format!("internal error in '{name}'"))),
-            ],
-        };
-        for reply in replies {
-            reply.write(&mut w)?;
-        }
-        if r.buffer().is_empty() && next.is_none() {
-            w.flush()?;
-        }
-    }
-}
-
-/// A pipelined request that may join the write batch before it (a blocking pop waits alone).
-fn batchable(q: &[Vec<u8>]) -> bool {
-    let Some(name) = q.first().map(|n| db::upper(n)) else {
-        return false;
-    };
-    db::kind(&name) == Kind::Write && !matches!(&name[..], "BLPOP" | "BRPOP")
-}
-
-/// BLPOP/BRPOP: pops as LPOP/RPOP of the first non-empty key; when all are empty, waits for
-/// the next batch that changes something and tries again, until the timeout (0: forever).
-fn block_pop(c: &Committer, req: Vec<Vec<u8>>) -> Reply {
-    let once = |c: &Committer| {
-        c.run(vec![Unit::Command(req.clone())])
-            .pop()
-            .unwrap_or_else(|| Reply::err("the committer stopped"))
-    };
-    let timeout = match db::block_timeout(&req) {
-        Ok(t) if req.len() >= 3 => t,
-        _ => return once(c), // the arity or timeout error, from the command itself
-    };
-    let until = (timeout > 0.0)
-        .then(|| std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout));
-    loop {
-        let seen = c.generation();
-        let r = once(c);
-        if !matches!(r, Reply::Array(None)) {
-            return r;
-        }
-        if !c.wait_change(seen, until) {
-            return Reply::Array(None);
-        }
+    if let Err(e) = server::run(listener, &pool, &cfg) {
+        eprintln!("pcoll-redis: {e}");
+        std::process::exit(1);
     }
 }
 
 /// Commands about the connection or the server, not the keyspace.
-fn admin(name: &str, req: &[Vec<u8>], pool: &Pool<Db>, cfg: &Config) -> Option<Reply> {
+fn admin(name: &str, req: &[Vec<u8>], s: &PoolStats, d: &Db, cfg: &Config) -> Option<Reply> {
     Some(match name {
         "PING" => match req.get(1) {
             Some(m) => Reply::bulk(m),
@@ -313,7 +154,6 @@ fn admin(name: &str, req: &[Vec<u8>], pool: &Pool<Db>, cfg: &Config) -> Option<R
         "COMMAND" => Reply::Array(Some(vec![])),
         "CONFIG" => config(req, cfg),
         "INFO" => {
-            let s = pool.stats();
             let text = format!(
                 "# Server\r\nredis_version:7.0.0-pcoll\r\npcoll_redis_version:{}\r\n\
                  tcp_port:{}\r\n\r\n# Persistence\r\npcoll_pool:{}\r\npcoll_durability:{:?}\r\n\
@@ -327,7 +167,7 @@ fn admin(name: &str, req: &[Vec<u8>], pool: &Pool<Db>, cfg: &Config) -> Option<R
                 s.barriers,
                 expire::expired_keys(),
             );
-            let (keys, expires) = db::counts(&pool.read());
+            let (keys, expires) = db::counts(d);
             let keyspace = if keys > 0 {
                 format!("db0:keys={keys},expires={expires},avg_ttl=0\r\n")
             } else {

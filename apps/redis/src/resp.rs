@@ -1,7 +1,7 @@
 //! RESP2, the Redis protocol: requests are arrays of bulk strings (or inline commands, as a
 //! terminal sends them); replies are the five RESP2 types.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Write};
 
 /// A reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,12 +67,24 @@ const MAX_ARGS: usize = 1 << 20;
 /// Longest line (an inline command, a length header).
 const MAX_LINE: usize = 64 << 10;
 
-/// Reads one request; `Ok(None)` at the end of the stream. Bulk strings longer than
-/// `max_bulk` are refused; nothing is allocated ahead of the bytes that arrive (a header
-/// that promises a gigabyte costs nothing until the gigabyte comes).
-pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<Vec<Vec<u8>>>> {
-    let Some(line) = read_line(r)? else {
-        return Ok(None);
+/// What the front of a buffer holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// A whole request, and the bytes it took.
+    Request(Vec<Vec<u8>>, usize),
+    /// The start of a request: at least this many bytes (the buffer's included) are needed
+    /// before parsing again can find more.
+    Incomplete(usize),
+}
+
+/// Parses the request at the front of `buf`. Bulk strings longer than `max_bulk` are
+/// refused. Nothing is allocated ahead of the bytes in `buf`, and nothing is copied until
+/// the whole request is there (a header that promises a gigabyte costs nothing until the
+/// gigabyte comes; parsing again as bytes arrive re-reads the headers only).
+pub fn parse(buf: &[u8], max_bulk: usize) -> io::Result<Parsed> {
+    let more = || Ok(Parsed::Incomplete(buf.len() + 1));
+    let Some((line, mut at)) = line_at(buf, 0)? else {
+        return more();
     };
     if line.first() != Some(&b'*') {
         // Inline command: words separated by spaces.
@@ -81,19 +93,15 @@ pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<
             .filter(|w| !w.is_empty())
             .map(<[u8]>::to_vec)
             .collect();
-        return Ok(Some(args));
+        return Ok(Parsed::Request(args, at));
     }
-    // As Redis: a count of zero or less is an empty request (which the server skips).
-    let n = match line[1..].strip_prefix(b"-") {
-        Some(digits) if number(digits).is_ok() => 0,
-        _ => number(&line[1..]).map_err(|_| bad("invalid multibulk length"))?,
-    };
-    if n > MAX_ARGS {
-        return Err(bad("too many arguments"));
-    }
-    let mut args = Vec::with_capacity(n.min(1024));
+    let n = count(line)?;
+    // Where each argument's bytes are; copied once all of them are there.
+    let mut spans = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
-        let head = read_line(r)?.ok_or_else(|| bad("unexpected end of stream"))?;
+        let Some((head, next)) = line_at(buf, at)? else {
+            return more();
+        };
         if head.first() != Some(&b'$') {
             return Err(bad("expected a bulk string"));
         }
@@ -104,41 +112,80 @@ pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<
             .and_then(|len| len.checked_add(2))
             .ok_or_else(|| bad("invalid bulk length"))?;
         let len = want - 2;
-        let mut buf = Vec::with_capacity(want.min(64 << 10));
-        let got = (&mut *r).take(want as u64).read_to_end(&mut buf)?;
-        if got < want {
-            return Err(bad("unexpected end of stream"));
+        if buf.len() - next < want {
+            return Ok(Parsed::Incomplete(next.saturating_add(want)));
         }
-        if &buf[len..] != b"\r\n" {
+        if &buf[next + len..next + want] != b"\r\n" {
             return Err(bad("bulk string not terminated"));
         }
-        buf.truncate(len);
-        args.push(buf);
+        spans.push(next..next + len);
+        at = next + want;
     }
-    Ok(Some(args))
+    let args = spans.into_iter().map(|r| buf[r].to_vec()).collect();
+    Ok(Parsed::Request(args, at))
 }
 
-fn read_line(r: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
-    if (&mut *r)
-        .take(MAX_LINE as u64)
-        .read_until(b'\n', &mut line)?
-        == 0
-    {
-        return Ok(None);
+/// An array header's count. As Redis: zero or less is an empty request (which the server
+/// skips).
+fn count(line: &[u8]) -> io::Result<usize> {
+    let n = match line[1..].strip_prefix(b"-") {
+        Some(digits) if number(digits).is_ok() => 0,
+        _ => number(&line[1..]).map_err(|_| bad("invalid multibulk length"))?,
+    };
+    if n > MAX_ARGS {
+        return Err(bad("too many arguments"));
     }
-    if line.last() != Some(&b'\n') {
-        if line.len() >= MAX_LINE {
-            return Err(bad("too big inline request"));
+    Ok(n)
+}
+
+/// The line starting at `from` (its line end trimmed) and where the next one starts;
+/// `None` while its end has not arrived.
+fn line_at(buf: &[u8], from: usize) -> io::Result<Option<(&[u8], usize)>> {
+    let rest = &buf[from..];
+    let window = &rest[..rest.len().min(MAX_LINE)];
+    let Some(i) = window.iter().position(|&c| c == b'\n') else {
+        return if window.len() >= MAX_LINE {
+            Err(bad("too big inline request"))
+        } else {
+            Ok(None)
+        };
+    };
+    let mut line = &rest[..i];
+    while let [head @ .., b'\r' | b'\n'] = line {
+        line = head;
+    }
+    Ok(Some((line, from + i + 1)))
+}
+
+/// Reads one request from a stream ([`parse`] over the bytes as they come); `Ok(None)` at
+/// the end of the stream. A stream that ends inside a request's first line carries no
+/// request (Redis would still be waiting for the rest); one that ends after an array's
+/// header is an unfinished request, an error.
+pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<Vec<Vec<u8>>>> {
+    let mut buf = Vec::new();
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return match line_at(&buf, 0)? {
+                Some((line, _)) if line.first() == Some(&b'*') && count(line)? > 0 => {
+                    Err(bad("unexpected end of stream"))
+                }
+                _ => Ok(None),
+            };
         }
-        // The stream ended inside a line: no request (Redis would still be waiting for
-        // the rest), and inside a request, an unfinished one.
-        return Ok(None);
+        let old = buf.len();
+        buf.extend_from_slice(chunk);
+        match parse(&buf, max_bulk)? {
+            Parsed::Request(args, used) => {
+                r.consume(used - old);
+                return Ok(Some(args));
+            }
+            Parsed::Incomplete(_) => {
+                let n = buf.len() - old;
+                r.consume(n);
+            }
+        }
     }
-    while line.last().is_some_and(|&c| c == b'\n' || c == b'\r') {
-        line.pop();
-    }
-    Ok(Some(line))
 }
 
 /// A length: decimal digits only (no sign: `str::parse` would take `+5`, Redis does not).
