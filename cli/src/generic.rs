@@ -138,7 +138,7 @@ fn recovery_text(r: &pcoll::Recovery) -> String {
     }
     if r.redo_replayed > 0 {
         parts.push(format!(
-            "{} redo record(s) replayed (usual after small durable commits)",
+            "{} redo record(s) replayed (a commit was interrupted after its commit point)",
             r.redo_replayed
         ));
     }

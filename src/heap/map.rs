@@ -489,6 +489,20 @@ impl Mapping {
         v
     }
 
+    /// True when the `len` bytes at `off` (user data, read through a freezing copy) equal
+    /// those at `src_off` (pcoll's own bytes: a redo record's data).
+    pub(crate) fn holds(&self, off: usize, src_off: usize, len: usize) -> bool {
+        let p = self.check(off, len);
+        let mut v = Vec::<u8>::with_capacity(len);
+        // SAFETY: `p..p + len` is mapped (checked); v has capacity len and copy_frozen
+        // initialises all of it.
+        unsafe {
+            copy_frozen(p.cast_const(), v.as_mut_ptr(), len);
+            v.set_len(len);
+        }
+        v == self.bytes(src_off, len)
+    }
+
     /// Writes `src` back over pool memory at `off` (rollback). Only called when no user
     /// reference into the pool is live: at guard drop or during recovery on open.
     pub(crate) fn restore(&self, off: usize, src_off: usize, len: usize) {

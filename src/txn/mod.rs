@@ -506,8 +506,21 @@ impl Txn {
             self.next_gen = self.next_gen.max(newest.1.gen_ + 1);
             self.redo_next = newest.0 ^ 1;
         }
+        // On a write-back file (or with no barriers at all) a record whose homes already hold
+        // its bytes is not written again: those bytes are in the file's pages, and the record
+        // stays valid in its slot until a later commit overwrites it, after that commit's
+        // barrier, which writes back the whole file (docs/format.md). Persistent memory
+        // flushes only the lines a barrier names, so there every record is written again.
+        let pending: Vec<&redo::Record> = recs
+            .iter()
+            .map(|r| &r.1)
+            .filter(|r| r.gen_ > self.done_gen)
+            .collect();
+        if !heap.io.persist.per_step() && redo::applied(heap, &pending) {
+            return Ok(());
+        }
         let mut written = Vec::new();
-        for (_, rec) in recs.iter().filter(|r| r.1.gen_ > self.done_gen) {
+        for rec in pending {
             written.extend(redo::apply(heap, rec));
             self.recovery.redo_replayed += 1;
         }

@@ -134,10 +134,75 @@ pub(crate) fn read(heap: &Heap, slot: Slot) -> Option<Record> {
     Some(Record { gen_, ranges })
 }
 
+/// True when replaying `recs` (oldest first) would write nothing: every byte a record
+/// writes, unless a newer record writes it too, already holds that record's value (the
+/// usual case on open after redo commits, closed cleanly or killed).
+pub(crate) fn applied(heap: &Heap, recs: &[&Record]) -> bool {
+    let map = &heap.io.map;
+    // Ranges written by the newer records, sorted and merged.
+    let mut newer: Vec<(u64, u64)> = Vec::new();
+    for rec in recs.iter().rev() {
+        for &(off, n, data) in &rec.ranges {
+            for (a, b) in uncovered(off, off + n, &newer) {
+                if !map.holds(a as usize, (data + a - off) as usize, (b - a) as usize) {
+                    return false;
+                }
+            }
+        }
+        newer.extend(rec.ranges.iter().map(|&(off, n, _)| (off, off + n)));
+        newer.sort_unstable();
+        newer.dedup_by(|b, a| {
+            let touch = b.0 <= a.1;
+            if touch {
+                a.1 = a.1.max(b.1);
+            }
+            touch
+        });
+    }
+    true
+}
+
+/// The parts of `start..end` outside `covers` (sorted, disjoint `(start, end)` pairs).
+fn uncovered(start: u64, end: u64, covers: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    for &(a, b) in covers {
+        if b <= at {
+            continue;
+        }
+        if a >= end {
+            break;
+        }
+        if a > at {
+            out.push((at, a));
+        }
+        at = at.max(b);
+    }
+    if at < end {
+        out.push((at, end));
+    }
+    out
+}
+
 /// Copies a record's bytes to their homes in memory; returns the ranges written.
 pub(crate) fn apply(heap: &Heap, rec: &Record) -> Vec<(u64, u64)> {
     for &(off, n, data) in &rec.ranges {
         heap.io.map.restore(off as usize, data as usize, n as usize);
     }
     rec.ranges.iter().map(|r| (r.0, r.1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uncovered;
+
+    #[test]
+    fn uncovered_parts() {
+        assert_eq!(uncovered(0, 10, &[]), [(0, 10)]);
+        assert_eq!(uncovered(0, 10, &[(2, 4), (6, 7)]), [(0, 2), (4, 6), (7, 10)]);
+        assert_eq!(uncovered(3, 5, &[(0, 4)]), [(4, 5)]);
+        assert_eq!(uncovered(3, 5, &[(0, 10)]), []);
+        assert_eq!(uncovered(3, 5, &[(6, 10)]), [(3, 5)]);
+        assert_eq!(uncovered(3, 8, &[(0, 1), (4, 5), (7, 20)]), [(3, 4), (5, 7)]);
+    }
 }
