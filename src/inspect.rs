@@ -13,6 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::heap::check::{Progress, Walk};
 use crate::heap::header::{FLAG_REDO, FORMAT_VERSION};
 use crate::heap::map::{FileMode, Mapping, PAGE};
 use crate::heap::persist::{Durability, Medium, Persister};
@@ -73,6 +74,7 @@ pub struct PoolInfo {
 /// process has the pool open for writing). Errors are for files that are not pools or cannot
 /// be read; damage found inside a pool is listed in [`PoolInfo::problems`].
 ///
+/// # Examples
 /// ```
 /// # use pcoll::{PVec, Persistent, Pool};
 /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
@@ -93,10 +95,38 @@ pub struct PoolInfo {
 /// # Ok::<(), pcoll::Error>(())
 /// ```
 pub fn inspect(path: impl AsRef<Path>) -> Result<PoolInfo> {
+    inspect_with_progress(path, |_| {})
+}
+
+/// [`inspect`], telling `progress` how far its walk of the allocator's metadata has come,
+/// after each heap segment (4 MiB): for a progress bar on a big pool. The unit is bytes of
+/// the pool: `total` is the pool's size, the first call has `done == 0` and the last, made
+/// once the pool is mapped and recovered, `done == total` (see [`Progress`]).
+///
+/// # Examples
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool, Progress};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// # let dir = std::env::temp_dir().join(format!("pcoll-doc-progress-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # let path = dir.join("app.pool");
+/// drop(Pool::<Root>::create(&path)?);
+/// let mut calls: Vec<Progress> = Vec::new();
+/// let info = pcoll::inspect::inspect_with_progress(&path, |p| calls.push(p))?;
+/// assert_eq!(calls.first().unwrap().done, 0);
+/// let last = calls.last().unwrap();
+/// assert_eq!((last.done, last.total), (info.pool_bytes, info.pool_bytes));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), pcoll::Error>(())
+/// ```
+pub fn inspect_with_progress(
+    path: impl AsRef<Path>,
+    mut progress: impl FnMut(Progress),
+) -> Result<PoolInfo> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|e| open_error(path, e))?;
     let (heap, txn, len) = open_heap(file, path, FileMode::ReadOnly, Durability::Process)?;
-    Ok(describe(heap, &txn, len))
+    Ok(describe(heap, &txn, len, &mut progress))
 }
 
 /// Runs recovery on `path` in place, as opening it would: an interrupted transaction rolls
@@ -157,16 +187,34 @@ fn open_heap(file: File, path: &Path, mode: FileMode, d: Durability) -> Result<(
     Ok((heap, txn, len))
 }
 
-fn describe(mut heap: Heap, txn: &Txn, file_bytes: u64) -> PoolInfo {
+fn describe(
+    mut heap: Heap,
+    txn: &Txn,
+    file_bytes: u64,
+    progress: &mut dyn FnMut(Progress),
+) -> PoolInfo {
     let h = heap.hdr.clone();
     let mut problems = Vec::new();
-    let (blocks, allocated_bytes) = match heap.blocks() {
-        Ok(b) => (b.len(), b.iter().map(|(_, b)| b.size() as u64).sum()),
-        Err(e) => {
-            problems.push(format!("allocator metadata: {e}"));
-            (0, 0)
-        }
+    let total = h.valid_size;
+    let at = |done: u64| Progress {
+        done,
+        total,
+        walk: Walk::Allocator,
     };
+    progress(at(0));
+    let (mut blocks, mut allocated_bytes) = (0, 0);
+    let walk = heap.each_block(
+        |_, b| {
+            blocks += 1;
+            allocated_bytes += b.size() as u64;
+        },
+        |walked| progress(at(walked.min(total))),
+    );
+    if let Err(e) = walk {
+        problems.push(format!("allocator metadata: {e}"));
+        (blocks, allocated_bytes) = (0, 0);
+    }
+    progress(at(total));
     let mut block_of = |off: u64, at_least: u64, what: &str| match heap.block_at(off) {
         Ok(b) if b.size() as u64 >= at_least => {}
         Ok(b) => problems.push(format!(

@@ -67,7 +67,7 @@ pub use collections::pvecdeque::PVecDeque;
 pub use error::{Error, Result};
 #[cfg(feature = "serde")]
 pub use export::ExportFormat;
-pub use heap::check::{CheckReport, Visitor};
+pub use heap::check::{CheckReport, Progress, Visitor, Walk};
 pub use heap::persist::{Durability, Event, Medium, Recorder};
 pub use migrate::Migration;
 pub use pcoll_derive::Persistent;

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::heap::check::{CheckReport, Visitor};
+use crate::heap::check::{CheckReport, Progress, Visitor, Walk};
 use crate::heap::header::Header;
 use crate::heap::map::{FileMode, Mapping, PAGE};
 use crate::heap::persist::{Durability, Medium, Persister, Recorder};
@@ -873,24 +873,64 @@ impl<R: Persistent> Pool<R> {
     /// # Ok::<(), pcoll::Error>(())
     /// ```
     pub fn check(&self) -> Result<CheckReport> {
-        let _lock = self.core.check_lock()?;
-        let res = self.check_locked();
-        let tx = self.core.tx();
-        let st = &mut *tx.st;
-        let res = st.txn.commit(&mut st.heap).and(res);
-        drop(tx);
-        self.core.write_unlock();
-        res
+        self.check_with_progress(|_| {})
     }
 
-    fn check_locked(&self) -> Result<CheckReport> {
-        let allocated = self.core.tx().st.heap.allocated_map()?;
-        let mut v = Visitor {
-            allocated: &allocated,
-            reached: Vec::new(),
-            seen: Default::default(),
-            problems: Vec::new(),
+    /// [`check`](Pool::check), telling `progress` how far it has come, a few times per
+    /// 4 MiB of pool ([`Progress`] says in what unit): for a progress bar on a big pool. The
+    /// callback runs with the writer lock held, so it must not use this pool; if it panics,
+    /// the check ends and the panic goes on, with the pool still usable.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut last = None;
+    /// let report = pool.check_with_progress(|p| last = Some(p))?;
+    /// let last = last.unwrap();
+    /// assert_eq!(last.done, last.total);
+    /// assert_eq!(last.total, 2 * report.pool_bytes); // two walks over the pool
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn check_with_progress(&self, mut progress: impl FnMut(Progress)) -> Result<CheckReport> {
+        let _lock = self.core.check_lock()?;
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.check_locked(&mut progress)
+        }));
+        let tx = self.core.tx();
+        let st = &mut *tx.st;
+        let committed = st.txn.commit(&mut st.heap);
+        drop(tx);
+        self.core.write_unlock();
+        match res {
+            Ok(res) => committed.and(res),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// The two walks: the allocator's (pool bytes `0..size`), then reachability (`size..2 *
+    /// size`, in proportion to the blocks entered).
+    fn check_locked(&self, progress: &mut dyn FnMut(Progress)) -> Result<CheckReport> {
+        let size = self.core.tx().st.heap.valid_size();
+        let total = 2 * size;
+        let at = |done: u64, walk: Walk| Progress { done, total, walk };
+        progress(at(0, Walk::Allocator));
+        let walked = |w: u64| progress(at(w.min(size), Walk::Allocator));
+        let table = self.core.tx().st.heap.allocated_table(walked);
+        let mut allocated = match table {
+            Ok(t) => t,
+            Err(e) => {
+                progress(at(total, Walk::Allocator));
+                return Err(e);
+            }
         };
+        let blocks = allocated.len().max(1) as u64;
+        let mut tick = |n: u64| {
+            let done = size + (u128::from(size) * u128::from(n) / u128::from(blocks)) as u64;
+            progress(at(done.min(total), Walk::Reachability));
+        };
+        let mut v = Visitor::new(&mut allocated, &mut tick);
         v.enter(self.root_off, size_of::<R>());
         let (schema_off, schema_len) = {
             let h = &self.core.tx().st.heap.hdr;
@@ -904,8 +944,9 @@ impl<R: Persistent> Pool<R> {
         // that the root is an allocated, aligned block.
         let root = unsafe { &*self.root_ptr() };
         root.visit(&mut v);
-        let (reached, problems) = (v.reached, v.problems);
-        self.core.tx().st.heap.reconcile(&reached, problems)
+        let report = self.core.tx().st.heap.reconcile(v);
+        progress(at(total, Walk::Reachability));
+        report
     }
 
     /// The root type's layout as the pool stores it: JSON naming every field's type, size and

@@ -5,18 +5,24 @@
 use std::io::Write;
 use std::path::Path;
 
-use pcoll::Error;
 use pcoll::inspect::{self, PoolInfo};
+use pcoll::{Error, Progress};
 use serde_json::{Value, json};
 
+use crate::progress::{Bar, When};
 use crate::{DAMAGED, NOT_A_POOL, Outcome, UNREADABLE, schema};
 
 /// Inspects `file`, sorting failures into exit codes.
 pub(crate) fn read(file: &Path) -> Result<PoolInfo, (u8, String)> {
+    read_with(file, &mut |_| {})
+}
+
+/// [`read`], reporting the allocator walk's progress.
+fn read_with(file: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PoolInfo, (u8, String)> {
     if !looks_like_a_pool(file) {
         return Err((NOT_A_POOL, format!("{}: not a pcoll pool", file.display())));
     }
-    inspect::inspect(file).map_err(|e| (code_of(&e), e.to_string()))
+    inspect::inspect_with_progress(file, progress).map_err(|e| (code_of(&e), e.to_string()))
 }
 
 /// The file starts with the header's magic (in either slot).
@@ -52,20 +58,34 @@ pub(crate) fn info(out: &mut dyn Write, file: &Path, as_json: bool) -> Outcome {
     Ok(0)
 }
 
-/// `full`: the reachability walk's summary when the tool knows the root type (`Ok(None)`:
-/// it does not).
+/// The reachability walk's summary when the tool knows the root type (`Ok(None)`: it does
+/// not), reporting its progress.
+pub(crate) type FullCheck<'a> =
+    &'a dyn Fn(&Path, &mut dyn FnMut(Progress)) -> Result<Option<String>, Error>;
+
+/// `full`: see [`FullCheck`]; `typed`: whether it walks (one more stage of the bar).
 pub(crate) fn check(
     out: &mut dyn Write,
     file: &Path,
     recover: bool,
-    full: &dyn Fn(&Path) -> Result<Option<String>, Error>,
+    when: When,
+    full: FullCheck<'_>,
+    typed: bool,
 ) -> Outcome {
+    // Shares of the bar: inspect's walk (twice with --recover), then the typed check's two
+    // walks, which fill a table of the blocks and reach every value: about three times as long.
+    let mut weights = vec![1; 1 + usize::from(recover)];
+    if typed {
+        weights.push(3);
+    }
+    let mut bar = Bar::new(when, file, &weights);
     if recover {
-        read(file)?; // refuse non-pools before writing anything
+        read_with(file, &mut |p| bar.update(p))?; // refuse non-pools before writing anything
+        bar.next_stage();
         let r = inspect::recover(file).map_err(|e| (code_of(&e), e.to_string()))?;
         w(out, format!("recovery: {}\n", recovery_text(&r)))?;
     }
-    let i = read(file)?;
+    let i = read_with(file, &mut |p| bar.update(p))?;
     let schema_ok = i.schema.as_deref().is_none_or(|s| {
         serde_json::from_str::<Value>(s).is_ok_and(|v| v["size"].as_u64() == Some(i.root_size))
     });
@@ -84,7 +104,8 @@ pub(crate) fn check(
         bytes(i.allocated_bytes)
     );
     if problems.is_empty() {
-        match full(file) {
+        bar.next_stage();
+        match full(file, &mut |p| bar.update(p)) {
             Ok(Some(walk)) => text.push_str(&format!("checked: reachability: {walk}\n")),
             Ok(None) => text.push_str(
                 "not checked: reachability (needs the root type: Pool::check() in the \
@@ -99,6 +120,7 @@ pub(crate) fn check(
     for p in &problems {
         text.push_str(&format!("damaged: {p}\n"));
     }
+    drop(bar); // cleared before the report
     w(out, text)?;
     Ok(if problems.is_empty() { 0 } else { DAMAGED })
 }

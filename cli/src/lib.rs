@@ -3,9 +3,11 @@
 //! Without the application's Rust types (the `pcoll` binary):
 //! - `pcoll info FILE [--json]`: header, sizes, root type and schema, log and recovery state,
 //!   allocation statistics;
-//! - `pcoll check FILE [--recover]`: everything `info` reads, validated; exit code 0 healthy,
-//!   1 damaged, 2 not a pool, 3 unreadable (missing, locked by a writer, another root type,
-//!   an I/O error);
+//! - `pcoll check FILE [--recover] [--progress | --no-progress]`: everything `info` reads,
+//!   validated; exit code 0 healthy, 1 damaged, 2 not a pool, 3 unreadable (missing, locked
+//!   by a writer, another root type, an I/O error). A progress bar on standard error for
+//!   pool files over 100 MiB when standard error is a terminal; `--progress` draws it always,
+//!   `--no-progress` never;
 //! - `pcoll schema FILE [--json]`: the root type's stored layout.
 //!
 //! With the root type, in a tool the application builds in three lines
@@ -24,6 +26,7 @@
 //! would); `import` and `compact` write only OUT, whole or not at all.
 
 mod generic;
+mod progress;
 mod schema;
 mod typed;
 
@@ -86,6 +89,13 @@ enum Cmd {
         /// Roll back an interrupted transaction in place first (writes FILE).
         #[arg(long)]
         recover: bool,
+        /// Draw a progress bar on standard error whatever the pool's size, even when standard
+        /// error is not a terminal (default: for pool files over 100 MiB on a terminal).
+        #[arg(long, conflicts_with = "no_progress")]
+        progress: bool,
+        /// Never draw the progress bar.
+        #[arg(long)]
+        no_progress: bool,
     },
     /// The root type's stored layout: fields, offsets, types.
     Schema {
@@ -184,7 +194,19 @@ pub fn run(
     };
     let res = match &cli.cmd {
         Cmd::Info { file, json } => generic::info(out, file, *json),
-        Cmd::Check { file, recover } => generic::check(out, file, *recover, &|f| typed.check(f)),
+        Cmd::Check {
+            file,
+            recover,
+            progress,
+            no_progress,
+        } => generic::check(
+            out,
+            file,
+            *recover,
+            progress::When::from_flags(*progress, *no_progress),
+            &|f, p| typed.check_with_progress(f, p),
+            typed.has_type(),
+        ),
         Cmd::Schema { file, json } => generic::show_schema(out, file, *json),
         Cmd::Dump { file, path } => typed::dump(typed, out, file, path.as_deref()),
         Cmd::Export {

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::marker::PhantomData;
 use std::path::Path;
 
-use pcoll::{Error, ExportFormat, Persistent, Pool};
+use pcoll::{Error, ExportFormat, Persistent, Pool, Progress};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -18,6 +18,16 @@ use crate::{NOT_A_POOL, Outcome, UNREADABLE};
 pub trait Typed {
     /// `Pool::check` on the file opened read-only: `Ok(None)` when there is no type.
     fn check(&self, file: &Path) -> Result<Option<String>, Error>;
+    /// [`check`](Typed::check), reporting its progress (`Pool::check_with_progress`); by
+    /// default, `check` without reports.
+    fn check_with_progress(
+        &self,
+        file: &Path,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<String>, Error> {
+        let _ = progress;
+        self.check(file)
+    }
     /// The whole root as JSON.
     fn dump(&self, file: &Path) -> Result<Value, Error>;
     /// `Pool::export` of the file opened read-only into a new file `out`.
@@ -100,7 +110,15 @@ where
     R: Persistent + Default + Serialize + DeserializeOwned,
 {
     fn check(&self, file: &Path) -> Result<Option<String>, Error> {
-        let rep = open_ro::<R>(file)?.check()?;
+        self.check_with_progress(file, &mut |_| {})
+    }
+
+    fn check_with_progress(
+        &self,
+        file: &Path,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<String>, Error> {
+        let rep = open_ro::<R>(file)?.check_with_progress(progress)?;
         Ok(Some(format!(
             "{} blocks reachable from the root, {} bytes, none leaked",
             rep.blocks, rep.allocated_bytes

@@ -254,3 +254,81 @@ fn a_migrated_pool_shows_its_new_schema() {
     );
     assert_eq!(pcoll(&["check"], &path).status.code(), Some(0));
 }
+
+/// `check --progress` draws on standard error and leaves standard output and the exit code
+/// as they were; `--no-progress` draws nothing, and neither does the default on a pipe, even
+/// for a pool file over 100 MiB.
+#[test]
+fn check_draws_its_progress_bar_on_stderr_only() {
+    let d = Dir::new("progress");
+    let path = d.file("app.pool");
+    make_pool(&path);
+    let plain = pcoll(&["check"], &path);
+    assert_eq!(plain.status.code(), Some(0), "{}", stdout(&plain));
+    assert!(stdout(&plain).contains("healthy"));
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err(&plain), "", "no bar on a pipe for a small pool");
+
+    for args in [&["check", "--progress"][..], &["check", "--no-progress"]] {
+        let o = pcoll(args, &path);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", err(&o));
+        assert_eq!(stdout(&o), stdout(&plain), "{args:?}: stdout unchanged");
+    }
+    let drawn = pcoll(&["check", "--progress"], &path);
+    assert!(
+        err(&drawn).contains("checking app.pool"),
+        "{:?}",
+        err(&drawn)
+    );
+    let quiet = pcoll(&["check", "--no-progress"], &path);
+    assert_eq!(err(&quiet), "", "--no-progress draws nothing");
+
+    // With --recover (one more walk): the same report as without the bar.
+    let plain = pcoll(&["check", "--recover"], &path);
+    let drawn = pcoll(&["check", "--recover", "--progress"], &path);
+    assert_eq!(drawn.status.code(), Some(0), "{}", err(&drawn));
+    assert_eq!(stdout(&drawn), stdout(&plain));
+    assert!(
+        err(&drawn).contains("checking app.pool"),
+        "{:?}",
+        err(&drawn)
+    );
+
+    // A damaged pool (its first heap segment's header overwritten): the same report and
+    // exit code with the bar.
+    let damaged = d.file("damaged.pool");
+    let mut img = std::fs::read(&path).unwrap();
+    let heap_off = u64::from_le_bytes(img[56..64].try_into().unwrap()) as usize;
+    img[heap_off..heap_off + 64].fill(0xAB);
+    std::fs::write(&damaged, &img).unwrap();
+    let plain = pcoll(&["check"], &damaged);
+    let drawn = pcoll(&["check", "--progress"], &damaged);
+    assert_eq!(plain.status.code(), Some(1), "{}", stdout(&plain));
+    assert!(stdout(&plain).contains("damaged:"), "{}", stdout(&plain));
+    assert_eq!(drawn.status.code(), Some(1));
+    assert_eq!(stdout(&drawn), stdout(&plain));
+
+    assert_eq!(
+        pcoll(&["check", "--progress", "--no-progress"], &path)
+            .status
+            .code(),
+        Some(2),
+        "the two flags exclude each other"
+    );
+
+    // Over 100 MiB, on a pipe: no bar unless asked for.
+    let big = d.file("big.pool");
+    let p = Pool::<Root>::options()
+        .durability(Durability::Process)
+        .initial_size(101 << 20)
+        .create(&big)
+        .unwrap();
+    drop(p);
+    assert!(std::fs::metadata(&big).unwrap().len() > 100 << 20);
+    let o = pcoll(&["check"], &big);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(err(&o), "");
+    let o = pcoll(&["check", "--progress"], &big);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(err(&o).contains("checking big.pool"), "{:?}", err(&o));
+}

@@ -147,3 +147,58 @@ fn the_pcoll_binary_says_these_commands_need_the_type() {
     assert!(msg.unwrap().contains("root type"));
     assert!(!d.file("c.pool").exists());
 }
+
+/// The typed check with `--progress` / `--no-progress`, run by [`typed_check_draws_its_bar_on_stderr_only`]
+/// in a child process (this test binary again): the bar goes to the process's standard error.
+/// Writes the tool's standard output to `PCOLL_CLI_CHILD_OUT` and exits with its code.
+fn child_tool(file: &str) -> ! {
+    let flag = std::env::var("PCOLL_CLI_CHILD_FLAG").unwrap();
+    let (code, out, err) = tool(&["check", &flag, file]);
+    std::fs::write(std::env::var_os("PCOLL_CLI_CHILD_OUT").unwrap(), out).unwrap();
+    if let Some(e) = err {
+        eprintln!("pcoll: {e}");
+    }
+    std::process::exit(i32::from(code))
+}
+
+#[test]
+fn typed_check_draws_its_bar_on_stderr_only() {
+    if let Ok(file) = std::env::var("PCOLL_CLI_CHILD_FILE") {
+        child_tool(&file);
+    }
+    let d = Dir::new("typed-progress");
+    let f = d.file("a.pool");
+    make_pool(&f);
+    let (code, plain, _) = tool(&["check", s(&f)]);
+    assert_eq!(code, 0, "{plain}");
+    assert!(plain.contains("checked: reachability:"), "{plain}");
+    let child = |flag: &str| {
+        let out = d.file(&format!("out{flag}"));
+        let o = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "typed_check_draws_its_bar_on_stderr_only",
+                "--quiet",
+            ])
+            .env("PCOLL_CLI_CHILD_FILE", &f)
+            .env("PCOLL_CLI_CHILD_FLAG", flag)
+            .env("PCOLL_CLI_CHILD_OUT", &out)
+            .output()
+            .unwrap();
+        let stdout = std::fs::read_to_string(&out).unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        (o.status.code(), stdout, stderr)
+    };
+    let (code, out, err) = child("--progress");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, plain, "stdout unchanged");
+    assert!(err.contains("checking a.pool"), "{err:?}");
+    assert!(
+        err.contains("reachability"),
+        "the typed walk reported: {err:?}"
+    );
+    let (code, out, err) = child("--no-progress");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, plain);
+    assert_eq!(err, "", "--no-progress draws nothing");
+}

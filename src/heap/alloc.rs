@@ -462,31 +462,45 @@ impl Heap {
         Ok(true)
     }
 
-    /// Every allocated block, in pool order (for `check`). Reads all segments.
+    /// Every allocated block, in pool order. Reads all segments.
+    #[cfg(test)]
     pub(crate) fn blocks(&mut self) -> Result<Vec<(u64, Block)>> {
-        while self.discover()? {}
         let mut out = Vec::new();
-        for s in self.alloc.segs.clone() {
+        self.each_block(|off, b| out.push((off, b)), |_| {})?;
+        Ok(out)
+    }
+
+    /// Calls `f` for every allocated block, in pool order, discovering the segments as it
+    /// goes; after each segment, `walked` gets the bytes of the pool walked so far (header
+    /// and primary log included), so its last call has `valid_size`.
+    pub(crate) fn each_block(
+        &mut self,
+        mut f: impl FnMut(u64, Block),
+        mut walked: impl FnMut(u64),
+    ) -> Result<()> {
+        let mut i = 0;
+        while i < self.alloc.segs.len() || self.discover()? {
+            let s = self.alloc.segs[i];
+            i += 1;
             match s.kind {
                 Kind::Log => {}
                 Kind::Huge => {
                     if self.io.map.read_u64(s.off as usize + segment::OFF_AUX) == 1 {
-                        out.push((
-                            s.off + PAGE as u64,
-                            Block::Huge {
-                                seg: s.off,
-                                pages: s.pages,
-                            },
-                        ));
+                        let b = Block::Huge {
+                            seg: s.off,
+                            pages: s.pages,
+                        };
+                        f(s.off + PAGE as u64, b);
                     }
                 }
-                Kind::Heap => self.heap_blocks(s, &mut out),
+                Kind::Heap => self.heap_blocks(s, &mut f),
             }
+            walked(s.off + s.pages * PAGE as u64);
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn heap_blocks(&self, s: Seg, out: &mut Vec<(u64, Block)>) {
+    fn heap_blocks(&self, s: Seg, f: &mut impl FnMut(u64, Block)) {
         let mut p = 1;
         while p < s.pages {
             let d = self
@@ -497,13 +511,11 @@ impl Heap {
             let at = s.off + p * PAGE as u64;
             match d & !D_VALUE {
                 D_BLOCK => {
-                    out.push((
-                        at,
-                        Block::Pages {
-                            seg: s.off,
-                            pages: val,
-                        },
-                    ));
+                    let b = Block::Pages {
+                        seg: s.off,
+                        pages: val,
+                    };
+                    f(at, b);
                     p += val;
                 }
                 D_RUN => {
@@ -513,14 +525,14 @@ impl Heap {
                         let word = self.io.map.read_u64(at as usize + 8 * (slot / 64));
                         if word & 1 << (slot % 64) != 0 {
                             let off = at + segment::RUN_HDR as u64 + slot as u64 * size;
-                            out.push((
+                            f(
                                 off,
                                 Block::Small {
                                     run: at,
                                     class,
                                     slot,
                                 },
-                            ));
+                            );
                         }
                     }
                     p += u64::from(segment::CLASSES[class].1);
