@@ -70,6 +70,30 @@ pub(crate) fn remove_key(db: &mut Db, k: &[u8]) -> bool {
         || db.zsets.remove(k).is_some()
 }
 
+/// Makes the string `k` hold `v`, keeping its deadline. An existing string is overwritten
+/// in place: no old value is handed out of the pool (a copy) only to be dropped.
+fn overwrite(db: &mut Db, k: &[u8], v: &[u8]) {
+    match db.strings.get_mut(k) {
+        Some(s) => {
+            s.clear();
+            s.extend_from_slice(v);
+        }
+        None => {
+            db.strings.insert(k, v);
+        }
+    }
+}
+
+/// Makes `k`, of whatever type, the string `v` with no deadline (what SET does).
+fn put_string(db: &mut Db, k: &[u8], v: &[u8]) {
+    if db.strings.contains_key(k) {
+        db.expires.remove(k);
+    } else {
+        remove_key(db, k);
+    }
+    overwrite(db, k, v);
+}
+
 /// Removes `k` if it has expired (on access, as Redis's lazy expiry).
 fn reap(db: &mut Db, k: &[u8], now: u64) {
     if expired(db, k, now) && remove_key(db, k) {
@@ -591,7 +615,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     let ty = type_of(db, k);
     let wrong = |t: &str| ty.is_some_and(|x| x != t);
     match name {
-        "SET" => set(db, a, now),
+        "SET" => set(db, a, ty, now),
         "SETNX" if ty.is_some() => Reply::Int(0),
         "SETNX" => {
             db.strings.insert(k, &a[2][..]);
@@ -610,8 +634,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             } else {
                 n
             };
-            remove_key(db, k);
-            db.strings.insert(k, &a[3][..]);
+            put_string(db, k, &a[3][..]);
             db.expires.set(k, now + ms as u64);
             Reply::OK
         }
@@ -629,8 +652,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         }
         "MSET" => {
             for kv in a[1..].chunks(2) {
-                remove_key(db, &kv[0]);
-                db.strings.insert(&kv[0][..], &kv[1][..]);
+                put_string(db, &kv[0], &kv[1]);
             }
             Reply::OK
         }
@@ -656,7 +678,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             match cur.zip(by).map(|(c, b)| c + b).filter(|f| f.is_finite()) {
                 Some(f) => {
                     let text = format!("{f}");
-                    db.strings.insert(k, text.as_bytes());
+                    overwrite(db, k, text.as_bytes());
                     Reply::bulk(text.as_bytes())
                 }
                 None => Reply::err("value is not a valid float"),
@@ -676,7 +698,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             };
             match cur.checked_add(by) {
                 Some(n) => {
-                    db.strings.insert(k, n.to_string().as_bytes());
+                    overwrite(db, k, n.to_string().as_bytes());
                     Reply::Int(n)
                 }
                 None => Reply::err("increment or decrement would overflow"),
@@ -908,7 +930,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     }
 }
 
-fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
+fn set(db: &mut Db, a: &[Vec<u8>], ty: Option<&str>, now: u64) -> Reply {
     let k = &a[1][..];
     let (mut nx, mut xx, mut get, mut keep, mut ttl) = (false, false, false, false, None);
     let mut i = 3;
@@ -939,11 +961,10 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
         }
         i += 1;
     }
-    let ty = type_of(db, k);
     if get && ty.is_some_and(|t| t != "string") {
         return Reply::wrong_type();
     }
-    let old = db.strings.get(k).map(|v| v.to_vec());
+    let old = get.then(|| db.strings.get(k).map(|v| v.to_vec())).flatten();
     if (nx && ty.is_some()) || (xx && ty.is_none()) {
         return if get {
             Reply::Bulk(old)
@@ -952,8 +973,22 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
         };
     }
     let deadline = db.expires.get(k);
-    remove_key(db, k);
-    db.strings.insert(k, &a[2][..]);
+    // (`put_string`, knowing the type and the deadline: the fewest lookups.)
+    match ty {
+        Some("string") => {
+            if deadline.is_some() {
+                db.expires.remove(k);
+            }
+            overwrite(db, k, &a[2]);
+        }
+        Some(_) => {
+            remove_key(db, k);
+            db.strings.insert(k, &a[2][..]);
+        }
+        None => {
+            db.strings.insert(k, &a[2][..]);
+        }
+    }
     match (ttl, keep, deadline) {
         (Some(ms), _, _) => {
             db.expires.set(k, now + ms);

@@ -97,7 +97,15 @@ fn main() {
         }
     };
     let started = std::time::Instant::now();
-    let mut opts = Pool::<Db>::options().durability(cfg.durability);
+    // A primary log of 8 MiB gives new pools redo slots of 2 MiB: a round of pipelined
+    // writes from many clients commits with one barrier (`txn/redo.rs`). A small
+    // `--maxmemory` gets a log in proportion.
+    let log = cfg
+        .maxmemory
+        .map_or(8 << 20, |m| (m / 16).clamp(64 << 10, 8 << 20));
+    let mut opts = Pool::<Db>::options()
+        .durability(cfg.durability)
+        .log_size(log);
     if let Some(m) = cfg.maxmemory {
         opts = opts.max_size(m);
     }

@@ -7,7 +7,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 const BUCKETS: usize = 1 << 16;
 
@@ -16,6 +16,9 @@ struct Versions {
     /// Bumped by FLUSHDB / FLUSHALL: every key changed.
     all: AtomicU64,
 }
+
+/// Connections watching at least one key.
+static WATCHING: AtomicUsize = AtomicUsize::new(0);
 
 fn versions() -> &'static Versions {
     static V: OnceLock<Versions> = OnceLock::new();
@@ -49,6 +52,12 @@ pub fn bump(name: &str, args: &[Vec<u8>]) {
         v.all.fetch_add(1, Ordering::SeqCst);
         return;
     }
+    // Versions only matter from a WATCH on, which reads them when it begins: with no
+    // connection watching, a write has nothing to bump. (Connections and their writes run
+    // on the event loop's one thread; the expiry thread's `touch` always bumps.)
+    if WATCHING.load(Ordering::SeqCst) == 0 {
+        return;
+    }
     for k in written_keys(name, args) {
         v.buckets[bucket(k)].fetch_add(1, Ordering::SeqCst);
     }
@@ -71,6 +80,9 @@ impl Watched {
     /// Adds `keys` at their current versions.
     pub fn add<'a>(&mut self, keys: impl IntoIterator<Item = &'a [u8]>) {
         let v = versions();
+        if self.all.is_none() {
+            WATCHING.fetch_add(1, Ordering::SeqCst);
+        }
         self.all.get_or_insert_with(|| v.all.load(Ordering::SeqCst));
         for k in keys {
             let b = bucket(k);
@@ -87,5 +99,13 @@ impl Watched {
                 .seen
                 .iter()
                 .all(|&(b, n)| v.buckets[b].load(Ordering::SeqCst) == n)
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if self.all.is_some() {
+            WATCHING.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
