@@ -582,7 +582,13 @@ fn a_pool_closed_after_redo_commits_opens_clean() {
     assert_eq!(pool.stats().barriers, 0, "open wrote nothing");
     drop(pool);
     // The last commit's record is durable; its home, the root's `n`, still holds 4.
-    let mut image = grab.0.lock().unwrap().last().cloned().expect("barriers were recorded");
+    let mut image = grab
+        .0
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("barriers were recorded");
     let at = pcoll::inspect::inspect(&path).unwrap().root_offset as usize;
     assert_eq!(image[at..at + 8], 5u64.to_le_bytes());
     image[at..at + 8].copy_from_slice(&4u64.to_le_bytes());

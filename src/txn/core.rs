@@ -173,6 +173,8 @@ mod tls {
         pub(super) static BUILD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
         /// The last registry hit: (epoch, start, end, core).
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = const { Cell::new((0, 0, 0, 0)) };
+        /// This thread's copy of the registry, as of an epoch (see `lookup`).
+        pub(super) static RANGES: std::cell::RefCell<(u64, Vec<Entry>)> = const { std::cell::RefCell::new((0, Vec::new())) };
         /// The reader lock this thread holds, by pool (`PoolCore::id`): its shared guard.
         pub(super) static READS: std::cell::RefCell<Vec<(u64, *const ())>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -187,10 +189,11 @@ mod tls {
         pub(super) static IN_SCRATCH: Cell<bool> = Cell::new(false);
         pub(super) static BUILD: Cell<(usize, usize)> = Cell::new((0, 0));
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
+        pub(super) static RANGES: std::cell::RefCell<(u64, Vec<Entry>)> = std::cell::RefCell::new((0, Vec::new()));
         pub(super) static READS: std::cell::RefCell<Vec<(u64, *const ())>> = std::cell::RefCell::new(Vec::new());
     }
 }
-use tls::{BUILD, CACHE, IN_SCRATCH, READS, TOKEN};
+use tls::{BUILD, CACHE, IN_SCRATCH, RANGES, READS, TOKEN};
 
 /// This thread's identity: a number no other thread ever gets. (It was the address of a
 /// thread-local; a new thread can get the address of one that exited, and a stale read of
@@ -346,6 +349,8 @@ impl PoolCore {
             tag,
             by_tag: !taken,
         });
+        // Threads keep a copy of the ranges (see `lookup`): a new one must reach them.
+        reg.epoch.fetch_add(1, Ordering::Release);
         drop(pools);
         Ok(core)
     }
@@ -1140,8 +1145,8 @@ fn make_scratch() -> usize {
 
 /// The open pool whose handles carry `tag` (open refuses a second pool with a tag in use).
 fn by_tag(tag: u16) -> Option<*const PoolCore> {
-    let pools = sync::lock(&registry().pools);
-    let e = pools.iter().find(|e| e.by_tag && e.tag == tag)?;
+    let epoch = registry().epoch.load(Ordering::Acquire);
+    let e = registered(epoch, |e| e.by_tag && e.tag == tag)?;
     Some(e.core as *const PoolCore)
 }
 
@@ -1163,8 +1168,31 @@ fn lookup(addr: usize) -> Option<usize> {
     if e == epoch && s <= addr && addr < t {
         return Some(p);
     }
-    let pools = sync::lock(&reg.pools);
-    let e = *pools.iter().find(|e| e.start <= addr && addr < e.end)?;
-    CACHE.with(|c| c.set((epoch, e.start, e.end, e.core)));
-    Some(e.core)
+    lookup_ranges(addr, epoch)
+}
+
+/// [`lookup`] past the last hit: this thread's copy of the registry (see [`registered`]).
+/// An address in no pool (a handle on the stack) is answered without the lock.
+#[cold]
+fn lookup_ranges(addr: usize, epoch: u64) -> Option<usize> {
+    let hit = registered(epoch, |e| e.start <= addr && addr < e.end)?;
+    CACHE.with(|c| c.set((epoch, hit.start, hit.end, hit.core)));
+    Some(hit.core)
+}
+
+/// The first registry entry that `pred` accepts, from this thread's copy of the registry,
+/// taken again (under the registry's lock) only when the epoch moved from `epoch`.
+fn registered(epoch: u64, pred: impl Fn(&Entry) -> bool) -> Option<Entry> {
+    RANGES.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.0 != epoch {
+            let reg = registry();
+            let pools = sync::lock(&reg.pools);
+            // Read again under the lock: the copy is at least as new as this epoch.
+            r.0 = reg.epoch.load(Ordering::Acquire);
+            r.1.clear();
+            r.1.extend(pools.iter().copied());
+        }
+        r.1.iter().copied().find(|e| pred(e))
+    })
 }

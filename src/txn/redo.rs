@@ -199,10 +199,16 @@ mod tests {
     #[test]
     fn uncovered_parts() {
         assert_eq!(uncovered(0, 10, &[]), [(0, 10)]);
-        assert_eq!(uncovered(0, 10, &[(2, 4), (6, 7)]), [(0, 2), (4, 6), (7, 10)]);
+        assert_eq!(
+            uncovered(0, 10, &[(2, 4), (6, 7)]),
+            [(0, 2), (4, 6), (7, 10)]
+        );
         assert_eq!(uncovered(3, 5, &[(0, 4)]), [(4, 5)]);
         assert_eq!(uncovered(3, 5, &[(0, 10)]), []);
         assert_eq!(uncovered(3, 5, &[(6, 10)]), [(3, 5)]);
-        assert_eq!(uncovered(3, 8, &[(0, 1), (4, 5), (7, 20)]), [(3, 4), (5, 7)]);
+        assert_eq!(
+            uncovered(3, 8, &[(0, 1), (4, 5), (7, 20)]),
+            [(3, 4), (5, 7)]
+        );
     }
 }
