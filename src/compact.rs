@@ -7,14 +7,27 @@
 //! serialisation), at a temporary name linked into place only when it is complete, as an
 //! import is. The source is only read (under a read guard: writers wait).
 //!
+//! [`Options::shrink`] does it in place: the copy, built beside the file, replaces it by a
+//! rename while the old file is still open and locked.
+//!
 //! It needs the root's Rust type, which knows where the pointers are; the generic `pcoll`
 //! tool has no such type (see its README section).
 
 use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::persistent::{Persistent, Relocator};
+use crate::pool::files::{remove_leftover, sibling, sync_dir};
 use crate::pool::{Options, Pool};
+
+/// What [`Options::shrink`] did: the file's size before and after, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shrunk {
+    /// The file's size before.
+    pub before: u64,
+    /// The file's size after: the live data, compacted.
+    pub after: u64,
+}
 
 impl<R: Persistent + Default> Options<R> {
     /// Creates a pool at `path` (with these options) holding a deep copy of `from`'s root
@@ -47,6 +60,61 @@ impl<R: Persistent + Default> Options<R> {
                 *root = src.copy_to(&Relocator::new(&out.core))?;
                 Ok(())
             })
+        })
+    }
+}
+
+impl<R: Persistent + Default> Options<R> {
+    /// Shrinks the pool file at `path` to its live data, in place: a compacted copy
+    /// ([`Options::compact`], with these options) is built beside it, made durable, and
+    /// renamed over `path` while the old file is still open and locked, so no process ever
+    /// opens a half-built pool or writes to the old one after the copy began. A crash
+    /// leaves the old pool or the new one, whole (a leftover copy is removed by the next
+    /// shrink). [`Error::Locked`] while another process has the pool open. Open the pool
+    /// again afterwards.
+    ///
+    /// ```
+    /// use pcoll::{PBTreeMap, Persistent, Pool};
+    /// #[derive(Persistent, Default)]
+    /// struct Root { m: PBTreeMap<u64, u64> }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("pcoll-doc-shrink-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("app.pool");
+    /// let pool = Pool::<Root>::create(&path)?;
+    /// pool.write().m.extend((0..100_000).map(|k| (k, k)));
+    /// pool.write().m.retain(|k, _| k % 100 == 0);
+    /// drop(pool);
+    /// let s = Pool::<Root>::options().shrink(&path)?;
+    /// assert!(s.after < s.before / 2, "{s:?}");
+    /// assert_eq!(Pool::<Root>::open(&path)?.read().m.len(), 1000);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn shrink(self, path: impl AsRef<Path>) -> Result<Shrunk> {
+        let path = path.as_ref();
+        let len = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.len())
+                .map_err(|e| Error::io(p, "stat", e))
+        };
+        let old = self.clone().open_existing(path)?;
+        let before = len(path)?;
+        let tmp = sibling(path, ".shrink");
+        remove_leftover(&tmp)?;
+        let new = self.compact(&old, &tmp)?;
+        // The old file stays locked until the new one has its name: no other process can
+        // open it in between, and none can write to it after the copy.
+        let placed = std::fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename", e));
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&tmp); // while `new` keeps other shrinks out
+        }
+        drop((new, old));
+        placed?;
+        sync_dir(path)?;
+        Ok(Shrunk {
+            before,
+            after: len(path)?,
         })
     }
 }

@@ -64,6 +64,7 @@ pub use collections::phashset::PHashSet;
 pub use collections::pstring::PString;
 pub use collections::pvec::PVec;
 pub use collections::pvecdeque::PVecDeque;
+pub use compact::Shrunk;
 pub use error::{Error, Result};
 #[cfg(feature = "serde")]
 pub use export::ExportFormat;

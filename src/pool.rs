@@ -20,7 +20,7 @@ use crate::txn::core::{CoreBox, PoolCore, ReadLock, Wait};
 use crate::txn::{Txn, TxnStats};
 use std::sync::Arc;
 
-mod files;
+pub(crate) mod files;
 mod guard;
 
 use files::{RemoveOnDrop, create_private, random_u64, temp_path};

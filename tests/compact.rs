@@ -291,3 +291,100 @@ fn a_live_build_beside_the_path_is_left_alone() {
     assert_eq!(every_model(&c.read()), every_model(&p.read()));
     assert!(!dir.file("b.pool.compact").exists());
 }
+
+/// `Options::shrink`: the file at the path becomes its compacted copy (same entries, a
+/// fraction of the size, `check()` clean); refused with `Locked` while the pool is open.
+#[test]
+fn shrink_replaces_the_file_with_its_live_data() {
+    let dir = TempDir::new("compact-shrink");
+    let path = dir.file("app.pool");
+    let pool = Pool::<Tree>::options()
+        .durability(Durability::Process)
+        .create(&path)
+        .unwrap();
+    {
+        let mut w = pool.write();
+        for i in 0..40_000 {
+            w.m.insert(key(i), &value(i)[..]);
+        }
+    }
+    pool.write().m.retain(|k, _| k[8] % 8 == 0);
+    let model = tree_model(&pool.read());
+    assert!(matches!(
+        Pool::<Tree>::options().shrink(&path),
+        Err(Error::Locked { .. }) | Err(Error::AmbiguousPool { .. })
+    ));
+    drop(pool);
+    let s = Pool::<Tree>::options().shrink(&path).unwrap();
+    assert_eq!(s.after, file_len(&path));
+    assert!(s.after * 3 < s.before, "{s:?}");
+    let pool = Pool::<Tree>::open_existing(&path).unwrap();
+    assert_eq!(tree_model(&pool.read()), model);
+    pool.check().unwrap();
+    drop(pool);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["app.pool"], "nothing left beside it");
+}
+
+/// The child of `kill_nine_during_shrink`: shrinks `src.pool` again and again.
+#[test]
+fn shrink_child() {
+    let Ok(dir) = std::env::var("PCOLL_SHRINK_CHILD") else {
+        return;
+    };
+    let path = std::path::PathBuf::from(dir).join("src.pool");
+    println!("starting");
+    loop {
+        Pool::<Tree>::options().shrink(&path).unwrap();
+    }
+}
+
+/// kill -9 in the middle of shrinks, at random moments: the path always opens, with the
+/// same entries, and `check()` passes.
+#[test]
+fn kill_nine_during_shrink() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("shrink-kill");
+    let src = dir.file("src.pool");
+    {
+        let p = Pool::<Tree>::create(&src).unwrap();
+        let mut w = p.write();
+        for i in 0..20_000 {
+            w.m.insert(key(i), &value(i)[..]);
+        }
+        w.m.retain(|k, _| k[8] % 2 == 0);
+    }
+    let model = tree_model(&Pool::<Tree>::open_existing(&src).unwrap().read());
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let rounds = 10;
+    for _ in 0..rounds {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "shrink_child", "--nocapture", "--test-threads=1"])
+            .env("PCOLL_SHRINK_CHILD", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        while !lines
+            .next()
+            .expect("child output")
+            .unwrap()
+            .contains("starting")
+        {}
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_micros(seed % 300_000));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let p = Pool::<Tree>::open_existing(&src).unwrap();
+        assert_eq!(tree_model(&p.read()), model);
+        p.check().unwrap();
+    }
+    println!("kill -9 during shrinks: {rounds} rounds, the pool whole after each");
+}

@@ -17,13 +17,15 @@
 //!   a dotted path of field names, map keys and indexes);
 //! - `export FILE OUT [--format json|cbor]`, `import IN OUT [--format ..]`: `Pool::export`
 //!   and `Options::import`;
-//! - `compact FILE OUT`: a new pool holding only the live data (`Options::compact`).
+//! - `compact FILE OUT`: a new pool holding only the live data (`Options::compact`);
+//!   `compact FILE --in-place` replaces FILE by it (`Options::shrink`).
 //!
 //! Pointers in a pool can only be followed with the layout of every value, and an
 //! `Option<T>`'s layout is the compiler's, which the stored schema cannot record soundly:
 //! that is why these commands need the type. Nothing writes FILE except
 //! `check --recover`, which rolls an interrupted transaction back in place (as the next open
-//! would); `import` and `compact` write only OUT, whole or not at all.
+//! would); `import` and `compact` write only OUT, whole or not at all (`compact --in-place`,
+//! asked for, replaces FILE whole).
 
 mod generic;
 mod progress;
@@ -133,12 +135,17 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
-    /// Creates the pool OUT holding only FILE's live data (needs the root type).
+    /// Creates the pool OUT holding only FILE's live data, or with `--in-place` replaces FILE
+    /// by it (needs the root type).
     Compact {
         /// The pool file.
         file: PathBuf,
         /// The pool file to create.
-        out: PathBuf,
+        #[arg(required_unless_present = "in_place", conflicts_with = "in_place")]
+        out: Option<PathBuf>,
+        /// Shrink FILE itself: the copy replaces it (renamed over it while it is locked).
+        #[arg(long)]
+        in_place: bool,
     },
 }
 
@@ -219,7 +226,12 @@ pub fn run(
             out: to,
             format,
         } => typed::outcome(out, typed.import(input, to, (*format).into())),
-        Cmd::Compact { file, out: to } => typed::outcome(out, typed.compact(file, to)),
+        Cmd::Compact {
+            file,
+            out: Some(to),
+            ..
+        } => typed::outcome(out, typed.compact(file, to)),
+        Cmd::Compact { file, .. } => typed::outcome(out, typed.shrink(file)),
     };
     match res {
         Ok(code) => (code, None),

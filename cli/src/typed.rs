@@ -36,6 +36,11 @@ pub trait Typed {
     fn import(&self, input: &Path, out: &Path, format: ExportFormat) -> Result<String, Error>;
     /// `Options::compact` of the file into a new pool `out`.
     fn compact(&self, file: &Path, out: &Path) -> Result<String, Error>;
+    /// `Options::shrink` of the file: its compacted copy replaces it.
+    fn shrink(&self, file: &Path) -> Result<String, Error> {
+        let _ = file;
+        Err(needs_type())
+    }
     /// False for [`Untyped`].
     fn has_type(&self) -> bool {
         true
@@ -161,6 +166,15 @@ where
         ))
     }
 
+    fn shrink(&self, file: &Path) -> Result<String, Error> {
+        let s = Pool::<R>::options().shrink(file)?;
+        Ok(format!(
+            "shrank {} from {} to {} bytes",
+            file.display(),
+            s.before,
+            s.after
+        ))
+    }
     fn compact(&self, file: &Path, out: &Path) -> Result<String, Error> {
         let from = open_ro::<R>(file)?;
         drop(Pool::<R>::options().compact(&from, out)?);

@@ -122,6 +122,20 @@ fn export_import_and_compact_round_trip() {
     std::fs::write(d.file("taken"), b"mine").unwrap();
     assert_ne!(tool(&["compact", s(&f), s(&d.file("taken"))]).0, 0);
     assert_eq!(std::fs::read(d.file("taken")).unwrap(), b"mine");
+    // In place: FILE becomes its compacted copy; OUT and --in-place exclude each other.
+    let before = std::fs::metadata(&f).unwrap().len();
+    let (code, out, err) = tool(&["compact", s(&f), "--in-place"]);
+    assert_eq!(code, 0, "{err:?}");
+    assert!(out.starts_with("shrank"), "{out}");
+    assert!(std::fs::metadata(&f).unwrap().len() < before);
+    assert_eq!(tool(&["dump", s(&f)]).1, original);
+    assert_eq!(tool(&["check", s(&f)]).0, 0);
+    assert_ne!(
+        tool(&["compact", s(&f), s(&d.file("x")), "--in-place"]).0,
+        0
+    );
+    assert_ne!(tool(&["compact", s(&f)]).0, 0);
+    assert!(!d.file("x").exists());
 }
 
 #[test]
