@@ -341,3 +341,49 @@ fn entries_match_like_std() {
     assert_eq!(t.len(), 3);
     assert_eq!(*h.entry("a").insert_entry(5).get(), 5);
 }
+
+// Lookups by the owned std type of the key (`Equivalent`/`Comparable`): `&String` where the
+// keys are `PString`s, `&Vec<u8>` where they are `PVec<u8>`s.
+parity!(lookups_by_an_owned_string_or_vec, {
+    let mut m: HM<S, u64> = HM::new();
+    let mut t: BM<S, u64> = BM::new();
+    let mut hs: HS<S> = HS::new();
+    let mut bs: BS<S> = BS::new();
+    let mut bytes: HM<V<u8>, u64> = HM::new();
+    let mut tb: BM<V<u8>, u64> = BM::new();
+    for (i, w) in ["ada", "bob", "cy"].iter().enumerate() {
+        m.insert(S::from(*w), i as u64);
+        t.insert(S::from(*w), i as u64);
+        hs.insert(S::from(*w));
+        bs.insert(S::from(*w));
+        bytes.insert(V::from(w.as_bytes()), i as u64);
+        tb.insert(V::from(w.as_bytes()), i as u64);
+    }
+    let name: String = "bob".to_string();
+    let gone: String = "cy".to_string();
+    let key: Vec<u8> = b"ada".to_vec();
+    let found = (
+        m.get(&name).copied(),
+        t.get(&name).copied(),
+        m.contains_key(&name),
+        t.contains_key(&name),
+        hs.contains(&name),
+        bs.contains(&name),
+        m[&name],
+        t[&name],
+        t.range(name.clone()..).count(),
+    );
+    let removed = (
+        m.remove(&gone),
+        t.remove(&gone),
+        hs.remove(&gone),
+        bs.remove(&gone),
+        m.get(&gone).is_none(),
+    );
+    let by_bytes = (
+        bytes.get(&key).copied(),
+        tb.get(&key).copied(),
+        bytes.remove(&key),
+    );
+    format!("{found:?} {removed:?} {by_bytes:?}")
+});

@@ -4,6 +4,7 @@
 pub mod btree;
 pub(crate) mod convert;
 pub mod entry;
+pub mod equivalent;
 pub(crate) mod handle;
 pub(crate) mod hasher;
 pub mod pbox;

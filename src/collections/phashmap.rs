@@ -25,6 +25,7 @@ mod iter;
 mod traits;
 
 pub use super::std_api::MapExtractIf as ExtractIf;
+use crate::collections::equivalent::Equivalent;
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
 use iter::IterAt;
 pub use iter::{Iter, IterMut, Keys, Values, ValuesMut};
@@ -484,18 +485,16 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     #[inline]
     fn find_in<Q>(&self, t: Option<Table<'_, K, V>>, hash: u64, q: &Q) -> Option<usize>
     where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+        Q: Equivalent<K> + ?Sized,
     {
-        t?.find(hash, |(k, _)| k.borrow() == q)
+        t?.find(hash, |(k, _)| q.equivalent(k))
     }
 
     /// The bucket holding `q` (the map must be in pool memory when it is not empty).
     #[inline]
     fn find<Q>(&self, q: &Q) -> Option<(Table<'_, K, V>, usize)>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         let t = self.view()?;
         let i = self.find_in(Some(t), self.hash_of(q), q)?;
@@ -679,8 +678,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     #[inline]
     pub fn get<Q>(&self, k: &Q) -> Option<&V>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         self.find(k).map(|(t, i)| &t.get(i).1)
     }
@@ -699,8 +697,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     /// ```
     pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         self.find(k).map(|(t, i)| {
             let (k, v) = t.get(i);
@@ -721,8 +718,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     /// ```
     pub fn contains_key<Q>(&self, k: &Q) -> bool
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         self.find(k).is_some()
     }
@@ -742,8 +738,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     /// ```
     pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         let i = self.find(k)?.1;
         Some(self.value_mut_at(i, "get_mut"))
@@ -764,8 +759,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     /// ```
     pub fn get_disjoint_mut<Q, const N: usize>(&mut self, ks: [&Q; N]) -> [Option<&mut V>; N]
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         let at: [Option<usize>; N] = ks.map(|k| self.find(k).map(|(_, i)| i));
         for (n, i) in at.iter().enumerate() {
@@ -794,8 +788,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     /// ```
     pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         self.remove_entry(k).map(|(_, v)| v)
     }
@@ -814,8 +807,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     /// ```
     pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         if self.items == 0 {
             return None;

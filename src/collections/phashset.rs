@@ -1,6 +1,7 @@
 //! `PHashSet<T, S>`: a hash set in the pool with `HashSet`'s API, a `PHashMap<T, ()>`
 //! underneath (so its logging and crash behaviour are the map's).
 
+use crate::collections::equivalent::Equivalent;
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::fmt;
@@ -286,8 +287,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     /// ```
     pub fn contains<Q>(&self, value: &Q) -> bool
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.contains_key(value)
     }
@@ -304,8 +304,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     /// ```
     pub fn get<Q>(&self, value: &Q) -> Option<&T>
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.get_key_value(value).map(|(k, ())| k)
     }
@@ -323,8 +322,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     /// ```
     pub fn remove<Q>(&mut self, value: &Q) -> bool
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.remove(value).is_some()
     }
@@ -341,8 +339,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     /// ```
     pub fn take<Q>(&mut self, value: &Q) -> Option<T>
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.remove_entry(value).map(|(k, ())| k)
     }

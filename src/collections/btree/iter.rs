@@ -4,7 +4,7 @@
 
 #![allow(unsafe_code)]
 
-use std::borrow::Borrow;
+use crate::collections::equivalent::Comparable;
 use std::marker::PhantomData;
 use std::ops::Bound;
 
@@ -60,8 +60,7 @@ impl<'a, K, V> RawRange<'a, K, V> {
         hi: Bound<&Q>,
     ) -> Self
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         RawRange {
             tree: Some((core, root.height())),
@@ -168,8 +167,7 @@ impl<'a, K, V> RawRange<'a, K, V> {
 /// pair at or before an end bound.
 fn seek<K, V, Q>(root: NodeRef<'_, K, V>, bound: Bound<&Q>, side: Side) -> Cursor
 where
-    K: Borrow<Q>,
-    Q: Ord + ?Sized,
+    Q: Comparable<K> + ?Sized,
 {
     let mut path = Cursor::new();
     let mut n = root;

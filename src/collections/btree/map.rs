@@ -20,6 +20,7 @@ mod edit;
 mod entry;
 mod traits;
 
+use crate::collections::equivalent::Comparable;
 pub use crate::collections::std_api::BTreeExtractIf as ExtractIf;
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
 use std::borrow::Borrow;
@@ -472,8 +473,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// leaf edge where it would go (empty for an empty tree).
     fn search_path<Q>(&self, core: &PoolCore, q: &Q) -> (Path, bool)
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         let mut path = Path::new();
         let Some(mut n) = self.root_in(core) else {
@@ -500,8 +500,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     #[inline]
     fn find<Q>(&self, q: &Q) -> Option<(NodeRef<'_, K, V>, usize)>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         let (_, mut n) = self.view()?;
         loop {
@@ -527,8 +526,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     #[inline]
     pub fn get<Q>(&self, k: &Q) -> Option<&V>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         self.find(k).map(|(n, i)| n.val(i))
     }
@@ -547,8 +545,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         self.find(k).map(|(n, i)| (n.key(i), n.val(i)))
     }
@@ -566,8 +563,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn contains_key<Q>(&self, k: &Q) -> bool
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         self.find(k).is_some()
     }
@@ -612,8 +608,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         if self.len == 0 {
             return None;
@@ -698,8 +693,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         self.remove_entry(k).map(|(_, v)| v)
     }
@@ -718,8 +712,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         if self.len == 0 {
             return None;
@@ -822,8 +815,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn range<Q, R>(&self, range: R) -> Range<'_, K, V>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Ord + Comparable<K> + ?Sized,
         R: RangeBounds<Q>,
     {
         let (lo, hi) = (range.start_bound(), range.end_bound());
@@ -855,8 +847,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn range_mut<Q, R>(&mut self, range: R) -> RangeMut<'_, K, V>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Ord + Comparable<K> + ?Sized,
         R: RangeBounds<Q>,
     {
         let (lo, hi) = (range.start_bound(), range.end_bound());
@@ -953,13 +944,12 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     /// ```
     pub fn split_off<Q>(&mut self, key: &Q) -> PBTreeMap<K, V>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         let mut tail = Vec::new();
         while self
             .last_key_value()
-            .is_some_and(|(k, _)| k.borrow() >= key)
+            .is_some_and(|(k, _)| key.compare(k).is_le())
         {
             tail.push(self.pop_last().expect("not empty"));
         }

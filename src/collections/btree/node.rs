@@ -14,7 +14,7 @@
 
 #![allow(unsafe_code)]
 
-use std::borrow::Borrow;
+use crate::collections::equivalent::Comparable;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
@@ -196,14 +196,13 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     #[inline]
     pub(crate) fn search<Q>(&self, q: &Q) -> Result<usize, usize>
     where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<K> + ?Sized,
     {
         let n = self.len();
         // SAFETY: the first `len` keys are initialised (new's contract), for the borrow 'a.
         let keys = unsafe { std::slice::from_raw_parts(self.key_ptr(0).cast_const(), n) };
         for (i, k) in keys.iter().enumerate() {
-            match q.cmp(k.borrow()) {
+            match q.compare(k) {
                 std::cmp::Ordering::Greater => {}
                 std::cmp::Ordering::Equal => return Ok(i),
                 std::cmp::Ordering::Less => return Err(i),

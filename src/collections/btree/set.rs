@@ -1,6 +1,7 @@
 //! `PBTreeSet<T>`: an ordered set in the pool with `BTreeSet`'s API, a `PBTreeMap<T, ()>`
 //! underneath (so its logging and crash behaviour are the map's).
 
+use crate::collections::equivalent::Comparable;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -253,8 +254,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     /// ```
     pub fn contains<Q>(&self, value: &Q) -> bool
     where
-        T: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<T> + ?Sized,
     {
         self.map.contains_key(value)
     }
@@ -271,8 +271,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     /// ```
     pub fn get<Q>(&self, value: &Q) -> Option<&T>
     where
-        T: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<T> + ?Sized,
     {
         self.map.get_key_value(value).map(|(k, ())| k)
     }
@@ -290,8 +289,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     /// ```
     pub fn remove<Q>(&mut self, value: &Q) -> bool
     where
-        T: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<T> + ?Sized,
     {
         self.map.remove(value).is_some()
     }
@@ -308,8 +306,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     /// ```
     pub fn take<Q>(&mut self, value: &Q) -> Option<T>
     where
-        T: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<T> + ?Sized,
     {
         self.map.remove_entry(value).map(|(k, ())| k)
     }
@@ -328,8 +325,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     /// ```
     pub fn range<Q, R>(&self, range: R) -> SetRange<'_, T>
     where
-        T: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Ord + Comparable<T> + ?Sized,
         R: RangeBounds<Q>,
     {
         SetRange {
@@ -382,8 +378,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     /// ```
     pub fn split_off<Q>(&mut self, value: &Q) -> PBTreeSet<T>
     where
-        T: Borrow<Q>,
-        Q: Ord + ?Sized,
+        Q: Comparable<T> + ?Sized,
     {
         PBTreeSet {
             map: self.map.split_off(value),

@@ -1,6 +1,7 @@
 //! `PHashMap`'s std trait impls: `Index`, `Debug`, `PartialEq` (with itself and with std's
 //! `HashMap`), `Extend`, `FromIterator`.
 
+use crate::collections::equivalent::Equivalent;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
@@ -13,10 +14,10 @@ use crate::persistent::Persistent;
 
 impl<K, V, S, Q> Index<&Q> for PHashMap<K, V, S>
 where
-    K: Persistent + Hash + Borrow<Q>,
+    K: Persistent + Hash,
     V: Persistent,
     S: Persistent + BuildHasher,
-    Q: Hash + Eq + ?Sized,
+    Q: Hash + Equivalent<K> + ?Sized,
 {
     type Output = V;
     /// # Panics

@@ -2,6 +2,7 @@
 //! (with itself and with std's `BTreeMap`), `Extend`, `FromIterator`, and `IntoIterator` for
 //! `&PBTreeMap` and `&mut PBTreeMap`.
 
+use crate::collections::equivalent::Comparable;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -15,9 +16,9 @@ use crate::persistent::Persistent;
 
 impl<K, V, Q> Index<&Q> for PBTreeMap<K, V>
 where
-    K: Persistent + Ord + Borrow<Q>,
+    K: Persistent + Ord,
     V: Persistent,
-    Q: Ord + ?Sized,
+    Q: Comparable<K> + ?Sized,
 {
     type Output = V;
     /// # Panics
