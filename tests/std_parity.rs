@@ -378,7 +378,7 @@ parity!(lookups_by_an_owned_string_or_vec, {
         t.remove(&gone),
         hs.remove(&gone),
         bs.remove(&gone),
-        m.get(&gone).is_none(),
+        m.get(&gone).copied(),
     );
     let by_bytes = (
         bytes.get(&key).copied(),
