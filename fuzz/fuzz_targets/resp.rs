@@ -107,7 +107,11 @@ fuzz_target!(|input: &[u8]| {
         let (a, held) = parse(&mut whole);
         let (b, _) = parse(&mut chunked);
         assert_eq!(a, b, "whole and chunked input parse differently");
-        assert_eq!(data.len() - whole.len(), chunked.pos, "consumed differently");
+        // After an error the server closes the connection: what was consumed then does not
+        // matter (a reader that got the bytes one at a time has taken more of them).
+        if a.is_ok() {
+            assert_eq!(data.len() - whole.len(), chunked.pos, "consumed differently");
+        }
         let read = data.len() - whole.len() - read_before;
         assert!(
             held <= 4 * LIMIT + (256 << 10) + 64 * read,

@@ -953,6 +953,28 @@ where
         it.into_iter()
             .try_for_each(|(k, v)| self.try_insert(k, v).map(drop))
     }
+
+    /// `collect` into a map outside any pool, reporting a failed allocation as an error.
+    ///
+    /// ```
+    /// use pcoll::{PHashMap, PString};
+    ///
+    /// let ages: PHashMap<PString, u64> = PHashMap::try_from_iter([("ada", 36), ("alan", 41)])?;
+    /// assert_eq!(ages.get("ada"), Some(&36));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn try_from_iter<I, W>(it: impl IntoIterator<Item = (I, W)>) -> Result<Self>
+    where
+        S: Default,
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        let mut m = Self::default();
+        m.try_extend(it)?;
+        Ok(m)
+    }
 }
 
 impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
@@ -978,6 +1000,27 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         it.into_iter()
             .try_for_each(|(k, v)| self.try_insert(k, v).map(drop))
     }
+
+    /// `collect` into a map outside any pool, reporting a failed allocation as an error.
+    ///
+    /// ```
+    /// use pcoll::{PBTreeMap, PString};
+    ///
+    /// let ages: PBTreeMap<PString, u64> = PBTreeMap::try_from_iter([("alan", 41), ("ada", 36)])?;
+    /// assert_eq!(ages.first_key_value().map(|(k, _)| k.as_str()), Some("ada"));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn try_from_iter<I, W>(it: impl IntoIterator<Item = (I, W)>) -> Result<Self>
+    where
+        I: IntoPersistent<K>,
+        W: IntoPersistent<V>,
+        K: Borrow<I::Probe>,
+        I::Probe: Ord,
+    {
+        let mut m = Self::new();
+        m.try_extend(it)?;
+        Ok(m)
+    }
 }
 
 impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
@@ -1001,6 +1044,27 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
         it.into_iter()
             .try_for_each(|x| self.try_insert(x).map(drop))
     }
+
+    /// `collect` into a set outside any pool, reporting a failed allocation as an error.
+    ///
+    /// ```
+    /// use pcoll::{PHashSet, PString};
+    ///
+    /// let names: PHashSet<PString> = PHashSet::try_from_iter(["ada", "alan", "ada"])?;
+    /// assert_eq!(names.len(), 2);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn try_from_iter<I>(it: impl IntoIterator<Item = I>) -> Result<Self>
+    where
+        S: Default,
+        I: IntoPersistent<T>,
+        T: Borrow<I::Probe>,
+        I::Probe: Hash + Eq,
+    {
+        let mut set = Self::default();
+        set.try_extend(it)?;
+        Ok(set)
+    }
 }
 
 impl<T: Persistent + Ord> PBTreeSet<T> {
@@ -1022,5 +1086,25 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     {
         it.into_iter()
             .try_for_each(|x| self.try_insert(x).map(drop))
+    }
+
+    /// `collect` into a set outside any pool, reporting a failed allocation as an error.
+    ///
+    /// ```
+    /// use pcoll::{PBTreeSet, PString};
+    ///
+    /// let names: PBTreeSet<PString> = PBTreeSet::try_from_iter(["alan", "ada", "alan"])?;
+    /// assert_eq!(names.first().map(|s| s.as_str()), Some("ada"));
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn try_from_iter<I>(it: impl IntoIterator<Item = I>) -> Result<Self>
+    where
+        I: IntoPersistent<T>,
+        T: Borrow<I::Probe>,
+        I::Probe: Ord,
+    {
+        let mut set = Self::new();
+        set.try_extend(it)?;
+        Ok(set)
     }
 }
