@@ -20,7 +20,33 @@ pub enum Entry<O, Vc> {
 }
 
 /// What a map's occupied entry gives the shared combinators (`OccupiedEntry` of each map;
-/// its inherent methods of the same names are the ones to call).
+/// its inherent methods of the same names are the ones to call). Also for code written once
+/// for the entries of both maps:
+///
+/// ```
+/// use pcoll::collections::entry::{Entry, Occupied};
+/// use pcoll::{PBTreeMap, PHashMap, PString};
+///
+/// /// Doubles the value and hands back the old one, in either map.
+/// fn double<'a, O: Occupied<'a, Key = PString, Value = u64>>(mut e: O) -> (String, u64) {
+///     let old = *e.get_mut();
+///     assert_eq!(e.insert(old * 2), old);
+///     let key = e.key().to_string();
+///     *e.into_mut() += 0;
+///     (key, old)
+/// }
+/// let mut h: PHashMap<PString, u64> = PHashMap::new();
+/// let mut t: PBTreeMap<PString, u64> = PBTreeMap::new();
+/// h.insert("a", 1);
+/// t.insert("b", 2);
+/// if let Entry::Occupied(e) = h.entry("a") {
+///     assert_eq!(double(e), ("a".to_string(), 1));
+/// }
+/// if let Entry::Occupied(e) = t.entry("b") {
+///     assert_eq!(double(e), ("b".to_string(), 2));
+/// }
+/// assert_eq!((h["a"], t["b"]), (2, 4));
+/// ```
 pub trait Occupied<'a>: Sized {
     /// The map's key type.
     type Key: Persistent;
@@ -36,7 +62,30 @@ pub trait Occupied<'a>: Sized {
     fn insert(&mut self, value: Self::Value) -> Self::Value;
 }
 
-/// What a map's vacant entry gives the shared combinators (`VacantEntry` of each map).
+/// What a map's vacant entry gives the shared combinators (`VacantEntry` of each map), and
+/// code written once for both maps:
+///
+/// ```
+/// use pcoll::collections::entry::{Entry, Occupied, Vacant};
+/// use pcoll::{PBTreeMap, PHashMap, PString};
+///
+/// /// Inserts `n` under the entry's key; the length of that key.
+/// fn fill<'a, V: Vacant<'a, Probe = str, Value = u64>>(e: V, n: u64) -> pcoll::Result<usize> {
+///     let len = e.key().len();
+///     *e.try_insert(n)? += 1;
+///     Ok(len)
+/// }
+/// let mut h: PHashMap<PString, u64> = PHashMap::new();
+/// let mut t: PBTreeMap<PString, u64> = PBTreeMap::new();
+/// if let Entry::Vacant(e) = h.entry("abc") {
+///     assert_eq!(fill(e, 1)?, 3);
+/// }
+/// if let Entry::Vacant(e) = t.entry("de") {
+///     assert_eq!(*e.insert_entry(7).get_mut(), 7);
+/// }
+/// assert_eq!((h["abc"], t["de"]), (2, 7));
+/// # Ok::<(), pcoll::Error>(())
+/// ```
 pub trait Vacant<'a>: Sized {
     /// The borrowed form of the key given to `entry`.
     type Probe: ?Sized;
