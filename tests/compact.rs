@@ -197,6 +197,34 @@ fn refusals_leave_nothing_at_the_path() {
     assert_eq!(every_model(&p.read()).4, 42, "the source is unchanged");
 }
 
+/// Runs this test binary's test `child` (with `env` set to `dir`) until it prints
+/// "starting", lets it run for a pseudo-random time up to 300 ms drawn from `seed`, and
+/// kills it with SIGKILL.
+fn kill_child_at_random(child: &str, env: &str, dir: &std::path::Path, seed: &mut u64) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child, "--nocapture", "--test-threads=1"])
+        .env(env, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(c.stdout.take().unwrap()).lines();
+    while !lines
+        .next()
+        .expect("child output")
+        .unwrap()
+        .contains("starting")
+    {}
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    std::thread::sleep(std::time::Duration::from_micros(*seed % 300_000));
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
 /// The child of `kill_nine_during_compaction`: compacts to `out-<n>.pool`, n = 0, 1, ...
 #[test]
 fn compact_child() {
@@ -216,8 +244,6 @@ fn compact_child() {
 /// the result.
 #[test]
 fn kill_nine_during_compaction() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let dir = TempDir::new("compact-kill");
     let src = dir.file("src.pool");
     {
@@ -231,31 +257,12 @@ fn kill_nine_during_compaction() {
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let (rounds, mut whole) = (12, 0);
     for _ in 0..rounds {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "compact_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("PCOLL_COMPACT_CHILD", dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while !lines
-            .next()
-            .expect("child output")
-            .unwrap()
-            .contains("starting")
-        {}
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(std::time::Duration::from_micros(seed % 300_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_child_at_random(
+            "compact_child",
+            "PCOLL_COMPACT_CHILD",
+            dir.path(),
+            &mut seed,
+        );
         for e in std::fs::read_dir(dir.path()).unwrap() {
             let path = e.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -346,8 +353,6 @@ fn shrink_child() {
 /// same entries, and `check()` passes.
 #[test]
 fn kill_nine_during_shrink() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let dir = TempDir::new("shrink-kill");
     let src = dir.file("src.pool");
     {
@@ -362,26 +367,7 @@ fn kill_nine_during_shrink() {
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let rounds = 10;
     for _ in 0..rounds {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "shrink_child", "--nocapture", "--test-threads=1"])
-            .env("PCOLL_SHRINK_CHILD", dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while !lines
-            .next()
-            .expect("child output")
-            .unwrap()
-            .contains("starting")
-        {}
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(std::time::Duration::from_micros(seed % 300_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_child_at_random("shrink_child", "PCOLL_SHRINK_CHILD", dir.path(), &mut seed);
         let p = Pool::<Tree>::open_existing(&src).unwrap();
         assert_eq!(tree_model(&p.read()), model);
         p.check().unwrap();

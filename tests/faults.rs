@@ -339,27 +339,22 @@ fn a_value_taken_out_of_a_failed_commit_owns_nothing() {
     pool.check().unwrap();
 }
 
-/// Issue 13 #8: a pool whose transaction was interrupted under `Sync` and that is reopened
-/// with `Durability::Process` makes its recovery durable (an `fdatasync` after the restore
-/// and after the record), since a power cut during that recovery could tear it otherwise.
-#[test]
-fn recovery_under_process_durability_syncs_the_file() {
+/// A pool at `path` after step 1, and the image of a crash at the first barrier of step 2
+/// (a large commit: its undo log is durable, its changes in place, no commit record yet):
+/// the state before step 2, and that image.
+fn interrupted(path: &std::path::Path) -> (Model, Vec<u8>) {
     use std::sync::{Arc, Mutex};
     struct Grab(Mutex<Option<Vec<u8>>>);
     impl pcoll::Recorder for Grab {
         fn event(&self, ev: pcoll::Event, image: &[u8]) {
-            // The first barrier of the commit (the undo log): changes are in place, the
-            // commit record is not written yet: the image of a crash at that point.
             let mut g = self.0.lock().unwrap();
             if ev == pcoll::Event::Barrier && g.is_none() {
                 *g = Some(image.to_vec());
             }
         }
     }
-    let dir = TempDir::new("faults-recover");
-    let path = dir.file("p");
     let before = {
-        let pool = opts(Durability::Sync).create(&path).unwrap();
+        let pool = opts(Durability::Sync).create(path).unwrap();
         pool.transaction(|w| step(w, 1)).unwrap();
         Model::of(&pool.read())
     };
@@ -367,16 +362,22 @@ fn recovery_under_process_durability_syncs_the_file() {
     {
         let pool = opts(Durability::Sync)
             .recorder(grab.clone())
-            .open_existing(&path)
+            .open_existing(path)
             .unwrap();
         pool.transaction(|w| step(w, 2)).unwrap();
     }
-    let image = grab
-        .0
-        .lock()
-        .unwrap()
-        .take()
-        .expect("a barrier was recorded");
+    let image = grab.0.lock().unwrap().take();
+    (before, image.expect("a barrier was recorded"))
+}
+
+/// Issue 13 #8: a pool whose transaction was interrupted under `Sync` and that is reopened
+/// with `Durability::Process` makes its recovery durable (an `fdatasync` after the restore
+/// and after the record), since a power cut during that recovery could tear it otherwise.
+#[test]
+fn recovery_under_process_durability_syncs_the_file() {
+    let dir = TempDir::new("faults-recover");
+    let path = dir.file("p");
+    let (before, image) = interrupted(&path);
     std::fs::write(&path, &image).unwrap();
     faults::arm(Call::Mmap, u64::MAX, libc_enomem(), false); // counts calls, fails none
     let pool = opts(Durability::Process).open_existing(&path).unwrap();
@@ -399,38 +400,8 @@ fn recovery_under_process_durability_syncs_the_file() {
 /// acknowledged transactions.
 #[test]
 fn a_failed_barrier_while_settling_a_recovery_loses_nothing() {
-    use std::sync::{Arc, Mutex};
-    struct Grab(Mutex<Option<Vec<u8>>>);
-    impl pcoll::Recorder for Grab {
-        fn event(&self, ev: pcoll::Event, image: &[u8]) {
-            // The first barrier of a large commit: changes in place, no commit record yet.
-            let mut g = self.0.lock().unwrap();
-            if ev == pcoll::Event::Barrier && g.is_none() {
-                *g = Some(image.to_vec());
-            }
-        }
-    }
     let dir = TempDir::new("faults-settle");
-    let path = dir.file("p");
-    let before = {
-        let pool = opts(Durability::Sync).create(&path).unwrap();
-        pool.transaction(|w| step(w, 1)).unwrap();
-        Model::of(&pool.read())
-    };
-    let grab = Arc::new(Grab(Mutex::new(None)));
-    {
-        let pool = opts(Durability::Sync)
-            .recorder(grab.clone())
-            .open_existing(&path)
-            .unwrap();
-        pool.transaction(|w| step(w, 2)).unwrap();
-    }
-    let image = grab
-        .0
-        .lock()
-        .unwrap()
-        .take()
-        .expect("a barrier was recorded");
+    let (before, image) = interrupted(&dir.file("p"));
     std::fs::write(dir.file("image"), &image).unwrap();
     let info = pcoll::inspect::inspect(dir.file("image")).unwrap();
     assert!(info.recovery.rolled_back.is_some(), "{:?}", info.recovery);
