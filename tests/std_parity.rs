@@ -119,8 +119,9 @@ parity!(string_operators_and_conversions, {
     let owned = String::from(s.clone());
     let bytes: &[u8] = s.as_ref();
     let path: &std::path::Path = s.as_ref();
+    let os: &std::ffi::OsStr = s.as_ref();
     format!(
-        "{s} {t} {u} {w} {e} {} {from_cow} {owned} {bytes:?} {path:?} {}",
+        "{s} {t} {u} {w} {e} {} {from_cow} {owned} {bytes:?} {path:?} {os:?} {}",
         s == cow,
         S::from(&String::from("r")),
     )
