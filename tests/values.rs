@@ -813,3 +813,25 @@ fn clones_and_by_value_iteration_of_pool_values() {
     drop(c);
     p.check().unwrap();
 }
+
+/// Values kept in a thread-local drop when their thread exits, also after the thread's own
+/// copy of the pool registry is gone (thread-locals are destroyed in reverse order of first
+/// use: this one was used before the registry copy).
+#[test]
+fn values_in_a_thread_local_drop_at_thread_exit() {
+    use std::cell::RefCell;
+    thread_local! {
+        static KEEP: RefCell<Vec<PString>> = const { RefCell::new(Vec::new()) };
+    }
+    std::thread::spawn(|| {
+        KEEP.with(|k| {
+            let mut k = k.borrow_mut();
+            for i in 0..3 {
+                k.push(PString::from(format!("kept {i}").as_str()));
+            }
+            assert_eq!(k[2], "kept 2");
+        });
+    })
+    .join()
+    .expect("the thread exits cleanly");
+}

@@ -1182,17 +1182,21 @@ fn lookup_ranges(addr: usize, epoch: u64) -> Option<usize> {
 
 /// The first registry entry that `pred` accepts, from this thread's copy of the registry,
 /// taken again (under the registry's lock) only when the epoch moved from `epoch`.
+/// While the thread exits, after its copy is gone (a handle dropped by another thread-local's
+/// destructor), the registry itself is read, under its lock.
 fn registered(epoch: u64, pred: impl Fn(&Entry) -> bool) -> Option<Entry> {
-    RANGES.with(|r| {
-        let mut r = r.borrow_mut();
-        if r.0 != epoch {
-            let reg = registry();
-            let pools = sync::lock(&reg.pools);
-            // Read again under the lock: the copy is at least as new as this epoch.
-            r.0 = reg.epoch.load(Ordering::Acquire);
-            r.1.clear();
-            r.1.extend(pools.iter().copied());
-        }
-        r.1.iter().copied().find(|e| pred(e))
-    })
+    let reg = registry();
+    RANGES
+        .try_with(|r| {
+            let mut r = r.borrow_mut();
+            if r.0 != epoch {
+                let pools = sync::lock(&reg.pools);
+                // Read again under the lock: the copy is at least as new as this epoch.
+                r.0 = reg.epoch.load(Ordering::Acquire);
+                r.1.clear();
+                r.1.extend(pools.iter().copied());
+            }
+            r.1.iter().copied().find(|e| pred(e))
+        })
+        .unwrap_or_else(|_| sync::lock(&reg.pools).iter().copied().find(|e| pred(e)))
 }
