@@ -107,6 +107,7 @@ fn op_names(call: Call) -> &'static [&'static str] {
         Call::Fdatasync => &["fdatasync"],
         Call::Fallocate => &["fallocate"],
         Call::Mmap => &["mmap"],
+        Call::Pread => &["pread"],
     }
 }
 
@@ -390,6 +391,49 @@ fn recovery_under_process_durability_syncs_the_file() {
     );
     assert!(syncs >= 2, "recovery made {syncs} fdatasync calls");
     pool.check().unwrap();
+}
+
+/// The rollback on open reads the pages it patches (`pread`) and writes them back
+/// (`pwrite`). Each of those calls is failed in turn: open is an `Io` error naming the call,
+/// and the next open, without faults, rolls back to exactly the state before the interrupted
+/// transaction (a half-written page is rewritten: the rollback is idempotent).
+#[test]
+fn a_failed_call_during_the_rollback_on_open_loses_nothing() {
+    let dir = TempDir::new("faults-rollback");
+    let (before, image) = interrupted(&dir.file("p"));
+    let mut injected = 0;
+    for (call, errno) in [(Call::Pread, libc_eio()), (Call::Pwrite, libc_enospc())] {
+        for n in 1.. {
+            let path = dir.file(&format!("{call:?}-{n}"));
+            std::fs::write(&path, &image).unwrap();
+            faults::arm(call, n, errno, false);
+            let res = opts(Durability::Sync).open_existing(&path);
+            let fired = faults::fired();
+            faults::disarm();
+            let ctx = format!("{call:?} #{n}");
+            match res {
+                Ok(pool) => {
+                    assert_eq!(fired, 0, "{ctx}: open succeeded after a failed call");
+                    assert_eq!(Model::of(&pool.read()), before, "{ctx}");
+                }
+                Err(Error::Io { op, .. }) => {
+                    injected += 1;
+                    assert!(op_names(call).contains(&op), "{ctx}: reported as {op}");
+                }
+                Err(e) => panic!("{ctx}: expected an Io error, got {e}"),
+            }
+            let pool = opts(Durability::Sync).open_existing(&path).unwrap();
+            assert_eq!(Model::of(&pool.read()), before, "{ctx}: after reopening");
+            pool.check().unwrap_or_else(|e| panic!("{ctx}: check: {e}"));
+            drop(pool);
+            std::fs::remove_file(&path).unwrap();
+            if fired == 0 {
+                break;
+            }
+        }
+    }
+    println!("rollback on open: {injected} injected failures");
+    assert!(injected >= 2, "{injected}");
 }
 
 /// Recovery on a write-back pool writes the rollback to the file and leaves its barrier and

@@ -176,24 +176,38 @@ impl Mapping {
         Ok(())
     }
 
-    /// Rollback on open: writes the `len` saved bytes at `src` (in the mapping) to the file
-    /// at `off` with `pwrite`, when this is a writable private mapping; false otherwise (the
-    /// caller restores in memory). The caller guarantees that nothing wrote `off .. off + len`
-    /// through this mapping yet, so those pages show the file's bytes, restored ones included.
-    pub(crate) fn restore_to_file(&self, off: u64, src: u64, len: u64) -> SysResult<bool> {
+    /// Rollback on open: writes saved bytes to the file, when this is a writable private
+    /// mapping; false otherwise (the caller restores in memory). Each `(off, src, len)` puts
+    /// the `len` bytes at `src` (in the mapping) at file offset `off`. The caller guarantees
+    /// that nothing wrote the target pages through this mapping yet, so they show the file's
+    /// bytes, restored ones included.
+    ///
+    /// The pages touched are read with `pread`, patched, and written back with `pwrite`, one
+    /// call each per run of adjacent pages: a rollback of thousands of small ranges costs a
+    /// few calls per page instead of one `pwrite` per range. Bytes between the ranges are
+    /// written back unchanged.
+    pub(crate) fn restore_to_file(&self, saved: &[(u64, u64, u64)]) -> SysResult<bool> {
         #[cfg(not(miri))]
         if let Backing::File {
             file,
             mode: FileMode::Private,
         } = &self.backing
         {
-            self.check(off as usize, len as usize);
-            let p = self.check(src as usize, len as usize);
-            // SAFETY: p .. p+len is mapped (check); the kernel only reads it.
-            unsafe { sys::pwrite_all(file, p, len as usize, off) }?;
+            let mut buf = Vec::new();
+            for run in page_runs(saved) {
+                self.check(run.off as usize, run.len as usize);
+                buf.resize(run.len as usize, 0);
+                sys::pread_exact(file, &mut buf, run.off)?;
+                for &(at, src, len) in &run.patches {
+                    let (at, len) = (at as usize, len as usize);
+                    buf[at..at + len].copy_from_slice(self.bytes(src as usize, len));
+                }
+                // SAFETY: buf holds run.len bytes; the kernel only reads them.
+                unsafe { sys::pwrite_all(file, buf.as_ptr(), buf.len(), run.off) }?;
+            }
             return Ok(true);
         }
-        let _ = (off, src, len);
+        let _ = saved;
         Ok(false)
     }
 
@@ -531,5 +545,104 @@ impl Mapping {
             }
         }
         super::checksum::crc32c(&buf)
+    }
+}
+
+/// Runs of adjacent pages, each at most `MAX_RUN` pages, covering every saved range, with the
+/// patches (offset in the run, source, length) that fall in it, in the order given.
+pub(crate) struct PageRun {
+    pub off: u64,
+    pub len: u64,
+    pub patches: Vec<(u64, u64, u64)>,
+}
+
+const MAX_RUN: u64 = 64;
+
+/// Plans `restore_to_file`: the pages that `saved` ranges `(off, src, len)` touch, grouped
+/// into runs, each range split at run boundaries.
+pub(crate) fn page_runs(saved: &[(u64, u64, u64)]) -> Vec<PageRun> {
+    let page = PAGE as u64;
+    let mut pages: Vec<u64> = Vec::new();
+    for &(off, _, len) in saved.iter().filter(|s| s.2 > 0) {
+        pages.extend(off / page..=(off + len - 1) / page);
+    }
+    pages.sort_unstable();
+    pages.dedup();
+    let mut runs: Vec<PageRun> = Vec::new();
+    for p in pages {
+        match runs.last_mut() {
+            Some(r) if r.off + r.len == p * page && r.len < MAX_RUN * page => r.len += page,
+            _ => runs.push(PageRun {
+                off: p * page,
+                len: page,
+                patches: Vec::new(),
+            }),
+        }
+    }
+    for &(off, src, len) in saved.iter().filter(|s| s.2 > 0) {
+        let (mut at, end) = (off, off + len);
+        // The run holding `at`: runs are sorted and cover every byte of every range.
+        let mut i = runs.partition_point(|r| r.off + r.len <= at);
+        while at < end {
+            let r = &mut runs[i];
+            let n = end.min(r.off + r.len) - at;
+            r.patches.push((at - r.off, src + (at - off), n));
+            at += n;
+            i += 1;
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_RUN, PAGE, page_runs};
+
+    #[test]
+    fn page_runs_cover_every_range_once_split_at_run_ends() {
+        let page = PAGE as u64;
+        let far = 1000 * page;
+        // Two ranges in one page, one across a page boundary, one spanning more than a run,
+        // one far away, one empty.
+        let saved = [
+            (page + 8, 1 << 40, 16),
+            (page + 100, 2 << 40, 8),
+            (3 * page - 4, 3 << 40, 8),
+            (10 * page, 4 << 40, (MAX_RUN + 2) * page),
+            (far + 5, 5 << 40, 1),
+            (far + 9, 6 << 40, 0),
+        ];
+        let runs = page_runs(&saved);
+        let spans: Vec<(u64, u64)> = runs.iter().map(|r| (r.off / page, r.len / page)).collect();
+        assert_eq!(
+            spans,
+            [(1, 3), (10, MAX_RUN), (10 + MAX_RUN, 2), (1000, 1)],
+            "pages 1-3 adjacent, the long range split, the far page alone"
+        );
+        // Every byte of every range is patched exactly once, from the right source.
+        let mut got: Vec<(u64, u64, u64)> = runs
+            .iter()
+            .flat_map(|r| {
+                r.patches
+                    .iter()
+                    .map(move |&(at, src, n)| (r.off + at, src, n))
+            })
+            .collect();
+        got.sort_unstable();
+        let mut want = vec![
+            (page + 8, 1 << 40, 16),
+            (page + 100, 2 << 40, 8),
+            (3 * page - 4, 3 << 40, 8),
+            (10 * page, 4 << 40, MAX_RUN * page),
+            ((10 + MAX_RUN) * page, (4 << 40) + MAX_RUN * page, 2 * page),
+            (far + 5, 5 << 40, 1),
+        ];
+        want.sort_unstable();
+        assert_eq!(got, want);
+        for r in &runs {
+            for &(at, _, n) in &r.patches {
+                assert!(at + n <= r.len, "a patch stays inside its run");
+            }
+        }
     }
 }

@@ -67,6 +67,15 @@ unsafe fn write_some(file: &File, p: *const u8, len: usize, off: u64) -> io::Res
     Ok(n as usize)
 }
 
+/// Reads `buf.len()` bytes at file offset `off` (`pread`, retried until all are read).
+pub(crate) fn pread_exact(file: &File, buf: &mut [u8], off: u64) -> SysResult<()> {
+    use std::os::unix::fs::FileExt;
+    if let Some(e) = faults::hit(faults::Call::Pread) {
+        return Err(failed("pread", e));
+    }
+    file.read_exact_at(buf, off).map_err(|e| failed("pread", e))
+}
+
 /// `fdatasync`: everything written to `file` so far is durable when it returns `Ok`.
 pub(crate) fn fdatasync(file: &File) -> SysResult<()> {
     if let Some(e) = faults::hit(faults::Call::Fdatasync) {
@@ -145,9 +154,11 @@ pub mod faults {
         Fallocate,
         /// `mmap` of pool memory: opening and growth.
         Mmap,
+        /// `pread` of the pages a rollback on open patches.
+        Pread,
     }
 
-    const KINDS: usize = 4;
+    const KINDS: usize = 5;
 
     fn index(c: Call) -> usize {
         match c {
@@ -155,6 +166,7 @@ pub mod faults {
             Call::Fdatasync => 1,
             Call::Fallocate => 2,
             Call::Mmap => 3,
+            Call::Pread => 4,
         }
     }
 
@@ -306,6 +318,7 @@ pub(crate) mod faults {
         Fdatasync,
         Fallocate,
         Mmap,
+        Pread,
     }
 
     #[inline(always)]

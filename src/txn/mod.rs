@@ -716,18 +716,16 @@ impl Txn {
     /// else), so they show the file's bytes and need no copy-on-write fault each. False on
     /// other backings, which restore in memory.
     fn restore_to_file(&self, heap: &Heap) -> Result<bool> {
-        let mut done = false;
-        for e in self.entries.iter().filter(|e| !e.marker) {
-            done = heap
-                .io
-                .map
-                .restore_to_file(e.off, e.data, e.len)
-                .map_err(|f| Error::io(&heap.io.path, f.op, f.err))?;
-            if !done {
-                break;
-            }
-        }
-        Ok(done)
+        let saved: Vec<(u64, u64, u64)> = self
+            .entries
+            .iter()
+            .filter(|e| !e.marker)
+            .map(|e| (e.off, e.data, e.len))
+            .collect();
+        heap.io
+            .map
+            .restore_to_file(&saved)
+            .map_err(|f| Error::io(&heap.io.path, f.op, f.err))
     }
 
     fn restore(&self, heap: &Heap) {
