@@ -182,10 +182,10 @@ impl Mapping {
     /// that nothing wrote the target pages through this mapping yet, so they show the file's
     /// bytes, restored ones included.
     ///
-    /// The pages touched are read with `pread`, patched, and written back with `pwrite`, one
-    /// call each per run of adjacent pages: a rollback of thousands of small ranges costs a
-    /// few calls per page instead of one `pwrite` per range. Bytes between the ranges are
-    /// written back unchanged.
+    /// Pages that many ranges touch are read with `pread`, patched, and written back with
+    /// `pwrite`, one call each per run of adjacent such pages (bytes between the ranges are
+    /// written back unchanged); the other ranges get one `pwrite` each. A rollback of
+    /// thousands of small ranges packed in a few pages then costs a few calls per page.
     pub(crate) fn restore_to_file(&self, saved: &[(u64, u64, u64)]) -> SysResult<bool> {
         #[cfg(not(miri))]
         if let Backing::File {
@@ -193,8 +193,15 @@ impl Mapping {
             mode: FileMode::Private,
         } = &self.backing
         {
+            let plan = restore_plan(saved);
+            for &(off, src, len) in &plan.direct {
+                self.check(off as usize, len as usize);
+                let p = self.check(src as usize, len as usize);
+                // SAFETY: p .. p+len is mapped (check); the kernel only reads it.
+                unsafe { sys::pwrite_all(file, p, len as usize, off) }?;
+            }
             let mut buf = Vec::new();
-            for run in page_runs(saved) {
+            for run in &plan.runs {
                 self.check(run.off as usize, run.len as usize);
                 buf.resize(run.len as usize, 0);
                 sys::pread_exact(file, &mut buf, run.off)?;
@@ -548,8 +555,17 @@ impl Mapping {
     }
 }
 
-/// Runs of adjacent pages, each at most `MAX_RUN` pages, covering every saved range, with the
-/// patches (offset in the run, source, length) that fall in it, in the order given.
+/// How `restore_to_file` writes a rollback: dense pages as runs of adjacent pages, each at
+/// most `MAX_RUN` pages, read, patched and written whole; the rest as direct writes.
+#[derive(Default)]
+pub(crate) struct RestorePlan {
+    pub runs: Vec<PageRun>,
+    /// `(off, src, len)`: written with one `pwrite` each.
+    pub direct: Vec<(u64, u64, u64)>,
+}
+
+/// A run of pages and the patches (offset in the run, source, length) that fall in it, in
+/// the order given.
 pub(crate) struct PageRun {
     pub off: u64,
     pub len: u64,
@@ -558,91 +574,127 @@ pub(crate) struct PageRun {
 
 const MAX_RUN: u64 = 64;
 
-/// Plans `restore_to_file`: the pages that `saved` ranges `(off, src, len)` touch, grouped
-/// into runs, each range split at run boundaries.
-pub(crate) fn page_runs(saved: &[(u64, u64, u64)]) -> Vec<PageRun> {
+/// A page touched by at least this many saved ranges is restored whole: two calls (`pread`,
+/// `pwrite`) and two page copies cost about what four small `pwrite`s do.
+const DENSE: u32 = 4;
+
+/// Plans `restore_to_file` for `saved` ranges `(off, src, len)`: every byte of every range
+/// lands in exactly one patch or direct write, ranges split where they cross from dense
+/// pages to sparse ones or from one run to the next.
+pub(crate) fn restore_plan(saved: &[(u64, u64, u64)]) -> RestorePlan {
     let page = PAGE as u64;
-    let mut pages: Vec<u64> = Vec::new();
-    for &(off, _, len) in saved.iter().filter(|s| s.2 > 0) {
-        pages.extend(off / page..=(off + len - 1) / page);
+    let saved: Vec<_> = saved.iter().copied().filter(|s| s.2 > 0).collect();
+    let mut touched: Vec<u64> = Vec::new();
+    for &(off, _, len) in &saved {
+        touched.extend(off / page..=(off + len - 1) / page);
     }
-    pages.sort_unstable();
-    pages.dedup();
-    let mut runs: Vec<PageRun> = Vec::new();
-    for p in pages {
-        match runs.last_mut() {
+    touched.sort_unstable();
+    let mut plan = RestorePlan::default();
+    let mut i = 0;
+    while i < touched.len() {
+        let p = touched[i];
+        let n = touched[i..].iter().take_while(|&&q| q == p).count();
+        i += n;
+        if n < DENSE as usize {
+            continue;
+        }
+        match plan.runs.last_mut() {
             Some(r) if r.off + r.len == p * page && r.len < MAX_RUN * page => r.len += page,
-            _ => runs.push(PageRun {
+            _ => plan.runs.push(PageRun {
                 off: p * page,
                 len: page,
                 patches: Vec::new(),
             }),
         }
     }
-    for &(off, src, len) in saved.iter().filter(|s| s.2 > 0) {
+    for (off, src, len) in saved {
         let (mut at, end) = (off, off + len);
-        // The run holding `at`: runs are sorted and cover every byte of every range.
-        let mut i = runs.partition_point(|r| r.off + r.len <= at);
         while at < end {
-            let r = &mut runs[i];
-            let n = end.min(r.off + r.len) - at;
-            r.patches.push((at - r.off, src + (at - off), n));
+            // The run holding `at`, if its page is dense.
+            let r = plan.runs.partition_point(|r| r.off + r.len <= at);
+            let n = match plan.runs.get_mut(r).filter(|r| r.off <= at) {
+                Some(r) => {
+                    let n = end.min(r.off + r.len) - at;
+                    r.patches.push((at - r.off, src + (at - off), n));
+                    n
+                }
+                None => {
+                    // Up to the next dense run, or the end.
+                    let stop = plan.runs.get(r).map_or(end, |r| end.min(r.off));
+                    plan.direct.push((at, src + (at - off), stop - at));
+                    stop - at
+                }
+            };
             at += n;
-            i += 1;
         }
     }
-    runs
+    plan
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_RUN, PAGE, page_runs};
+    use super::{DENSE, MAX_RUN, PAGE, restore_plan};
 
     #[test]
-    fn page_runs_cover_every_range_once_split_at_run_ends() {
+    fn a_restore_plan_writes_every_byte_once_dense_pages_whole() {
         let page = PAGE as u64;
         let far = 1000 * page;
-        // Two ranges in one page, one across a page boundary, one spanning more than a run,
-        // one far away, one empty.
-        let saved = [
-            (page + 8, 1 << 40, 16),
-            (page + 100, 2 << 40, 8),
-            (3 * page - 4, 3 << 40, 8),
-            (10 * page, 4 << 40, (MAX_RUN + 2) * page),
-            (far + 5, 5 << 40, 1),
-            (far + 9, 6 << 40, 0),
-        ];
-        let runs = page_runs(&saved);
-        let spans: Vec<(u64, u64)> = runs.iter().map(|r| (r.off / page, r.len / page)).collect();
-        assert_eq!(
-            spans,
-            [(1, 3), (10, MAX_RUN), (10 + MAX_RUN, 2), (1000, 1)],
-            "pages 1-3 adjacent, the long range split, the far page alone"
-        );
-        // Every byte of every range is patched exactly once, from the right source.
-        let mut got: Vec<(u64, u64, u64)> = runs
+        let mut saved = vec![];
+        // Page 1: DENSE small ranges, one of them crossing into sparse page 2.
+        for k in 0..DENSE as u64 - 1 {
+            saved.push((page + 100 * k, (10 + k) << 40, 8));
+        }
+        saved.push((2 * page - 4, 1 << 40, 8));
+        // Pages 10 .. 10 + MAX_RUN + 2: one long range (one touch each: sparse), then DENSE
+        // ranges on each of its first MAX_RUN + 1 pages (dense: a run split at MAX_RUN).
+        saved.push((10 * page, 2 << 40, (MAX_RUN + 2) * page));
+        for q in 0..MAX_RUN + 1 {
+            for k in 1..DENSE as u64 {
+                saved.push(((10 + q) * page + 64 * k, (3 << 40) + q * 64 + k, 8));
+            }
+        }
+        // Far away: a sparse range, and an empty one.
+        saved.push((far + 5, 4 << 40, 1));
+        saved.push((far + 9, 5 << 40, 0));
+        let plan = restore_plan(&saved);
+        let spans: Vec<(u64, u64)> = plan
+            .runs
+            .iter()
+            .map(|r| (r.off / page, r.len / page))
+            .collect();
+        assert_eq!(spans, [(1, 1), (10, MAX_RUN), (10 + MAX_RUN, 1)]);
+        for r in &plan.runs {
+            for &(at, _, n) in &r.patches {
+                assert!(at + n <= r.len, "a patch stays inside its run");
+            }
+        }
+        // Every byte of every range, from the right source, exactly once.
+        let mut got: Vec<(u64, u64)> = plan
+            .runs
             .iter()
             .flat_map(|r| {
                 r.patches
                     .iter()
                     .map(move |&(at, src, n)| (r.off + at, src, n))
             })
+            .chain(plan.direct.iter().copied())
+            .flat_map(|(off, src, n)| (0..n).map(move |i| (off + i, src + i)))
             .collect();
         got.sort_unstable();
-        let mut want = vec![
-            (page + 8, 1 << 40, 16),
-            (page + 100, 2 << 40, 8),
-            (3 * page - 4, 3 << 40, 8),
-            (10 * page, 4 << 40, MAX_RUN * page),
-            ((10 + MAX_RUN) * page, (4 << 40) + MAX_RUN * page, 2 * page),
-            (far + 5, 5 << 40, 1),
-        ];
+        let mut want: Vec<(u64, u64)> = saved
+            .iter()
+            .flat_map(|&(off, src, n)| (0..n).map(move |i| (off + i, src + i)))
+            .collect();
         want.sort_unstable();
-        assert_eq!(got, want);
-        for r in &runs {
-            for &(at, _, n) in &r.patches {
-                assert!(at + n <= r.len, "a patch stays inside its run");
-            }
-        }
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the plan writes each saved byte once");
+        // The long range: patched in its dense pages, written directly in the last one.
+        assert!(plan.direct.contains(&(
+            (11 + MAX_RUN) * page,
+            (2 << 40) + (MAX_RUN + 1) * page,
+            page
+        )));
+        assert!(plan.direct.contains(&(2 * page, (1 << 40) + 4, 4)));
+        assert!(plan.direct.contains(&(far + 5, 4 << 40, 1)));
     }
 }
