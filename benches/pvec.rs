@@ -47,6 +47,7 @@ struct Root {
     v: PVec<u64>,
     s: PString,
     d: PVecDeque<u64>,
+    ds: PVecDeque<PString>,
 }
 
 /// Elements read by `iter_sum` and `random_index`.
@@ -578,6 +579,40 @@ fn deque_fifo_1000_per_txn(c: &mut Criterion) {
     g.finish();
 }
 
+/// Redis's LPUSH + RPOP (issue 16): 1000 × (`push_front` of a 16-byte string, `pop_back`)
+/// in one transaction on a queue of 1000 strings, against `VecDeque<String>`. Each
+/// `pop_back` that finds the back side empty moves half the queue over (bitwise, in the pool).
+fn deque_strings_1000_per_txn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("deque_strings_1000_per_txn");
+    configure(&mut g, Kind::Slow);
+    let pool = mem_pool();
+    let item = |i: u64| format!("value-{i:010}");
+    for i in 0..BATCH {
+        pool.write().ds.push_front(item(i).as_str().into());
+    }
+    g.bench_function("pcoll_mem", |b| {
+        b.iter(|| {
+            let mut w = pool.write();
+            let d = &mut w.ds;
+            for i in 0..BATCH {
+                d.push_front(black_box(item(i).as_str()).into());
+                black_box(d.pop_back().map(|s| s.len()));
+            }
+        })
+    });
+    let mut std_d: std::collections::VecDeque<String> = (0..BATCH).map(item).collect();
+    g.bench_function("std", |b| {
+        b.iter(|| {
+            let d = black_box(&mut std_d);
+            for i in 0..BATCH {
+                d.push_front(black_box(item(i)));
+                black_box(d.pop_back().map(|s| s.len()));
+            }
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     print_sync_push_counters();
     print_batch_counters();
@@ -589,6 +624,7 @@ fn benches(c: &mut Criterion) {
     pop_1000_per_txn(c);
     str_scan(c);
     deque_fifo_1000_per_txn(c);
+    deque_strings_1000_per_txn(c);
 }
 
 criterion_group!(pvec, benches);

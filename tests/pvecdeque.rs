@@ -1,5 +1,6 @@
 //! `PVecDeque` (issue 16): random operations against `VecDeque` in a pool, with reopens and
-//! rollbacks; values with handles; crash images of every mutating method.
+//! rollbacks; values with handles; crash images of every mutating method. Also
+//! `PVec::append`, which moves elements between vectors the way the deque's sides do.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::collections::VecDeque;
 
 use common::TempDir;
 use pcoll::testing::{Config, crash_check_both};
-use pcoll::{Durability, PBox, PString, PVecDeque, Persistent, Pool};
+use pcoll::{Durability, PBox, PString, PVec, PVecDeque, Persistent, Pool};
 use proptest::prelude::*;
 
 #[derive(Persistent, Default)]
@@ -191,14 +192,18 @@ fn values_with_handles_move_through_both_ends() {
 struct CRoot {
     q: PVecDeque<u64>,
     b: PVecDeque<PBox<u64>>,
+    v: PVec<PBox<u64>>,
+    w: PVec<PBox<u64>>,
 }
 
-type Model = (Vec<u64>, Vec<u64>);
+type Model = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>);
 
 fn observe(r: &CRoot) -> Model {
     (
         r.q.iter().copied().collect(),
         r.b.iter().map(|b| **b).collect(),
+        r.v.iter().map(|b| **b).collect(),
+        r.w.iter().map(|b| **b).collect(),
     )
 }
 
@@ -208,6 +213,8 @@ fn seeded(p: &Pool<CRoot>) {
         w.q.push_back(i);
         w.q.push_front(100 + i);
         w.b.push_back(PBox::new(i));
+        w.v.push(PBox::new(10 + i));
+        w.w.push(PBox::new(20 + i));
     }
 }
 
@@ -243,4 +250,103 @@ fn crash_rotate_insert_remove_retain() {
         r.b.rotate_right(2);
         r.b[1] = PBox::new(9);
     });
+}
+
+#[test]
+fn crash_append_moves_boxes_between_vectors() {
+    crash(
+        "PVec::append of boxes, then a rebalance and make_contiguous",
+        |r| {
+            r.v.append(&mut r.w);
+            r.w.push(PBox::new(99));
+            r.b.push_front(PBox::new(50));
+            r.b.pop_back();
+            r.b.make_contiguous();
+        },
+    );
+}
+
+/// Moving elements between the sides of a deque, or between two vectors with `append`, in
+/// one pool moves them bitwise; across pools it moves their values. Either way every block
+/// has one owner afterwards (`check`), a rollback puts both sides back, and the strings read
+/// the same.
+#[test]
+fn elements_with_handles_move_between_vectors_within_and_across_pools() {
+    #[derive(Persistent, Default)]
+    struct Two {
+        a: PVec<PString>,
+        b: PVec<PString>,
+        d: PVecDeque<PString>,
+    }
+    let names = |n: u32, p: &str| -> Vec<String> { (0..n).map(|i| format!("{p}{i}")).collect() };
+    let strs = |v: &PVec<PString>| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    let p = Pool::<Two>::options().in_memory().unwrap();
+    let q = Pool::<Two>::options().in_memory().unwrap();
+    {
+        let mut w = p.write();
+        let r = &mut *w;
+        r.a.extend(names(5, "a").iter().map(|s| PString::from(s.as_str())));
+        r.b.extend(names(3, "b").iter().map(|s| PString::from(s.as_str())));
+        for s in names(9, "d") {
+            r.d.push_front(s.as_str().into());
+        }
+    }
+    // Within one pool, rolled back: both vectors and the deque as they were.
+    {
+        let mut w = p.write();
+        let r = &mut *w;
+        r.a.append(&mut r.b);
+        assert_eq!(strs(&r.a), [names(5, "a"), names(3, "b")].concat());
+        assert!(r.b.is_empty());
+        assert_eq!(r.d.pop_back().unwrap(), "d0"); // a rebalance
+        w.abort();
+    }
+    assert_eq!(strs(&p.read().a), names(5, "a"));
+    assert_eq!(strs(&p.read().b), names(3, "b"));
+    assert_eq!(p.read().d.len(), 9);
+    p.check().unwrap();
+    // Within one pool, committed.
+    {
+        let mut w = p.write();
+        let r = &mut *w;
+        r.a.append(&mut r.b);
+        let got: Vec<String> = (0..9)
+            .map(|_| r.d.pop_back().unwrap().to_string())
+            .collect();
+        assert_eq!(got, names(9, "d"));
+    }
+    assert_eq!(strs(&p.read().a), [names(5, "a"), names(3, "b")].concat());
+    p.check().unwrap();
+    // Across pools: a vector handed out of p (in process memory), appended into q's; then
+    // one of q's, appended into p's while both guards are open.
+    let mut taken = p.write().a.split_off(0);
+    {
+        let mut w = q.write();
+        w.a.push("q".into());
+        w.a.append(&mut taken);
+    }
+    assert!(taken.is_empty());
+    drop(taken);
+    assert_eq!(
+        strs(&q.read().a),
+        [vec!["q".to_string()], names(5, "a"), names(3, "b")].concat()
+    );
+    assert!(p.read().a.is_empty());
+    {
+        let (mut wp, mut wq) = (p.write(), q.write());
+        wp.b.push("p".into());
+        wp.b.append(&mut wq.a);
+        assert!(wq.a.is_empty());
+    }
+    assert_eq!(
+        strs(&p.read().b),
+        [
+            vec!["p".to_string(), "q".to_string()],
+            names(5, "a"),
+            names(3, "b")
+        ]
+        .concat()
+    );
+    p.check().unwrap();
+    q.check().unwrap();
 }

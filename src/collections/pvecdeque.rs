@@ -7,8 +7,8 @@
 //!
 //! Differences from `VecDeque`, by construction: there is no `as_slices` (the front part is
 //! stored reversed); `make_contiguous` moves the front part into the back vector (O(n)) and
-//! returns the whole queue as one slice; moving half a side copies values with handles
-//! (`PString`, ...) out of and back into the pool.
+//! returns the whole queue as one slice. Elements move between the sides bitwise, inside the
+//! pool (`PVec::move_into`): a `PString` element keeps its block.
 
 #![allow(unsafe_code)] // only the `Persistent` impl: a promise about layout
 
@@ -242,11 +242,7 @@ impl<T: Persistent> PVecDeque<T> {
         }
         // The elements nearest the empty side move, reversed: they stay in queue order.
         let k = from.len().div_ceil(2);
-        let mut moved: Vec<T> = from.drain(..k).collect();
-        moved.reverse();
-        let keep: Vec<T> = from.drain(..).collect();
-        to.extend(moved);
-        from.extend(keep);
+        from.move_into(0, k, to, 0, true);
     }
 
     /// The first element.
@@ -455,13 +451,8 @@ impl<T: Persistent> PVecDeque<T> {
     /// assert_eq!(buf.make_contiguous(), &[1, 2, 3]);
     /// ```
     pub fn make_contiguous(&mut self) -> &mut [T] {
-        if !self.front.is_empty() {
-            let mut f: Vec<T> = self.front.drain(..).collect();
-            f.reverse();
-            let tail: Vec<T> = self.back.drain(..).collect();
-            self.back.extend(f);
-            self.back.extend(tail);
-        }
+        let n = self.front.len();
+        self.front.move_into(0, n, &mut self.back, 0, true);
         self.back.as_mut_slice()
     }
 

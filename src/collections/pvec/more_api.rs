@@ -423,8 +423,83 @@ impl<T: Persistent> PVec<T> {
     /// # Ok::<(), pcoll::Error>(())
     /// ```
     pub fn append(&mut self, other: &mut PVec<T>) {
-        let moved: Vec<T> = other.drain(..).collect();
-        self.extend(moved);
+        let at = self.len();
+        other.move_into(0, other.len(), self, at, false);
+    }
+
+    /// Moves elements `start..end` into `dst` at index `at`, in reverse order when `reverse`.
+    /// Within one pool they move bitwise (no value is handed out and copied back in: a
+    /// handle keeps its blocks); across pools, through process memory like `drain`.
+    ///
+    /// # Panics
+    /// If a range is out of bounds, or when the pool is full.
+    pub(crate) fn move_into(
+        &mut self,
+        start: usize,
+        end: usize,
+        dst: &mut PVec<T>,
+        at: usize,
+        reverse: bool,
+    ) {
+        let (len, dlen) = (self.len(), dst.len());
+        assert!(
+            start <= end && end <= len && at <= dlen,
+            "PVec::move_into: {start}..{end} of {len} into {at} of {dlen}"
+        );
+        let n = end - start;
+        if n == 0 {
+            return;
+        }
+        let moved = !Self::ZST
+            && self.with_pool(|s, core| {
+                dst.with_pool(|d, dcore| {
+                    std::ptr::eq(core, dcore) && s.move_bits(start, end, d, at, reverse, core)
+                })
+            });
+        if !moved {
+            let mut items: Vec<T> = self.drain(start..end).collect();
+            if reverse {
+                items.reverse();
+            }
+            let tail: Vec<T> = dst.drain(at..).collect();
+            dst.extend(items.into_iter().chain(tail));
+        }
+    }
+
+    /// [`Self::move_into`] within the pool `core` that holds both vectors. Always true.
+    fn move_bits(
+        &mut self,
+        start: usize,
+        end: usize,
+        d: &mut PVec<T>,
+        at: usize,
+        reverse: bool,
+        core: &PoolCore,
+    ) -> bool {
+        let (len, dlen, n) = (self.len(), d.len(), end - start);
+        let fail = |e: Error| -> ! { panic!("pcoll: PVec: {e}") };
+        d.grow(core, n).unwrap_or_else(|e| fail(e));
+        // Slots that shift or empty are logged; slots past `dlen` need no undo (module
+        // invariant) and are reported as written for write-back.
+        d.log_slots(core, at, dlen).unwrap_or_else(|e| fail(e));
+        self.log_slots(core, start, len).unwrap_or_else(|e| fail(e));
+        let (sp, dp) = (self.buf(core), d.buf(core));
+        // SAFETY: the two buffers are distinct blocks (two vectors); dst has room for n more
+        // (grow). Its tail at..dlen moves right by n, the n elements move bitwise into the
+        // gap (each read once, then no longer owned by self), and self's tail closes up.
+        unsafe {
+            std::ptr::copy(dp.add(at), dp.add(at + n), dlen - at);
+            for i in 0..n {
+                let j = if reverse { n - 1 - i } else { i };
+                std::ptr::copy_nonoverlapping(sp.add(start + i), dp.add(at + j), 1);
+            }
+            std::ptr::copy(sp.add(end), sp.add(start), len - end);
+        }
+        core.tx()
+            .wrote(dp.wrapping_add(dlen).cast(), n * size_of::<T>());
+        self.len -= n as u64;
+        d.len += n as u64;
+        true
     }
 
     /// Resizes to `new_len`, with clones of `value` for new slots.
