@@ -29,6 +29,7 @@ enum Op {
     RotateLeft(usize),
     RotateRight(usize),
     Truncate(usize),
+    TruncateFront(usize),
     RetainOdd,
     Swap(usize, usize),
     Contiguous,
@@ -47,6 +48,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::RotateLeft),
         1 => any::<usize>().prop_map(Op::RotateRight),
         1 => any::<usize>().prop_map(Op::Truncate),
+        1 => any::<usize>().prop_map(Op::TruncateFront),
         1 => Just(Op::RetainOdd),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Op::Swap(i, j)),
         1 => Just(Op::Contiguous),
@@ -89,6 +91,11 @@ fn apply(q: &mut PVecDeque<u64>, m: &mut VecDeque<u64>, op: &Op) -> (Option<u64>
         Op::Truncate(n) => {
             q.truncate(at(n, len + 1));
             m.truncate(at(n, len + 1));
+        }
+        Op::TruncateFront(n) => {
+            let n = at(n, len + 1);
+            q.truncate_front(n);
+            m.drain(..len - n); // std's truncate_front is unstable
         }
         Op::RetainOdd => {
             q.retain(|x| x % 2 == 1);
@@ -178,11 +185,23 @@ fn values_with_handles_move_through_both_ends() {
     let left: Vec<String> = p.read().s.iter().map(|s| s.to_string()).collect();
     assert_eq!(left.len(), 10);
     assert_eq!(left[0], "f19");
+    {
+        // Dropped in place from both ends and both sides: nothing leaks (check below).
+        let mut w = p.write();
+        w.s.push_front("x".into());
+        w.s.push_back("y".into());
+        w.s.truncate_front(9);
+        w.s.truncate(8);
+        let left: Vec<String> = w.s.iter().map(|s| s.to_string()).collect();
+        assert_eq!(left[0], "f17");
+        assert_eq!(left[7], "f10");
+    }
+    p.check().unwrap();
     let cloned = p.read().s.clone();
     p.write().s.clear();
-    assert_eq!(cloned.len(), 10);
+    assert_eq!(cloned.len(), 8);
     p.write().s = cloned;
-    assert_eq!(p.read().s.len(), 10);
+    assert_eq!(p.read().s.len(), 8);
     p.check().unwrap();
 }
 
@@ -249,6 +268,9 @@ fn crash_rotate_insert_remove_retain() {
         r.q.truncate(6);
         r.b.rotate_right(2);
         r.b[1] = PBox::new(9);
+        r.b.push_front(PBox::new(8));
+        r.b.truncate_front(4); // from both sides
+        r.b.truncate(3);
     });
 }
 

@@ -545,11 +545,38 @@ impl<T: Persistent> PVecDeque<T> {
         if n <= self.front.len() {
             let drop_from_front = self.front.len() - n;
             // The front vector is reversed: its first entries are the queue's later ones.
-            drop(self.front.drain(..drop_from_front));
+            self.front.drop_range(0, drop_from_front);
             self.back.clear();
         } else {
             self.back.truncate(n - self.front.len());
         }
+    }
+
+    /// Keeps the last `n` elements, dropping the others where they lie (std's unstable
+    /// `VecDeque::truncate_front`). Unlike popping them, nothing is handed out of the pool.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PVecDeque;
+    ///
+    /// let mut buf: PVecDeque<u32> = [10, 15, 20].into();
+    /// buf.push_front(5);
+    /// buf.truncate_front(2);
+    /// assert_eq!(buf, PVecDeque::from([15, 20]));
+    /// buf.truncate_front(5); // longer than the queue: nothing changes
+    /// assert_eq!(buf.len(), 2);
+    /// ```
+    pub fn truncate_front(&mut self, n: usize) {
+        let len = self.len();
+        if n >= len {
+            return;
+        }
+        let mut k = len - n; // from the front
+        let f = self.front.len();
+        // The queue's first elements are the front vector's last ones.
+        self.front.truncate(f - k.min(f));
+        k -= k.min(f);
+        self.back.drop_range(0, k);
     }
 
     /// Removes every element.

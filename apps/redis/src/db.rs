@@ -818,9 +818,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             if let Some(l) = db.lists.get_mut(k) {
                 let (s, e) = clamp(s, e, l.len());
                 l.truncate(e);
-                for _ in 0..s {
-                    l.pop_front();
-                }
+                l.truncate_front(e - s.min(e));
                 if l.is_empty() {
                     db.lists.remove(k);
                 }
@@ -1049,17 +1047,19 @@ fn list_pop(db: &mut Db, name: &str, a: &[Vec<u8>]) -> Reply {
             Reply::Bulk(None)
         };
     };
-    let mut out = Vec::new();
-    for _ in 0..count.unwrap_or(1) {
-        let v = if name == "LPOP" {
-            l.pop_front()
-        } else {
-            l.pop_back()
-        };
-        match v {
-            Some(v) => out.push(v.to_vec()),
-            None => break,
-        }
+    // Read in place, then dropped in place: popping would hand each value out of the pool
+    // (a copy) only for it to be copied into the reply and dropped.
+    let n = count.unwrap_or(1).min(l.len());
+    let (len, front) = (l.len(), name == "LPOP");
+    let mut out: Vec<Vec<u8>> = if front {
+        l.range(..n).map(|v| v.to_vec()).collect()
+    } else {
+        l.range(len - n..).rev().map(|v| v.to_vec()).collect()
+    };
+    if front {
+        l.truncate_front(len - n);
+    } else {
+        l.truncate(len - n);
     }
     if l.is_empty() {
         db.lists.remove(k);
