@@ -125,9 +125,24 @@ fn check(q: &PVecDeque<u64>, m: &VecDeque<u64>) {
     assert!(q.iter().rev().eq(m.iter().rev()));
     assert_eq!(q.front(), m.front());
     assert_eq!(q.back(), m.back());
-    if !m.is_empty() {
-        let (a, b) = (m.len() / 3, m.len() - m.len() / 3);
-        assert!(q.range(a..b).eq(m.range(a..b)));
+    let n = m.len();
+    for (a, b) in [(n / 3, n - n / 3), (0, n), (n, n), (n / 2, n), (0, n / 4)] {
+        assert!(q.range(a..b).eq(m.range(a..b)), "range {a}..{b}");
+        assert!(
+            q.range(a..b).rev().eq(m.range(a..b).rev()),
+            "range {a}..{b} reversed"
+        );
+        for k in [0, 1, (b - a) / 2, b - a] {
+            assert_eq!(
+                q.range(a..b).nth(k),
+                m.range(a..b).nth(k),
+                "nth {k} of {a}..{b}"
+            );
+            assert_eq!(q.range(a..b).nth_back(k), m.range(a..b).nth_back(k));
+            let (mut x, mut y) = (q.range(a..b), m.range(a..b));
+            assert_eq!(x.nth(k / 2), y.nth(k / 2));
+            assert!(x.eq(y), "the rest after nth {} of {a}..{b}", k / 2);
+        }
     }
 }
 

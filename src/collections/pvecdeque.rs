@@ -434,9 +434,16 @@ impl<T: Persistent> PVecDeque<T> {
     /// let range: Vec<&u32> = deque.range(..).collect();
     /// assert_eq!(range, [&1, &2, &3]);
     /// ```
-    pub fn range<R: RangeBounds<usize>>(&self, range: R) -> impl DoubleEndedIterator<Item = &T> {
+    pub fn range<R: RangeBounds<usize>>(&self, range: R) -> Iter<'_, T> {
         let (start, end) = bounds(range, self.len());
-        self.iter().skip(start).take(end - start)
+        // Queue index i < f is front[f - 1 - i]; the others are back[i - f]. O(1) to start.
+        let f = self.front.len();
+        let (fs, fe) = (start.min(f), end.min(f));
+        let (bs, be) = (start.max(f) - f, end.max(f) - f);
+        Iter {
+            front: self.front[f - fe..f - fs].iter().rev(),
+            back: self.back[bs..be].iter(),
+        }
     }
 
     /// Moves every element into one run and returns it, front to back.
@@ -542,14 +549,7 @@ impl<T: Persistent> PVecDeque<T> {
     /// assert_eq!(buf, PVecDeque::from([5]));
     /// ```
     pub fn truncate(&mut self, n: usize) {
-        if n <= self.front.len() {
-            let drop_from_front = self.front.len() - n;
-            // The front vector is reversed: its first entries are the queue's later ones.
-            self.front.drop_range(0, drop_from_front);
-            self.back.clear();
-        } else {
-            self.back.truncate(n - self.front.len());
-        }
+        self.drop_end(self.len().saturating_sub(n), false);
     }
 
     /// Keeps the last `n` elements, dropping the others where they lie (std's unstable
@@ -567,16 +567,28 @@ impl<T: Persistent> PVecDeque<T> {
     /// assert_eq!(buf.len(), 2);
     /// ```
     pub fn truncate_front(&mut self, n: usize) {
-        let len = self.len();
-        if n >= len {
-            return;
+        self.drop_end(self.len().saturating_sub(n), true);
+    }
+
+    /// Drops `k` elements at one end where they lie. The near side is truncated in O(k); when
+    /// the far side holds the rest of them, half of it moves over first (as a pop does), so a
+    /// run of one-element truncations costs amortized O(1) each, not a shift of a whole side.
+    fn drop_end(&mut self, k: usize, at_front: bool) {
+        let (near, far) = if at_front {
+            (&mut self.front, &mut self.back)
+        } else {
+            (&mut self.back, &mut self.front)
+        };
+        let (nl, fl) = (near.len(), far.len());
+        if k <= nl {
+            return near.truncate(nl - k);
         }
-        let mut k = len - n; // from the front
-        let f = self.front.len();
-        // The queue's first elements are the front vector's last ones.
-        self.front.truncate(f - k.min(f));
-        k -= k.min(f);
-        self.back.drop_range(0, k);
+        near.clear();
+        if k - nl >= fl {
+            return far.clear();
+        }
+        self.rebalance(at_front);
+        self.drop_end(k - nl, at_front);
     }
 
     /// Removes every element.
@@ -698,11 +710,27 @@ impl<'a, T> Iterator for Iter<'a, T> {
         let n = self.front.len() + self.back.len();
         (n, Some(n))
     }
+    fn nth(&mut self, n: usize) -> Option<&'a T> {
+        let f = self.front.len();
+        if n < f {
+            return self.front.nth(n);
+        }
+        self.front.nth(f); // empties it
+        self.back.nth(n - f)
+    }
 }
 
 impl<T> DoubleEndedIterator for Iter<'_, T> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.back.next_back().or_else(|| self.front.next_back())
+    }
+    fn nth_back(&mut self, n: usize) -> Option<Self::Item> {
+        let b = self.back.len();
+        if n < b {
+            return self.back.nth_back(n);
+        }
+        self.back.nth_back(b);
+        self.front.nth_back(n - b)
     }
 }
 

@@ -466,41 +466,6 @@ impl<T: Persistent> PVec<T> {
         }
     }
 
-    /// Drops elements `start..end` where they lie (nothing is handed out) and closes the gap.
-    /// If a drop panics, the elements after the range leak instead of dropping twice.
-    ///
-    /// # Panics
-    /// If the range is out of bounds.
-    pub(crate) fn drop_range(&mut self, start: usize, end: usize) {
-        let len = self.len();
-        assert!(
-            start <= end && end <= len,
-            "drop range {start}..{end} out of bounds for len {len}"
-        );
-        if start == end {
-            return;
-        }
-        if end == len {
-            return self.truncate(start);
-        }
-        self.with_pool(|v, core| {
-            v.log_slots(core, start, len)
-                .unwrap_or_else(|e| panic!("pcoll: PVec: {e}"));
-            v.len = start as u64;
-            for i in start..end {
-                let off = core.offset_of(v.buf(core).wrapping_add(i).cast());
-                // SAFETY: slot i held an initialised T, now outside len, dropped once.
-                unsafe { handle::drop_at::<T>(core, off) }
-                    .unwrap_or_else(|e| panic!("pcoll: PVec: {e}"));
-            }
-            let p = v.buf(core);
-            // SAFETY: end..len are initialised elements; they move left over the dropped
-            // range (all of start..len was logged).
-            unsafe { std::ptr::copy(p.add(end), p.add(start), len - end) };
-            v.len = (start + len - end) as u64;
-        });
-    }
-
     /// [`Self::move_into`] within the pool `core` that holds both vectors. Always true.
     fn move_bits(
         &mut self,
