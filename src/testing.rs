@@ -270,6 +270,61 @@ where
         .collect()
 }
 
+/// [`crash_check`] for a history of transactions, each its own write transaction, run one
+/// after another on a pool prepared by `setup` (so commits that leave work for later ones,
+/// such as the redo ring's pending homes, are checked across them). After k acknowledged
+/// commits every image must recover to the state after k of them or, while the next commits,
+/// after k + 1. The report's `before` counts images of any state but the last.
+///
+/// ```
+/// # use pcoll::{PVec, Persistent, Pool};
+/// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+/// use pcoll::testing::{Config, crash_check_history};
+///
+/// let push = |x: u64| move |r: &mut Root| r.v.push(x);
+/// let report = crash_check_history(
+///     Config { budget: 8, ..Config::default() },
+///     |_: &Pool<Root>| {},
+///     &[&push(1), &push(2), &push(3)],
+///     |root: &Root| root.v.to_vec(),
+/// );
+/// assert!(report.violations.is_empty(), "{:?}", report.violations);
+/// ```
+pub fn crash_check_history<R, M>(
+    cfg: Config,
+    setup: impl Fn(&Pool<R>),
+    txns: &[&dyn Fn(&mut R)],
+    observe: impl Fn(&R) -> M + Send + Sync + 'static,
+) -> CrashReport
+where
+    R: Persistent + Default,
+    M: PartialEq + Debug + Send + Sync + 'static,
+{
+    let start = start_image(cfg.media, setup);
+    let p1 = image_opts::<R>(cfg.media)
+        .from_image(&start)
+        .expect("reopen start image");
+    let mut states = vec![observe(&p1.read())];
+    for t in txns {
+        t(&mut p1.write());
+        states.push(observe(&p1.read()));
+    }
+    drop(p1);
+    let media = cfg.media;
+    let open: OpenImage<M> = Arc::new(move |img, rec| {
+        open_checked::<R, M>(media, img, rec, &observe).map_err(|e| format!("open or check: {e}"))
+    });
+    run_recorded_states(cfg, &start, states, open, |rec| {
+        let p2 = image_opts::<R>(cfg.media)
+            .recorder(rec)
+            .from_image(&start)
+            .expect("recorded pool");
+        for t in txns {
+            t(&mut p2.write());
+        }
+    })
+}
+
 /// A crash image's root, for [`crash_check_migration`]: the old type or the new one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Side<O, N> {
@@ -364,16 +419,26 @@ fn run_recorded<M: PartialEq + Debug + Send + Sync + 'static>(
     open: OpenImage<M>,
     op: impl FnOnce(Arc<dyn Recorder>),
 ) -> CrashReport {
+    run_recorded_states(cfg, start, vec![before, after], open, op)
+}
+
+/// [`run_recorded`] for a history: `states[k]` is the model after k of its transactions.
+fn run_recorded_states<M: PartialEq + Debug + Send + Sync + 'static>(
+    cfg: Config,
+    start: &[u8],
+    states: Vec<M>,
+    open: OpenImage<M>,
+    op: impl FnOnce(Arc<dyn Recorder>),
+) -> CrashReport {
     let oracle = Arc::new(Oracle {
         cfg,
-        before,
-        after,
+        states,
         open,
         report: Mutex::new(CrashReport::default()),
     });
     let rec = Arc::new(Shadow::new(start.to_vec(), cfg, {
         let oracle = oracle.clone();
-        Box::new(move |img: &[u8], acked: bool| oracle.check_image(img, acked))
+        Box::new(move |img: &[u8], acked: usize| oracle.check_image(img, acked))
     }));
     op(rec.clone());
     let mut report = oracle.report.lock().unwrap().clone();
@@ -381,7 +446,8 @@ fn run_recorded<M: PartialEq + Debug + Send + Sync + 'static>(
     report
 }
 
-type ImageCheck = Box<dyn Fn(&[u8], bool) + Send + Sync>;
+/// Checks an image, given how many commits were acknowledged before it.
+type ImageCheck = Box<dyn Fn(&[u8], usize) + Send + Sync>;
 
 /// The recorder: a shadow of the durable medium plus the image enumerator.
 struct Shadow {
@@ -395,7 +461,7 @@ struct ShadowState {
     /// Ranges handed to the medium since the last barrier, with their bytes at that moment
     /// (a hand-over without a barrier is followed by other changes in memory).
     inflight: Vec<(u64, u64, Vec<u8>)>,
-    acked: bool,
+    acked: usize,
     points: usize,
     rng: u64,
 }
@@ -405,7 +471,7 @@ impl Shadow {
         let st = ShadowState {
             durable,
             inflight: Vec::new(),
-            acked: false,
+            acked: 0,
             points: 0,
             rng: cfg.seed,
         };
@@ -518,7 +584,7 @@ impl Recorder for Shadow {
                 self.crash_point(&mut st, image);
             }
             Event::Committed => {
-                st.acked = true;
+                st.acked += 1;
                 self.crash_point(&mut st, image);
             }
             _ => self.crash_point(&mut st, image),
@@ -565,11 +631,11 @@ fn subsets(n: usize, budget: usize, exhaustive: usize, rng: &mut u64) -> Vec<Vec
     out
 }
 
-/// Opens crash images and compares them with the models.
+/// Opens crash images and compares them with the models: `states[k]` after k transactions
+/// (`[before, after]` for one).
 struct Oracle<M> {
     cfg: Config,
-    before: M,
-    after: M,
+    states: Vec<M>,
     open: OpenImage<M>,
     report: Mutex<CrashReport>,
 }
@@ -580,7 +646,9 @@ impl<M: PartialEq + Debug + Send + Sync + 'static> Oracle<M> {
         (self.open)(img, rec)
     }
 
-    fn check_image(self: &Arc<Self>, img: &[u8], acked: bool) {
+    /// After `acked` acknowledged commits, an image must hold that state or, while the next
+    /// transaction commits, the one after it.
+    fn check_image(self: &Arc<Self>, img: &[u8], acked: usize) {
         let res =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.recover(img, None)));
         let mut rep = self.report.lock().unwrap();
@@ -590,17 +658,21 @@ impl<M: PartialEq + Debug + Send + Sync + 'static> Oracle<M> {
             Ok(Err(e)) => return rep.violations.push(e),
             Err(_) => return rep.violations.push("recovery panicked".into()),
         };
-        if m == self.after {
-            rep.after += 1;
-        } else if m == self.before && !acked {
-            rep.before += 1;
-        } else {
-            let what = if acked {
-                "after (acknowledged)"
+        let last = self.states.len() - 1;
+        let k = acked.min(last);
+        let ok = self.states[k..=(k + 1).min(last)].contains(&m);
+        if !ok {
+            let what = if k == last {
+                "after (acknowledged)".to_string()
             } else {
-                "before or after"
+                format!("state {k} or {} of {last}", k + 1)
             };
             return rep.violations.push(format!("expected {what}, got {m:?}"));
+        }
+        if m == self.states[last] {
+            rep.after += 1;
+        } else {
+            rep.before += 1;
         }
         drop(rep);
         if self.cfg.crash_recovery && recovered != img {

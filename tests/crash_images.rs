@@ -2,7 +2,7 @@
 //! every (or a budgeted set of) subsets of the pending pages or lines, recovered and compared
 //! with the state before and after the transaction. See `docs/TESTING.md`.
 
-use pcoll::testing::{Config, crash_check_both};
+use pcoll::testing::{Config, Media, crash_check_both, crash_check_history};
 use pcoll::{PBox, Persistent, Pool};
 
 #[derive(Persistent, Default)]
@@ -124,7 +124,26 @@ fn redo_after_an_undo_commit() {
     });
 }
 
-/// The counts of a durable single-word commit: one barrier with redo slots (the default).
+/// The redo ring (issue 15): a commit that leaves the ring past half full checkpoints it
+/// (every pending range handed to its home, one barrier). Each guard here logs the 5 KB
+/// root, so the third small commit does. Crash images cover the record's barrier and the
+/// checkpoint's; each recovery that replays records starts the ring again, so the small
+/// follow-up commit after it writes its record over the older ones at the ring's start.
+#[test]
+fn redo_ring_checkpoint() {
+    fn two_small(p: &Pool<Root>) {
+        p.write().a = 1;
+        p.write().b[0][0] = 2;
+    }
+    both_media("redo ring checkpoint", two_small, |r| {
+        r.b[19][29] = 9;
+        r.a = 3;
+    });
+}
+
+/// The counts of durable small commits: one barrier each with the redo ring (the default),
+/// plus a checkpoint (two barriers: the homes, then the commit record) whenever the ring is past
+/// half full; this root's guard logs its 5 KB, so that is every few commits here.
 #[test]
 fn a_small_durable_commit_is_one_barrier() {
     let p = Pool::<Root>::options()
@@ -133,15 +152,22 @@ fn a_small_durable_commit_is_one_barrier() {
         .in_memory()
         .unwrap();
     p.write().a = 1; // first commit: may allocate nothing, still one record
-    let before = p.stats().barriers;
-    p.write().a = 2;
+    let (b0, c0) = (p.stats().barriers, p.stats().txn.checkpoints);
+    for i in 0..20 {
+        p.write().a = 2 + i;
+    }
+    let (b, c) = (p.stats().barriers - b0, p.stats().txn.checkpoints - c0);
     assert_eq!(
-        p.stats().barriers - before,
-        1,
-        "one barrier per small commit"
+        b,
+        20 + 2 * c,
+        "one barrier per small commit, two per checkpoint"
+    );
+    assert!(
+        (4..=10).contains(&c),
+        "{c} checkpoints for 20 commits of 5 KB records"
     );
     let before = p.stats().barriers;
-    p.write().big = Some(PBox::new([1; 20000])); // larger than a slot: the undo protocol
+    p.write().big = Some(PBox::new([1; 20000])); // larger than half the ring: undo protocol
     let n = p.stats().barriers - before;
     assert!((2..=3).contains(&n), "{n} barriers for a large commit");
 }
@@ -149,4 +175,39 @@ fn a_small_durable_commit_is_one_barrier() {
 struct NoRecorder;
 impl pcoll::Recorder for NoRecorder {
     fn event(&self, _: pcoll::Event, _: &[u8]) {}
+}
+
+/// The redo ring across a history (issue 15): redo commits leave their homes pending; an undo
+/// commit makes them durable after its own log and before its record; later redo commits
+/// start the ring again over the older records, fill it past half and checkpoint it (homes,
+/// then the commit record that retires the records). Every image, at every barrier of every
+/// commit, recovers to the acknowledged state or the next one.
+#[test]
+fn redo_ring_history() {
+    let txns: [&dyn Fn(&mut Root); 10] = [
+        &|r| r.a = 1,
+        &|r| r.one = Some(PBox::new(2)),
+        // Changes a block outside the root only: the undo commit below logs the whole root
+        // (its guard does), so only this one's home depends on the ring alone.
+        &|r| **r.one.as_mut().unwrap() = 3,
+        &|r| {
+            r.big = Some(PBox::new([5; 20000])); // larger than half the ring: undo commit
+            r.b[19][29] = 3;
+        },
+        &|r| r.a = 4,
+        &|r| r.b[0][0] = 5,
+        &|r| **r.one.as_mut().unwrap() = 6,
+        &|r| r.a = 7,
+        &|r| r.many[2] = Some(PBox::new([8; 4])),
+        &|r| r.b[19][29] = 9,
+    ];
+    for media in Media::BOTH {
+        let cfg = Config {
+            media,
+            budget: 24,
+            ..Config::default()
+        };
+        let rep = crash_check_history(cfg, none, &txns, observe);
+        rep.assert_ok(&format!("redo ring history ({media:?})"));
+    }
 }

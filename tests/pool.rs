@@ -542,8 +542,9 @@ fn sync_pools_fall_back_from_map_sync_where_the_file_system_is_not_dax() {
 }
 
 /// A pool closed after small durable commits (redo records, one barrier each) opens clean:
-/// the records' homes already hold their bytes, so nothing is replayed or synced. A crash
-/// before a home was written back (patched into an image here) is replayed.
+/// the close checkpointed the ring (the homes, then the commit record that retires the
+/// records), so nothing is replayed or synced. A crash before a home was written back
+/// (patched into an image here) is replayed.
 #[test]
 fn a_pool_closed_after_redo_commits_opens_clean() {
     use std::sync::{Arc, Mutex};
@@ -581,14 +582,11 @@ fn a_pool_closed_after_redo_commits_opens_clean() {
     assert_eq!(pool.read().n, 5);
     assert_eq!(pool.stats().barriers, 0, "open wrote nothing");
     drop(pool);
-    // The last commit's record is durable; its home, the root's `n`, still holds 4.
-    let mut image = grab
-        .0
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .expect("barriers were recorded");
+    // The image at the last commit's barrier, its record durable, and its home, the root's
+    // `n`, still holding 4 (the close's two barriers come after it).
+    let images = grab.0.lock().unwrap().clone();
+    assert_eq!(images.len(), 7, "5 commits, then the close's checkpoint");
+    let mut image = images[4].clone();
     let at = pcoll::inspect::inspect(&path).unwrap().root_offset as usize;
     assert_eq!(image[at..at + 8], 5u64.to_le_bytes());
     image[at..at + 8].copy_from_slice(&4u64.to_le_bytes());

@@ -218,6 +218,17 @@ impl Mapping {
         Ok(false)
     }
 
+    /// True for a writable private file mapping: the write-back medium of `Durability::Sync`.
+    pub(crate) fn is_write_back(&self) -> bool {
+        matches!(
+            self.backing,
+            Backing::File {
+                mode: FileMode::Private,
+                ..
+            }
+        )
+    }
+
     /// Drops this process's private copies of written-back pages (`MADV_DONTNEED`), so a
     /// long-running pool does not keep a second copy of everything it ever changed. Only call
     /// when every private page has been written back (after a commit).

@@ -873,6 +873,16 @@ impl PoolCore {
 
 impl Drop for PoolCore {
     fn drop(&mut self) {
+        // A clean close leaves every committed byte at its home: the next open replays
+        // nothing. A failure changes nothing: the redo records still hold those bytes.
+        let st = self.state.get_mut();
+        if !st.txn.poisoned && !st.txn.is_open() {
+            let heap = &mut st.heap;
+            let _ = st
+                .txn
+                .checkpoint(heap, true)
+                .and_then(|()| st.txn.new_epoch(heap));
+        }
         self.unregister();
     }
 }

@@ -48,6 +48,9 @@ pub struct TxnStats {
     pub log_bytes: u64,
     /// Undo entries written.
     pub log_entries: u64,
+    /// Checkpoints: barriers that made redo-committed ranges durable at their homes (each
+    /// serves every redo commit since the last one).
+    pub checkpoints: u64,
 }
 
 /// What opening a pool did about the transaction a crash interrupted (`pcoll info` shows it).
@@ -111,12 +114,16 @@ pub(crate) struct Txn {
     ended_blocks: Vec<u64>,
     /// True while a write-back commit hands the transaction's bytes to the file.
     in_file: bool,
-    /// The redo slot the next redo commit writes (they alternate), and the one a commit in
-    /// progress is writing (a failure must invalidate its record).
-    redo_next: usize,
+    /// Redo commits use the ring (pools with `FLAG_RING`; see `redo.rs`).
+    ring: bool,
+    /// Where the next redo record goes (an offset in the ring), and where a commit in
+    /// progress is writing one (a failure must invalidate its record).
+    redo_tail: u64,
     redo_writing: Option<redo::Slot>,
-    /// A redo commit handed its changes to the file and no barrier has followed yet.
-    homes_pending: bool,
+    /// Ranges committed by redo records and not yet handed to the file (the next checkpoint
+    /// writes them), and their total length.
+    pending: Vec<(u64, u64)>,
+    pending_bytes: u64,
     /// The commit record names a write-back commit's entries (`count > 0`): recovery would
     /// check their bytes against its sum, which redo commits change; the first redo commit
     /// after it retires the record (`count = 0`) in its own barrier.
@@ -159,9 +166,11 @@ impl Txn {
             frees: Vec::new(),
             ended_blocks: Vec::new(),
             in_file: false,
-            redo_next: 0,
+            ring: heap.hdr.flags & crate::heap::header::FLAG_RING != 0,
+            redo_tail: 0,
             redo_writing: None,
-            homes_pending: false,
+            pending: Vec::new(),
+            pending_bytes: 0,
             record_counts: rec.count > 0,
             poisoned: false,
             install: None,
@@ -195,7 +204,9 @@ impl Txn {
             txn.recovery.rolled_back = Some((g, txn.entries.len()));
             txn.recover(heap)?;
         }
-        txn.replay_redo(heap)?;
+        // Records older than a completed migration are finished: it made their homes durable
+        // before its header, and replaying them would undo its changes.
+        txn.replay_redo(heap, if installed { g } else { d })?;
         txn.finish();
         Ok(txn)
     }
@@ -205,7 +216,8 @@ impl Txn {
     pub(crate) fn format(heap: &mut Heap) -> Result<()> {
         let pages = heap.log_pages();
         if redo::slots(heap.hdr.log_off, pages).is_some() {
-            heap.hdr.flags |= crate::heap::header::FLAG_REDO;
+            use crate::heap::header::{FLAG_REDO, FLAG_RING};
+            heap.hdr.flags |= FLAG_REDO | FLAG_RING;
         }
         for g in 1..=2 {
             let r = log::put_record(
@@ -405,12 +417,6 @@ impl Txn {
             self.finish();
             return Ok(());
         } else {
-            if self.homes_pending {
-                // Earlier redo commits' home writes become durable before this transaction's
-                // undo record can supersede their records (see `redo.rs`).
-                heap.io.barrier()?;
-                self.homes_pending = false;
-            }
             self.write_back_commit(heap)?;
         }
         self.done_gen = self.gen_;
@@ -420,12 +426,19 @@ impl Txn {
         Ok(())
     }
 
-    /// The slot for a redo commit of this transaction, if the pool has slots and the
-    /// transaction's changes fit one.
+    /// The ring area, when redo commits are on.
+    fn ring(&self) -> Option<redo::Slot> {
+        self.chain.redo.filter(|_| self.ring).map(redo::ring)
+    }
+
+    /// Where this transaction's redo record goes, if the pool has a ring and the record
+    /// fits half of it and the room left (a checkpoint after each commit keeps half free).
     fn redo_slot(&self) -> Option<(redo::Slot, Vec<(u64, u64)>)> {
-        let slot = self.chain.redo?[self.redo_next];
+        let ring = self.ring()?;
         let ranges = self.redo_ranges();
-        (redo::record_len(&ranges) <= slot.1).then_some((slot, ranges))
+        let len = redo::record_len(&ranges);
+        let room = ring.1 - self.redo_tail;
+        (len <= ring.1 / 2 && len <= room).then_some(((ring.0 + self.redo_tail, room), ranges))
     }
 
     /// Every range this transaction changed, merged: saved ranges and fresh allocations.
@@ -440,10 +453,9 @@ impl Txn {
         merge_ranges(r)
     }
 
-    /// One barrier: the redo record is the commit point; the changes then go to their
-    /// homes without one. A failure before the barrier completes leaves `redo_writing` set
-    /// for `abort`; a failure after it poisons the pool (the record holds the transaction
-    /// until a reopen replays it; later commits could overwrite it).
+    /// One barrier: the redo record is the commit point, and the changes stay pending in the
+    /// private mapping until a checkpoint. A failure before the barrier completes leaves
+    /// `redo_writing` set for `abort`.
     fn redo_commit(
         &mut self,
         heap: &mut Heap,
@@ -464,72 +476,152 @@ impl Txn {
         heap.io.persist_many(&barrier)?; // the commit point
         self.redo_writing = None;
         self.record_counts = false;
-        self.redo_next ^= 1;
+        self.redo_tail += rec.1;
         self.stats.log_bytes += rec.1;
         self.stats.log_entries += ranges.len() as u64;
-        self.homes_pending = true;
-        if heap.io.hand_over(&ranges).is_err() {
-            self.poisoned = true;
+        self.pending_bytes += ranges.iter().map(|r| r.1).sum::<u64>();
+        self.pending.extend_from_slice(&ranges);
+        let half = self.ring().map_or(0, |r| r.1 / 2);
+        if self.redo_tail > half || self.pending_bytes > PRIVATE_COPY_LIMIT {
+            // Committed already: a failed checkpoint leaves the records, which hold every
+            // pending range, and the next checkpoint writes them all again.
+            let _ = self
+                .checkpoint(heap, true)
+                .and_then(|()| self.new_epoch(heap));
         }
-        self.written_back += ranges.iter().map(|r| r.1).sum::<u64>() + rec.1;
-        if self.written_back > PRIVATE_COPY_LIMIT {
-            heap.io.barrier()?; // the handed-over pages must be durable first
-            self.homes_pending = false;
+        Ok(())
+    }
+
+    /// After a checkpoint: the commit record names the newest generation used (one more
+    /// barrier), so every record in the ring is finished, and the ring starts again. Until
+    /// that record is durable the old records stay valid, which is harmless: their homes are
+    /// durable. (It also retires an undo commit's checksummed record, as a redo commit does.)
+    pub(crate) fn new_epoch(&mut self, heap: &mut Heap) -> Result<()> {
+        if self.redo_tail == 0 {
+            return Ok(());
+        }
+        let done = self.next_gen - 1;
+        let r = log::put_record(
+            &heap.io,
+            heap.hdr.log_off,
+            log::Record {
+                gen_: done,
+                count: 0,
+                sum: 0,
+            },
+        );
+        heap.io.persist_many(&[r])?;
+        self.done_gen = done;
+        self.record_counts = false;
+        self.redo_tail = 0;
+        Ok(())
+    }
+
+    /// Hands every range that redo records committed to the file and makes it durable (one
+    /// barrier, also with nothing pending: homes a replay found in the file's pages may not
+    /// be durable yet). The records are then no longer needed, but stay valid until
+    /// [`Self::new_epoch`] or an undo commit's record retires them. `clean`: no transaction's
+    /// changes are in memory, so the private copies may be dropped.
+    pub(crate) fn checkpoint(&mut self, heap: &mut Heap, clean: bool) -> Result<()> {
+        if self.pending.is_empty() && self.redo_tail == 0 {
+            return Ok(());
+        }
+        let ranges = merge_ranges(self.pending.clone());
+        heap.io.hand_over(&ranges)?;
+        heap.io.barrier()?;
+        self.pending.clear();
+        self.stats.checkpoints += 1;
+        self.written_back += std::mem::take(&mut self.pending_bytes);
+        if clean && self.written_back > PRIVATE_COPY_LIMIT {
             heap.io.map.drop_private_copies();
             self.written_back = 0;
         }
         Ok(())
     }
 
-    /// The generation of the newest valid redo record, if any.
-    fn newest_redo(&self, heap: &Heap) -> Option<u64> {
-        let slots = self.chain.redo?;
-        slots
-            .iter()
-            .filter_map(|&s| redo::read(heap, s))
-            .map(|r| r.gen_)
-            .max()
+    /// The valid redo records, oldest first, and where the next one goes: the ring's scan,
+    /// or the two slots of the old layout.
+    fn redo_records(&self, heap: &Heap, done: u64) -> (Vec<redo::Record>, u64) {
+        let Some(slots) = self.chain.redo else {
+            return (Vec::new(), 0);
+        };
+        if self.ring {
+            return redo::scan(heap, redo::ring(slots), done);
+        }
+        let mut recs: Vec<redo::Record> =
+            slots.iter().filter_map(|&s| redo::read(heap, s)).collect();
+        recs.sort_by_key(|r| r.gen_);
+        (recs, 0)
     }
 
-    /// On open: every valid redo record newer than the last finished generation is copied
-    /// to its homes, oldest first, and made durable. Idempotent: a crash during it replays
-    /// the same records again.
-    fn replay_redo(&mut self, heap: &mut Heap) -> Result<()> {
-        let Some(slots) = self.chain.redo else {
-            return Ok(());
-        };
-        let mut recs: Vec<(usize, redo::Record)> = (0..2)
-            .filter_map(|i| redo::read(heap, slots[i]).map(|r| (i, r)))
-            .collect();
-        recs.sort_by_key(|r| r.1.gen_);
+    /// The generation of the newest valid redo record, if any.
+    fn newest_redo(&self, heap: &Heap) -> Option<u64> {
+        self.redo_records(heap, self.done_gen)
+            .0
+            .last()
+            .map(|r| r.gen_)
+    }
+
+    /// On open: every valid redo record newer than `done`, the last finished generation
+    /// before any rollback, is copied to its homes, oldest first, and made durable.
+    /// Idempotent: a crash during it replays the same records again.
+    fn replay_redo(&mut self, heap: &mut Heap, done: u64) -> Result<()> {
+        let (recs, tail) = self.redo_records(heap, done);
         if let Some(newest) = recs.last() {
-            self.next_gen = self.next_gen.max(newest.1.gen_ + 1);
-            self.redo_next = newest.0 ^ 1;
+            self.next_gen = self.next_gen.max(newest.gen_ + 1);
         }
+        // Records not newer than the last finished generation are dead (an undo commit made
+        // their homes durable first); replayed ones are made durable below. Either way the
+        // ring may start again; records whose homes a kill left only in the file's pages
+        // stay until the next checkpoint.
+        self.redo_tail = tail;
         // On a write-back file (or with no barriers at all) a record whose homes already hold
         // its bytes is not written again: those bytes are in the file's pages, and the record
-        // stays valid in its slot until a later commit overwrites it, after that commit's
-        // barrier, which writes back the whole file (docs/format.md). Persistent memory
-        // flushes only the lines a barrier names, so there every record is written again.
-        let pending: Vec<&redo::Record> = recs
-            .iter()
-            .map(|r| &r.1)
-            .filter(|r| r.gen_ > self.done_gen)
-            .collect();
-        if !heap.io.persist.per_step() && redo::applied(heap, &pending) {
-            return Ok(());
+        // stays in the ring until a checkpoint's barrier, which writes back the whole file,
+        // these pages included (docs/format.md). Persistent memory flushes only the lines a
+        // barrier names, so there every record is written again.
+        // Newer than the last finished generation *before* a rollback on open: an undo commit
+        // interrupted after its log was durable may not have made the records' homes durable
+        // yet (its checkpoint comes after its log), so they are replayed after its rollback.
+        let pending: Vec<&redo::Record> = recs.iter().filter(|r| r.gen_ > done).collect();
+        if pending.is_empty() {
+            self.redo_tail = 0;
+        } else if heap.io.persist.per_step() || !redo::applied(heap, &pending) {
+            let mut written = Vec::new();
+            for rec in pending {
+                written.extend(redo::apply(heap, rec));
+                self.recovery.redo_replayed += 1;
+            }
+            if !written.is_empty() {
+                // Durable before a rollback's retiring record: that record finishes every
+                // generation below the rolled-back one, these records' included.
+                heap.io.persist_many(&written)?;
+                heap.io.sync_shared()?;
+                self.settle_recovery(heap)?;
+                heap.io.persist.note(&heap.io.map, Event::Recovery);
+            }
+            self.redo_tail = 0;
         }
-        let mut written = Vec::new();
-        for rec in pending {
-            written.extend(redo::apply(heap, rec));
-            self.recovery.redo_replayed += 1;
+        if !self.ring && self.chain.redo.is_some() && heap.io.map.is_write_back() {
+            self.upgrade_to_ring(heap)?;
         }
-        if !written.is_empty() {
-            self.settle_recovery(heap)?;
-            heap.io.persist_many(&written)?;
-            heap.io.sync_shared()?;
-            heap.io.persist.note(&heap.io.map, Event::Recovery);
-        }
+        Ok(())
+    }
+
+    /// A pool of the two-slot layout, its records replayed: one barrier makes their homes
+    /// durable, a second the cleared slots, then the header names the ring. A crash before the
+    /// header replays the slots again (idempotent); after it, the ring starts empty.
+    fn upgrade_to_ring(&mut self, heap: &mut Heap) -> Result<()> {
+        self.settle_recovery(heap)?;
+        heap.io.barrier()?;
+        let slots = self.chain.redo.expect("redo slots");
+        let cleared: Vec<(u64, u64)> = slots.iter().map(|&s| redo::clear(&heap.io, s)).collect();
+        heap.io.persist_many(&cleared)?;
+        let mut next = heap.hdr.clone();
+        next.flags |= crate::heap::header::FLAG_RING;
+        heap.write_header_as(next)?;
+        self.ring = true;
+        self.redo_tail = 0;
         Ok(())
     }
 
@@ -563,6 +655,11 @@ impl Txn {
     fn write_back_commit(&mut self, heap: &mut Heap) -> Result<()> {
         self.log_fresh_markers(heap)?;
         heap.io.persist_many(&self.log_ranges)?; // closes: a change on disk before its entry
+        // Earlier redo commits' homes become durable before this commit's record supersedes
+        // their records by generation. Only now that this transaction's log is durable: the
+        // pages handed over hold its changes too, which a failure must take back out.
+        self.in_file = true;
+        self.checkpoint(heap, false)?;
         let ranges: Vec<(u64, u64)> = self.entries.iter().map(|e| (e.off, e.len)).collect();
         let sum = heap.io.map.crc_of(ranges.iter().copied());
         let count = u32::try_from(ranges.len()).expect("fewer than 4G log entries");
@@ -578,6 +675,7 @@ impl Txn {
         heap.io.persist_last(&ranges, last)?; // the commit point (torn: the checksum tells)
         self.in_file = false;
         self.record_counts = true;
+        self.redo_tail = 0; // every record's generation is below this commit's record
         self.written_back += ranges.iter().map(|r| r.1).sum::<u64>() + last.1;
         if self.written_back > PRIVATE_COPY_LIMIT {
             heap.io.map.drop_private_copies();
@@ -593,16 +691,13 @@ impl Txn {
     /// header write began poisons the pool: whether the header reached the medium is known
     /// only to the next open.
     fn install_commit(&mut self, heap: &mut Heap, mut next: Header) -> Result<()> {
-        if self.homes_pending {
-            heap.io.barrier()?;
-            self.homes_pending = false;
-        }
         let persist = &heap.io.persist;
         if persist.is_durable() && !persist.per_step() {
             self.log_fresh_markers(heap)?;
             heap.io.persist_many(&self.log_ranges)?; // closes: a change on disk before its entry
         }
         self.in_file = true;
+        self.checkpoint(heap, false)?; // as in `write_back_commit`
         heap.io.persist_many(&self.changed_ranges())?;
         self.in_file = false;
         next.root_gen = self.gen_;
@@ -613,6 +708,7 @@ impl Txn {
         if self.retire(heap).is_err() {
             self.poisoned = true; // committed; the next open retires the log
         }
+        self.redo_tail = 0; // the records' generations are below the retiring record
         self.record_counts = false;
         Ok(())
     }

@@ -1,18 +1,29 @@
-//! The redo slots: one-barrier durable commits on ordinary files (issue 15).
+//! The redo ring: one-barrier durable commits on ordinary files (issue 15).
 //!
-//! A pool created with the `REDO` header flag keeps two slots at the end of its primary log
-//! segment. A write-back commit whose changes fit a slot writes one *redo record* there: the
-//! new bytes of every range the transaction changed, with a checksum. One barrier (`pwrite` +
-//! `fdatasync`) makes the record durable: that is the commit point. The changed ranges are
-//! then handed to the file at their homes with `pwrite` alone; the next barrier of any kind
-//! makes them durable. Until then the record may be needed, so consecutive records alternate
-//! slots: a record is overwritten only two redo commits later, after a barrier that made its
-//! home writes durable. Recovery replays every valid record newer than the undo log's last
-//! finished generation, oldest first (replaying is idempotent).
+//! A pool created with the `REDO` and `RING` header flags keeps a ring area in the second
+//! half of its primary log segment. A write-back commit whose changes fit half the area
+//! appends one *redo record* at the ring's tail: the new bytes of every range the
+//! transaction changed, with a checksum. One barrier (`pwrite` + `fdatasync`) makes the
+//! record durable: that is the commit point, and the only barrier of the commit. The changed
+//! ranges are *not* written to their homes: they stay in the private mapping, so the next
+//! commit's barrier writes back only its own record, not the pages of the commits before.
 //!
-//! A transaction too large for a slot commits with the two-barrier undo protocol, after a
-//! barrier that makes earlier home writes durable (so its undo record, once it supersedes the
-//! redo records by generation, never hides a change that only a record held).
+//! A *checkpoint* hands every pending range to the file and makes it durable with one
+//! barrier. A second barrier then writes the undo log's commit record naming the newest
+//! generation used: every record is now *finished* (not above the last finished generation),
+//! so recovery ignores them, and the next record starts the ring again at its beginning.
+//! Checkpoints run after a commit that leaves the tail past half the area (so the next
+//! record always fits), when the pending ranges grow large, and on a clean close; an undo
+//! commit runs the first barrier itself (after its log is durable, before its commit record
+//! supersedes the records by generation). Recovery scans the ring from its beginning:
+//! records while each is whole, above the last finished generation and above the one
+//! before; it replays them oldest first (replaying is idempotent). Records left after a
+//! shorter new one are older than the commit record that retired them, so the scan stops
+//! there; and generations only grow (open starts above the commit record), so a new record
+//! can never continue a chain of old ones.
+//!
+//! Pools from before the ring (`REDO` alone) kept two alternating slots in the same area;
+//! open replays those and, on a writable write-back file, clears them and sets `RING`.
 //!
 //! Record layout (little-endian), `docs/format.md`:
 //!
@@ -96,10 +107,35 @@ fn crc_of(io: &HeapIo, at: u64, bytes: u64) -> u32 {
     crc32c(&b)
 }
 
-/// A valid record: its generation and ranges `(off, len, data offset)`.
+/// A valid record: its generation, its length in bytes (head included) and its ranges
+/// `(off, len, data offset)`.
 pub(crate) struct Record {
     pub gen_: u64,
+    pub len: u64,
     pub ranges: Vec<(u64, u64, u64)>,
+}
+
+/// The ring of the two slots of the old layout: both, as one area.
+pub(crate) fn ring(slots: [Slot; 2]) -> Slot {
+    (slots[0].0, slots[0].1 + slots[1].1)
+}
+
+/// The records of `ring`, scanned from its beginning: each whole, of a generation above
+/// `done` (the last finished generation: older records are dead, their homes durable) and
+/// above the one before; and the tail (the ring offset after the last).
+pub(crate) fn scan(heap: &Heap, ring: Slot, done: u64) -> (Vec<Record>, u64) {
+    let (mut at, end) = (ring.0, ring.0 + ring.1);
+    let mut out: Vec<Record> = Vec::new();
+    while at + HEAD <= end {
+        match read(heap, (at, end - at)) {
+            Some(r) if r.gen_ > out.last().map_or(done, |p| p.gen_) => {
+                at += r.len;
+                out.push(r);
+            }
+            _ => break,
+        }
+    }
+    (out, at - ring.0)
 }
 
 /// The record in `slot`, if it is whole and every range lies in the heap.
@@ -131,7 +167,11 @@ pub(crate) fn read(heap: &Heap, slot: Slot) -> Option<Record> {
         ranges.push((off, n, data));
         at = data + n.next_multiple_of(8);
     }
-    Some(Record { gen_, ranges })
+    Some(Record {
+        gen_,
+        len: HEAD + bytes,
+        ranges,
+    })
 }
 
 /// True when replaying `recs` (oldest first) would write nothing: every byte a record
