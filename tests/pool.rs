@@ -599,3 +599,69 @@ fn a_pool_closed_after_redo_commits_opens_clean() {
     drop(pool);
     assert!(pcoll::inspect::recover(&crashed).unwrap().is_clean());
 }
+
+/// A pool of the two-slot redo layout (before the ring, `FLAG_RING` clear) with a committed
+/// record whose home was never written: open replays it from the old slot, then upgrades the
+/// pool to the ring (the flag set in the header), and the next opens find it whole.
+#[test]
+fn a_two_slot_pool_is_replayed_and_upgraded_to_the_ring() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Persistent, Default)]
+    struct Root {
+        n: u64,
+    }
+    struct Grab(Mutex<Vec<Vec<u8>>>);
+    impl pcoll::Recorder for Grab {
+        fn event(&self, ev: pcoll::Event, image: &[u8]) {
+            if ev == pcoll::Event::Barrier {
+                self.0.lock().unwrap().push(image.to_vec());
+            }
+        }
+    }
+    const FLAG_RING: u32 = 2;
+    let dir = TempDir::new("two-slot");
+    let path = dir.file("p");
+    drop(Pool::<Root>::create(&path).unwrap());
+    let grab = Arc::new(Grab(Mutex::new(Vec::new())));
+    {
+        let pool = Pool::<Root>::options()
+            .recorder(grab.clone())
+            .open_existing(&path)
+            .unwrap();
+        pool.write().n = 5; // the ring's first record: where slot 0 was
+    }
+    // The record's barrier, its home patched back to the old value, the ring flag cleared.
+    let mut image = grab.0.lock().unwrap()[0].clone();
+    let at = pcoll::inspect::inspect(&path).unwrap().root_offset as usize;
+    image[at..at + 8].copy_from_slice(&0u64.to_le_bytes());
+    let flags =
+        |img: &[u8], slot: usize| u32::from_le_bytes(img[slot + 12..slot + 16].try_into().unwrap());
+    let seq =
+        |img: &[u8], slot: usize| u64::from_le_bytes(img[slot + 24..slot + 32].try_into().unwrap());
+    for slot in [0, 2048] {
+        let f = flags(&image, slot) & !FLAG_RING;
+        image[slot + 12..slot + 16].copy_from_slice(&f.to_le_bytes());
+        let crc = crc32fast::hash(&image[slot..slot + 252]);
+        image[slot + 252..slot + 256].copy_from_slice(&crc.to_le_bytes());
+    }
+    let old = dir.file("old");
+    std::fs::write(&old, &image).unwrap();
+    {
+        let pool = Pool::<Root>::open_existing(&old).unwrap();
+        assert_eq!(pool.read().n, 5, "the old slot's record was replayed");
+        pool.check().unwrap();
+        pool.write().n = 6; // a ring commit
+    }
+    let file = std::fs::read(&old).unwrap();
+    let newer = if seq(&file, 0) > seq(&file, 2048) {
+        0
+    } else {
+        2048
+    };
+    assert_ne!(flags(&file, newer) & FLAG_RING, 0, "upgraded to the ring");
+    let pool = Pool::<Root>::open_existing(&old).unwrap();
+    assert_eq!(pool.read().n, 6);
+    pool.check().unwrap();
+    drop(pool);
+    assert!(pcoll::inspect::recover(&old).unwrap().is_clean());
+}
