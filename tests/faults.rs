@@ -438,6 +438,61 @@ fn a_failed_call_during_the_rollback_on_open_loses_nothing() {
     assert!(injected.iter().all(|&(_, n)| n >= 1), "{injected:?}");
 }
 
+/// Redo commits leave their homes pending (the ring holds them until a checkpoint), so the
+/// file of a pool killed after them needs its records replayed: open writes them to their
+/// homes with `pread`/`pwrite` (by pages). Each of those calls is failed in turn: open is an
+/// `Io` error, and the next open replays the same records to exactly the committed state.
+#[test]
+fn a_failed_call_while_replaying_records_on_open_loses_nothing() {
+    let dir = TempDir::new("faults-replay");
+    let path = dir.file("p");
+    let (image, model) = {
+        let pool = opts(Durability::Sync).create(&path).unwrap();
+        let mut model = Model::default();
+        for i in [1, SMALL, SMALL + 1, SMALL + 2] {
+            pool.transaction(|w| step(w, i)).unwrap();
+            model.step(i);
+        }
+        assert_eq!(Model::of(&pool.read()), model);
+        // What a kill leaves now: the records are durable, their homes only in this process.
+        (std::fs::read(&path).unwrap(), model)
+    };
+    let mut injected = vec![];
+    for (call, errno) in [(Call::Pread, libc_eio()), (Call::Pwrite, libc_enospc())] {
+        injected.push((call, 0));
+        for n in 1.. {
+            let path = dir.file(&format!("{call:?}-{n}"));
+            std::fs::write(&path, &image).unwrap();
+            faults::arm(call, n, errno, false);
+            let res = opts(Durability::Sync).open_existing(&path);
+            let fired = faults::fired();
+            faults::disarm();
+            let ctx = format!("{call:?} #{n}");
+            match res {
+                Ok(pool) => {
+                    assert_eq!(fired, 0, "{ctx}: open succeeded after a failed call");
+                    assert_eq!(Model::of(&pool.read()), model, "{ctx}");
+                }
+                Err(Error::Io { op, .. }) => {
+                    injected.last_mut().unwrap().1 += 1;
+                    assert!(op_names(call).contains(&op), "{ctx}: reported as {op}");
+                }
+                Err(e) => panic!("{ctx}: expected an Io error, got {e}"),
+            }
+            let pool = opts(Durability::Sync).open_existing(&path).unwrap();
+            assert_eq!(Model::of(&pool.read()), model, "{ctx}: after reopening");
+            pool.check().unwrap_or_else(|e| panic!("{ctx}: check: {e}"));
+            drop(pool);
+            std::fs::remove_file(&path).unwrap();
+            if fired == 0 {
+                break;
+            }
+        }
+    }
+    println!("replay on open: injected failures {injected:?}");
+    assert!(injected.iter().all(|&(_, n)| n >= 1), "{injected:?}");
+}
+
 /// Recovery on a write-back pool writes the rollback to the file and leaves its barrier and
 /// the record that retires the interrupted transaction to the first commit
 /// (`Txn::settle_recovery`). Every `fdatasync` and `pwrite` of that first commit, the

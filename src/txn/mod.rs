@@ -571,9 +571,8 @@ impl Txn {
             self.next_gen = self.next_gen.max(newest.gen_ + 1);
         }
         // Records not newer than the last finished generation are dead (an undo commit made
-        // their homes durable first); replayed ones are made durable below. Either way the
-        // ring may start again; records whose homes a kill left only in the file's pages
-        // stay until the next checkpoint.
+        // their homes durable first): the ring may start again. Live ones stay until the next
+        // checkpoint (or, replayed and made durable here, the ring starts again too).
         self.redo_tail = tail;
         // On a write-back file (or with no barriers at all) a record whose homes already hold
         // its bytes is not written again: those bytes are in the file's pages, and the record
@@ -584,28 +583,63 @@ impl Txn {
         // interrupted after its log was durable may not have made the records' homes durable
         // yet (its checkpoint comes after its log), so they are replayed after its rollback.
         let pending: Vec<&redo::Record> = recs.iter().filter(|r| r.gen_ > done).collect();
+        let persist = &heap.io.persist;
+        let lazy = self.ring && persist.is_durable() && !persist.per_step();
         if pending.is_empty() {
             self.redo_tail = 0;
-        } else if heap.io.persist.per_step() || !redo::applied(heap, &pending) {
+        } else if persist.per_step() || !redo::applied(heap, &pending) {
+            self.recovery.redo_replayed += pending.len();
+            if lazy && self.replay_to_file(heap, &pending)? {
+                return Ok(());
+            }
             let mut written = Vec::new();
             for rec in pending {
                 written.extend(redo::apply(heap, rec));
-                self.recovery.redo_replayed += 1;
             }
-            if !written.is_empty() {
+            if lazy {
+                // Write-back: the replayed ranges join the pending ones, as if this process
+                // had committed them, and the records stay until the next checkpoint. Open
+                // writes nothing; a crash before that checkpoint replays them again.
+                self.pending_bytes += written.iter().map(|r| r.1).sum::<u64>();
+                self.pending.extend(written);
+                heap.io.persist.note(&heap.io.map, Event::Recovery);
+            } else {
                 // Durable before a rollback's retiring record: that record finishes every
                 // generation below the rolled-back one, these records' included.
                 heap.io.persist_many(&written)?;
                 heap.io.sync_shared()?;
                 self.settle_recovery(heap)?;
                 heap.io.persist.note(&heap.io.map, Event::Recovery);
+                self.redo_tail = 0;
             }
-            self.redo_tail = 0;
         }
         if !self.ring && self.chain.redo.is_some() && heap.io.map.is_write_back() {
             self.upgrade_to_ring(heap)?;
         }
         Ok(())
+    }
+
+    /// On a writable private file mapping, writes the records' bytes to their homes in the
+    /// file (`pwrite`, by pages where many ranges share one: `Mapping::restore_to_file`), so
+    /// the mapping's pages show them without a copy-on-write fault each. Nothing was written
+    /// through the mapping yet (open). The next checkpoint's barrier makes them durable; the
+    /// records stay until then. False on other backings.
+    fn replay_to_file(&mut self, heap: &Heap, recs: &[&redo::Record]) -> Result<bool> {
+        let saved: Vec<(u64, u64, u64)> = recs
+            .iter()
+            .flat_map(|r| r.ranges.iter().map(|&(off, n, data)| (off, data, n)))
+            .collect();
+        let done = heap
+            .io
+            .map
+            .restore_to_file(&saved)
+            .map_err(|f| Error::io(&heap.io.path, f.op, f.err))?;
+        if done {
+            let ranges: Vec<(u64, u64)> = saved.iter().map(|&(off, _, n)| (off, n)).collect();
+            heap.io.persist.handed(&heap.io.map, &ranges);
+            heap.io.persist.note(&heap.io.map, Event::Recovery);
+        }
+        Ok(done)
     }
 
     /// A pool of the two-slot layout, its records replayed: one barrier makes their homes
@@ -792,7 +826,13 @@ impl Txn {
         let Some(g) = self.retire_pending else {
             return Ok(());
         };
-        heap.io.barrier()?;
+        if self.pending.is_empty() {
+            heap.io.barrier()?;
+        } else {
+            // Records replayed on open: their homes become durable (with the restored bytes)
+            // before the retiring record finishes their generations.
+            self.checkpoint(heap, false)?;
+        }
         let r = log::put_record(
             &heap.io,
             heap.hdr.log_off,
