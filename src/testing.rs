@@ -225,26 +225,7 @@ where
     R: Persistent + Default,
     M: PartialEq + Debug + Send + Sync + 'static,
 {
-    let start = start_image(cfg.media, setup);
-    let p1 = image_opts::<R>(cfg.media)
-        .from_image(&start)
-        .expect("reopen start image");
-    let before = observe(&p1.read());
-    op(&mut p1.write());
-    let after = observe(&p1.read());
-    drop(p1);
-
-    let media = cfg.media;
-    let open: OpenImage<M> = Arc::new(move |img, rec| {
-        open_checked::<R, M>(media, img, rec, &observe).map_err(|e| format!("open or check: {e}"))
-    });
-    run_recorded(cfg, &start, before, after, open, |rec| {
-        let p2 = image_opts::<R>(cfg.media)
-            .recorder(rec)
-            .from_image(&start)
-            .expect("recorded pool");
-        op(&mut p2.write());
-    })
+    crash_check_history(cfg, setup, &[&op], observe)
 }
 
 /// [`crash_check`] on both media with `cfg` (its `media` set to each), every report asserted

@@ -393,20 +393,17 @@ fn recovery_under_process_durability_syncs_the_file() {
     pool.check().unwrap();
 }
 
-/// The rollback on open reads the pages it patches (`pread`) and writes them back
-/// (`pwrite`). Each of those calls is failed in turn: open is an `Io` error naming the call,
-/// and the next open, without faults, rolls back to exactly the state before the interrupted
-/// transaction (a half-written page is rewritten: the rollback is idempotent).
-#[test]
-fn a_failed_call_during_the_rollback_on_open_loses_nothing() {
-    let dir = TempDir::new("faults-rollback");
-    let (before, image) = interrupted(&dir.file("p"));
+/// Writes `image` to a new file and opens it with the `n`-th `pread` or `pwrite` failing, for
+/// n = 1, 2, ... until none fires: open must be an `Io` error naming the call, or succeed with
+/// `expect`; and the next open, without faults, must give `expect`, and check clean. Returns
+/// the failures injected per call.
+fn sweep_open(dir: &TempDir, image: &[u8], expect: &Model) -> Vec<(Call, usize)> {
     let mut injected = vec![];
     for (call, errno) in [(Call::Pread, libc_eio()), (Call::Pwrite, libc_enospc())] {
         injected.push((call, 0));
         for n in 1.. {
             let path = dir.file(&format!("{call:?}-{n}"));
-            std::fs::write(&path, &image).unwrap();
+            std::fs::write(&path, image).unwrap();
             faults::arm(call, n, errno, false);
             let res = opts(Durability::Sync).open_existing(&path);
             let fired = faults::fired();
@@ -415,7 +412,7 @@ fn a_failed_call_during_the_rollback_on_open_loses_nothing() {
             match res {
                 Ok(pool) => {
                     assert_eq!(fired, 0, "{ctx}: open succeeded after a failed call");
-                    assert_eq!(Model::of(&pool.read()), before, "{ctx}");
+                    assert_eq!(&Model::of(&pool.read()), expect, "{ctx}");
                 }
                 Err(Error::Io { op, .. }) => {
                     injected.last_mut().unwrap().1 += 1;
@@ -424,7 +421,7 @@ fn a_failed_call_during_the_rollback_on_open_loses_nothing() {
                 Err(e) => panic!("{ctx}: expected an Io error, got {e}"),
             }
             let pool = opts(Durability::Sync).open_existing(&path).unwrap();
-            assert_eq!(Model::of(&pool.read()), before, "{ctx}: after reopening");
+            assert_eq!(&Model::of(&pool.read()), expect, "{ctx}: after reopening");
             pool.check().unwrap_or_else(|e| panic!("{ctx}: check: {e}"));
             drop(pool);
             std::fs::remove_file(&path).unwrap();
@@ -433,6 +430,18 @@ fn a_failed_call_during_the_rollback_on_open_loses_nothing() {
             }
         }
     }
+    injected
+}
+
+/// The rollback on open reads the pages it patches (`pread`) and writes them back
+/// (`pwrite`). Each of those calls is failed in turn: open is an `Io` error naming the call,
+/// and the next open, without faults, rolls back to exactly the state before the interrupted
+/// transaction (a half-written page is rewritten: the rollback is idempotent).
+#[test]
+fn a_failed_call_during_the_rollback_on_open_loses_nothing() {
+    let dir = TempDir::new("faults-rollback");
+    let (before, image) = interrupted(&dir.file("p"));
+    let injected = sweep_open(&dir, &image, &before);
     println!("rollback on open: injected failures {injected:?}");
     // Both paths ran: pages restored whole (pread) and ranges written directly.
     assert!(injected.iter().all(|&(_, n)| n >= 1), "{injected:?}");
@@ -457,38 +466,7 @@ fn a_failed_call_while_replaying_records_on_open_loses_nothing() {
         // What a kill leaves now: the records are durable, their homes only in this process.
         (std::fs::read(&path).unwrap(), model)
     };
-    let mut injected = vec![];
-    for (call, errno) in [(Call::Pread, libc_eio()), (Call::Pwrite, libc_enospc())] {
-        injected.push((call, 0));
-        for n in 1.. {
-            let path = dir.file(&format!("{call:?}-{n}"));
-            std::fs::write(&path, &image).unwrap();
-            faults::arm(call, n, errno, false);
-            let res = opts(Durability::Sync).open_existing(&path);
-            let fired = faults::fired();
-            faults::disarm();
-            let ctx = format!("{call:?} #{n}");
-            match res {
-                Ok(pool) => {
-                    assert_eq!(fired, 0, "{ctx}: open succeeded after a failed call");
-                    assert_eq!(Model::of(&pool.read()), model, "{ctx}");
-                }
-                Err(Error::Io { op, .. }) => {
-                    injected.last_mut().unwrap().1 += 1;
-                    assert!(op_names(call).contains(&op), "{ctx}: reported as {op}");
-                }
-                Err(e) => panic!("{ctx}: expected an Io error, got {e}"),
-            }
-            let pool = opts(Durability::Sync).open_existing(&path).unwrap();
-            assert_eq!(Model::of(&pool.read()), model, "{ctx}: after reopening");
-            pool.check().unwrap_or_else(|e| panic!("{ctx}: check: {e}"));
-            drop(pool);
-            std::fs::remove_file(&path).unwrap();
-            if fired == 0 {
-                break;
-            }
-        }
-    }
+    let injected = sweep_open(&dir, &image, &model);
     println!("replay on open: injected failures {injected:?}");
     assert!(injected.iter().all(|&(_, n)| n >= 1), "{injected:?}");
 }

@@ -541,6 +541,16 @@ fn sync_pools_fall_back_from_map_sync_where_the_file_system_is_not_dax() {
     }
 }
 
+/// A recorder that keeps the image at each barrier.
+struct Grab(std::sync::Mutex<Vec<Vec<u8>>>);
+impl pcoll::Recorder for Grab {
+    fn event(&self, ev: pcoll::Event, image: &[u8]) {
+        if ev == pcoll::Event::Barrier {
+            self.0.lock().unwrap().push(image.to_vec());
+        }
+    }
+}
+
 /// A pool closed after small durable commits (redo records, one barrier each) opens clean:
 /// the close checkpointed the ring (the homes, then the commit record that retires the
 /// records), so nothing is replayed or synced. A crash before a home was written back
@@ -551,14 +561,6 @@ fn a_pool_closed_after_redo_commits_opens_clean() {
     #[derive(Persistent, Default)]
     struct Root {
         n: u64,
-    }
-    struct Grab(Mutex<Vec<Vec<u8>>>);
-    impl pcoll::Recorder for Grab {
-        fn event(&self, ev: pcoll::Event, image: &[u8]) {
-            if ev == pcoll::Event::Barrier {
-                self.0.lock().unwrap().push(image.to_vec());
-            }
-        }
     }
     let dir = TempDir::new("redo-clean");
     let path = dir.file("p");
@@ -613,14 +615,6 @@ fn a_two_slot_pool_is_replayed_and_upgraded_to_the_ring() {
     #[derive(Persistent, Default)]
     struct Root {
         n: u64,
-    }
-    struct Grab(Mutex<Vec<Vec<u8>>>);
-    impl pcoll::Recorder for Grab {
-        fn event(&self, ev: pcoll::Event, image: &[u8]) {
-            if ev == pcoll::Event::Barrier {
-                self.0.lock().unwrap().push(image.to_vec());
-            }
-        }
     }
     const FLAG_RING: u32 = 2;
     let dir = TempDir::new("two-slot");
