@@ -133,9 +133,11 @@ impl<R: Persistent + Default> Options<R> {
     }
 
     /// Bytes of the primary log of a new pool (default 64 KiB); larger transactions add log
-    /// segments as they need them. Half of it holds the two redo slots (a quarter each):
-    /// a `Durability::Sync` transaction whose changes fit a slot commits with one barrier,
-    /// a larger one with two. A log of 4 pages or less has no redo slots.
+    /// segments as they need them. Half of it holds the redo ring: a `Durability::Sync`
+    /// transaction whose record fits half the ring (a quarter of the log) commits with one
+    /// barrier, a larger one with two; a checkpoint (two barriers) follows whenever the ring
+    /// is past half full, so a larger log checkpoints less often. A log of 4 pages or less has
+    /// no redo ring.
     ///
     /// # Examples
     /// ```
