@@ -1,6 +1,7 @@
 //! Group commit (issue 15): durable single-insert transactions from 1 to 16 threads on
 //! the ext4 disk (`target/bench-pools`, env `PCOLL_BENCH_DISK`), `Durability::Sync`.
-//! `cargo bench --bench group` (about a minute), `PCOLL_BENCH_QUICK=1` for a smoke run.
+//! `cargo bench --bench group` (about a minute), `PCOLL_BENCH_QUICK=1` for a smoke run;
+//! env `PCOLL_GROUP_LOG` sets the pools' log size in bytes (default: the pool default, 256 KiB).
 //!
 //! - `transaction/1`: one thread, `pool.transaction(|r| insert)`: one commit per insert;
 //! - `transaction/8`: eight threads doing the same (they take turns at the writer lock; each
@@ -34,11 +35,16 @@ fn disk_pool(name: &str) -> (Arc<Pool<Root>>, PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("group-{name}-{}.pool", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let pool = Pool::<Root>::options()
+    let mut opts = Pool::<Root>::options()
         .durability(Durability::Sync)
-        .initial_size(64 << 20)
-        .open(&path)
-        .unwrap();
+        .initial_size(64 << 20);
+    if let Some(bytes) = std::env::var("PCOLL_GROUP_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts = opts.log_size(bytes);
+    }
+    let pool = opts.open(&path).unwrap();
     (Arc::new(pool), path)
 }
 

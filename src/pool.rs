@@ -30,7 +30,12 @@ pub use guard::{ReadGuard, WriteGuard};
 
 const DEFAULT_INITIAL: u64 = 1 << 20;
 const DEFAULT_MAX: u64 = 64 << 30;
-const DEFAULT_LOG_PAGES: u64 = 16;
+/// 256 KiB of log (the segment's header page besides): a 128 KiB redo ring, so durable
+/// small commits checkpoint about every 64 KiB of records (BENCHMARKS.md, group commit)...
+const DEFAULT_LOG_PAGES: u64 = 65;
+/// ...for pools allowed to reach this size; smaller ones keep 60 KiB (a 24 KiB ring).
+const SMALL_POOL: u64 = 16 << 20;
+const SMALL_LOG_PAGES: u64 = 16;
 
 /// A pool file mapped into this process, holding a root of type `R`.
 ///
@@ -69,7 +74,8 @@ enum Mode {
 pub struct Options<R> {
     initial_size: u64,
     max_size: u64,
-    log_size: u64,
+    /// `None`: the default for the pool's `max_size`.
+    log_size: Option<u64>,
     durability: Durability,
     read_only: bool,
     recorder: Option<Arc<dyn Recorder>>,
@@ -132,7 +138,8 @@ impl<R: Persistent + Default> Options<R> {
         self
     }
 
-    /// Bytes of the primary log of a new pool (default 64 KiB); larger transactions add log
+    /// Bytes of the primary log of a new pool (default 256 KiB, or 60 KiB when `max_size` is
+    /// below 16 MiB); larger transactions add log
     /// segments as they need them. Half of it holds the redo ring: a `Durability::Sync`
     /// transaction whose record fits half the ring (a quarter of the log) commits with one
     /// barrier, a larger one with two; a checkpoint (two barriers) follows whenever the ring
@@ -143,13 +150,13 @@ impl<R: Persistent + Default> Options<R> {
     /// ```
     /// # use pcoll::{PVec, Persistent, Pool};
     /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
-    /// let pool = Pool::<Root>::options().log_size(256 << 10).in_memory()?;
+    /// let pool = Pool::<Root>::options().log_size(1 << 20).in_memory()?;
     /// pool.write().v.extend(0..10_000);
     /// assert_eq!(pool.read().v.len(), 10_000);
     /// # Ok::<(), pcoll::Error>(())
     /// ```
     pub fn log_size(mut self, bytes: u64) -> Self {
-        self.log_size = bytes;
+        self.log_size = Some(bytes);
         self
     }
 
@@ -567,9 +574,19 @@ impl<R: Persistent + Default> Options<R> {
         })
     }
 
+    /// The primary log's size: as set, or 256 KiB (60 KiB for pools of at most 16 MiB).
+    fn log_bytes(&self) -> u64 {
+        let pages = if self.max_size >= SMALL_POOL {
+            DEFAULT_LOG_PAGES
+        } else {
+            SMALL_LOG_PAGES
+        };
+        self.log_size.unwrap_or((pages - 1) * PAGE as u64)
+    }
+
     fn geometry(&self, path: &Path) -> Result<Geometry> {
         let page = PAGE as u64;
-        let log_pages = (self.log_size.div_ceil(page) + 1).max(2);
+        let log_pages = (self.log_bytes().div_ceil(page) + 1).max(2);
         let min = (1 + log_pages + 8) * page;
         let initial = self.initial_size.next_multiple_of(page).max(min);
         if self.max_size < initial {
@@ -690,7 +707,7 @@ impl<R: Persistent + Default> Pool<R> {
         Options {
             initial_size: DEFAULT_INITIAL,
             max_size: DEFAULT_MAX,
-            log_size: (DEFAULT_LOG_PAGES - 1) * PAGE as u64,
+            log_size: None,
             durability: Durability::Sync,
             read_only: false,
             recorder: None,

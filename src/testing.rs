@@ -134,6 +134,7 @@ fn image_opts<R: Persistent + Default>(media: Media) -> crate::Options<R> {
     Pool::<R>::options()
         .durability(Durability::Sync)
         .initial_size(256 << 10)
+        .log_size(60 << 10) // 16 pages: a 24 KiB ring, so cases reach its checkpoint and its limit
         .max_size(8 << 20)
         .simulate(media.medium())
 }

@@ -180,6 +180,7 @@ fn refusals_leave_nothing_at_the_path() {
     let err = Pool::<Every>::options()
         .initial_size(256 << 10)
         .max_size(256 << 10)
+        .log_size(60 << 10)
         .compact(&p, dir.file("tiny.pool"))
         .err()
         .map(|e| e.to_string());

@@ -149,6 +149,7 @@ fn a_small_durable_commit_is_one_barrier() {
     let p = Pool::<Root>::options()
         .simulate(pcoll::Medium::File)
         .recorder(std::sync::Arc::new(NoRecorder))
+        .log_size(60 << 10) // a 24 KiB ring, as the crash-image cases have
         .in_memory()
         .unwrap();
     p.write().a = 1; // first commit: may allocate nothing, still one record
