@@ -178,10 +178,12 @@ fn an_interrupted_transaction_is_reported_then_recovered_on_request() {
         .recorder(rec.clone())
         .open_existing(&path)
         .unwrap();
-    rec.armed.store(true, Ordering::SeqCst); // (opening replays redo records: a barrier)
+    rec.armed.store(true, Ordering::SeqCst);
     {
-        let mut w = p.write(); // large: the undo protocol, two barriers
+        // Large (over half the 128 KiB redo ring): the undo protocol, two barriers.
+        let mut w = p.write();
         w.log.iter_mut().for_each(|x| *x += 1_000_000);
+        w.log.extend(0..10_000u64);
         w.inner.hits = 99;
     }
     drop(p);
