@@ -541,3 +541,66 @@ fn a_failed_barrier_while_settling_a_recovery_loses_nothing() {
     println!("settling a recovery: {injected} injected failures");
     assert!(injected >= 4, "{injected}");
 }
+
+/// A checkpoint runs after the commit whose record filled the redo ring past half; the commit
+/// is durable already, so a failed checkpoint leaves the commit acknowledged and the records
+/// in place. Here its barrier fails: the commit is `Ok`, later commits go on (and the next
+/// checkpoint writes every pending range again), and both the file as a kill would leave it
+/// right after the failure and the file after a clean close open to exactly the commits made.
+#[test]
+fn a_failed_checkpoint_loses_nothing() {
+    let dir = TempDir::new("faults-checkpoint");
+    let path = dir.file("p");
+    // Room to grow in: growth has barriers of its own.
+    let pool = opts(Durability::Sync)
+        .initial_size(8 << 20)
+        .create(&path)
+        .unwrap();
+    let mut model = Model::default();
+    let mut failed_at = None;
+    for i in SMALL..SMALL + 2000 {
+        let before = pool.stats().txn.checkpoints;
+        // The commit's first `fdatasync` is its record's; a second one is a checkpoint's.
+        faults::arm(Call::Fdatasync, 2, libc_eio(), false);
+        let res = pool.transaction(|w| step(w, i));
+        let fired = faults::fired();
+        faults::disarm();
+        match res {
+            // A commit with two barriers of its own (one that grows the pool or the log):
+            // its second one failed, before its commit point; rolled back.
+            Err(Error::Io { .. }) if fired > 0 => continue,
+            Err(e) => panic!("step {i}: {e}"),
+            Ok(()) => model.step(i),
+        }
+        if fired > 0 {
+            assert_eq!(
+                pool.stats().txn.checkpoints,
+                before,
+                "the checkpoint failed"
+            );
+            failed_at = Some(i);
+            break;
+        }
+    }
+    let i = failed_at.expect("a checkpoint ran within 2000 small commits");
+    let at_kill = model.clone();
+    let killed = dir.file("killed");
+    std::fs::write(&killed, std::fs::read(&path).unwrap()).unwrap();
+    for j in i + 1..i + 200 {
+        pool.transaction(|w| step(w, j)).unwrap();
+        model.step(j);
+    }
+    assert_eq!(Model::of(&pool.read()), model);
+    drop(pool);
+    let reopened = opts(Durability::Sync).open_existing(&path).unwrap();
+    assert_eq!(Model::of(&reopened.read()), model, "after a clean close");
+    reopened.check().unwrap();
+    drop(reopened);
+    let k = opts(Durability::Sync).open_existing(&killed).unwrap();
+    assert_eq!(
+        Model::of(&k.read()),
+        at_kill,
+        "killed right after the failure"
+    );
+    k.check().unwrap();
+}

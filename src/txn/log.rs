@@ -325,6 +325,17 @@ pub(crate) struct Record {
     pub sum: u32,
 }
 
+impl Record {
+    /// A record naming `gen_` finished, with no entries to check.
+    pub(crate) fn plain(gen_: u64) -> Record {
+        Record {
+            gen_,
+            count: 0,
+            sum: 0,
+        }
+    }
+}
+
 const RECORD_LEN: u64 = 20;
 
 pub(crate) fn read_record(heap: &Heap) -> Result<Record> {

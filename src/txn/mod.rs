@@ -220,15 +220,7 @@ impl Txn {
             heap.hdr.flags |= FLAG_REDO | FLAG_RING;
         }
         for g in 1..=2 {
-            let r = log::put_record(
-                &heap.io,
-                heap.hdr.log_off,
-                log::Record {
-                    gen_: g,
-                    count: 0,
-                    sum: 0,
-                },
-            );
+            let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(g));
             heap.io.persist_many(&[r])?;
         }
         Ok(())
@@ -395,11 +387,7 @@ impl Txn {
             self.chain.reserve(heap, ALLOC_LOG_RESERVE)?;
             heap.free(&mut Sink { txn: self }, off)?;
         }
-        let plain = log::Record {
-            gen_: self.gen_,
-            count: 0,
-            sum: 0,
-        };
+        let plain = log::Record::plain(self.gen_);
         let persist = &heap.io.persist;
         if let Some(next) = self.install.take() {
             self.install_commit(heap, next)?;
@@ -465,11 +453,7 @@ impl Txn {
         let rec = redo::put(&heap.io, slot, self.gen_, &ranges);
         let mut barrier = vec![rec];
         if self.record_counts {
-            let retire = log::Record {
-                gen_: self.done_gen,
-                count: 0,
-                sum: 0,
-            };
+            let retire = log::Record::plain(self.done_gen);
             barrier.push(log::put_record(&heap.io, heap.hdr.log_off, retire));
         }
         self.redo_writing = Some(slot);
@@ -501,15 +485,7 @@ impl Txn {
             return Ok(());
         }
         let done = self.next_gen - 1;
-        let r = log::put_record(
-            &heap.io,
-            heap.hdr.log_off,
-            log::Record {
-                gen_: done,
-                count: 0,
-                sum: 0,
-            },
-        );
+        let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(done));
         heap.io.persist_many(&[r])?;
         self.done_gen = done;
         self.record_counts = false;
@@ -749,11 +725,7 @@ impl Txn {
 
     /// Ends the open generation with a plain commit record, made durable.
     fn retire(&mut self, heap: &mut Heap) -> Result<()> {
-        let plain = log::Record {
-            gen_: self.gen_,
-            count: 0,
-            sum: 0,
-        };
+        let plain = log::Record::plain(self.gen_);
         let r = log::put_record(&heap.io, heap.hdr.log_off, plain);
         heap.io.persist_many(&[r])?;
         heap.io.sync_shared()?;
@@ -833,15 +805,7 @@ impl Txn {
             // before the retiring record finishes their generations.
             self.checkpoint(heap, false)?;
         }
-        let r = log::put_record(
-            &heap.io,
-            heap.hdr.log_off,
-            log::Record {
-                gen_: g,
-                count: 0,
-                sum: 0,
-            },
-        );
+        let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(g));
         heap.io.persist_many(&[r])?;
         self.retire_pending = None;
         Ok(())
