@@ -537,7 +537,11 @@ impl<R: Persistent + Default> Options<R> {
     fn format(self, map: Mapping, geo: Geometry, path: PathBuf, d: Durability) -> Result<Pool<R>> {
         let memory = matches!(map.backing(), crate::heap::map::Backing::Memory);
         let persist = Persister::new(d, memory, false, self.medium, self.recorder.clone());
-        let mut heap = Heap::format(HeapIo { map, persist, path }, geo, random_u64());
+        // An identity whose tag no open pool has (1 in 65,536 draws would collide).
+        let uuid = std::iter::repeat_with(random_u64)
+            .find(|&u| !crate::txn::core::tag_in_use((u as u16).max(1)))
+            .expect("an endless iterator");
+        let mut heap = Heap::format(HeapIo { map, persist, path }, geo, uuid);
         Txn::format(&mut heap)?;
         heap.write_header()?;
         let txn = Txn::open(&mut heap)?;

@@ -1153,6 +1153,12 @@ fn make_scratch() -> usize {
     core.leak() as usize
 }
 
+/// True when an open pool's handles carry `tag`: a new pool draws another identity, since
+/// open refuses a second pool with a tag in use (`Error::AmbiguousPool`).
+pub(crate) fn tag_in_use(tag: u16) -> bool {
+    by_tag(tag).is_some()
+}
+
 /// The open pool whose handles carry `tag` (open refuses a second pool with a tag in use).
 fn by_tag(tag: u16) -> Option<*const PoolCore> {
     let epoch = registry().epoch.load(Ordering::Acquire);
