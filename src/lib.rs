@@ -57,7 +57,7 @@ pub mod testing;
 pub use collections::btree::map::PBTreeMap;
 pub use collections::btree::set::PBTreeSet;
 pub use collections::convert::IntoPersistent;
-pub use collections::equivalent::{Comparable, Equivalent};
+pub use collections::equivalent::{Comparable, Equivalent, Pair};
 pub use collections::hasher::PRandomState;
 pub use collections::pbox::PBox;
 pub use collections::phashmap::PHashMap;

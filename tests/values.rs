@@ -7,7 +7,9 @@
 mod common;
 
 use common::TempDir;
-use pcoll::{Durability, PBTreeMap, PBox, PHashMap, PString, PVec, Persistent, Pool};
+use std::collections::{BTreeMap, HashMap};
+
+use pcoll::{Durability, PBTreeMap, PBox, PHashMap, PString, PVec, Pair, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Root {
@@ -23,6 +25,8 @@ struct Root {
     b2: Option<PBox<[u64; 4]>>,
     name: PString,
     v: PVec<u64>,
+    index: PBTreeMap<(u64, PString), u64>,
+    seen: PHashMap<(u64, PVec<u8>), u64>,
 }
 
 #[derive(Persistent, Default, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -669,6 +673,70 @@ fn moving_within_one_pool_keeps_the_value() {
     }
     p.check().unwrap();
     assert_eq!(p.read().lists[&2].len(), 100_000);
+}
+
+/// Pair keys (a secondary index by (number, string)) looked up, inserted, removed and ranged
+/// by borrowed parts (`Pair`), against std maps of the same pairs, across reopens: nothing is
+/// built to look a key up, and `check()` stays clean.
+#[test]
+fn pair_keys_by_borrowed_parts() {
+    let dir = TempDir::new("values-pair");
+    let words = strings(600, 11);
+    let mut index = BTreeMap::<(u64, String), u64>::new();
+    let mut seen = HashMap::<(u64, Vec<u8>), u64>::new();
+    for round in 0..3u64 {
+        let p = file_pool(&dir, "pair.pool");
+        {
+            let mut w = p.write();
+            for (i, s) in words.iter().enumerate() {
+                let (n, i) = (i as u64 % 7, i as u64 + round);
+                match (i + round) % 4 {
+                    0 | 1 => {
+                        let old = w.index.insert(Pair(&n, s.as_str()), i);
+                        assert_eq!(old, index.insert((n, s.clone()), i));
+                        let old = w.seen.insert(Pair(&n, s.as_bytes()), i);
+                        assert_eq!(old, seen.insert((n, s.clone().into_bytes()), i));
+                    }
+                    2 => {
+                        let got = w.index.remove(&Pair(&n, s.as_str()));
+                        assert_eq!(got, index.remove(&(n, s.clone())));
+                        let got = w.seen.remove(&Pair(&n, s.as_bytes()));
+                        assert_eq!(got, seen.remove(&(n, s.clone().into_bytes())));
+                    }
+                    _ => {
+                        let k = (n, s.clone());
+                        assert_eq!(w.index.get(&Pair(&n, s.as_str())), index.get(&k));
+                        let k = (n, s.clone().into_bytes());
+                        assert_eq!(w.seen.get(&Pair(&n, s.as_bytes())), seen.get(&k));
+                    }
+                }
+            }
+            let from = Pair(&3, "m");
+            let got: Vec<(u64, &str, u64)> = w
+                .index
+                .range(from..)
+                .map(|((n, s), &v)| (*n, s.as_str(), v))
+                .collect();
+            let want: Vec<(u64, &str, u64)> = index
+                .range((3, "m".to_string())..)
+                .map(|((n, s), &v)| (*n, s.as_str(), v))
+                .collect();
+            assert_eq!(got, want);
+        }
+        p.check().unwrap();
+        let r = p.read();
+        assert_eq!(r.index.len(), index.len());
+        assert!(
+            index
+                .iter()
+                .all(|((n, s), v)| r.index.get(&Pair(n, s.as_str())) == Some(v))
+        );
+        assert_eq!(r.seen.len(), seen.len());
+        assert!(
+            seen.iter()
+                .all(|((n, b), v)| r.seen.get(&Pair(n, &b[..])) == Some(v))
+        );
+    }
 }
 
 /// Two open pools with the same tag (a copy of one file): values outside pool memory name

@@ -14,7 +14,8 @@ use crate::persistent::Persistent;
 /// container that receives it, and fails with [`Error::OutOfSpace`](crate::Error) when that
 /// pool is full.
 pub trait IntoPersistent<T> {
-    /// The borrowed form hashed and compared with stored `T`s (`T: Borrow<Probe>`).
+    /// The borrowed form hashed and compared with stored `T`s (through [`Equivalent`](crate::Equivalent)
+    /// and [`Comparable`](crate::Comparable): `T: Borrow<Probe>` suffices, [`Pair`](crate::Pair) also works).
     type Probe: ?Sized;
     /// The borrowed form of `self`.
     ///

@@ -29,7 +29,6 @@ use crate::collections::equivalent::Equivalent;
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
 use iter::IterAt;
 pub use iter::{Iter, IterMut, Keys, Values, ValuesMut};
-use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 
@@ -619,8 +618,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     where
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<K>,
     {
         self.try_insert(k, v)
             .unwrap_or_else(|e| panic!("pcoll: PHashMap::insert: {e}"))
@@ -643,8 +641,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     where
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<K>,
     {
         let hash = self.hash_of(k.probe());
         self.with_pool(|m, core| {
@@ -839,8 +836,7 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
     pub fn entry<I>(&mut self, key: I) -> Entry<'_, K, V, I, S>
     where
         I: IntoPersistent<K>,
-        K: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<K>,
     {
         let hash = self.hash_of(key.probe());
         let found = self.with_home(|m, core| m.find_in(m.table(core), hash, key.probe()));

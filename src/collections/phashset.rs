@@ -2,7 +2,6 @@
 //! underneath (so its logging and crash behaviour are the map's).
 
 use crate::collections::equivalent::Equivalent;
-use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -246,8 +245,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     pub fn insert<I>(&mut self, value: I) -> bool
     where
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<T>,
     {
         self.try_insert(value)
             .unwrap_or_else(|e| panic!("pcoll: PHashSet::insert: {e}"))
@@ -268,8 +266,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     pub fn try_insert<I>(&mut self, value: I) -> Result<bool>
     where
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<T>,
     {
         self.map.try_insert(value, ()).map(|old| old.is_none())
     }
@@ -577,10 +574,10 @@ impl<S: Persistent, S2: BuildHasher> PartialEq<HashSet<String, S2>>
 
 impl<T, S, I> Extend<I> for PHashSet<T, S>
 where
-    T: Persistent + Hash + Eq + Borrow<I::Probe>,
+    T: Persistent + Hash + Eq,
     S: Persistent + BuildHasher,
     I: IntoPersistent<T>,
-    I::Probe: Hash + Eq,
+    I::Probe: Hash + Equivalent<T>,
 {
     fn extend<It: IntoIterator<Item = I>>(&mut self, iter: It) {
         iter.into_iter().for_each(|x| {
@@ -592,10 +589,10 @@ where
 /// Builds a set in process memory (stored into a pool, it moves there).
 impl<T, S, I> FromIterator<I> for PHashSet<T, S>
 where
-    T: Persistent + Hash + Eq + Borrow<I::Probe>,
+    T: Persistent + Hash + Eq,
     S: Persistent + BuildHasher + Default,
     I: IntoPersistent<T>,
-    I::Probe: Hash + Eq,
+    I::Probe: Hash + Equivalent<T>,
 {
     fn from_iter<It: IntoIterator<Item = I>>(iter: It) -> Self {
         let mut s = Self::default();

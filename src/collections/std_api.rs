@@ -7,6 +7,7 @@
 //! values outside any pool (process memory, like `PString::from`), which move into a pool
 //! when stored; they read and drop anywhere.
 
+use crate::collections::equivalent::{Comparable, Equivalent};
 use std::borrow::{Borrow, Cow};
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
@@ -947,8 +948,7 @@ where
     where
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<K>,
     {
         it.into_iter()
             .try_for_each(|(k, v)| self.try_insert(k, v).map(drop))
@@ -968,8 +968,7 @@ where
         S: Default,
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<K>,
     {
         let mut m = Self::default();
         m.try_extend(it)?;
@@ -994,8 +993,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     where
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<K>,
     {
         it.into_iter()
             .try_for_each(|(k, v)| self.try_insert(k, v).map(drop))
@@ -1014,8 +1012,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     where
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<K>,
     {
         let mut m = Self::new();
         m.try_extend(it)?;
@@ -1038,8 +1035,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     pub fn try_extend<I>(&mut self, it: impl IntoIterator<Item = I>) -> Result<()>
     where
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<T>,
     {
         it.into_iter()
             .try_for_each(|x| self.try_insert(x).map(drop))
@@ -1058,8 +1054,7 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
     where
         S: Default,
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Hash + Eq,
+        I::Probe: Hash + Equivalent<T>,
     {
         let mut set = Self::default();
         set.try_extend(it)?;
@@ -1081,8 +1076,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     pub fn try_extend<I>(&mut self, it: impl IntoIterator<Item = I>) -> Result<()>
     where
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<T>,
     {
         it.into_iter()
             .try_for_each(|x| self.try_insert(x).map(drop))
@@ -1100,8 +1094,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     pub fn try_from_iter<I>(it: impl IntoIterator<Item = I>) -> Result<Self>
     where
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<T>,
     {
         let mut set = Self::new();
         set.try_extend(it)?;

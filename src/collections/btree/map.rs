@@ -23,7 +23,6 @@ mod traits;
 use crate::collections::equivalent::Comparable;
 pub use crate::collections::std_api::BTreeExtractIf as ExtractIf;
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
-use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ops::RangeBounds;
 
@@ -638,8 +637,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     where
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<K>,
     {
         self.try_insert(k, v)
             .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::insert: {e}"))
@@ -662,8 +660,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     where
         I: IntoPersistent<K>,
         W: IntoPersistent<V>,
-        K: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<K>,
     {
         self.with_pool(|m, core| {
             let (path, found) = m.search_path(core, k.probe());
@@ -783,8 +780,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     pub fn entry<I>(&mut self, key: I) -> Entry<'_, K, V, I>
     where
         I: IntoPersistent<K>,
-        K: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<K>,
     {
         let (path, found) = self.with_home(|m, core| m.search_path(core, key.probe()));
         if found {

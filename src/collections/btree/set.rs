@@ -2,7 +2,6 @@
 //! underneath (so its logging and crash behaviour are the map's).
 
 use crate::collections::equivalent::Comparable;
-use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -213,8 +212,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     pub fn insert<I>(&mut self, value: I) -> bool
     where
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<T>,
     {
         self.try_insert(value)
             .unwrap_or_else(|e| panic!("pcoll: PBTreeSet::insert: {e}"))
@@ -235,8 +233,7 @@ impl<T: Persistent + Ord> PBTreeSet<T> {
     pub fn try_insert<I>(&mut self, value: I) -> Result<bool>
     where
         I: IntoPersistent<T>,
-        T: Borrow<I::Probe>,
-        I::Probe: Ord,
+        I::Probe: Comparable<T>,
     {
         self.map.try_insert(value, ()).map(|old| old.is_none())
     }
@@ -639,9 +636,9 @@ impl PartialEq<BTreeSet<String>> for PBTreeSet<crate::PString> {
 
 impl<T, I> Extend<I> for PBTreeSet<T>
 where
-    T: Persistent + Ord + Borrow<I::Probe>,
+    T: Persistent + Ord,
     I: IntoPersistent<T>,
-    I::Probe: Ord,
+    I::Probe: Comparable<T>,
 {
     fn extend<It: IntoIterator<Item = I>>(&mut self, iter: It) {
         iter.into_iter().for_each(|x| {
@@ -653,9 +650,9 @@ where
 /// Builds a set in process memory (stored into a pool, it moves there).
 impl<T, I> FromIterator<I> for PBTreeSet<T>
 where
-    T: Persistent + Ord + Borrow<I::Probe>,
+    T: Persistent + Ord,
     I: IntoPersistent<T>,
-    I::Probe: Ord,
+    I::Probe: Comparable<T>,
 {
     fn from_iter<It: IntoIterator<Item = I>>(iter: It) -> Self {
         let mut s = Self::new();

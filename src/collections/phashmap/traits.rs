@@ -2,7 +2,6 @@
 //! `HashMap`), `Extend`, `FromIterator`.
 
 use crate::collections::equivalent::Equivalent;
-use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -91,11 +90,11 @@ where
 
 impl<K, V, S, I, W> Extend<(I, W)> for PHashMap<K, V, S>
 where
-    K: Persistent + Hash + Borrow<I::Probe>,
+    K: Persistent + Hash,
     V: Persistent,
     S: Persistent + BuildHasher,
     I: IntoPersistent<K>,
-    I::Probe: Hash + Eq,
+    I::Probe: Hash + Equivalent<K>,
     W: IntoPersistent<V>,
 {
     fn extend<T: IntoIterator<Item = (I, W)>>(&mut self, iter: T) {
@@ -117,11 +116,11 @@ where
 /// Builds a map in process memory (stored into a pool, it moves there).
 impl<K, V, S, I, W> FromIterator<(I, W)> for PHashMap<K, V, S>
 where
-    K: Persistent + Hash + Borrow<I::Probe>,
+    K: Persistent + Hash,
     V: Persistent,
     S: Persistent + BuildHasher + Default,
     I: IntoPersistent<K>,
-    I::Probe: Hash + Eq,
+    I::Probe: Hash + Equivalent<K>,
     W: IntoPersistent<V>,
 {
     fn from_iter<T: IntoIterator<Item = (I, W)>>(iter: T) -> Self {

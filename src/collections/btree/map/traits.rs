@@ -3,7 +3,6 @@
 //! `&PBTreeMap` and `&mut PBTreeMap`.
 
 use crate::collections::equivalent::Comparable;
-use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,10 +84,10 @@ where
 
 impl<K, V, I, W> Extend<(I, W)> for PBTreeMap<K, V>
 where
-    K: Persistent + Ord + Borrow<I::Probe>,
+    K: Persistent + Ord,
     V: Persistent,
     I: IntoPersistent<K>,
-    I::Probe: Ord,
+    I::Probe: Comparable<K>,
     W: IntoPersistent<V>,
 {
     fn extend<T: IntoIterator<Item = (I, W)>>(&mut self, iter: T) {
@@ -101,10 +100,10 @@ where
 /// Builds a map in process memory (stored into a pool, it moves there).
 impl<K, V, I, W> FromIterator<(I, W)> for PBTreeMap<K, V>
 where
-    K: Persistent + Ord + Borrow<I::Probe>,
+    K: Persistent + Ord,
     V: Persistent,
     I: IntoPersistent<K>,
-    I::Probe: Ord,
+    I::Probe: Comparable<K>,
     W: IntoPersistent<V>,
 {
     fn from_iter<T: IntoIterator<Item = (I, W)>>(iter: T) -> Self {
