@@ -4,6 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pcoll::collections::phashmap::Entry;
 use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent};
 
 use crate::deadlines::Deadlines;
@@ -73,13 +74,22 @@ pub(crate) fn remove_key(db: &mut Db, k: &[u8]) -> bool {
 /// Makes the string `k` hold `v`, keeping its deadline. An existing string is overwritten
 /// in place: no old value is handed out of the pool (a copy) only to be dropped.
 fn overwrite(db: &mut Db, k: &[u8], v: &[u8]) {
-    match db.strings.get_mut(k) {
-        Some(s) => {
+    put(&mut db.strings, k, v);
+}
+
+/// Sets `m[k]` to `v`, true when `k` is new. One lookup; an old value is rewritten in its
+/// own buffer (no allocation when it has room, and no old value handed out).
+fn put(m: &mut PHashMap<Bytes, Bytes>, k: &[u8], v: &[u8]) -> bool {
+    match m.entry(k) {
+        Entry::Occupied(mut o) => {
+            let s = o.get_mut();
             s.clear();
             s.extend_from_slice(v);
+            false
         }
-        None => {
-            db.strings.insert(k, v);
+        Entry::Vacant(e) => {
+            e.insert(v);
+            true
         }
     }
 }
@@ -112,8 +122,58 @@ pub(crate) fn int(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-pub fn upper(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_ascii_uppercase()
+/// `b` upper-cased, for matching a command or option name: on the stack (every command
+/// runs this once or more, so it allocates nothing). A name longer than [`Name::MAX`] bytes,
+/// or not UTF-8, matches no command: it reads as `"?"`.
+pub fn upper(b: &[u8]) -> Name {
+    let mut n = Name {
+        len: 1,
+        buf: [0; Name::MAX],
+    };
+    n.buf[0] = b'?';
+    if b.len() <= Name::MAX && std::str::from_utf8(b).is_ok() {
+        n.buf[..b.len()].copy_from_slice(b);
+        n.buf[..b.len()].make_ascii_uppercase();
+        n.len = b.len() as u8;
+    }
+    n
+}
+
+/// A name upper-cased by [`upper`].
+#[derive(Clone, Copy)]
+pub struct Name {
+    len: u8,
+    buf: [u8; Name::MAX],
+}
+
+impl Name {
+    /// The longest name kept (Redis's longest command name is 20 bytes).
+    pub const MAX: usize = 31;
+
+    /// The upper-cased name.
+    pub fn as_str(&self) -> &str {
+        // (`upper` copied valid UTF-8 whole, and ASCII upper-casing keeps it valid.)
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("?")
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Commands that only read.
@@ -692,17 +752,30 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 "INCRBY" => int(&a[2]),
                 _ => int(&a[2]).and_then(|n| n.checked_neg()),
             };
-            let cur = db.strings.get(k).map_or(Some(0), |v| int(v));
+            // (One lookup: the entry is read, then rewritten in place.)
+            let e = db.strings.entry(k);
+            let cur = match &e {
+                Entry::Occupied(o) => int(o.get()),
+                Entry::Vacant(_) => Some(0),
+            };
             let (Some(cur), Some(by)) = (cur, by) else {
                 return Reply::err("value is not an integer or out of range");
             };
-            match cur.checked_add(by) {
-                Some(n) => {
-                    overwrite(db, k, n.to_string().as_bytes());
-                    Reply::Int(n)
+            let Some(n) = cur.checked_add(by) else {
+                return Reply::err("increment or decrement would overflow");
+            };
+            let text = n.to_string();
+            match e {
+                Entry::Occupied(mut o) => {
+                    let v = o.get_mut();
+                    v.clear();
+                    v.extend_from_slice(text.as_bytes());
                 }
-                None => Reply::err("increment or decrement would overflow"),
+                Entry::Vacant(v) => {
+                    v.insert(text.as_bytes());
+                }
             }
+            Reply::Int(n)
         }
         "APPEND" if wrong("string") => Reply::wrong_type(),
         "APPEND" => {
@@ -833,16 +906,13 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         "HMSET" => {
             let h = db.hashes.entry(k).or_default();
             for fv in a[2..].chunks(2) {
-                h.insert(&fv[0][..], &fv[1][..]);
+                put(h, &fv[0], &fv[1]);
             }
             Reply::OK
         }
         "HSET" => {
             let h = db.hashes.entry(k).or_default();
-            let added = a[2..]
-                .chunks(2)
-                .filter(|fv| h.insert(&fv[0][..], &fv[1][..]).is_none())
-                .count();
+            let added = a[2..].chunks(2).filter(|fv| put(h, &fv[0], &fv[1])).count();
             Reply::Int(added as i64)
         }
         "HDEL" => {
@@ -863,7 +933,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             let cur = h.get(&a[2][..]).map_or(Some(0), |v| int(v));
             match cur.and_then(|c| c.checked_add(by)) {
                 Some(n) => {
-                    h.insert(&a[2][..], n.to_string().as_bytes());
+                    put(h, &a[2], n.to_string().as_bytes());
                     Reply::Int(n)
                 }
                 None => Reply::err("hash value is not an integer"),

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use pcoll::{Options, PBTreeSet, PHashMap, PVec, Persistent, Pool};
+use pcoll::{Options, PBTreeSet, PHashMap, PVec, Pair, Persistent, Pool};
 
 use crate::db::{Bytes, Db};
 
@@ -30,17 +30,17 @@ impl Deadlines {
         match self.by_key.insert(k, t) {
             Some(old) if old == t => return,
             Some(old) => {
-                self.by_time.remove(&(old, PVec::from(k)));
+                self.by_time.remove(&Pair(&old, k));
             }
             None => {}
         }
-        self.by_time.insert((t, PVec::from(k)));
+        self.by_time.insert(Pair(&t, k));
     }
 
     /// Removes `k`'s deadline: the one it had.
     pub fn remove(&mut self, k: &[u8]) -> Option<u64> {
         let t = self.by_key.remove(k)?;
-        self.by_time.remove(&(t, PVec::from(k)));
+        self.by_time.remove(&Pair(&t, k));
         Some(t)
     }
 

@@ -83,24 +83,42 @@ pub enum Parsed {
 /// gigabyte comes; parsing again as bytes arrive re-reads the headers only).
 pub fn parse(buf: &[u8], max_bulk: usize) -> io::Result<Parsed> {
     let more = || Ok(Parsed::Incomplete(buf.len() + 1));
-    let Some((line, mut at)) = line_at(buf, 0)? else {
+    let Some((line, at)) = line_at(buf, 0)? else {
         return more();
     };
     if line.first() != Some(&b'*') {
         // Inline command: words separated by spaces.
-        let args = line
-            .split(|&c| c == b' ')
-            .filter(|w| !w.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect();
+        let mut args = spare::request();
+        let words = line.split(|&c| c == b' ').filter(|w| !w.is_empty());
+        args.extend(words.map(spare::arg));
         return Ok(Parsed::Request(args, at));
     }
     let n = count(line)?;
-    // Where each argument's bytes are; copied once all of them are there.
-    let mut spans = Vec::with_capacity(n.min(1024));
+    // Checked whole first, then copied: nothing is copied until all of it is there.
+    let end = match bulks(buf, at, n, max_bulk, &mut |_| {})? {
+        Ok(end) => end,
+        Err(None) => return more(),
+        Err(Some(need)) => return Ok(Parsed::Incomplete(need)),
+    };
+    let mut args = spare::request();
+    bulks(buf, at, n, max_bulk, &mut |b| args.push(spare::arg(b)))?
+        .unwrap_or_else(|_| unreachable!("checked above"));
+    Ok(Parsed::Request(args, end))
+}
+
+/// Walks the `n` bulk strings from `at`, calling `f` with each: `Ok(Ok(end))` past the last,
+/// `Ok(Err(Some(n)))` when the buffer must hold `n` bytes first, `Ok(Err(None))` when one
+/// more byte may finish a line.
+fn bulks(
+    buf: &[u8],
+    mut at: usize,
+    n: usize,
+    max_bulk: usize,
+    f: &mut dyn FnMut(&[u8]),
+) -> io::Result<Result<usize, Option<usize>>> {
     for _ in 0..n {
         let Some((head, next)) = line_at(buf, at)? else {
-            return more();
+            return Ok(Err(None));
         };
         if head.first() != Some(&b'$') {
             return Err(bad("expected a bulk string"));
@@ -113,16 +131,70 @@ pub fn parse(buf: &[u8], max_bulk: usize) -> io::Result<Parsed> {
             .ok_or_else(|| bad("invalid bulk length"))?;
         let len = want - 2;
         if buf.len() - next < want {
-            return Ok(Parsed::Incomplete(next.saturating_add(want)));
+            return Ok(Err(Some(next.saturating_add(want))));
         }
         if &buf[next + len..next + want] != b"\r\n" {
             return Err(bad("bulk string not terminated"));
         }
-        spans.push(next..next + len);
+        f(&buf[next..next + len]);
         at = next + want;
     }
-    let args = spans.into_iter().map(|r| buf[r].to_vec()).collect();
-    Ok(Parsed::Request(args, at))
+    Ok(Ok(at))
+}
+
+/// Requests and arguments whose memory is used again: a server parses and drops millions of
+/// small requests a second, and the allocator's time on them was a tenth of its profile.
+pub mod spare {
+    use std::cell::RefCell;
+
+    /// Arguments larger than this are not kept.
+    const KEEP_ARG: usize = 4096;
+    /// How many arguments and requests are kept, at most.
+    const KEEP: usize = 4096;
+
+    /// Kept arguments, and kept (empty) requests.
+    type Kept = (Vec<Vec<u8>>, Vec<Vec<Vec<u8>>>);
+
+    thread_local! {
+        static SPARE: RefCell<Kept> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    /// An empty request.
+    pub fn request() -> Vec<Vec<u8>> {
+        SPARE
+            .try_with(|s| s.borrow_mut().1.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// A copy of `b`.
+    pub fn arg(b: &[u8]) -> Vec<u8> {
+        let kept = SPARE.try_with(|s| s.borrow_mut().0.pop()).ok().flatten();
+        match kept {
+            Some(mut v) => {
+                v.clear();
+                v.extend_from_slice(b);
+                v
+            }
+            None => b.to_vec(),
+        }
+    }
+
+    /// Gives a request that has run back, for the next ones.
+    pub fn recycle(mut req: Vec<Vec<u8>>) {
+        let _ = SPARE.try_with(|s| {
+            let (args, reqs) = &mut *s.borrow_mut();
+            for a in req.drain(..) {
+                if a.capacity() <= KEEP_ARG && args.len() < KEEP {
+                    args.push(a);
+                }
+            }
+            if req.capacity() <= 64 && reqs.len() < KEEP {
+                reqs.push(req);
+            }
+        });
+    }
 }
 
 /// An array header's count. As Redis: zero or less is an empty request (which the server

@@ -529,7 +529,9 @@ fn handle(
             if db::kind(&name) == Kind::Write {
                 *changed = true;
             }
-            Some(Staged::keyspace(commit::command(access, &req)))
+            let reply = commit::command(access, &req);
+            resp::spare::recycle(req);
+            Some(Staged::keyspace(reply))
         }
     }
 }

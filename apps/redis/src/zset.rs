@@ -1,7 +1,7 @@
 //! Sorted sets: a `PHashMap` member → score beside a `PBTreeMap` ordered by (score,
 //! member), their reads (ZSCORE, ZRANK, ZRANGE and its forms, ZCOUNT) and ZADD.
 
-use pcoll::{PBTreeMap, PHashMap, PVec, Persistent};
+use pcoll::{PBTreeMap, PHashMap, Pair, Persistent};
 
 use crate::db::{Bytes, Db, clamp, int, upper};
 use crate::resp::Reply;
@@ -28,16 +28,16 @@ impl ZSet {
     pub(crate) fn set(&mut self, m: &[u8], score: f64) -> bool {
         let old = self.scores.insert(m, score);
         if let Some(o) = old {
-            self.order.remove(&(sortable(o), PVec::from(m)));
+            self.order.remove(&Pair(&sortable(o), m));
         }
-        self.order.insert((sortable(score), PVec::from(m)), ());
+        self.order.insert(Pair(&sortable(score), m), ());
         old.is_none()
     }
 
     pub(crate) fn remove(&mut self, m: &[u8]) -> bool {
         match self.scores.remove(m) {
             Some(o) => {
-                self.order.remove(&(sortable(o), PVec::from(m)));
+                self.order.remove(&Pair(&sortable(o), m));
                 true
             }
             None => false,
@@ -65,10 +65,13 @@ pub(crate) fn fmt_score(f: f64) -> Vec<u8> {
 
 pub(crate) fn parse_score(b: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(b).ok()?;
-    let f = match s.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" => f64::INFINITY,
-        "-inf" => f64::NEG_INFINITY,
-        _ => s.parse().ok()?,
+    let is = |word: &str| s.eq_ignore_ascii_case(word);
+    let f = if is("inf") || is("+inf") {
+        f64::INFINITY
+    } else if is("-inf") {
+        f64::NEG_INFINITY
+    } else {
+        s.parse().ok()?
     };
     (!f.is_nan()).then_some(f)
 }
@@ -101,8 +104,7 @@ pub(crate) fn zread(z: Option<&ZSet>, name: &str, a: &[Vec<u8>]) -> Reply {
             let Some(&f) = z.scores.get(&a[2][..]) else {
                 return Reply::Bulk(None);
             };
-            let key = (sortable(f), PVec::from(&a[2][..]));
-            let rank = z.order.range(..key).count();
+            let rank = z.order.range(..Pair(&sortable(f), &a[2][..])).count();
             Reply::Int(if name == "ZRANK" {
                 rank
             } else {
