@@ -2,7 +2,7 @@
 //! entries' `try_or_insert` answer `Err(OutOfSpace)` where `extend`, `collect` and
 //! `or_insert` panic, and the transaction can still commit what fitted or roll back.
 
-use pcoll::{Error, PBTreeMap, PBTreeSet, PHashMap, PHashSet, PVec, Persistent, Pool};
+use pcoll::{Error, PBTreeMap, PBTreeSet, PHashMap, PHashSet, PString, PVec, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Root {
@@ -11,6 +11,7 @@ struct Root {
     t: PBTreeMap<u64, u64>,
     hs: PHashSet<u64>,
     bs: PBTreeSet<u64>,
+    names: PVec<PString>,
 }
 
 fn tiny() -> Pool<Root> {
@@ -23,6 +24,34 @@ fn tiny() -> Pool<Root> {
 
 fn out_of_space<T: std::fmt::Debug>(r: pcoll::Result<T>) -> bool {
     matches!(r, Err(Error::OutOfSpace { .. }))
+}
+
+/// `try_push_from` on a full pool: `Err(OutOfSpace)`, the vector as it was (the element that
+/// did not fit is not half there), and what fitted commits.
+#[test]
+fn push_from_on_a_full_pool_is_a_typed_error() {
+    let p = tiny();
+    let text = "x".repeat(1000);
+    let fitted = {
+        let mut w = p.write();
+        let err = loop {
+            let before = w.names.len();
+            match w.names.try_push_from(text.as_str()) {
+                Ok(()) => assert_eq!(w.names.len(), before + 1),
+                Err(e) => {
+                    assert_eq!(w.names.len(), before);
+                    break e;
+                }
+            }
+        };
+        assert!(matches!(err, Error::OutOfSpace { .. }), "{err}");
+        w.names.len()
+    };
+    assert!(fitted > 10);
+    p.check().unwrap();
+    let r = p.read();
+    assert_eq!(r.names.len(), fitted);
+    assert!(r.names.iter().all(|s| *s == text));
 }
 
 #[test]

@@ -228,9 +228,10 @@ struct CRoot {
     b: PVecDeque<PBox<u64>>,
     v: PVec<PBox<u64>>,
     w: PVec<PBox<u64>>,
+    s: PVecDeque<PVec<u8>>,
 }
 
-type Model = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>);
+type Model = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<Vec<u8>>);
 
 fn observe(r: &CRoot) -> Model {
     (
@@ -238,6 +239,7 @@ fn observe(r: &CRoot) -> Model {
         r.b.iter().map(|b| **b).collect(),
         r.v.iter().map(|b| **b).collect(),
         r.w.iter().map(|b| **b).collect(),
+        r.s.iter().map(|b| b.to_vec()).collect(),
     )
 }
 
@@ -249,6 +251,7 @@ fn seeded(p: &Pool<CRoot>) {
         w.b.push_back(PBox::new(i));
         w.v.push(PBox::new(10 + i));
         w.w.push(PBox::new(20 + i));
+        w.s.push_back_from(&[i as u8; 3][..]);
     }
 }
 
@@ -301,6 +304,44 @@ fn crash_append_moves_boxes_between_vectors() {
             r.b.make_contiguous();
         },
     );
+}
+
+#[test]
+fn crash_push_from_builds_in_the_pool() {
+    crash("push_back_from / push_front_from / PVec::push_from", |r| {
+        r.s.push_front_from(&b"front"[..]);
+        r.s.push_back_from(&b"back"[..]);
+        r.s.pop_front();
+        r.s.push_front_from(&[7u8; 40][..]);
+        r.s.rotate_left(2);
+        r.s.push_back_from(PVec::from(&b"built outside"[..]));
+    });
+}
+
+/// `push_from` builds the value in the receiving pool: a `&str` becomes an element there,
+/// several pools may have guards open, and a rollback frees what was built.
+#[test]
+fn push_from_lands_in_the_receiving_pool() {
+    let a = Pool::<Root>::options().in_memory().unwrap();
+    let b = Pool::<Root>::options().in_memory().unwrap();
+    {
+        let (mut wa, mut wb) = (a.write(), b.write());
+        for i in 0..50 {
+            wa.s.push_back_from(format!("a{i}").as_str());
+            wb.s.push_front_from(format!("b{i}").as_str());
+        }
+    }
+    a.check().unwrap();
+    b.check().unwrap();
+    assert_eq!(a.read().s[49], "a49");
+    assert_eq!(b.read().s[0], "b49");
+    {
+        let mut w = a.write();
+        w.s.push_back_from("rolled back");
+        w.abort();
+    }
+    a.check().unwrap();
+    assert_eq!(a.read().s.len(), 50);
 }
 
 /// Moving elements between the sides of a deque, or between two vectors with `append`, in

@@ -25,6 +25,7 @@ use std::slice::SliceIndex;
 
 pub use super::std_api::ExtractIf;
 
+use super::convert::IntoPersistent;
 use super::handle::{self, off_of, pack};
 use crate::error::{Error, Result};
 use crate::heap::check::Visitor;
@@ -266,16 +267,58 @@ impl<T: Persistent> PVec<T> {
             if let Err(e) = handle::store(&mut value, core).and_then(|()| v.grow(core, 1)) {
                 return Err((e, value));
             }
-            // No undo entry: a slot at len is past the committed length or was vacated (and
-            // logged) earlier in this transaction (module invariant). It must still reach
-            // the medium at commit.
-            let slot = v.buf(core).wrapping_add(v.len());
-            core.tx().wrote(slot.cast(), size_of::<T>());
-            // SAFETY: the slot at len is inside the buffer (grow) and holds no live element.
-            unsafe { slot.write(value) };
-            v.len += 1;
+            v.put_last(core, value);
             Ok(())
         })
+    }
+
+    /// Appends the `T` that `value` converts into (a `&str` for a `PString`, a `&[T]` for a
+    /// `PVec<T>`, any `T` itself), built straight in this vector's pool: copied once.
+    /// `push` takes a `T`, as std's does, so a string or vector made for it outside the pool
+    /// is built there first and then copied in.
+    ///
+    /// # Panics
+    /// When the pool is full (the transaction then rolls back when the panic unwinds).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, PVec, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { names: PVec<PString> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.names.push_from("ada");
+    /// root.names.push(PString::from("alan")); // the same, with one more copy
+    /// assert_eq!(root.names, ["ada", "alan"]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn push_from(&mut self, value: impl IntoPersistent<T>) {
+        if let Err(e) = self.try_push_from(value) {
+            panic!("pcoll: PVec::push_from: {e}");
+        }
+    }
+
+    /// [`push_from`](Self::push_from) that returns [`Error::OutOfSpace`] instead of
+    /// panicking when the pool is full (the vector is then unchanged).
+    pub fn try_push_from(&mut self, value: impl IntoPersistent<T>) -> Result<()> {
+        self.with_pool(|v, core| {
+            v.grow(core, 1)?;
+            let value = handle::convert_in(value, core)?;
+            v.put_last(core, value);
+            Ok(())
+        })
+    }
+
+    /// Writes `value`, already in this vector's pool, past the last element (room made).
+    fn put_last(&mut self, core: &PoolCore, value: T) {
+        // No undo entry: a slot at len is past the committed length or was vacated (and
+        // logged) earlier in this transaction (module invariant). It must still reach the
+        // medium at commit.
+        let slot = self.buf(core).wrapping_add(self.len());
+        core.tx().wrote(slot.cast(), size_of::<T>());
+        // SAFETY: the slot at len is inside the buffer (grown by the caller) and holds no
+        // live element.
+        unsafe { slot.write(value) };
+        self.len += 1;
     }
 
     /// Appends `value`.

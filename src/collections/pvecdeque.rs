@@ -15,6 +15,7 @@
 use std::fmt;
 use std::ops::{Index, IndexMut, RangeBounds};
 
+use super::convert::IntoPersistent;
 use super::pvec::PVec;
 use super::std_api::bounds;
 use crate::error::Result;
@@ -188,6 +189,30 @@ impl<T: Persistent> PVecDeque<T> {
     /// ```
     pub fn push_front(&mut self, value: T) {
         self.front.push(value);
+    }
+
+    /// Appends the `T` that `value` converts into, built straight in this deque's pool
+    /// (see [`PVec::push_from`]: a `&str` or `&[u8]` is copied once).
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PString, PVecDeque, Persistent, Pool};
+    /// # #[derive(Persistent, Default)] struct Root { q: PVecDeque<PString> }
+    /// # let pool = Pool::<Root>::options().in_memory()?;
+    /// let mut root = pool.write();
+    /// root.q.push_back_from("b");
+    /// root.q.push_front_from("a");
+    /// assert_eq!(root.q.iter().map(|s| s.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    /// # Ok::<(), pcoll::Error>(())
+    /// ```
+    pub fn push_back_from(&mut self, value: impl IntoPersistent<T>) {
+        self.back.push_from(value);
+    }
+
+    /// Prepends the `T` that `value` converts into, built straight in this deque's pool
+    /// (see [`push_back_from`](Self::push_back_from)).
+    pub fn push_front_from(&mut self, value: impl IntoPersistent<T>) {
+        self.front.push_from(value);
     }
 
     /// Removes and returns the last element.
