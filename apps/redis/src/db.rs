@@ -826,11 +826,10 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
         "LPUSH" | "RPUSH" => {
             let l = db.lists.entry(k).or_default();
             for v in &a[2..] {
-                let v = PVec::from(&v[..]);
                 if name == "LPUSH" {
-                    l.push_front(v)
+                    l.push_front_from(&v[..])
                 } else {
-                    l.push_back(v)
+                    l.push_back_from(&v[..])
                 }
             }
             Reply::Int(l.len() as i64)
@@ -846,7 +845,8 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             let i = if i < 0 { l.len() as i64 + i } else { i };
             match usize::try_from(i).ok().and_then(|i| l.get_mut(i)) {
                 Some(slot) => {
-                    *slot = PVec::from(&a[3][..]);
+                    slot.clear();
+                    slot.extend_from_slice(&a[3]);
                     Reply::OK
                 }
                 None => Reply::err("index out of range"),
@@ -856,28 +856,25 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             let (Some(n), Some(l)) = (int(&a[2]), db.lists.get_mut(k)) else {
                 return Reply::Int(0);
             };
+            // In place: the elements that stay are not copied. From the tail (n < 0), the
+            // first `total - limit` matches stay.
             let v = &a[3][..];
-            let mut items: Vec<Vec<u8>> = l.iter().map(|x| x.to_vec()).collect();
-            let limit = if n == 0 {
-                usize::MAX
+            let total = l.iter().filter(|x| x.as_slice() == v).count();
+            let removed = if n == 0 {
+                total
             } else {
-                n.unsigned_abs() as usize
+                total.min(n.unsigned_abs() as usize)
             };
-            let mut removed = 0;
-            let mut keep = |x: &Vec<u8>| {
-                let hit = x == v && removed < limit;
-                removed += hit as usize;
-                !hit
-            };
-            if n < 0 {
-                items.reverse();
-                items.retain(&mut keep);
-                items.reverse();
-            } else {
-                items.retain(&mut keep);
-            }
+            let skip = if n < 0 { total - removed } else { 0 };
             if removed > 0 {
-                *l = items.iter().map(|x| PVec::from(&x[..])).collect();
+                let mut seen = 0;
+                l.retain(|x| {
+                    if x.as_slice() != v {
+                        return true;
+                    }
+                    seen += 1;
+                    seen <= skip || seen > skip + removed
+                });
             }
             if l.is_empty() {
                 db.lists.remove(k);
