@@ -118,8 +118,27 @@ pub(crate) fn counts(db: &Db) -> (usize, usize) {
     (keys + db.zsets.len(), db.expires.len())
 }
 
+/// A 64-bit integer as Redis reads one (its `string2ll`): an optional `-`, then `0` alone or
+/// digits without a leading zero; no `+`, no spaces, nothing past `i64`.
 pub(crate) fn int(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
+    let (neg, digits) = match b {
+        [b'0'] => return Some(0),
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, b),
+    };
+    if !matches!(digits.first(), Some(b'1'..=b'9')) {
+        return None;
+    }
+    // Accumulated as a negative number, whose range reaches i64::MIN.
+    let mut n: i64 = 0;
+    for &c in digits {
+        let d = match c {
+            b'0'..=b'9' => i64::from(c - b'0'),
+            _ => return None,
+        };
+        n = n.checked_mul(10)?.checked_sub(d)?;
+    }
+    if neg { Some(n) } else { n.checked_neg() }
 }
 
 /// `b` upper-cased, for matching a command or option name: on the stack (every command
