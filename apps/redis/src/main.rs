@@ -37,6 +37,8 @@ struct Config {
     proto_max_bulk_len: usize,
     /// The pool's size limit in bytes (Redis's `maxmemory`); writes past it answer `-OOM`.
     maxmemory: Option<u64>,
+    /// A new pool's primary log, in bytes (half of it is the redo ring of `sync` mode).
+    log_size: Option<u64>,
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -49,6 +51,7 @@ fn parse_args() -> Result<Config, String> {
         maxclients: 10_000,
         proto_max_bulk_len: resp::MAX_BULK,
         maxmemory: None,
+        log_size: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -73,13 +76,16 @@ fn parse_args() -> Result<Config, String> {
             "--maxmemory" => {
                 c.maxmemory = Some(val()?.parse().map_err(|e| format!("--maxmemory: {e}"))?)
             }
+            "--log-size" => {
+                c.log_size = Some(val()?.parse().map_err(|e| format!("--log-size: {e}"))?)
+            }
             "--maxclients" => {
                 c.maxclients = val()?.parse().map_err(|e| format!("--maxclients: {e}"))?
             }
             "-h" | "--help" => {
                 return Err("usage: pcoll-redis [--port N] [--bind ADDR] [--pool PATH] \
                             [--durability sync|process] [--requirepass PASS] [--maxclients N] \
-                            [--proto-max-bulk-len BYTES] [--maxmemory BYTES]"
+                            [--proto-max-bulk-len BYTES] [--maxmemory BYTES] [--log-size BYTES]"
                     .into());
             }
             other => return Err(format!("unknown argument {other}")),
@@ -100,9 +106,10 @@ fn main() {
     // A primary log of 8 MiB gives new pools redo slots of 2 MiB: a round of pipelined
     // writes from many clients commits with one barrier (`txn/redo.rs`). A small
     // `--maxmemory` gets a log in proportion.
-    let log = cfg
-        .maxmemory
-        .map_or(8 << 20, |m| (m / 16).clamp(64 << 10, 8 << 20));
+    let log = cfg.log_size.unwrap_or_else(|| {
+        cfg.maxmemory
+            .map_or(8 << 20, |m| (m / 16).clamp(64 << 10, 8 << 20))
+    });
     let mut opts = Pool::<Db>::options()
         .durability(cfg.durability)
         .log_size(log);
