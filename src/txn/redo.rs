@@ -326,7 +326,7 @@ mod tests {
                     .for_each(|c| *c = true);
             }
             let (s, e) = (next(40), 40 + next(24));
-            let mut got = vec![false; 80];
+            let mut got = [false; 80];
             set.uncovered(s, e, |a, b| {
                 got[a as usize..b as usize]
                     .iter_mut()
