@@ -418,8 +418,8 @@ impl<T: Persistent + PartialEq> PartialEq<PVec<T>> for &[T] {
     }
 }
 
-impl<T: Persistent + PartialEq> PartialEq<&mut [T]> for PVec<T> {
-    fn eq(&self, other: &&mut [T]) -> bool {
+impl<T: Persistent + PartialEq<U>, U> PartialEq<&mut [U]> for PVec<T> {
+    fn eq(&self, other: &&mut [U]) -> bool {
         self.as_slice() == &**other
     }
 }

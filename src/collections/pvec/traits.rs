@@ -73,8 +73,8 @@ impl<T: Persistent + Clone> From<&[T]> for PVec<T> {
     }
 }
 
-impl<T: Persistent + PartialEq> PartialEq<&[T]> for PVec<T> {
-    fn eq(&self, other: &&[T]) -> bool {
+impl<T: Persistent + PartialEq<U>, U> PartialEq<&[U]> for PVec<T> {
+    fn eq(&self, other: &&[U]) -> bool {
         self.as_slice() == *other
     }
 }
@@ -197,20 +197,20 @@ impl<T: Persistent + PartialEq> PartialEq for PVec<T> {
 
 impl<T: Persistent + Eq> Eq for PVec<T> {}
 
-impl<T: Persistent + PartialEq> PartialEq<Vec<T>> for PVec<T> {
-    fn eq(&self, other: &Vec<T>) -> bool {
+impl<T: Persistent + PartialEq<U>, U> PartialEq<Vec<U>> for PVec<T> {
+    fn eq(&self, other: &Vec<U>) -> bool {
         self.as_slice() == other.as_slice()
     }
 }
 
-impl<T: Persistent + PartialEq> PartialEq<[T]> for PVec<T> {
-    fn eq(&self, other: &[T]) -> bool {
+impl<T: Persistent + PartialEq<U>, U> PartialEq<[U]> for PVec<T> {
+    fn eq(&self, other: &[U]) -> bool {
         self.as_slice() == other
     }
 }
 
-impl<T: Persistent + PartialEq, const N: usize> PartialEq<[T; N]> for PVec<T> {
-    fn eq(&self, other: &[T; N]) -> bool {
+impl<T: Persistent + PartialEq<U>, U, const N: usize> PartialEq<[U; N]> for PVec<T> {
+    fn eq(&self, other: &[U; N]) -> bool {
         self.as_slice() == other
     }
 }
