@@ -59,7 +59,9 @@ impl<R: Persistent + Default> Options<R> {
             out.transaction(|root| {
                 *root = src.copy_to(&Relocator::new(&out.core))?;
                 Ok(())
-            })
+            })?;
+            // As small as it can be: the free pages at the end are cut off.
+            out.trim_tail().map(Some)
         })
     }
 }

@@ -204,6 +204,7 @@ impl<R: Persistent + Default + DeserializeOwned> Options<R> {
                 *root = input.root; // moves in at commit: one copy into the pool
                 Ok(())
             })
+            .map(|()| None)
         })
     }
 }

@@ -1067,6 +1067,15 @@ impl<R: Persistent> Pool<R> {
     }
 
     /// fdatasync of the whole pool (after formatting through a shared mapping).
+    /// Cuts the free pages at the end of this pool, which is complete and about to close
+    /// (see `Heap::trim_tail`): the length to cut the file to once it is closed.
+    pub(crate) fn trim_tail(&self) -> Result<u64> {
+        let w = self.write();
+        let end = self.core.tx().st.heap.trim_tail();
+        w.commit()?;
+        end
+    }
+
     fn sync_file(&self) -> Result<()> {
         let r = self.core.read_lock();
         self.core.with_state(&r, |st| {
@@ -1120,11 +1129,13 @@ impl<R: Persistent + Default> Options<R> {
     /// at `path` + `suffix` (a leftover of a crash there is removed first; a live build there
     /// answers `Error::Locked`), filled in one transaction, made durable, linked into place
     /// while it still holds its lock, then reopened. For imports and compactions.
+    /// `fill` returns the length to cut the file to once the pool is closed, if any (see
+    /// [`Pool::trim_tail`]).
     pub(crate) fn build_beside(
         self,
         path: &Path,
         suffix: &str,
-        fill: impl FnOnce(&Pool<R>) -> Result<()>,
+        fill: impl FnOnce(&Pool<R>) -> Result<Option<u64>>,
     ) -> Result<Pool<R>> {
         if path.exists() {
             return Err(Error::AlreadyExists {
@@ -1134,13 +1145,18 @@ impl<R: Persistent + Default> Options<R> {
         let tmp = sibling(path, suffix);
         remove_leftover(&tmp)?;
         let out = self.clone().create(&tmp)?;
-        let placed = fill(&out)
-            .and_then(|()| out.sync_file())
-            .and_then(|()| link_into_place(&tmp, path));
-        if placed.is_err() {
-            let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
-        }
+        let built = fill(&out).and_then(|cut| out.sync_file().map(|()| cut));
         drop(out);
+        // Closed before it is cut (its last pending pages are written on close) and linked;
+        // the cut holds the file's lock again until the link. A crash leaves only the
+        // temporary name, which the next build removes.
+        let placed = built.and_then(|cut| {
+            let _lock = cut.map(|len| files::cut(&tmp, len)).transpose()?;
+            link_into_place(&tmp, path)
+        });
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
         placed?;
         self.open_existing(path)
     }

@@ -81,6 +81,51 @@ fn half_removed_tree_compacts_to_its_live_data() {
     assert!(file_len(&small) < file_len(&big) * 3 / 4);
 }
 
+/// The copy is as small as it can be: the free pages at its end are cut off, so a pool
+/// holding little is smaller than a new pool's initial size (1 MiB), and one that grew ends
+/// within a page of its last used page. The copy then grows again as any pool does, under
+/// both durabilities.
+#[test]
+fn the_copy_ends_at_its_last_used_page() {
+    for durability in [Durability::Process, Durability::Sync] {
+        let dir = TempDir::new("compact-tail");
+        let opts = || Pool::<Tree>::options().durability(durability);
+        let pool = opts().create(dir.file("src.pool")).unwrap();
+        pool.write()
+            .m
+            .extend((0..20_000u64).map(|i| (key(i), PVec::from(&value(i)[..]))));
+        pool.write().m.retain(|k, _| k[8] < 3); // 3 of every 256 stay
+        let model = tree_model(&pool.read());
+        let copy = opts().compact(&pool, dir.file("copy.pool")).unwrap();
+        let len = file_len(&dir.file("copy.pool"));
+        assert_eq!(
+            copy.stats().pool_bytes,
+            len,
+            "the header's length is the file's"
+        );
+        println!(
+            "{durability:?}: {} entries compacted into {len} bytes",
+            model.len()
+        );
+        assert!(len < 1 << 20, "{len} bytes for {} entries", model.len());
+        copy.check().unwrap();
+        drop(copy);
+        // Reopened, whole; then it grows past its cut end and stays sound.
+        let copy = opts().open(dir.file("copy.pool")).unwrap();
+        assert_eq!(tree_model(&copy.read()), model);
+        copy.write()
+            .m
+            .extend((20_000..40_000u64).map(|i| (key(i), PVec::from(&value(i)[..]))));
+        copy.check().unwrap();
+        assert_eq!(copy.read().m.len(), model.len() + 20_000);
+        assert!(copy.stats().pool_bytes > len);
+        drop(copy);
+        let copy = opts().open(dir.file("copy.pool")).unwrap();
+        copy.check().unwrap();
+        assert_eq!(copy.read().m.len(), model.len() + 20_000);
+    }
+}
+
 #[derive(Persistent, Default)]
 struct Inner {
     name: PString,

@@ -234,6 +234,50 @@ impl Heap {
         }
     }
 
+    /// Cuts the free pages at the pool's end, for a copy that is complete and about to close
+    /// (`Options::compact`): heap segments at the end with no used page go, and the last one
+    /// left ends after its last used page. Returns the pool's new length, for the caller to
+    /// truncate the file to once the pool is closed. The allocator's volatile state is not
+    /// brought up to date: nothing may allocate afterwards.
+    pub(crate) fn trim_tail(&mut self) -> Result<u64> {
+        while self.discover()? {}
+        let first_heap = self.alloc.segs.iter().position(|s| s.kind == Kind::Heap);
+        while let Some(&s) = self.alloc.segs.last() {
+            let last = self.alloc.segs.len() - 1;
+            if s.kind != Kind::Heap {
+                break;
+            }
+            let map = &self.io.map;
+            let used = (1..s.pages)
+                .rev()
+                .find(|&p| map.read_u16(segment::desc_off(s.off as usize, p as usize)) != D_FREE);
+            match used {
+                // An empty segment goes, unless it is the only heap segment left.
+                None if Some(last) != first_heap => {
+                    self.set_valid_size(s.off)?;
+                    self.alloc.segs.pop();
+                    self.alloc.free_pages.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let keep = used.map_or(1, |p| p + 1);
+            if keep < s.pages {
+                map.write_u64(s.off as usize + segment::OFF_PAGES, keep);
+                self.io.persist(s.off as usize + segment::OFF_PAGES, 8)?;
+                self.set_valid_size(s.off + keep * PAGE as u64)?;
+            }
+            break;
+        }
+        Ok(self.hdr.valid_size)
+    }
+
+    fn set_valid_size(&mut self, len: u64) -> Result<()> {
+        let mut next = self.hdr.clone();
+        next.valid_size = len;
+        self.write_header_as(next)
+    }
+
     /// Heap segments double the pool, up to a full segment, and at least fit `n` pages.
     fn next_heap_segment_pages(&self, n: u64) -> u64 {
         let doubling = self.hdr.valid_size / PAGE as u64;

@@ -111,6 +111,21 @@ pub(crate) fn remove_leftover(tmp: &Path) -> Result<()> {
     std::fs::remove_file(tmp).map_err(|e| Error::io(tmp, "remove", e))
 }
 
+/// Cuts the closed pool file at `tmp` to `len` bytes, durably; the returned handle holds the
+/// file's lock (`Error::Locked` if another build took it meanwhile).
+pub(crate) fn cut(tmp: &Path, len: u64) -> Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(tmp)
+        .map_err(|e| Error::io(tmp, "open", e))?;
+    lock_file(&f, tmp, false)?;
+    f.set_len(len)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(tmp, "truncate", e))?;
+    Ok(f)
+}
+
 /// Links the finished pool at `tmp` to `path` (refusing an existing file), removes `tmp`
 /// and makes the directory entry durable: `path` holds the whole pool or nothing.
 pub(crate) fn link_into_place(tmp: &Path, path: &Path) -> Result<()> {
