@@ -7,13 +7,15 @@
 # - pcoll-redis `--durability sync` against redis-server `--appendonly yes --appendfsync
 #   always`: both make every write durable before answering.
 # Each: `redis-benchmark -t set,get,incr,lpush,rpop,sadd,hset,zadd -c 50 -d 100 -r 1000000`
-# at -P 1 and -P 16 (-n 200000; 20000 for the durable pair at -P 1). A fresh server and
-# store for every run. Server and benchmark share the 2 cores.
+# at -P 1 and -P 16 (-n 200000; 20000 for the durable pair at -P 1; N16=1000000 for longer,
+# steadier -P 16 runs, whose tables then grow to ~630,000 keys). A fresh server and store for
+# every run. Server and benchmark share the 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-/tmp/pcoll-redis-tput}
 PORT=7412
 TESTS=set,get,incr,lpush,rpop,sadd,hset,zadd
+N16=${N16:-200000}
 cargo build -q --release -p pcoll-redis
 
 run() { # name, requests, pipeline, server command...
@@ -36,10 +38,11 @@ run() { # name, requests, pipeline, server command...
 P=(target/release/pcoll-redis --port $PORT --pool "$DIR/r.pool")
 R=(redis-server --port $PORT --dir "$DIR" --daemonize no)
 for pipe in 1 16; do
-  run "pcoll-redis process" 200000 $pipe "${P[@]}" --durability process
-  run "redis-server no persistence" 200000 $pipe "${R[@]}" --save "" --appendonly no
+  n=$([ $pipe = 1 ] && echo 200000 || echo "$N16")
+  run "pcoll-redis process" "$n" $pipe "${P[@]}" --durability process
+  run "redis-server no persistence" "$n" $pipe "${R[@]}" --save "" --appendonly no
 done
 run "pcoll-redis sync" 20000 1 "${P[@]}" --durability sync
 run "redis-server AOF always" 20000 1 "${R[@]}" --save "" --appendonly yes --appendfsync always
-run "pcoll-redis sync" 200000 16 "${P[@]}" --durability sync
-run "redis-server AOF always" 200000 16 "${R[@]}" --save "" --appendonly yes --appendfsync always
+run "pcoll-redis sync" "$N16" 16 "${P[@]}" --durability sync
+run "redis-server AOF always" "$N16" 16 "${R[@]}" --save "" --appendonly yes --appendfsync always
