@@ -5,7 +5,9 @@
 //! writes a new pool that holds a deep copy of the root, built in one transaction straight
 //! into the new pool's memory (`Persistent::copy_to`: each element copied once, no
 //! serialisation), at a temporary name linked into place only when it is complete, as an
-//! import is. The source is only read (under a read guard: writers wait).
+//! import is. The source is only read (under a read guard: writers wait). The copy is as
+//! small as it can be: the free pages at its end are cut off (`Heap::trim_tail`) before it
+//! is linked, so it ends at its last used page, and grows again as any pool does.
 //!
 //! [`Options::shrink`] does it in place: the copy, built beside the file, replaces it by a
 //! rename while the old file is still open and locked.
