@@ -38,7 +38,15 @@ pub fn now_ms() -> u64 {
 fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
     if db.strings.contains_key(k) {
         Some("string")
-    } else if db.lists.contains_key(k) {
+    } else {
+        other_type(db, k)
+    }
+}
+
+/// A key's type when it is not a string (a key is in one map at most). The string commands
+/// that look their key up in `strings` themselves ask only this first: one lookup fewer.
+fn other_type(db: &Db, k: &[u8]) -> Option<&'static str> {
+    if db.lists.contains_key(k) {
         Some("list")
     } else if db.hashes.contains_key(k) {
         Some("hash")
@@ -78,7 +86,9 @@ fn overwrite(db: &mut Db, k: &[u8], v: &[u8]) {
 }
 
 /// Sets `m[k]` to `v`, true when `k` is new. One lookup; an old value is rewritten in its
-/// own buffer (no allocation when it has room, and no old value handed out).
+/// own buffer (no allocation when it has room, and no old value handed out); a new one is
+/// inserted with `insert_entry`, which hands no `&mut` out (so the commit has no region to
+/// check for values stored through it).
 fn put(m: &mut PHashMap<Bytes, Bytes>, k: &[u8], v: &[u8]) -> bool {
     match m.entry(k) {
         Entry::Occupied(mut o) => {
@@ -88,7 +98,7 @@ fn put(m: &mut PHashMap<Bytes, Bytes>, k: &[u8], v: &[u8]) -> bool {
             false
         }
         Entry::Vacant(e) => {
-            e.insert(v);
+            e.insert_entry(v);
             true
         }
     }
@@ -691,10 +701,15 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     if !matches!(name, "MSET" | "DEL" | "UNLINK") {
         reap(db, k, now);
     }
+    // SET and the INCR family find their key in `strings` with a lookup of their own.
+    match name {
+        "SET" => return set(db, a, other_type(db, k), now),
+        "INCR" | "DECR" | "INCRBY" | "DECRBY" => return incr(db, name, a, other_type(db, k)),
+        _ => {}
+    }
     let ty = type_of(db, k);
     let wrong = |t: &str| ty.is_some_and(|x| x != t);
     match name {
-        "SET" => set(db, a, ty, now),
         "SETNX" if ty.is_some() => Reply::Int(0),
         "SETNX" => {
             db.strings.insert(k, &a[2][..]);
@@ -762,39 +777,6 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 }
                 None => Reply::err("value is not a valid float"),
             }
-        }
-        "INCR" | "DECR" | "INCRBY" | "DECRBY" if wrong("string") => Reply::wrong_type(),
-        "INCR" | "DECR" | "INCRBY" | "DECRBY" => {
-            let by = match name {
-                "INCR" => Some(1),
-                "DECR" => Some(-1),
-                "INCRBY" => int(&a[2]),
-                _ => int(&a[2]).and_then(|n| n.checked_neg()),
-            };
-            // (One lookup: the entry is read, then rewritten in place.)
-            let e = db.strings.entry(k);
-            let cur = match &e {
-                Entry::Occupied(o) => int(o.get()),
-                Entry::Vacant(_) => Some(0),
-            };
-            let (Some(cur), Some(by)) = (cur, by) else {
-                return Reply::err("value is not an integer or out of range");
-            };
-            let Some(n) = cur.checked_add(by) else {
-                return Reply::err("increment or decrement would overflow");
-            };
-            let text = n.to_string();
-            match e {
-                Entry::Occupied(mut o) => {
-                    let v = o.get_mut();
-                    v.clear();
-                    v.extend_from_slice(text.as_bytes());
-                }
-                Entry::Vacant(v) => {
-                    v.insert(text.as_bytes());
-                }
-            }
-            Reply::Int(n)
         }
         "APPEND" if wrong("string") => Reply::wrong_type(),
         "APPEND" => {
@@ -1014,7 +996,45 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
     }
 }
 
-fn set(db: &mut Db, a: &[Vec<u8>], ty: Option<&str>, now: u64) -> Reply {
+/// INCR, DECR, INCRBY, DECRBY on `k`, which is no other type than a string (`other`): one
+/// lookup, the entry read and then rewritten in place.
+fn incr(db: &mut Db, name: &str, a: &[Vec<u8>], other: Option<&str>) -> Reply {
+    if other.is_some() {
+        return Reply::wrong_type();
+    }
+    let by = match name {
+        "INCR" => Some(1),
+        "DECR" => Some(-1),
+        "INCRBY" => int(&a[2]),
+        _ => int(&a[2]).and_then(|n| n.checked_neg()),
+    };
+    let e = db.strings.entry(&a[1][..]);
+    let cur = match &e {
+        Entry::Occupied(o) => int(o.get()),
+        Entry::Vacant(_) => Some(0),
+    };
+    let (Some(cur), Some(by)) = (cur, by) else {
+        return Reply::err("value is not an integer or out of range");
+    };
+    let Some(n) = cur.checked_add(by) else {
+        return Reply::err("increment or decrement would overflow");
+    };
+    let text = n.to_string();
+    match e {
+        Entry::Occupied(mut o) => {
+            let v = o.get_mut();
+            v.clear();
+            v.extend_from_slice(text.as_bytes());
+        }
+        Entry::Vacant(v) => {
+            v.insert_entry(text.as_bytes());
+        }
+    }
+    Reply::Int(n)
+}
+
+/// SET on `a[1]`, whose type, when it is not a string, is `other`.
+fn set(db: &mut Db, a: &[Vec<u8>], other: Option<&str>, now: u64) -> Reply {
     let k = &a[1][..];
     let (mut nx, mut xx, mut get, mut keep, mut ttl) = (false, false, false, false, None);
     let mut i = 3;
@@ -1045,33 +1065,31 @@ fn set(db: &mut Db, a: &[Vec<u8>], ty: Option<&str>, now: u64) -> Reply {
         }
         i += 1;
     }
-    if get && ty.is_some_and(|t| t != "string") {
+    if get && other.is_some() {
         return Reply::wrong_type();
     }
     let old = get.then(|| db.strings.get(k).map(|v| v.to_vec())).flatten();
-    if (nx && ty.is_some()) || (xx && ty.is_none()) {
-        return if get {
-            Reply::Bulk(old)
-        } else {
-            Reply::Bulk(None)
-        };
+    if nx || xx {
+        let exists = other.is_some() || db.strings.contains_key(k);
+        if (nx && exists) || (xx && !exists) {
+            return if get {
+                Reply::Bulk(old)
+            } else {
+                Reply::Bulk(None)
+            };
+        }
     }
     let deadline = db.expires.get(k);
-    // (`put_string`, knowing the type and the deadline: the fewest lookups.)
-    match ty {
-        Some("string") => {
-            if deadline.is_some() {
-                db.expires.remove(k);
-            }
-            overwrite(db, k, &a[2]);
+    // (`put_string`, knowing the other types and the deadline: the fewest lookups. Only a key
+    // that exists has a deadline.)
+    if other.is_some() {
+        remove_key(db, k);
+        db.strings.insert(k, &a[2][..]);
+    } else {
+        if deadline.is_some() {
+            db.expires.remove(k);
         }
-        Some(_) => {
-            remove_key(db, k);
-            db.strings.insert(k, &a[2][..]);
-        }
-        None => {
-            db.strings.insert(k, &a[2][..]);
-        }
+        put(&mut db.strings, k, &a[2]);
     }
     match (ttl, keep, deadline) {
         (Some(ms), _, _) => {
