@@ -3,11 +3,12 @@
 //! logging never reads bytes outside the range the caller owns, and rollback can restore the
 //! ranges in any order (they are disjoint).
 
-/// An open-addressing map from line number to byte mask; cleared in O(lines used).
+/// An open-addressing map from line number to byte mask; cleared in O(lines used). A line
+/// and its mask share a slot, so a probe reads one cache line.
 #[derive(Debug, Default)]
 pub(crate) struct Lines {
-    keys: Vec<u64>,
-    masks: Vec<u64>,
+    /// (line, mask), `line == EMPTY` for a free slot.
+    slots: Vec<(u64, u64)>,
     used: Vec<u32>,
 }
 
@@ -27,18 +28,13 @@ fn line_bits(line: u64, off: u64, end: u64) -> u64 {
 impl Lines {
     fn slot(&self, line: u64) -> usize {
         let h = line.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h >> (64 - self.keys.len().trailing_zeros())) as usize
+        (h >> (64 - self.slots.len().trailing_zeros())) as usize
     }
 
     fn grow(&mut self) {
-        let cap = (self.keys.len() * 2).max(64);
-        let old: Vec<(u64, u64)> = self
-            .used
-            .iter()
-            .map(|&i| (self.keys[i as usize], self.masks[i as usize]))
-            .collect();
-        self.keys = vec![EMPTY; cap];
-        self.masks = vec![0; cap];
+        let cap = (self.slots.len() * 2).max(64);
+        let old: Vec<(u64, u64)> = self.used.iter().map(|&i| self.slots[i as usize]).collect();
+        self.slots = vec![(EMPTY, 0); cap];
         self.used.clear();
         for (k, m) in old {
             *self.entry(k) = m;
@@ -46,20 +42,20 @@ impl Lines {
     }
 
     fn entry(&mut self, line: u64) -> &mut u64 {
-        if (self.used.len() + 1) * 2 > self.keys.len() {
+        if (self.used.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = self.slot(line);
-        while self.keys[i] != line {
-            if self.keys[i] == EMPTY {
-                self.keys[i] = line;
+        while self.slots[i].0 != line {
+            if self.slots[i].0 == EMPTY {
+                self.slots[i].0 = line;
                 self.used.push(i as u32);
                 break;
             }
             i = (i + 1) & mask;
         }
-        &mut self.masks[i]
+        &mut self.slots[i].1
     }
 
     /// Marks `off .. off + len` logged and calls `emit(start, len)` for each maximal run of
@@ -107,8 +103,7 @@ impl Lines {
 
     pub(crate) fn clear(&mut self) {
         for &i in &self.used {
-            self.keys[i as usize] = EMPTY;
-            self.masks[i as usize] = 0;
+            self.slots[i as usize] = (EMPTY, 0);
         }
         self.used.clear();
     }
