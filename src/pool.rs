@@ -1066,7 +1066,6 @@ impl<R: Persistent> Pool<R> {
         })
     }
 
-    /// fdatasync of the whole pool (after formatting through a shared mapping).
     /// Cuts the free pages at the end of this pool, which is complete and about to close
     /// (see `Heap::trim_tail`): the length to cut the file to once it is closed.
     pub(crate) fn trim_tail(&self) -> Result<u64> {
@@ -1076,6 +1075,7 @@ impl<R: Persistent> Pool<R> {
         end
     }
 
+    /// fdatasync of the whole pool (after formatting through a shared mapping).
     fn sync_file(&self) -> Result<()> {
         let r = self.core.read_lock();
         self.core.with_state(&r, |st| {
@@ -1146,17 +1146,32 @@ impl<R: Persistent + Default> Options<R> {
         remove_leftover(&tmp)?;
         let out = self.clone().create(&tmp)?;
         let built = fill(&out).and_then(|cut| out.sync_file().map(|()| cut));
-        drop(out);
-        // Closed before it is cut (its last pending pages are written on close) and linked;
-        // the cut holds the file's lock again until the link. A crash leaves only the
-        // temporary name, which the next build removes.
-        let placed = built.and_then(|cut| {
-            let _lock = cut.map(|len| files::cut(&tmp, len)).transpose()?;
-            link_into_place(&tmp, path)
-        });
-        if placed.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        let placed = match built {
+            // Linked while `out` holds the file's lock.
+            Ok(None) => {
+                let linked = link_into_place(&tmp, path);
+                if linked.is_err() {
+                    let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
+                }
+                drop(out);
+                linked
+            }
+            Ok(Some(len)) => {
+                // Closed before it is cut (its last pending pages are written on close); the
+                // cut takes the file's lock again and holds it until the link.
+                drop(out);
+                let cut = files::cut(&tmp, len).and_then(|_lock| link_into_place(&tmp, path));
+                if cut.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                cut
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
+                drop(out);
+                Err(e)
+            }
+        };
         placed?;
         self.open_existing(path)
     }
