@@ -780,7 +780,9 @@ struct Two {
 /// quick mode) from one map and inserts it into another map of the same pool (the next
 /// iteration moves it back), against std's `HashMap<u64, Vec<u64>>`, where a move copies
 /// three words. pcoll copies the elements twice: into process memory (`remove` hands out a
-/// value that reads anywhere) and back into the pool (`insert`).
+/// value that reads anywhere) and back into the pool (`insert`). `pcoll_take` moves it with
+/// `mem::take(map.get_mut(k))` instead, then removes the emptied entry: the value stays in
+/// the pool and is stored bitwise, no element copied.
 fn move_vec(c: &mut Criterion) {
     let n: u64 = if common::quick() { 10_000 } else { 1_000_000 };
     let mut g = c.benchmark_group("hash_move_vec_1m");
@@ -801,6 +803,21 @@ fn move_vec(c: &mut Criterion) {
                 (&mut r.a, &mut r.b)
             };
             let v = from.remove(&1).expect("present");
+            to.insert(1, v);
+            flip = !flip;
+        })
+    });
+    g.bench_function("pcoll_take", |b| {
+        b.iter(|| {
+            let mut w = pool.write();
+            let r = &mut *w;
+            let (from, to) = if flip {
+                (&mut r.b, &mut r.a)
+            } else {
+                (&mut r.a, &mut r.b)
+            };
+            let v = std::mem::take(from.get_mut(&1).expect("present"));
+            from.remove(&1);
             to.insert(1, v);
             flip = !flip;
         })

@@ -675,6 +675,39 @@ fn moving_within_one_pool_keeps_the_value() {
     assert_eq!(p.read().lists[&2].len(), 100_000);
 }
 
+/// A value moved between two containers of one pool with `mem::take` through `get_mut`
+/// stays where it is: the receiving map stores it bitwise (its buffer has the same address),
+/// nothing leaks, and a rollback of such a move leaves the source whole.
+#[test]
+fn moving_within_one_pool_by_take_copies_nothing() {
+    let p = pool();
+    p.write()
+        .lists
+        .insert(1, (0..100_000).collect::<Vec<u64>>());
+    let before = p.read().lists[&1].as_ptr();
+    {
+        let mut w = p.write();
+        let v = std::mem::take(w.lists.get_mut(&1).unwrap());
+        w.lists.remove(&1);
+        w.lists.insert(2, v);
+    }
+    p.check().unwrap();
+    assert_eq!(p.read().lists[&2].as_ptr(), before, "not copied");
+    assert_eq!(p.read().lists[&2].len(), 100_000);
+    {
+        let mut w = p.write();
+        let v = std::mem::take(w.lists.get_mut(&2).unwrap());
+        w.lists.remove(&2);
+        w.lists.insert(3, v);
+        w.abort();
+    }
+    p.check().unwrap();
+    let r = p.read();
+    assert_eq!(r.lists[&2].as_ptr(), before);
+    assert!(r.lists[&2].iter().copied().eq(0..100_000));
+    assert!(!r.lists.contains_key(&3));
+}
+
 /// Pair keys (a secondary index by (number, string)) looked up, inserted, removed and ranged
 /// by borrowed parts (`Pair`), against std maps of the same pairs, across reopens: nothing is
 /// built to look a key up, and `check()` stays clean.
