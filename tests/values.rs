@@ -867,6 +867,20 @@ mod crash {
     }
 
     #[test]
+    fn crash_values_moved_within_the_pool_by_take() {
+        crash(
+            "mem::take through get_mut, remove, insert: moved bitwise",
+            |r| {
+                let v = std::mem::take(r.by_id.get_mut(&5).unwrap());
+                r.by_id.remove(&5);
+                r.by_id.insert(500, v);
+                let s = std::mem::take(&mut r.names[3]);
+                r.names.push(s);
+            },
+        );
+    }
+
+    #[test]
     fn crash_values_from_another_pool() {
         crash("values moved in from another pool", |r| {
             OTHER.with(|o| {
