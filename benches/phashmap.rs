@@ -776,6 +776,17 @@ struct Two {
     b: PHashMap<u64, PVec<u64>>,
 }
 
+type VecMap = PHashMap<u64, PVec<u64>>;
+
+/// The map the vector is in, and the other one.
+fn sides(r: &mut Two, flip: bool) -> (&mut VecMap, &mut VecMap) {
+    if flip {
+        (&mut r.b, &mut r.a)
+    } else {
+        (&mut r.a, &mut r.b)
+    }
+}
+
 /// `hash_move_vec_1m`: one transaction removes a `PVec<u64>` of 1 M elements (10,000 in
 /// quick mode) from one map and inserts it into another map of the same pool (the next
 /// iteration moves it back), against std's `HashMap<u64, Vec<u64>>`, where a move copies
@@ -796,12 +807,7 @@ fn move_vec(c: &mut Criterion) {
     g.bench_function("pcoll", |b| {
         b.iter(|| {
             let mut w = pool.write();
-            let r = &mut *w;
-            let (from, to) = if flip {
-                (&mut r.b, &mut r.a)
-            } else {
-                (&mut r.a, &mut r.b)
-            };
+            let (from, to) = sides(&mut w, flip);
             let v = from.remove(&1).expect("present");
             to.insert(1, v);
             flip = !flip;
@@ -810,12 +816,7 @@ fn move_vec(c: &mut Criterion) {
     g.bench_function("pcoll_take", |b| {
         b.iter(|| {
             let mut w = pool.write();
-            let r = &mut *w;
-            let (from, to) = if flip {
-                (&mut r.b, &mut r.a)
-            } else {
-                (&mut r.a, &mut r.b)
-            };
+            let (from, to) = sides(&mut w, flip);
             let v = std::mem::take(from.get_mut(&1).expect("present"));
             from.remove(&1);
             to.insert(1, v);

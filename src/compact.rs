@@ -34,9 +34,11 @@ pub struct Shrunk {
 impl<R: Persistent + Default> Options<R> {
     /// Creates a pool at `path` (with these options) holding a deep copy of `from`'s root
     /// and nothing else. [`crate::Error::AlreadyExists`] if a file is at `path`;
-    /// [`crate::Error::Locked`] while another compaction to `path` is running. On any
-    /// error, or after a crash, there is no pool at `path` (a leftover `path.compact` is
-    /// removed by the next compaction to the same path).
+    /// [`crate::Error::Locked`] while another compaction to `path` is running. On an error,
+    /// or after a crash, there is no pool at `path` (a leftover `path.compact` is removed by
+    /// the next compaction to the same path), except when only the final reopen of the
+    /// finished copy failed: then the copy is at `path`, whole (another process may have
+    /// opened it already, so it is not removed).
     ///
     /// ```
     /// use pcoll::{PBTreeMap, Persistent, Pool};

@@ -1144,7 +1144,15 @@ impl<R: Persistent + Default> Options<R> {
         }
         let tmp = sibling(path, suffix);
         remove_leftover(&tmp)?;
-        let out = self.clone().create(&tmp)?;
+        let out = match self.clone().create(&tmp) {
+            Ok(out) => out,
+            Err(e) => {
+                // A pool created at `tmp` that failed to open afterwards (its `mmap`): removed
+                // unless a live build holds it.
+                let _ = remove_leftover(&tmp);
+                return Err(e);
+            }
+        };
         let built = fill(&out).and_then(|cut| out.sync_file().map(|()| cut));
         let placed = match built {
             // Linked while `out` holds the file's lock.

@@ -126,6 +126,87 @@ fn the_copy_ends_at_its_last_used_page() {
     }
 }
 
+/// Every `pwrite`, `fdatasync`, `fallocate` and `mmap` of a compaction failed in turn (EIO):
+/// the compaction either succeeds (the copy opens to the same entries and checks clean) or
+/// fails with nothing at the path, or only its final reopen failed and the finished copy is
+/// at the path, whole; nothing is left beside it, and the source is never changed.
+#[test]
+fn a_failed_call_during_compaction_leaves_nothing_half_done() {
+    use pcoll::testing::faults::{self, Call};
+    const EIO: i32 = 5;
+    let dir = TempDir::new("compact-faults");
+    let pool = Pool::<Tree>::options()
+        .durability(Durability::Sync)
+        .create(dir.file("src.pool"))
+        .unwrap();
+    pool.write()
+        .m
+        .extend((0..3_000u64).map(|i| (key(i), PVec::from(&value(i)[..]))));
+    pool.write().m.retain(|k, _| k[8] % 3 == 0);
+    let model = tree_model(&pool.read());
+    let source = std::fs::read(dir.file("src.pool")).unwrap();
+    let (mut failed, mut whole, mut reopen) = (0, 0, 0);
+    for call in [Call::Pwrite, Call::Fdatasync, Call::Fallocate, Call::Mmap] {
+        for n in 1.. {
+            let out = dir.file("copy.pool");
+            faults::arm(call, n, EIO, false);
+            let res = Pool::<Tree>::options()
+                .durability(Durability::Sync)
+                .compact(&pool, &out);
+            let fired = faults::fired();
+            faults::disarm();
+            let res_text = match &res {
+                Ok(_) => "Ok".to_string(),
+                Err(e) => e.to_string(),
+            };
+            match res {
+                Ok(copy) => {
+                    assert_eq!(tree_model(&copy.read()), model, "{call:?} #{n}");
+                    copy.check().unwrap();
+                    drop(copy);
+                    std::fs::remove_file(&out).unwrap();
+                    whole += 1;
+                }
+                Err(e) => {
+                    assert!(fired > 0, "{call:?} #{n}: {e}");
+                    if out.exists() {
+                        // Only the reopen of the finished copy failed: it is there, whole.
+                        let copy = Pool::<Tree>::open_existing(&out).unwrap();
+                        assert_eq!(tree_model(&copy.read()), model, "{call:?} #{n}: {e}");
+                        copy.check().unwrap();
+                        drop(copy);
+                        std::fs::remove_file(&out).unwrap();
+                        reopen += 1;
+                    }
+                    failed += 1;
+                }
+            }
+            let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            let names: Vec<_> = names.into_iter().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(
+                names.len(),
+                1,
+                "{call:?} #{n}: left beside the source: {names:?} ({res_text})"
+            );
+            assert_eq!(tree_model(&pool.read()), model);
+            if fired == 0 {
+                break;
+            }
+        }
+    }
+    drop(pool);
+    assert_eq!(
+        std::fs::read(dir.file("src.pool")).unwrap(),
+        source,
+        "the source is only read"
+    );
+    println!(
+        "compaction faults: {failed} failed ({reopen} of them in the reopen of the finished \
+         copy, left whole at the path), {whole} succeeded"
+    );
+    assert!(failed > 3);
+}
+
 #[derive(Persistent, Default)]
 struct Inner {
     name: PString,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::heap::header::Header;
 use crate::heap::map::PAGE;
+use crate::heap::sys;
 
 /// Locks the file (shared for read-only opens) and reads its header: the header and the
 /// file's length, or why this is no pool (too short for its header, or for what it says).
@@ -120,9 +121,8 @@ pub(crate) fn cut(tmp: &Path, len: u64) -> Result<File> {
         .open(tmp)
         .map_err(|e| Error::io(tmp, "open", e))?;
     lock_file(&f, tmp, false)?;
-    f.set_len(len)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(tmp, "truncate", e))?;
+    f.set_len(len).map_err(|e| Error::io(tmp, "truncate", e))?;
+    sys::fdatasync(&f).map_err(|e| Error::io(tmp, e.op, e.err))?;
     Ok(f)
 }
 
