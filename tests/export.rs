@@ -192,6 +192,54 @@ fn refused_imports_leave_nothing_behind() {
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
 }
 
+/// Every `pwrite`, `fdatasync`, `fallocate` and `mmap` of an import failed in turn (EIO):
+/// the import either succeeds (the pool reads as the export's source) or fails with nothing
+/// at the path, or only its final reopen failed and the finished pool is at the path, whole;
+/// nothing is left beside it.
+#[test]
+fn a_failed_call_during_an_import_leaves_nothing_half_done() {
+    use pcoll::testing::faults::{self, Call};
+    const EIO: i32 = 5;
+    let dir = TempDir::new("import-faults");
+    let path = dir.file("app.pool");
+    let src = Pool::<Root>::options().in_memory().unwrap();
+    fill(&mut src.write(), &sample());
+    let mut cbor = Vec::new();
+    src.export(&mut cbor, ExportFormat::Cbor).unwrap();
+    let want = json_of(&src);
+    let opts = || Pool::<Root>::options().durability(pcoll::Durability::Sync);
+    let mut failed = 0;
+    for call in [Call::Pwrite, Call::Fdatasync, Call::Fallocate, Call::Mmap] {
+        for n in 1.. {
+            faults::arm(call, n, EIO, false);
+            let res = opts().import(&path, cbor.as_slice(), ExportFormat::Cbor);
+            let fired = faults::fired();
+            faults::disarm();
+            match res {
+                Ok(p) => assert_eq!(json_of(&p), want, "{call:?} #{n}"),
+                Err(e) => {
+                    assert!(fired > 0, "{call:?} #{n}: {e}");
+                    failed += 1;
+                }
+            }
+            if path.exists() {
+                // Whole: imported, or only the reopen of the finished pool failed.
+                let p = opts().open(&path).unwrap();
+                assert_eq!(json_of(&p), want, "{call:?} #{n}");
+                p.check().unwrap();
+                drop(p);
+                std::fs::remove_file(&path).unwrap();
+            }
+            let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert!(left.is_empty(), "{call:?} #{n}: {left:?}");
+            if fired == 0 {
+                break;
+            }
+        }
+    }
+    assert!(failed > 3, "{failed}");
+}
+
 fn sample() -> Data {
     Data {
         names: vec!["ann".into(), "bo".into()],
