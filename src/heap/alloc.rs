@@ -238,7 +238,9 @@ impl Heap {
     /// (`Options::compact`): heap segments at the end with no used page go, and the last one
     /// left ends after its last used page. Returns the pool's new length, for the caller to
     /// truncate the file to once the pool is closed. The allocator's volatile state is not
-    /// brought up to date: nothing may allocate afterwards.
+    /// brought up to date: nothing may allocate afterwards. The segment and pool headers are
+    /// written without an undo entry: the copy is not linked into place yet, so a crash
+    /// between the two writes leaves only its temporary file, which the next build removes.
     pub(crate) fn trim_tail(&mut self) -> Result<u64> {
         while self.discover()? {}
         let first_heap = self.alloc.segs.iter().position(|s| s.kind == Kind::Heap);
