@@ -307,6 +307,108 @@ where
     })
 }
 
+/// The image of a pool of the layout from before the redo ring (header flag `REDO` without
+/// `RING`: two record slots where the ring is now), as a kill left it: the state `setup` made,
+/// at its homes, and the redo records of `txns` (one or two small transactions, each its own
+/// commit) in slots 0 and 1, their homes not written. Opening it replays the slots; a
+/// write-back open then upgrades the pool to the ring ([`crash_check_open`] checks that open).
+pub fn two_slot_image<R: Persistent + Default>(
+    media: Media,
+    setup: impl Fn(&Pool<R>),
+    txns: &[&dyn Fn(&mut R)],
+) -> Vec<u8> {
+    assert!(
+        (1..=2).contains(&txns.len()),
+        "the old layout has two slots"
+    );
+    let start = start_image(media, setup);
+    let p = image_opts::<R>(media)
+        .recorder(Arc::new(Silent))
+        .from_image(&start)
+        .expect("start image");
+    let layout = {
+        let r = p.core.read_lock();
+        p.core.with_state(&r, |st| st.txn.redo_layout())
+    };
+    let (slots, tail) = layout.expect("a pool with redo slots");
+    for t in txns {
+        t(&mut p.write());
+    }
+    // What the commits left (their records, the commit record they retired), with the homes
+    // their records name put back as they were: not yet written back.
+    let mut img = p.image();
+    drop(p);
+    assert_eq!(img.len(), start.len(), "txns too large: the pool grew");
+    let word = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8"));
+    let mut records = Vec::new();
+    let mut at = (slots[0].0 + tail) as usize;
+    for _ in txns {
+        assert_eq!(
+            &img[at..at + 4],
+            b"PRDO",
+            "each txn commits one redo record"
+        );
+        let rec = img[at..at + 32 + word(&img, at + 16) as usize].to_vec();
+        let mut r = 32;
+        while r < rec.len() {
+            let (off, n) = (word(&rec, r) as usize, word(&rec, r + 8) as usize);
+            img[off..off + n].copy_from_slice(&start[off..off + n]);
+            r += 16 + n.next_multiple_of(8);
+        }
+        at += rec.len();
+        records.push(rec);
+    }
+    let ring = slots[0].0 as usize..(slots[1].0 + slots[1].1) as usize;
+    img[ring].fill(0);
+    for (slot, rec) in slots.iter().zip(&records) {
+        assert!(rec.len() as u64 <= slot.1, "a record fits its slot");
+        img[slot.0 as usize..][..rec.len()].copy_from_slice(rec);
+    }
+    for off in crate::heap::header::SLOT_OFFSETS {
+        let page0 = &img[off..off + crate::heap::header::HDR_LEN];
+        if let Ok(mut h) = crate::heap::header::Header::decode(page0, "<image>".as_ref()) {
+            h.flags &= !crate::heap::header::FLAG_RING;
+            img[off..off + crate::heap::header::HDR_LEN].copy_from_slice(&h.encode());
+        }
+    }
+    img
+}
+
+/// Opens `image` (a pool's bytes, as a kill left them) under the recorder, runs `txn` as one
+/// write transaction and closes the pool, checking every crash image of that open, commit and
+/// close: each must open to the state the image recovers to or, once `txn` was acknowledged,
+/// the state after it. For recovery steps that open takes beyond rolling back and replaying
+/// (the upgrade of a [`two_slot_image`]).
+pub fn crash_check_open<R, M>(
+    cfg: Config,
+    image: &[u8],
+    txn: &dyn Fn(&mut R),
+    observe: impl Fn(&R) -> M + Send + Sync + 'static,
+) -> CrashReport
+where
+    R: Persistent + Default,
+    M: PartialEq + Debug + Send + Sync + 'static,
+{
+    let p1 = image_opts::<R>(cfg.media)
+        .from_image(image)
+        .expect("open the image");
+    let mut states = vec![observe(&p1.read())];
+    txn(&mut p1.write());
+    states.push(observe(&p1.read()));
+    drop(p1);
+    let media = cfg.media;
+    let open: OpenImage<M> = Arc::new(move |img, rec| {
+        open_checked::<R, M>(media, img, rec, &observe).map_err(|e| format!("open or check: {e}"))
+    });
+    run_recorded_states(cfg, image, states, open, |rec| {
+        let p2 = image_opts::<R>(cfg.media)
+            .recorder(rec)
+            .from_image(image)
+            .expect("recorded open");
+        txn(&mut p2.write());
+    })
+}
+
 /// A crash image's root, for [`crash_check_migration`]: the old type or the new one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Side<O, N> {

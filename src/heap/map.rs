@@ -218,12 +218,12 @@ impl Mapping {
         Ok(false)
     }
 
-    /// True for a writable private file mapping: the write-back medium of `Durability::Sync`.
-    pub(crate) fn is_write_back(&self) -> bool {
+    /// True for a file mapped read-only.
+    pub(crate) fn is_read_only(&self) -> bool {
         matches!(
             self.backing,
             Backing::File {
-                mode: FileMode::Private,
+                mode: FileMode::ReadOnly,
                 ..
             }
         )

@@ -589,7 +589,9 @@ impl Txn {
                 self.redo_tail = 0;
             }
         }
-        if !self.ring && self.chain.redo.is_some() && heap.io.map.is_write_back() {
+        // Pools whose commits use redo records (write-back, a real file or its simulation).
+        let redo_commits = heap.io.persist.is_durable() && !heap.io.persist.per_step();
+        if !self.ring && self.chain.redo.is_some() && redo_commits && !heap.io.map.is_read_only() {
             self.upgrade_to_ring(heap)?;
         }
         Ok(())
@@ -618,15 +620,32 @@ impl Txn {
         Ok(done)
     }
 
+    /// The redo slots (the ring's two halves) and where the next record goes, for the
+    /// crash-image tests' images of the old two-slot layout.
+    #[cfg(feature = "testing")]
+    pub(crate) fn redo_layout(&self) -> Option<([redo::Slot; 2], u64)> {
+        self.chain.redo.map(|s| (s, self.redo_tail))
+    }
+
     /// A pool of the two-slot layout, its records replayed: one barrier makes their homes
-    /// durable, a second the cleared slots, then the header names the ring. A crash before the
-    /// header replays the slots again (idempotent); after it, the ring starts empty.
+    /// durable; a second writes the commit record naming the newest generation used, which
+    /// retires both slots' records at once; a third writes the header naming the ring. A crash
+    /// before the retiring record replays the slots again (idempotent); after it, they are
+    /// finished and ignored, and once the header names the ring it starts empty (the old
+    /// records left in it are not above the commit record, so a scan stops at them).
+    ///
+    /// Not by clearing the slots: two slots cleared under one barrier can land one without
+    /// the other, and replaying the older record alone over the newer one's durable homes
+    /// would take back an acknowledged commit where their ranges overlap (found by the crash
+    /// images of `two_slot_upgrade` in `tests/crash_images.rs`).
     fn upgrade_to_ring(&mut self, heap: &mut Heap) -> Result<()> {
         self.settle_recovery(heap)?;
         heap.io.barrier()?;
-        let slots = self.chain.redo.expect("redo slots");
-        let cleared: Vec<(u64, u64)> = slots.iter().map(|&s| redo::clear(&heap.io, s)).collect();
-        heap.io.persist_many(&cleared)?;
+        let done = self.next_gen - 1;
+        let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(done));
+        heap.io.persist_many(&[r])?;
+        self.done_gen = done;
+        self.record_counts = false;
         let mut next = heap.hdr.clone();
         next.flags |= crate::heap::header::FLAG_RING;
         heap.write_header_as(next)?;
