@@ -340,6 +340,66 @@ fn a_value_taken_out_of_a_failed_commit_owns_nothing() {
     pool.check().unwrap();
 }
 
+/// A durable transaction whose undo log grows, with each of its `pwrite`s and `fdatasync`s
+/// failing in turn (issue 15: the growth's own barrier makes the new segment and the link to
+/// it durable; the pool header naming the segment rides on the transaction's first barrier).
+/// After the error the pool grows its heap in the same process, then is reopened: the file
+/// holds the state before, and checks clean. A failed header left a durable link to the end
+/// of the pool, where the heap growth puts its segment; the growth writes the link back first.
+#[test]
+fn a_failed_call_while_the_log_grows_leaves_no_link_behind() {
+    #[derive(Persistent, Default)]
+    struct Wide {
+        data: PVec<u8>,
+        more: PVec<u8>,
+    }
+    let dir = TempDir::new("faults-log-growth");
+    let mut injected = 0;
+    for call in [Call::Pwrite, Call::Fdatasync] {
+        for n in 1.. {
+            let path = dir.file(&format!("p-{call:?}-{n}"));
+            let opts = || Pool::<Wide>::options().initial_size(256 << 10);
+            let pool = opts().create(&path).unwrap();
+            pool.write().data.extend(std::iter::repeat_n(1u8, 300_000));
+            let size = pool.stats().pool_bytes;
+            faults::arm(call, n, libc_eio(), false);
+            // A growth that fails inside `as_mut_slice` panics (std's signature has no
+            // error); one that fails at commit is the transaction's error.
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.transaction(|w| {
+                    w.data.as_mut_slice().fill(2); // 300 KB of undo entries: the log grows
+                    Ok::<_, Error>(())
+                })
+            }));
+            let fired = faults::fired();
+            faults::disarm();
+            if fired == 0 {
+                res.unwrap().unwrap();
+                assert!(pool.stats().pool_bytes > size, "the log grew");
+                break;
+            }
+            injected += 1;
+            let ctx = format!("{call:?} #{n}");
+            assert!(
+                matches!(res, Err(_) | Ok(Err(Error::Io { .. }))),
+                "{ctx}: {res:?}"
+            );
+            assert!(pool.read().data.iter().all(|&b| b == 1), "{ctx}");
+            pool.write().more.extend(std::iter::repeat_n(3u8, 2 << 20)); // grows the heap
+            drop(pool);
+            let pool = opts()
+                .open_existing(&path)
+                .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            assert!(pool.read().data.iter().all(|&b| b == 1), "{ctx}");
+            assert_eq!(pool.read().more.len(), 2 << 20, "{ctx}");
+            pool.check().unwrap_or_else(|e| panic!("{ctx}: check: {e}"));
+            drop(pool);
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    assert!(injected >= 4, "{injected} failures injected");
+}
+
 /// A pool at `path` after step 1, and the image of a crash at the first barrier of step 2
 /// (a large commit: its undo log is durable, its changes in place, no commit record yet):
 /// the state before step 2, and that image.

@@ -109,6 +109,11 @@ pub(crate) struct Heap {
     pub hdr: Header,
     pub alloc: alloc::Alloc,
     pub max_size: u64,
+    /// A log link field whose value in the file may still name the end of the pool (a log
+    /// growth that stopped before its header; see [`Heap::add_log_segment`]). Memory holds
+    /// the right value; the next growth writes it in its first barrier, before any header
+    /// can name a segment at that end.
+    pub stale_link: Option<usize>,
 }
 
 impl Heap {
@@ -145,6 +150,7 @@ impl Heap {
             alloc: alloc::Alloc::new(heap_off),
             hdr,
             max_size: geo.max,
+            stale_link: None,
         }
     }
 
@@ -204,6 +210,7 @@ impl Heap {
             io,
             hdr,
             max_size,
+            stale_link: None,
         })
     }
 
@@ -256,12 +263,28 @@ impl Heap {
     /// Writes `next` (with the next sequence number) to the header slot not in use and makes
     /// it durable; only then does it become the header in memory. On failure the slot's old
     /// bytes are put back, so memory still matches the file.
-    pub(crate) fn write_header_as(&mut self, mut next: Header) -> Result<()> {
+    pub(crate) fn write_header_as(&mut self, next: Header) -> Result<()> {
+        self.put_header(next, true)
+    }
+
+    /// [`Self::write_header_as`] handed to the file without a barrier: the caller's next
+    /// barrier makes it durable.
+    pub(crate) fn hand_header_as(&mut self, next: Header) -> Result<()> {
+        self.put_header(next, false)
+    }
+
+    fn put_header(&mut self, mut next: Header, durable: bool) -> Result<()> {
         next.seq = self.hdr.seq + 1;
         let slot = next.slot();
         let old = self.io.map.bytes(slot, header::HDR_LEN).to_vec();
         self.io.map.write_bytes(slot, &next.encode());
-        if let Err(e) = self.io.persist(slot, header::HDR_LEN) {
+        let range = (slot as u64, header::HDR_LEN as u64);
+        let res = if durable {
+            self.io.persist_many(&[range])
+        } else {
+            self.io.hand_over(&[range])
+        };
+        if let Err(e) = res {
             self.io.map.write_bytes(slot, &old);
             return Err(e);
         }
@@ -270,11 +293,49 @@ impl Heap {
     }
 
     /// Appends a segment of `pages` pages of `kind` at the end of the pool, growing the file.
-    /// Order (each step durable before the next, `docs/format.md`): file length with its disk
-    /// blocks reserved, segment header, then the header's `valid_size`. A crash or a failed
-    /// call in between leaves bytes past `valid_size` that open ignores and the next growth
-    /// reuses.
+    /// Order (`docs/format.md`): the file's length with its disk blocks reserved and the
+    /// segment header, durable together (one barrier); then the header's `valid_size` (the
+    /// commit point, a second barrier). A crash or a failed call in between leaves bytes past
+    /// `valid_size` that open ignores and the next growth reuses.
     pub(crate) fn add_segment(&mut self, pages: u64, kind: Kind) -> Result<u64> {
+        let off = self.extend(pages, kind, None)?;
+        let mut next = self.hdr.clone();
+        next.valid_size = off + pages * PAGE as u64;
+        self.write_header_as(next)?;
+        Ok(off)
+    }
+
+    /// [`Self::add_segment`] for the undo log: the link field at `link` (the chain's last
+    /// segment) is set to the new segment in the first barrier. On a write-back file the
+    /// header is only handed to the file: the transaction's first barrier, which makes its
+    /// log durable before anything else of it reaches the file, makes the header durable too
+    /// (one barrier for the growth instead of three). Until then a crash leaves a link to
+    /// the end of the pool, which open takes for the end of the chain and cuts
+    /// (`LogChain::load`). Persistent memory keeps the header's own barrier: there an entry
+    /// in the new segment protects a store that may reach the medium at once.
+    pub(crate) fn add_log_segment(&mut self, pages: u64, link: usize) -> Result<u64> {
+        let off = self.extend(pages, Kind::Log, Some(link))?;
+        let mut next = self.hdr.clone();
+        next.valid_size = off + pages * PAGE as u64;
+        let res = if self.io.persist.is_durable() && !self.io.persist.per_step() {
+            self.hand_header_as(next)
+        } else {
+            self.write_header_as(next)
+        };
+        if let Err(e) = res {
+            // The link is durable, the header that names its segment is not: the next
+            // growth, which would put a segment there, first writes the link back.
+            self.io.map.write_u64(link, 0);
+            self.stale_link = Some(link);
+            return Err(e);
+        }
+        Ok(off)
+    }
+
+    /// Grows the file and the mapping by a segment at `valid_size` and writes its segment
+    /// header (and `link`, set to it), all durable after one barrier. The header is the
+    /// caller's.
+    fn extend(&mut self, pages: u64, kind: Kind, link: Option<usize>) -> Result<u64> {
         let off = self.hdr.valid_size;
         let new_len = off + pages * PAGE as u64;
         if new_len > self.max_size || new_len as usize > self.io.map.reserved() {
@@ -287,7 +348,9 @@ impl Heap {
         if let Backing::File { file, .. } = self.io.map.backing() {
             let io_err = |f: sys::Failed| Error::io(&self.io.path, f.op, f.err);
             sys::allocate(file, off, new_len - off).map_err(io_err)?;
-            if self.io.persist.is_durable() {
+            // A line flush does not make the file's length durable; write-back's barrier
+            // below does.
+            if self.io.persist.per_step() {
                 sys::fdatasync(file).map_err(io_err)?;
             }
         }
@@ -299,10 +362,28 @@ impl Heap {
             .persist
             .note(&self.io.map, Event::Grow { len: new_len });
         segment::init(&self.io.map, off as usize, pages, kind);
-        self.io.persist(off as usize, PAGE)?;
-        let mut next = self.hdr.clone();
-        next.valid_size = new_len;
-        self.write_header_as(next)?;
+        let mut ranges = vec![(off, PAGE as u64)];
+        let stale = self.stale_link.take();
+        ranges.extend(
+            stale
+                .filter(|&at| Some(at) != link)
+                .map(|at| (at as u64, 8)),
+        );
+        let old_link = link.map(|at| {
+            let old = self.io.map.read_u64(at);
+            self.io.map.write_u64(at, off);
+            ranges.push((at as u64, 8));
+            (at, old)
+        });
+        if let Err(e) = self.io.persist_many(&ranges) {
+            // Memory goes back; the file may hold the link already: the next growth writes
+            // it back first.
+            if let Some((at, old)) = old_link {
+                self.io.map.write_u64(at, old);
+            }
+            self.stale_link = old_link.map(|(at, _)| at).or(stale);
+            return Err(e);
+        }
         Ok(off)
     }
 }

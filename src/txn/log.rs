@@ -46,6 +46,9 @@ pub(crate) struct LogChain {
     segs: Vec<(u64, u64)>,
     /// The redo slots at the end of the primary segment, on pools with `FLAG_REDO`.
     pub redo: Option<[super::redo::Slot; 2]>,
+    /// The link field of the last segment, when it names the end of the pool: a growth
+    /// interrupted before its header (see [`LogChain::load`]); open cuts it.
+    pub stale_link: Option<usize>,
     seg: usize,
     pos: u64,
 }
@@ -77,7 +80,14 @@ impl LogChain {
         let map = &heap.io.map;
         let mut segs = Vec::new();
         let mut off = heap.hdr.log_off;
+        let mut stale_link = None;
         while off != 0 {
+            if let Some(&(last, _)) = segs.last().filter(|_| off == heap.valid_size()) {
+                // A growth links its segment before its header names it (`reserve`): the
+                // header never became durable, so the segment is not there. The chain ends.
+                stale_link = Some(last as usize + segment::OFF_AUX);
+                break;
+            }
             let ok = off.is_multiple_of(PAGE as u64)
                 && off + PAGE as u64 <= heap.valid_size()
                 && map.read_u32(off as usize) == segment::SEG_MAGIC
@@ -108,6 +118,7 @@ impl LogChain {
             redo = Some(slots);
         }
         Ok(LogChain {
+            stale_link,
             seg: 0,
             pos: segs[0].0 + PAGE as u64,
             segs,
@@ -140,17 +151,8 @@ impl LogChain {
         }
         let total: u64 = self.segs.iter().map(|&(s, e)| e - s).sum();
         let pages = (need.max(total) / PAGE as u64 + 2).min(1 << 20);
-        let new = heap.add_segment(pages, Kind::Log)?;
         let last = self.segs.last().expect("primary log segment").0;
-        // Link after the new segment is durable (add_segment): a crash before the link
-        // leaves an unused segment, never a link to garbage.
-        let link = last as usize + segment::OFF_AUX;
-        let old = heap.io.map.read_u64(link);
-        heap.io.map.write_u64(link, new);
-        if let Err(e) = heap.io.persist(link, 8) {
-            heap.io.map.write_u64(link, old); // memory keeps matching the file
-            return Err(e);
-        }
+        let new = heap.add_log_segment(pages, last as usize + segment::OFF_AUX)?;
         self.segs.push((new, new + pages * PAGE as u64));
         Ok(())
     }

@@ -208,6 +208,14 @@ impl Txn {
         // before its header, and replaying them would undo its changes.
         txn.replay_redo(heap, if installed { g } else { d })?;
         txn.finish();
+        // A log growth interrupted before its header became durable left a link to the end
+        // of the pool: cut, written by the next growth before it puts a segment there.
+        if let Some(at) = txn.chain.stale_link.take()
+            && !heap.io.map.is_read_only()
+        {
+            heap.io.map.write_u64(at, 0);
+            heap.stale_link = Some(at);
+        }
         Ok(txn)
     }
 
