@@ -300,13 +300,16 @@ pub enum Kind {
 }
 
 pub fn kind(name: &str) -> Kind {
-    if READS.contains(&name) {
-        Kind::Read
-    } else if WRITES.contains(&name) {
-        Kind::Write
-    } else {
-        Kind::Unknown
-    }
+    // One hash lookup: scanning the two lists compared every request's name with ~100
+    // others (5% of a pipelined SET's server time went to `memcmp`).
+    static KINDS: std::sync::LazyLock<std::collections::HashMap<&'static str, Kind>> =
+        std::sync::LazyLock::new(|| {
+            let reads = READS.iter().map(|&n| (n, Kind::Read));
+            reads
+                .chain(WRITES.iter().map(|&n| (n, Kind::Write)))
+                .collect()
+        });
+    KINDS.get(name).copied().unwrap_or(Kind::Unknown)
 }
 
 /// Redis's words for a command it does not know, its first arguments quoted.

@@ -94,15 +94,21 @@ impl Conn {
 
     /// Reads what the socket has (up to a round's share) and parses the whole requests.
     fn read(&mut self, max_bulk: usize) {
+        // One zeroed chunk for the thread, not one per call (zeroing 64 KiB per call was 3%
+        // of a pipelined SET's server time).
+        thread_local! {
+            static CHUNK: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 << 10]);
+        }
         let mut got = 0;
-        let mut chunk = [0u8; 64 << 10];
         while got < READ_PER_ROUND && !self.closing {
-            match self.stream.read(&mut chunk) {
+            let res = CHUNK.with_borrow_mut(|chunk| {
+                let n = self.stream.read(chunk)?;
+                self.inbuf.extend_from_slice(&chunk[..n]);
+                Ok::<_, io::Error>(n)
+            });
+            match res {
                 Ok(0) => self.closing = true,
-                Ok(n) => {
-                    self.inbuf.extend_from_slice(&chunk[..n]);
-                    got += n;
-                }
+                Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.closing = true,
