@@ -492,12 +492,19 @@ impl Txn {
         if self.redo_tail == 0 {
             return Ok(());
         }
+        self.retire_records(heap)?;
+        self.redo_tail = 0;
+        Ok(())
+    }
+
+    /// One barrier: a plain commit record naming the newest generation used retires every
+    /// redo record (ring or slots) at once; none is replayed after it.
+    fn retire_records(&mut self, heap: &mut Heap) -> Result<()> {
         let done = self.next_gen - 1;
         let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(done));
         heap.io.persist_many(&[r])?;
         self.done_gen = done;
         self.record_counts = false;
-        self.redo_tail = 0;
         Ok(())
     }
 
@@ -649,11 +656,7 @@ impl Txn {
     fn upgrade_to_ring(&mut self, heap: &mut Heap) -> Result<()> {
         self.settle_recovery(heap)?;
         heap.io.barrier()?;
-        let done = self.next_gen - 1;
-        let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(done));
-        heap.io.persist_many(&[r])?;
-        self.done_gen = done;
-        self.record_counts = false;
+        self.retire_records(heap)?;
         let mut next = heap.hdr.clone();
         next.flags |= crate::heap::header::FLAG_RING;
         heap.write_header_as(next)?;
