@@ -1009,6 +1009,47 @@ impl<R: Persistent> Pool<R> {
         self.core.with_state(&r, PoolStats::of)
     }
 
+    /// Writes every committed change that only the redo ring holds to its home in the file,
+    /// durably, and retires the ring's records: after it, a crash or kill leaves a file that
+    /// opens with nothing to replay. Commits do this on their own when the ring is half full,
+    /// and a clean close does it too; call it when a writer goes idle (so that a kill then
+    /// costs no replay on the next open), or before copying the file elsewhere.
+    ///
+    /// Two barriers when records are pending, none otherwise (`Durability::Process` pools,
+    /// persistent memory and memory pools keep no records). Waits for a writer of another
+    /// thread, as [`Pool::write`] does; an `Io` error leaves the records in place (nothing is
+    /// lost: the next checkpoint or open writes them again).
+    ///
+    /// # Errors
+    /// `ReadOnly` on a read-only pool, `Poisoned` after a failed rollback, `Io` when a write
+    /// or barrier fails.
+    ///
+    /// # Panics
+    /// If this thread holds a guard of this pool.
+    ///
+    /// # Examples
+    /// ```
+    /// # use pcoll::{PVec, Persistent, Pool, Durability};
+    /// # #[derive(Persistent, Default)] struct Root { v: PVec<u64> }
+    /// # let dir = std::env::temp_dir().join(format!("pcoll-doc-ckpt-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let path = dir.join("p.pool");
+    /// # let _ = std::fs::remove_file(&path);
+    /// let pool = Pool::<Root>::options().durability(Durability::Sync).create(&path)?;
+    /// pool.write().v.push(1); // durable: its redo record is in the file, its home not yet
+    /// let before = pool.stats().barriers;
+    /// pool.checkpoint()?; // the home, then the record retired
+    /// assert_eq!(pool.stats().barriers, before + 2);
+    /// pool.checkpoint()?; // nothing left
+    /// assert_eq!(pool.stats().barriers, before + 2);
+    /// # drop(pool);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoint(&self) -> Result<()> {
+        self.core.checkpoint()
+    }
+
     /// True when the file is on persistent memory that the file system maps with `MAP_SYNC`
     /// (DAX): `Durability::Sync` commits then flush cache lines instead of calling
     /// `fdatasync`. False on every other file system, where a `Sync` pool is written back.

@@ -107,6 +107,9 @@ pub struct Config {
     pub crash_recovery: bool,
     /// Seed of the random subsets.
     pub seed: u64,
+    /// A [`Pool::checkpoint`] after each transaction of [`crash_check_history`], and right
+    /// after the open of [`crash_check_open`], its images checked too.
+    pub checkpoint_each: bool,
 }
 
 impl Default for Config {
@@ -117,6 +120,7 @@ impl Default for Config {
             exhaustive_upto: 5,
             crash_recovery: true,
             seed: 0x5eed,
+            checkpoint_each: false,
         }
     }
 }
@@ -286,9 +290,15 @@ where
     let p1 = image_opts::<R>(cfg.media)
         .from_image(&start)
         .expect("reopen start image");
+    let run = |p: &Pool<R>, t: &dyn Fn(&mut R)| {
+        t(&mut p.write());
+        if cfg.checkpoint_each {
+            p.checkpoint().expect("checkpoint");
+        }
+    };
     let mut states = vec![observe(&p1.read())];
     for t in txns {
-        t(&mut p1.write());
+        run(&p1, t);
         states.push(observe(&p1.read()));
     }
     drop(p1);
@@ -302,7 +312,7 @@ where
             .from_image(&start)
             .expect("recorded pool");
         for t in txns {
-            t(&mut p2.write());
+            run(&p2, t);
         }
     })
 }
@@ -374,6 +384,36 @@ pub fn two_slot_image<R: Persistent + Default>(
     img
 }
 
+/// The image of a kill at the first barrier of `txn` (run after `setup`): for a transaction
+/// too large for the redo ring, its undo log is durable and no record commits it, so opening
+/// the image rolls it back (on a file, leaving the barriers that settle the rollback to the
+/// first write or [`Pool::checkpoint`]).
+pub fn interrupted_image<R: Persistent + Default>(
+    media: Media,
+    setup: impl Fn(&Pool<R>),
+    txn: &dyn Fn(&mut R),
+) -> Vec<u8> {
+    struct Grab(std::sync::Mutex<Option<Vec<u8>>>);
+    impl Recorder for Grab {
+        fn event(&self, ev: Event, image: &[u8]) {
+            let mut g = self.0.lock().expect("grab");
+            if ev == Event::Barrier && g.is_none() {
+                *g = Some(image.to_vec());
+            }
+        }
+    }
+    let start = start_image(media, setup);
+    let grab = Arc::new(Grab(std::sync::Mutex::new(None)));
+    let p = image_opts::<R>(media)
+        .recorder(grab.clone())
+        .from_image(&start)
+        .expect("start image");
+    txn(&mut p.write());
+    drop(p);
+    let img = grab.0.lock().expect("grab").take();
+    img.expect("txn made a barrier")
+}
+
 /// Opens `image` (a pool's bytes, as a kill left them) under the recorder, runs `txn` as one
 /// write transaction and closes the pool, checking every crash image of that open, commit and
 /// close: each must open to the state the image recovers to or, once `txn` was acknowledged,
@@ -389,9 +429,15 @@ where
     R: Persistent + Default,
     M: PartialEq + Debug + Send + Sync + 'static,
 {
+    let first = |p: &Pool<R>| {
+        if cfg.checkpoint_each {
+            p.checkpoint().expect("checkpoint");
+        }
+    };
     let p1 = image_opts::<R>(cfg.media)
         .from_image(image)
         .expect("open the image");
+    first(&p1);
     let mut states = vec![observe(&p1.read())];
     txn(&mut p1.write());
     states.push(observe(&p1.read()));
@@ -405,6 +451,7 @@ where
             .recorder(rec)
             .from_image(image)
             .expect("recorded open");
+        first(&p2);
         txn(&mut p2.write());
     })
 }

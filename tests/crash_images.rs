@@ -3,7 +3,8 @@
 //! with the state before and after the transaction. See `docs/TESTING.md`.
 
 use pcoll::testing::{
-    Config, Media, crash_check_both, crash_check_history, crash_check_open, two_slot_image,
+    Config, Media, crash_check_both, crash_check_history, crash_check_open, interrupted_image,
+    two_slot_image,
 };
 use pcoll::{PBox, Persistent, Pool};
 
@@ -212,6 +213,51 @@ fn redo_ring_history() {
         };
         let rep = crash_check_history(cfg, none, &txns, observe);
         rep.assert_ok(&format!("redo ring history ({media:?})"));
+    }
+}
+
+/// `Pool::checkpoint` after every commit (issue 15): the pending homes and the record that
+/// retires the ring's records, each behind its barrier. Every image of every commit and
+/// checkpoint recovers to the acknowledged state or the next one.
+#[test]
+fn explicit_checkpoints() {
+    let txns: [&dyn Fn(&mut Root); 4] = [
+        &|r| r.a = 2,
+        &|r| **r.one.as_mut().unwrap() = 3,
+        &|r| r.b[19][29] = 4,
+        &|r| r.many[3] = None,
+    ];
+    for media in Media::BOTH {
+        let cfg = Config {
+            media,
+            checkpoint_each: true,
+            ..Config::default()
+        };
+        let rep = crash_check_history(cfg, filled, &txns, observe);
+        rep.assert_ok(&format!("explicit checkpoints ({media:?})"));
+    }
+}
+
+/// `Pool::checkpoint` right after an open that rolled back an interrupted transaction: on a
+/// file it settles the rollback open deferred (its barrier, then the record retiring the
+/// interrupted generation), then a commit and the close. Every image recovers to the rolled-back
+/// state, or after the commit to the state after it.
+#[test]
+fn checkpoint_after_a_rollback_on_open() {
+    let large = |r: &mut Root| {
+        r.a = 9;
+        r.big.as_mut().unwrap().fill(7); // 20 KB: an undo commit, not a redo record
+    };
+    let image = interrupted_image(Media::FilePages, filled, &large);
+    for media in Media::BOTH {
+        let cfg = Config {
+            media,
+            checkpoint_each: true,
+            ..Config::default()
+        };
+        let rep = crash_check_open(cfg, &image, &|r: &mut Root| r.a = 5, observe);
+        rep.assert_ok(&format!("checkpoint after a rollback ({media:?})"));
+        assert!(rep.before > 0 && rep.after > 0, "{rep:?}");
     }
 }
 

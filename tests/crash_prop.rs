@@ -36,7 +36,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let media = if pmem { Media::PmemLines } else { Media::FilePages };
-        let cfg = Config { media, budget: 12, exhaustive_upto: 3, crash_recovery: false, seed: seed | 1 };
+        let cfg = Config { media, budget: 12, exhaustive_upto: 3, crash_recovery: false, seed: seed | 1, checkpoint_each: false };
         let setup = |p: &Pool<Root>| {
             for txn in &history {
                 let mut w = p.write();

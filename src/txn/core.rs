@@ -722,6 +722,21 @@ impl PoolCore {
         Ok(g)
     }
 
+    /// Takes the writer lock (waiting for a writer of another thread), then runs
+    /// [`Txn::checkpoint_all`](crate::txn::Txn::checkpoint_all) outside any transaction.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let lock = self.try_write_lock(Wait::Forever)?;
+        // The lock opened a transaction: end it, empty (no barrier, no record).
+        let res = self.finish(true).and_then(|()| {
+            let tx = self.tx();
+            let st = &mut *tx.st;
+            st.txn.checkpoint_all(&mut st.heap)
+        });
+        self.write_unlock();
+        drop(lock);
+        res
+    }
+
     /// Tries the writer lock until `deadline` (`None`: once), sleeping between tries: std's
     /// lock has no timed form.
     fn write_until(

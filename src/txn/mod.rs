@@ -497,6 +497,17 @@ impl Txn {
         Ok(())
     }
 
+    /// Between transactions: finishes a recovery open left to the first write, writes every
+    /// pending home durably and retires the records (`Pool::checkpoint`). After it the file
+    /// alone holds every commit: an open replays and rolls back nothing. Nothing to do (no
+    /// barrier) when no record is in the ring.
+    pub(crate) fn checkpoint_all(&mut self, heap: &mut Heap) -> Result<()> {
+        debug_assert!(!self.is_open());
+        self.settle_recovery(heap)?;
+        self.checkpoint(heap, true)?;
+        self.new_epoch(heap)
+    }
+
     /// One barrier: a plain commit record naming the newest generation used retires every
     /// redo record (ring or slots) at once; none is replayed after it.
     fn retire_records(&mut self, heap: &mut Heap) -> Result<()> {
