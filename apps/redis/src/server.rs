@@ -9,6 +9,9 @@
 //! `finish_task_switch`). Here a round serves as many requests as arrived, and the
 //! requests of a round share their commit (group commit, with no thread hop).
 //!
+//! A second after the last write, the loop checkpoints the pool (`Pool::checkpoint`): a kill
+//! while the server is idle then leaves a file with no redo records to replay.
+//!
 //! A connection's requests run in order; one that waits (BLPOP on empty lists) holds back the
 //! requests behind it and is tried again after each round that changed something, in the
 //! order the waits began, until its timeout.
@@ -36,6 +39,8 @@ const PER_CONN: usize = 1024;
 const PER_ROUND: usize = 8192;
 /// A connection whose replies pile up past this stops being read until they drain.
 const OUT_HIGH: usize = 64 << 20;
+/// Time without a write round after which the loop checkpoints the pool.
+const IDLE_CHECKPOINT: Duration = Duration::from_secs(1);
 
 /// What a connection sent that is still to run, in order.
 enum Item {
@@ -201,6 +206,8 @@ pub fn run(listener: TcpListener, pool: &Pool<Db>, cfg: &Config) -> io::Result<(
     // Connections that had events or work left over; `in_order` dedups a round's order.
     let mut busy: Vec<usize> = Vec::new();
     let mut in_order: Vec<bool> = Vec::new();
+    // When the last write round ran, if none was checkpointed since (see `IDLE_CHECKPOINT`).
+    let mut wrote_at: Option<Instant> = None;
     loop {
         let pending = retry
             || busy
@@ -209,7 +216,12 @@ pub fn run(listener: TcpListener, pool: &Pool<Db>, cfg: &Config) -> io::Result<(
         let timeout = if pending {
             Some(Duration::ZERO)
         } else {
-            next_deadline(&slots, &waiters).map(|t| t.saturating_duration_since(Instant::now()))
+            let idle = wrote_at.map(|t| t + IDLE_CHECKPOINT);
+            let deadline = next_deadline(&slots, &waiters)
+                .into_iter()
+                .chain(idle)
+                .min();
+            deadline.map(|t| t.saturating_duration_since(Instant::now()))
         };
         for ev in poller.wait(timeout)? {
             if ev.token == LISTENER {
@@ -243,7 +255,12 @@ pub fn run(listener: TcpListener, pool: &Pool<Db>, cfg: &Config) -> io::Result<(
         for &i in &order {
             in_order[i] = false;
         }
-        retry = round(pool, cfg, &mut slots, &order, &mut waiters);
+        let wrote;
+        (retry, wrote) = round(pool, cfg, &mut slots, &order, &mut waiters);
+        if wrote {
+            wrote_at = Some(Instant::now());
+        }
+        idle_checkpoint(pool, &mut wrote_at);
         busy.clear();
         for i in order {
             finish(
@@ -334,15 +351,31 @@ fn expire_waits(
     released
 }
 
-/// Runs one round over the connections `order`, in one transaction (or a read guard);
-/// true when it changed the keyspace.
+/// Checkpoints the pool once `IDLE_CHECKPOINT` has passed since the last write round. A
+/// failure loses nothing (the records stay, and the next open replays them): it is reported
+/// and tried again after another idle period.
+fn idle_checkpoint(pool: &Pool<Db>, wrote_at: &mut Option<Instant>) {
+    let Some(t) = *wrote_at else { return };
+    let now = Instant::now();
+    if now < t + IDLE_CHECKPOINT {
+        return;
+    }
+    *wrote_at = None;
+    if let Err(e) = pool.checkpoint() {
+        eprintln!("pcoll-redis: idle checkpoint: {e} (the redo records keep every write)");
+        *wrote_at = Some(now);
+    }
+}
+
+/// Runs one round over the connections `order`, in one transaction (or a read guard): whether
+/// it changed the keyspace (waiting pops try again), and whether it committed a transaction.
 fn round(
     pool: &Pool<Db>,
     cfg: &Config,
     slots: &mut [Option<Conn>],
     order: &[usize],
     waiters: &mut VecDeque<usize>,
-) -> bool {
+) -> (bool, bool) {
     let writes = order.iter().any(|&i| {
         slots[i].as_ref().is_some_and(|c| {
             c.waiting.is_some()
@@ -421,7 +454,7 @@ fn round(
     match ok {
         Ok(()) => {
             waiters.extend(began);
-            changed
+            (changed, writes)
         }
         Err(e) => {
             // Nothing of the round happened: a pop that began waiting in it answers the
@@ -435,7 +468,7 @@ fn round(
                         .expect("to memory");
                 }
             }
-            false
+            (false, false)
         }
     }
 }

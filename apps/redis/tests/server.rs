@@ -455,3 +455,37 @@ fn blocking_pops_wait_for_a_push_or_time_out() {
     assert_eq!(c.cmd(&["EXEC"]), V::A(Some(vec![V::A(None)])));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A second after its last write, a `sync` server checkpoints its pool: killed then, it
+/// leaves a file with no redo record to replay (`pcoll::inspect` says what an open would do).
+/// Killed right after the writes instead, the file still needs its records replayed: the
+/// control that shows the first check can fail.
+#[test]
+fn an_idle_server_checkpoints_its_pool() {
+    let dir = std::env::temp_dir().join(format!("pcoll-redis-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut replayed = Vec::new();
+    for idle in [Duration::ZERO, Duration::from_millis(1600)] {
+        let pool = dir.join(format!("idle-{}.pool", idle.as_millis()));
+        let _ = std::fs::remove_file(&pool);
+        let (mut server, port) = start(&pool, "sync");
+        let mut c = Client::connect(port);
+        for i in 0..50 {
+            assert_eq!(c.cmd(&["SET", &format!("k{i}"), "v"]), V::S("OK".into()));
+        }
+        std::thread::sleep(idle);
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let info = pcoll::inspect::inspect(&pool).unwrap();
+        replayed.push(info.recovery.redo_replayed);
+        let (_server, port) = start(&pool, "sync");
+        let mut c = Client::connect(port);
+        assert_eq!(c.cmd(&["GET", "k49"]), V::B(Some("v".into())));
+    }
+    assert!(
+        replayed[0] > 0,
+        "records to replay right after the writes: {replayed:?}"
+    );
+    assert_eq!(replayed[1], 0, "after the idle checkpoint: {replayed:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
