@@ -261,12 +261,20 @@ pub fn read_request(r: &mut impl BufRead, max_bulk: usize) -> io::Result<Option<
 }
 
 /// A length: decimal digits only (no sign: `str::parse` would take `+5`, Redis does not).
+/// Read from the bytes (no UTF-8 pass: it was 2.5% of a pipelined SET's server time).
 fn number(b: &[u8]) -> io::Result<usize> {
-    std::str::from_utf8(b)
-        .ok()
-        .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("invalid length"))
+    if b.is_empty() {
+        return Err(bad("invalid length"));
+    }
+    b.iter().try_fold(0usize, |n, &c| {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(bad("invalid length"));
+        }
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(usize::from(d)))
+            .ok_or_else(|| bad("invalid length"))
+    })
 }
 
 fn bad(what: &str) -> io::Error {
