@@ -51,6 +51,8 @@
 //!   `insert(key.clone(), value.clone())`: both sides allocate a key and a value per insert.
 //!   Filled to 100,000 entries, then emptied untimed with growth included as above (pcoll
 //!   `clear`, std replaced). Time per 1000 inserts.
+//! - `string_kv_get_batch`: 1 M string entries, batches of 512 random lookups, with and without
+//!   `prefetch`/`prefetch_entry` first (see `string_get_batch`).
 //! - `string_kv_get_hit`: the 100,000-entry maps, `get(&str)` of present keys in insertion
 //!   order, reading the value's last byte (`v.as_slice()[149]`, so the value's block is
 //!   touched on both sides); one read guard outside the timed loop.
@@ -769,6 +771,83 @@ fn string_get(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
     g.finish();
 }
 
+/// `hash_string_kv_get_batch`: 1 M string entries (24-byte keys, 150-byte values), looked up
+/// in batches of 512 random present keys, reading each value's last byte; time per `get`.
+/// `pcoll` looks the batch up as it comes; `pcoll_prefetch` first calls `prefetch` for every
+/// key of the batch, then `prefetch_entry` for every key, then looks them up (what
+/// pcoll-redis does with a round of requests); `std_ahash` is `HashMap<String, Vec<u8>>`.
+fn string_get_batch(c: &mut Criterion) {
+    const BIG: usize = 1 << 20;
+    const B: usize = 512;
+    let mut g = c.benchmark_group("hash_string_kv_get_batch");
+    configure(&mut g, Kind::Fast);
+    let keys: Vec<String> = random_u64s(0x5eed_0009, BIG)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("{:012}{:012}", r % 1_000_000_000_000, i))
+        .collect();
+    let val = vec![7u8; VAL_LEN];
+    let pool = mem_pool::<SRoot>();
+    for ch in chunks(0..BIG, BATCH) {
+        let mut w = pool.write();
+        for i in ch {
+            w.s.insert(keys[i].as_str(), &val[..]);
+        }
+    }
+    let a: HashMap<String, Vec<u8>, AState> =
+        keys.iter().map(|k| (k.clone(), val.clone())).collect();
+    let order: Vec<usize> = random_u64s(0x5eed_000a, BIG)
+        .iter()
+        .map(|r| (r % BIG as u64) as usize)
+        .collect();
+    let mut pos = 0usize;
+    // Looks up `iters` keys (whole batches of `B`) with `get`, after `pre` for each batch.
+    let mut run = |iters: u64, pre: &dyn Fn(&[usize]), get: &dyn Fn(&str) -> u64| {
+        let n = (iters as usize).div_ceil(B) * B;
+        let mut s = 0u64;
+        let t = Instant::now();
+        for _ in 0..n / B {
+            if pos + B > BIG {
+                pos = 0;
+            }
+            let batch = &order[pos..pos + B];
+            pos += B;
+            pre(batch);
+            for &i in batch {
+                s = s.wrapping_add(get(black_box(keys[i].as_str())));
+            }
+        }
+        let e = t.elapsed();
+        black_box(s);
+        e.mul_f64(iters as f64 / n as f64)
+    };
+    let last = |v: &PVec<u8>| u64::from(v.as_slice()[VAL_LEN - 1]);
+    g.bench_function("pcoll", |b| {
+        let r = pool.read();
+        b.iter_custom(|iters| run(iters, &|_| {}, &|k| r.s.get(k).map_or(0, last)))
+    });
+    g.bench_function("pcoll_prefetch", |b| {
+        let r = pool.read();
+        let pre = |batch: &[usize]| {
+            for &i in batch {
+                r.s.prefetch(keys[i].as_str());
+            }
+            for &i in batch {
+                r.s.prefetch_entry(keys[i].as_str());
+            }
+        };
+        b.iter_custom(|iters| run(iters, &pre, &|k| r.s.get(k).map_or(0, last)))
+    });
+    g.bench_function("std_ahash", |b| {
+        b.iter_custom(|iters| {
+            run(iters, &|_| {}, &|k| {
+                a.get(k).map_or(0, |v| u64::from(v[VAL_LEN - 1]))
+            })
+        })
+    });
+    g.finish();
+}
+
 /// Two maps of vectors in one pool (the move bench).
 #[derive(Persistent, Default)]
 struct Two {
@@ -863,6 +942,7 @@ fn benches(c: &mut Criterion) {
     remove_group(c, "remove_1000_per_txn", BATCH, &keys, 0.5);
     string_insert(c, &skeys, &svals);
     string_get(c, &skeys, &svals);
+    string_get_batch(c);
 }
 
 criterion_group!(phashmap, benches);

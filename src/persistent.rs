@@ -74,6 +74,12 @@ pub unsafe trait Persistent: Sized + 'static {
     #[doc(hidden)]
     fn handles(&mut self, _f: &mut dyn FnMut(&mut u64)) {}
 
+    /// Hints the CPU to start loading the first cache line of each block this value points
+    /// to directly (`PHashMap::prefetch_entry`): no read, no wait, no effect on results.
+    #[doc(hidden)]
+    #[inline]
+    fn prefetch(&self) {}
+
     /// A deep copy of this value whose blocks all live in `to`'s pool.
     fn copy_to(&self, _to: &Relocator<'_>) -> Result<Self> {
         debug_assert!(!Self::HANDLES, "a type with handles must implement copy_to");

@@ -742,3 +742,47 @@ fn crash_extract_if_and_entries() {
         }
     });
 }
+
+/// `prefetch` and `prefetch_entry` are hints: on empty maps, maps in process memory and maps
+/// in a pool, for present and absent keys, lookups give the same answers after them, and a
+/// batch looked up after prefetching finds every key.
+#[test]
+fn prefetch_changes_no_answer() {
+    #[derive(Persistent, Default)]
+    struct R {
+        m: PHashMap<PString, PVec<u8>>,
+    }
+    let empty: PHashMap<PString, PVec<u8>> = PHashMap::new();
+    empty.prefetch("a");
+    empty.prefetch_entry("a");
+    assert!(empty.get("a").is_none());
+    let outside: PHashMap<u64, PString> = (0..100).map(|i| (i, i.to_string())).collect();
+    for k in 0..200u64 {
+        outside.prefetch(&k);
+        outside.prefetch_entry(&k);
+    }
+    assert_eq!(outside.get(&7).map(|s| s.as_str()), Some("7"));
+    assert!(outside.get(&150).is_none());
+    let pool = Pool::<R>::options().in_memory().unwrap();
+    {
+        let mut w = pool.write();
+        for i in 0..5000u32 {
+            w.m.insert(format!("key{i}").as_str(), &i.to_le_bytes()[..]);
+        }
+    }
+    let r = pool.read();
+    let batch: Vec<String> = (0..10_000u32)
+        .map(|i| format!("key{}", i * 7 % 10_000))
+        .collect();
+    for k in &batch {
+        r.m.prefetch(k.as_str());
+    }
+    for k in &batch {
+        r.m.prefetch_entry(k.as_str());
+    }
+    for (j, k) in batch.iter().enumerate() {
+        let i = (j as u32) * 7 % 10_000;
+        let want = (i < 5000).then(|| i.to_le_bytes().to_vec());
+        assert_eq!(r.m.get(k.as_str()).map(|v| v.to_vec()), want, "{k}");
+    }
+}

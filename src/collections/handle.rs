@@ -217,6 +217,24 @@ pub(crate) unsafe fn value_mut<'a, T: Persistent, H: ?Sized>(
     Ok(unsafe { &mut *p })
 }
 
+/// A prefetch hint for the first line of the block `raw` of the handle `h` (see
+/// `Persistent::prefetch`): nothing for a null pointer or a pool that is not open.
+#[inline]
+pub(crate) fn prefetch_block<T: ?Sized>(h: &T, raw: u64) {
+    if raw == 0 {
+        return;
+    }
+    let base = match core::find(h as *const T as *const u8 as usize, raw, tag_of(raw)) {
+        Found::Home(p) | Found::Scratch(p) | Found::Away(p) => {
+            // SAFETY: registered pools are alive while registered (this call).
+            unsafe { &*p }.base()
+        }
+        Found::Lost => return,
+    };
+    // (No bounds check: a prefetch of any address is harmless.)
+    crate::collections::table::prefetch_line(base.wrapping_add(off_of(raw) as usize));
+}
+
 /// Moves `v` into fresh pool memory at `off` of `tx`'s pool.
 pub(crate) fn write_fresh<T>(core: &PoolCore, off: u64, v: T) {
     let p = core.ptr(off, size_of::<T>().max(1)).cast::<T>();
@@ -422,6 +440,10 @@ macro_rules! handle_moves {
             let raw = self.$raw;
             crate::collections::handle::relocate_handle(self, raw, to)
         }
+        #[inline]
+        fn prefetch(&self) {
+            crate::collections::handle::prefetch_block(self, self.$raw);
+        }
     };
 }
 pub(crate) use handle_moves;
@@ -441,6 +463,10 @@ macro_rules! wrapper_moves {
             Ok($ty {
                 $inner: self.$inner.copy_to(to)?,
             })
+        }
+        #[inline]
+        fn prefetch(&self) {
+            self.$inner.prefetch();
         }
     };
 }

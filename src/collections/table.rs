@@ -23,6 +23,19 @@ pub(crate) const DELETED: u8 = 0x80;
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
+/// A prefetch hint for the cache line at `p` (no-op off x86-64 and under Miri).
+#[inline]
+pub(crate) fn prefetch_line(p: *const u8) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: a prefetch is a hint: it neither reads memory architecturally nor faults, for
+    // any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = p;
+}
+
 /// The control byte of a full bucket: the hash's top 7 bits.
 #[inline]
 pub(crate) fn h2(hash: u64) -> u8 {
@@ -233,6 +246,30 @@ impl<'a, T> RawTable<'a, T> {
     pub(crate) fn init_empty(&self) {
         // SAFETY: the control bytes span buckets + GROUP bytes (from_base contract).
         unsafe { self.ctrl.write_bytes(EMPTY, self.buckets() + GROUP) }
+    }
+
+    /// Asks the CPU to start loading what a lookup of `hash` reads first: the control bytes
+    /// of its first probe group and the first slots of that group. A hint: it reads nothing,
+    /// waits for nothing and changes no result.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        let pos = hash as usize & self.mask;
+        prefetch_line(self.ctrl.wrapping_add(pos));
+        let slots = self.slot(pos).cast::<u8>();
+        prefetch_line(slots);
+        prefetch_line(slots.wrapping_add(64));
+    }
+
+    /// The first bucket of `hash`'s first probe group whose control byte matches (its entry
+    /// not compared): where a lookup most likely ends.
+    #[inline]
+    pub(crate) fn likely(&self, hash: u64) -> Option<usize> {
+        let (pos, tag) = (hash as usize & self.mask, h2(hash));
+        // (The portable match may report a false positive next to a true one: compare.)
+        self.group(pos)
+            .match_byte(tag)
+            .map(|bit| (pos + bit) & self.mask)
+            .find(|&i| self.ctrl(i) == tag)
     }
 
     /// The full bucket whose entry satisfies `eq`, probing from `hash`.

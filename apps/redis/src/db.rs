@@ -312,6 +312,28 @@ pub fn kind(name: &str) -> Kind {
     KINDS.get(name).copied().unwrap_or(Kind::Unknown)
 }
 
+/// Hints the CPU to load the buckets a command's key will be looked up in (see
+/// `PHashMap::prefetch`): `strings` (every keyed command looks there), and the map of the
+/// command's own type. With `entries`, instead: the blocks of the key's likely entry in
+/// `strings` (`PHashMap::prefetch_entry`: a second pass, once the buckets have arrived).
+pub fn prefetch(db: &Db, args: &[Vec<u8>], entries: bool) {
+    let Some(k) = args.get(1).map(Vec::as_slice) else {
+        return;
+    };
+    if entries {
+        db.strings.prefetch_entry(k);
+        return;
+    }
+    db.strings.prefetch(k);
+    match args[0].first().map(u8::to_ascii_uppercase) {
+        Some(b'L' | b'R' | b'B') => db.lists.prefetch(k),
+        Some(b'H') => db.hashes.prefetch(k),
+        Some(b'S') if !upper(&args[0]).starts_with("SET") => db.sets.prefetch(k),
+        Some(b'Z') => db.zsets.prefetch(k),
+        _ => {}
+    }
+}
+
 /// Redis's words for a command it does not know, its first arguments quoted.
 fn unknown(args: &[Vec<u8>]) -> Reply {
     let mut msg = format!(
