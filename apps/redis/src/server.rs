@@ -491,10 +491,19 @@ fn prefetch(access: &Access<'_>, slots: &[Option<Conn>], order: &[usize]) {
                 Item::ProtocolError(_) => None,
             })
     };
-    for r in requests() {
+    // A key repeated by consecutive requests (a pipeline of LPUSHes to one list) is
+    // prefetched once: its lines are in cache after the first lookup.
+    let fresh = || {
+        let mut last: Option<&[u8]> = None;
+        requests().filter(move |r| {
+            let k = r.get(1).map(Vec::as_slice);
+            std::mem::replace(&mut last, k) != k
+        })
+    };
+    for r in fresh() {
         db::prefetch(access.db(), r, false);
     }
-    for r in requests() {
+    for r in fresh() {
         db::prefetch(access.db(), r, true);
     }
 }
