@@ -11,6 +11,8 @@ mod db;
 mod deadlines;
 mod expire;
 mod poll;
+#[cfg(test)]
+mod probe;
 mod server;
 mod watch;
 mod zset;

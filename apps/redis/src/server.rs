@@ -474,38 +474,19 @@ fn round(
     }
 }
 
-/// Starts loading the buckets the round's requests will look up (`PHashMap::prefetch`), then,
-/// once those have arrived, the blocks of their entries (`prefetch_entry`): the cache misses
-/// of random keys overlap instead of coming one request after another. Measured on a round
-/// of 400 requests over ~700,000 keys, run in process without the network: a third less
-/// time per GET, about a sixth per SET (BENCHMARKS.md).
+/// The round's requests, for `db::prefetch_round`.
 fn prefetch(access: &Access<'_>, slots: &[Option<Conn>], order: &[usize]) {
-    let requests = || {
+    db::prefetch_round(access.db(), || {
         order
             .iter()
             .filter_map(|&i| slots[i].as_ref())
             .flat_map(|c| c.items.iter().take(PER_CONN))
             .take(PER_ROUND)
             .filter_map(|it| match it {
-                Item::Request(r) => Some(r),
+                Item::Request(r) => Some(r.as_slice()),
                 Item::ProtocolError(_) => None,
             })
-    };
-    // A key repeated by consecutive requests (a pipeline of LPUSHes to one list) is
-    // prefetched once: its lines are in cache after the first lookup.
-    let fresh = || {
-        let mut last: Option<&[u8]> = None;
-        requests().filter(move |r| {
-            let k = r.get(1).map(Vec::as_slice);
-            std::mem::replace(&mut last, k) != k
-        })
-    };
-    for r in fresh() {
-        db::prefetch(access.db(), r, false);
-    }
-    for r in fresh() {
-        db::prefetch(access.db(), r, true);
-    }
+    });
 }
 
 /// True for a request that may change the keyspace (the round then needs a transaction).

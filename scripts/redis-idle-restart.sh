@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Restart of a `--durability sync` pcoll-redis killed right after a burst of writes, or after
+# it sat idle for 2 s (it checkpoints a second after its last write), issue 15/16:
+#   scripts/redis-idle-restart.sh [LOG_SIZE] [DIR]   (default: the server's 8 MiB log, /tmp)
+# Each case: a fresh pool, `redis-benchmark -t set -P 16 -n 400000 -r 1000000 -d 100`, a SET
+# of a probe key, the wait, SIGKILL, then a new server timed from its start to the first GET
+# that answers the probe (one Python process starts it and polls), and its own
+# "open in ... ms" line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOG=${1:-}
+DIR=${2:-/tmp/pcoll-redis-idle}
+PORT=7418
+BIN=$PWD/target/release/pcoll-redis
+cargo build -q --release -p pcoll-redis
+for wait in 0 2; do
+  rm -rf "$DIR"
+  mkdir -p "$DIR"
+  "$BIN" --port $PORT --pool "$DIR/r.pool" --durability sync ${LOG:+--log-size $LOG} \
+    > "$DIR/first.log" 2>&1 &
+  pid=$!
+  until [ "$(redis-cli -p $PORT ping 2>/dev/null)" = "PONG" ]; do sleep 0.05; done
+  rate=$(redis-benchmark -p $PORT -t set -c 50 -d 100 -r 1000000 -n 400000 -P 16 -q 2>&1 |
+    tr '\r' '\n' | grep "per second" | tail -1)
+  redis-cli -p $PORT set probe hello > /dev/null
+  sleep $wait
+  kill -KILL $pid
+  wait $pid 2> /dev/null || true
+  python3 - "$BIN" $PORT "$DIR" <<'PY'
+import socket, subprocess, sys, time
+binp, port, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+req = b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n"
+t0 = time.perf_counter()
+p = subprocess.Popen([binp, "--port", str(port), "--pool", d + "/r.pool", "--durability", "sync"],
+                     stdout=subprocess.DEVNULL, stderr=open(d + "/second.log", "w"))
+while True:
+    try:
+        s = socket.create_connection(("127.0.0.1", port))
+    except OSError:
+        continue
+    s.sendall(req)
+    r = s.recv(100)
+    s.close()
+    if r.startswith(b"$5\r\nhello"):
+        break
+print("restart to the first GET: %.1f ms" % ((time.perf_counter() - t0) * 1e3), end="; ")
+p.kill()
+p.wait()
+PY
+  echo "killed after ${wait} s idle (load: $rate); $(head -1 "$DIR/second.log" | grep -o 'open in [0-9.]* ms')"
+done
