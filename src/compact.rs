@@ -76,8 +76,13 @@ impl<R: Persistent + Default> Options<R> {
     /// renamed over `path` while the old file is still open and locked, so no process ever
     /// opens a half-built pool or writes to the old one after the copy began. A crash
     /// leaves the old pool or the new one, whole (a leftover copy is removed by the next
-    /// shrink). [`Error::Locked`] while another process has the pool open. Open the pool
-    /// again afterwards.
+    /// shrink). [`Error::Locked`] while a process (this one included) has the pool open
+    /// for writing. Open the pool again afterwards.
+    ///
+    /// The old file is opened read-only (a shared lock: a writer cannot open it until the
+    /// rename) and the copy is a new pool, with a new identity tag: shrinking a file that
+    /// [`Error::AmbiguousPool`] refused (a copy of a file that is open, or a tag collision)
+    /// lets it open beside the other.
     ///
     /// ```
     /// use pcoll::{PBTreeMap, Persistent, Pool};
@@ -104,7 +109,7 @@ impl<R: Persistent + Default> Options<R> {
                 .map(|m| m.len())
                 .map_err(|e| Error::io(p, "stat", e))
         };
-        let old = self.clone().open_existing(path)?;
+        let old = self.clone().read_only(true).open_existing(path)?;
         let before = len(path)?;
         let tmp = sibling(path, ".shrink");
         remove_leftover(&tmp)?;

@@ -113,8 +113,9 @@ pub enum Error {
     /// file, or a 1-in-65536 collision): values moved out of pool memory name their pool by
     /// that tag, so the two cannot be open at once.
     #[error(
-        "{path}: another open pool has this pool's tag {tag:#06x} (a copy of the same file?); \
-         close it first"
+        "{path}: another open pool has this pool's tag {tag:#06x} (a copy of the same file, or \
+         a 1-in-65536 collision); close it first, open this one read-only, or give this file a \
+         new tag with Options::shrink"
     )]
     AmbiguousPool {
         /// The pool file.

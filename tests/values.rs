@@ -792,6 +792,100 @@ fn copies_of_one_pool_file_are_not_open_together() {
     b.check().unwrap();
 }
 
+/// A copy of a pool file that is open (one tag for two pools) opens read-only beside it: a
+/// read-only pool is never looked up by tag, and every read of the copy gives the copy's
+/// contents, not the original's, also after the original changed. `Options::shrink` then
+/// gives the copy a new tag, and it opens for writing beside the original.
+#[test]
+fn a_copy_opens_read_only_beside_its_original_and_shrink_gives_it_a_tag() {
+    let dir = TempDir::new("values-copy-ro");
+    let fill = |w: &mut Root, tag: &str| {
+        w.name = format!("name {tag}").as_str().into();
+        w.names.clear();
+        w.tree.clear();
+        w.words.clear();
+        w.lists.clear();
+        for i in 0..300u64 {
+            w.names.push_from(format!("{tag}{i}").as_str());
+            w.by_id.insert(i, format!("{tag}-{i}").as_str());
+            w.tree.insert(i, format!("{tag}:{i}").as_str());
+            w.words
+                .insert(format!("{tag}{i:03}").as_str(), &[i, i + 1][..]);
+            w.lists.insert(i % 7, &[i; 3][..]);
+        }
+        w.b = Some(PBox::new([tag.len() as u64; 4]));
+    };
+    // Everything a read can reach, as std values.
+    type Seen = (
+        String,
+        Vec<String>,
+        Vec<(u64, String)>,
+        Vec<(u64, String)>,
+        Vec<(String, Vec<u64>)>,
+        Vec<u64>,
+        Option<[u64; 4]>,
+    );
+    let seen = |r: &Root| -> Seen {
+        let mut by_id: Vec<(u64, String)> =
+            r.by_id.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        by_id.sort();
+        (
+            r.name.to_string(),
+            r.names.iter().map(|s| s.to_string()).collect(),
+            by_id,
+            r.tree
+                .range(10..200)
+                .map(|(k, v)| (*k, v.to_string()))
+                .collect(),
+            r.words
+                .iter()
+                .rev()
+                .map(|(k, v)| (k.to_string(), v.to_vec()))
+                .collect(),
+            r.lists.get(&3).map(|v| v.to_vec()).unwrap_or_default(),
+            r.b.as_deref().copied(),
+        )
+    };
+    file_pool(&dir, "a.pool")
+        .transaction(|w| {
+            fill(w, "copy");
+            Ok::<_, pcoll::Error>(())
+        })
+        .unwrap();
+    std::fs::copy(dir.file("a.pool"), dir.file("b.pool")).unwrap();
+    let a = file_pool(&dir, "a.pool");
+    let want = seen(&a.read());
+    a.transaction(|w| {
+        fill(w, "original, changed");
+        Ok::<_, pcoll::Error>(())
+    })
+    .unwrap();
+    let b = Pool::<Root>::options()
+        .read_only(true)
+        .open(dir.file("b.pool"))
+        .unwrap();
+    assert_eq!(seen(&b.read()), want);
+    assert_ne!(seen(&a.read()), want);
+    // A deep copy out of the read-only pool, read after the pool closed.
+    let names = b.read().names.clone();
+    b.check().unwrap();
+    drop(b);
+    assert_eq!(names.len(), 300);
+    assert_eq!(names[5], "copy5");
+    // Writable, the copy is refused while the original is open; shrunk, it has its own tag.
+    let refused = Pool::<Root>::options().open(dir.file("b.pool"));
+    assert!(
+        matches!(refused, Err(pcoll::Error::AmbiguousPool { .. })),
+        "{refused:?}"
+    );
+    Pool::<Root>::options().shrink(dir.file("b.pool")).unwrap();
+    let b = file_pool(&dir, "b.pool");
+    assert_eq!(seen(&b.read()), want);
+    b.write().names.sort();
+    b.check().unwrap();
+    a.check().unwrap();
+}
+
 // ---- crash images of the value paths ----
 
 mod crash {

@@ -334,7 +334,7 @@ impl PoolCore {
         let reg = registry();
         let mut pools = sync::lock(&reg.pools);
         let taken = tag == 0 || pools.iter().any(|e| e.by_tag && e.tag == tag);
-        if taken && !image && tag != 0 {
+        if taken && !image && !read_only && tag != 0 {
             // Handles outside pool memory name their pool by tag: two open pools with one tag
             // could not be told apart (a copy of the same file, or a 1-in-65536 collision).
             return Err(Error::AmbiguousPool {
@@ -347,7 +347,11 @@ impl PoolCore {
             end: base + reserved,
             core: core.0.as_ptr() as usize,
             tag,
-            by_tag: !taken,
+            // A read-only pool is never looked up by tag: no safe code gets `&mut` into its
+            // memory, so none of its handles leaves that memory bitwise (reads resolve from
+            // the handle's address; clones are deep copies). So it takes no tag, and opens
+            // beside a pool that has its tag.
+            by_tag: !taken && !read_only,
         });
         // Threads keep a copy of the ranges (see `lookup`): a new one must reach them.
         reg.epoch.fetch_add(1, Ordering::Release);
