@@ -246,6 +246,16 @@ fn every_failed_call_is_an_error_that_loses_nothing() {
     assert!(total.injected > 20, "the sweep must reach the calls");
 }
 
+/// The error a failed `call` reports in the open and checkpoint sweeps: a full disk for a
+/// write, an I/O error otherwise.
+fn errno_for(call: Call) -> i32 {
+    if call == Call::Pwrite {
+        libc_enospc()
+    } else {
+        libc_eio()
+    }
+}
+
 fn libc_enospc() -> i32 {
     28
 }
@@ -470,11 +480,7 @@ fn sweep_open_calls(
 ) -> Vec<(Call, usize)> {
     let mut injected = vec![];
     for &call in calls {
-        let errno = if call == Call::Pwrite {
-            libc_enospc()
-        } else {
-            libc_eio()
-        };
+        let errno = errno_for(call);
         injected.push((call, 0));
         for n in 1.. {
             let path = dir.file(&format!("{call:?}-{n}"));
@@ -717,11 +723,7 @@ fn a_failed_explicit_checkpoint_loses_nothing() {
     let dir = TempDir::new("faults-explicit-checkpoint");
     let mut injected = vec![];
     for call in [Call::Pwrite, Call::Fdatasync] {
-        let errno = if call == Call::Pwrite {
-            libc_enospc()
-        } else {
-            libc_eio()
-        };
+        let errno = errno_for(call);
         injected.push((call, 0));
         for n in 1.. {
             let ctx = format!("{call:?} #{n}");
