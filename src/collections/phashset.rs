@@ -289,6 +289,40 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
         self.map.contains_key(value)
     }
 
+    /// Starts loading what a lookup of `value` reads first into the CPU caches, without
+    /// waiting: for batches of lookups in a big set. See
+    /// [`PHashMap::prefetch`](crate::PHashMap::prefetch). A hint: it changes nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let set: PHashSet<u64> = (0..1000).collect();
+    /// let batch = [3, 500, 2000];
+    /// for v in &batch {
+    ///     set.prefetch(v);
+    /// }
+    /// assert_eq!(batch.iter().filter(|v| set.contains(*v)).count(), 2);
+    /// ```
+    #[inline]
+    pub fn prefetch<Q>(&self, value: &Q)
+    where
+        Q: Hash + Equivalent<T> + ?Sized,
+    {
+        self.map.prefetch(value);
+    }
+
+    /// The second stage of [`prefetch`](Self::prefetch): the block of the stored value a
+    /// lookup of `value` most likely finds (a `PString`'s bytes). See
+    /// [`PHashMap::prefetch_entry`](crate::PHashMap::prefetch_entry).
+    #[inline]
+    pub fn prefetch_entry<Q>(&self, value: &Q)
+    where
+        Q: Hash + Equivalent<T> + ?Sized,
+    {
+        self.map.prefetch_entry(value);
+    }
+
     /// The stored value equal to `value`.
     ///
     /// # Examples
