@@ -6,6 +6,8 @@
 //! not spoil the others; a failed commit answers the error to every keyspace command of the
 //! round, none of which then happened. A round with no write runs under a read guard.
 
+use std::time::{Duration, Instant};
+
 use pcoll::{Pool, PoolStats};
 
 use crate::db::{self, Db};
@@ -74,6 +76,44 @@ pub fn run_round(
             Some(t) if t.contains("out of space") => Err(oom(t)),
             _ => Err("ERR internal error (the round was rolled back)".into()),
         },
+    }
+}
+
+/// A checkpoint (`Pool::checkpoint`) a second after the last write: a kill while the server
+/// is idle then leaves a file with no redo records to replay. The event loop and the expiry
+/// thread each keep one (two checkpoints in a row: the second finds nothing to do).
+#[derive(Default)]
+pub struct Idle {
+    /// When the last write ran, if no checkpoint came after it.
+    wrote_at: Option<Instant>,
+}
+
+impl Idle {
+    /// How long after the last write the checkpoint comes.
+    const AFTER: Duration = Duration::from_secs(1);
+
+    /// A write committed just now.
+    pub fn wrote(&mut self) {
+        self.wrote_at = Some(Instant::now());
+    }
+
+    /// When the checkpoint is due, if one is.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.wrote_at.map(|t| t + Self::AFTER)
+    }
+
+    /// Checkpoints if it is due. A failure loses nothing (the records keep every write and
+    /// the next open replays them): it is reported and tried again a second later.
+    pub fn tick(&mut self, pool: &Pool<Db>) {
+        let now = Instant::now();
+        if self.deadline().is_none_or(|d| now < d) {
+            return;
+        }
+        self.wrote_at = None;
+        if let Err(e) = pool.checkpoint() {
+            eprintln!("pcoll-redis: idle checkpoint: {e} (the redo records keep every write)");
+            self.wrote_at = Some(now);
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use pcoll::Pool;
 
+use crate::commit;
 use crate::db::{self, Db};
 use crate::watch;
 
@@ -59,12 +60,17 @@ pub fn start(pool: Arc<Pool<Db>>) {
     std::thread::Builder::new()
         .name("expire".into())
         .spawn(move || {
+            let mut idle = commit::Idle::default();
             loop {
                 // A cycle that fails (a failed commit, a panic: its transaction rolled back)
                 // deleted nothing; the next one tries again.
                 let c = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     cycle(&pool, db::now_ms())
                 }));
+                if matches!(c, Ok(Ok(Cycle { deleted: 1.., .. }))) {
+                    idle.wrote();
+                }
+                idle.tick(&pool);
                 let more = matches!(c, Ok(Ok(Cycle { more: true, .. })));
                 std::thread::sleep(if more { CATCH_UP } else { PERIOD });
             }

@@ -9,7 +9,7 @@
 //! `finish_task_switch`). Here a round serves as many requests as arrived, and the
 //! requests of a round share their commit (group commit, with no thread hop).
 //!
-//! A second after the last write, the loop checkpoints the pool (`Pool::checkpoint`): a kill
+//! A second after the last write, the loop checkpoints the pool (`commit::Idle`): a kill
 //! while the server is idle then leaves a file with no redo records to replay.
 //!
 //! A connection's requests run in order; one that waits (BLPOP on empty lists) holds back the
@@ -39,8 +39,6 @@ const PER_CONN: usize = 1024;
 const PER_ROUND: usize = 8192;
 /// A connection whose replies pile up past this stops being read until they drain.
 const OUT_HIGH: usize = 64 << 20;
-/// Time without a write round after which the loop checkpoints the pool.
-const IDLE_CHECKPOINT: Duration = Duration::from_secs(1);
 
 /// What a connection sent that is still to run, in order.
 enum Item {
@@ -206,8 +204,7 @@ pub fn run(listener: TcpListener, pool: &Pool<Db>, cfg: &Config) -> io::Result<(
     // Connections that had events or work left over; `in_order` dedups a round's order.
     let mut busy: Vec<usize> = Vec::new();
     let mut in_order: Vec<bool> = Vec::new();
-    // When the last write round ran, if none was checkpointed since (see `IDLE_CHECKPOINT`).
-    let mut wrote_at: Option<Instant> = None;
+    let mut idle = commit::Idle::default();
     loop {
         let pending = retry
             || busy
@@ -216,10 +213,9 @@ pub fn run(listener: TcpListener, pool: &Pool<Db>, cfg: &Config) -> io::Result<(
         let timeout = if pending {
             Some(Duration::ZERO)
         } else {
-            let idle = wrote_at.map(|t| t + IDLE_CHECKPOINT);
             let deadline = next_deadline(&slots, &waiters)
                 .into_iter()
-                .chain(idle)
+                .chain(idle.deadline())
                 .min();
             deadline.map(|t| t.saturating_duration_since(Instant::now()))
         };
@@ -258,9 +254,9 @@ pub fn run(listener: TcpListener, pool: &Pool<Db>, cfg: &Config) -> io::Result<(
         let wrote;
         (retry, wrote) = round(pool, cfg, &mut slots, &order, &mut waiters);
         if wrote {
-            wrote_at = Some(Instant::now());
+            idle.wrote();
         }
-        idle_checkpoint(pool, &mut wrote_at);
+        idle.tick(pool);
         busy.clear();
         for i in order {
             finish(
@@ -349,22 +345,6 @@ fn expire_waits(
         true
     });
     released
-}
-
-/// Checkpoints the pool once `IDLE_CHECKPOINT` has passed since the last write round. A
-/// failure loses nothing (the records stay, and the next open replays them): it is reported
-/// and tried again after another idle period.
-fn idle_checkpoint(pool: &Pool<Db>, wrote_at: &mut Option<Instant>) {
-    let Some(t) = *wrote_at else { return };
-    let now = Instant::now();
-    if now < t + IDLE_CHECKPOINT {
-        return;
-    }
-    *wrote_at = None;
-    if let Err(e) = pool.checkpoint() {
-        eprintln!("pcoll-redis: idle checkpoint: {e} (the redo records keep every write)");
-        *wrote_at = Some(now);
-    }
 }
 
 /// Runs one round over the connections `order`, in one transaction (or a read guard): whether

@@ -456,8 +456,8 @@ fn blocking_pops_wait_for_a_push_or_time_out() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A second after its last write, a `sync` server checkpoints its pool: killed then, it
-/// leaves a file with no redo record to replay (`pcoll::inspect` says what an open would do).
+/// A second after its last write (from a client, or the expiry thread's deletions), a `sync`
+/// server checkpoints its pool: killed then, it leaves a file with no redo record to replay (`pcoll::inspect` says what an open would do).
 /// Killed right after the writes instead, the file still needs its records replayed: the
 /// control that shows the first check can fail.
 #[test]
@@ -487,5 +487,24 @@ fn an_idle_server_checkpoints_its_pool() {
         "records to replay right after the writes: {replayed:?}"
     );
     assert_eq!(replayed[1], 0, "after the idle checkpoint: {replayed:?}");
+    // The expiry thread's deletions are writes too: keys that expire 1.2 s after their SET
+    // (after the event loop's checkpoint) are deleted by it, and it checkpoints a second later.
+    let pool = dir.join("expiry.pool");
+    let (mut server, port) = start(&pool, "sync");
+    let mut c = Client::connect(port);
+    for i in 0..50 {
+        let k = format!("k{i}");
+        assert_eq!(c.cmd(&["SET", &k, "v", "PX", "1200"]), V::S("OK".into()));
+    }
+    std::thread::sleep(Duration::from_millis(3600));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let info = pcoll::inspect::inspect(&pool).unwrap();
+    assert_eq!(
+        info.recovery.redo_replayed, 0,
+        "after the expiry thread's checkpoint"
+    );
+    let (_server, port) = start(&pool, "sync");
+    assert_eq!(Client::connect(port).cmd(&["DBSIZE"]), V::I(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
