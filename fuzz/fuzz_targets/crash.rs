@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     if last.is_empty() {
         return;
     }
-    let cfg = Config { media, budget: 6, exhaustive_upto: 2, crash_recovery: data[8] & 2 != 0, seed };
+    let cfg = Config { media, budget: 6, exhaustive_upto: 2, crash_recovery: data[8] & 2 != 0, seed, ..Config::default() };
     let setup = |p: &Pool<Root>| {
         let mut w = p.write();
         for &(end, o) in history {
