@@ -777,18 +777,19 @@ fn string_get(c: &mut Criterion, skeys: &[String], svals: &[Vec<u8>]) {
 /// key of the batch, then `prefetch_entry` for every key, then looks them up (what
 /// pcoll-redis does with a round of requests); `std_ahash` is `HashMap<String, Vec<u8>>`.
 fn string_get_batch(c: &mut Criterion) {
-    const BIG: usize = 1 << 20;
+    // (Quick mode, a smoke test: a small map.)
+    let big: usize = if common::quick() { 1 << 14 } else { 1 << 20 };
     const B: usize = 512;
     let mut g = c.benchmark_group("hash_string_kv_get_batch");
     configure(&mut g, Kind::Fast);
-    let keys: Vec<String> = random_u64s(0x5eed_0009, BIG)
+    let keys: Vec<String> = random_u64s(0x5eed_0009, big)
         .iter()
         .enumerate()
         .map(|(i, r)| format!("{:012}{:012}", r % 1_000_000_000_000, i))
         .collect();
     let val = vec![7u8; VAL_LEN];
     let pool = mem_pool::<SRoot>();
-    for ch in chunks(0..BIG, BATCH) {
+    for ch in chunks(0..big, BATCH) {
         let mut w = pool.write();
         for i in ch {
             w.s.insert(keys[i].as_str(), &val[..]);
@@ -796,9 +797,9 @@ fn string_get_batch(c: &mut Criterion) {
     }
     let a: HashMap<String, Vec<u8>, AState> =
         keys.iter().map(|k| (k.clone(), val.clone())).collect();
-    let order: Vec<usize> = random_u64s(0x5eed_000a, BIG)
+    let order: Vec<usize> = random_u64s(0x5eed_000a, big)
         .iter()
-        .map(|r| (r % BIG as u64) as usize)
+        .map(|r| (r % big as u64) as usize)
         .collect();
     let mut pos = 0usize;
     // Looks up `iters` keys (whole batches of `B`) with `get`, after `pre` for each batch.
@@ -807,7 +808,7 @@ fn string_get_batch(c: &mut Criterion) {
         let mut s = 0u64;
         let t = Instant::now();
         for _ in 0..n / B {
-            if pos + B > BIG {
+            if pos + B > big {
                 pos = 0;
             }
             let batch = &order[pos..pos + B];
