@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Restart of a `--durability sync` pcoll-redis killed right after a burst of writes, or after
 # it sat idle for 2 s (it checkpoints a second after its last write), issue 15/16:
-#   scripts/redis-idle-restart.sh [LOG_SIZE] [DIR]   (default: the server's 8 MiB log, /tmp)
+#   scripts/redis-idle-restart.sh [LOG_SIZE] [DIR]   (default: the server's default log, /tmp)
 # Each case: a fresh pool, `redis-benchmark -t set -P 16 -n 400000 -r 1000000 -d 100`, a SET
 # of a probe key, the wait, SIGKILL, then a new server timed from its start to the first GET
 # that answers the probe (one Python process starts it and polls), and its own

@@ -105,12 +105,14 @@ fn main() {
         }
     };
     let started = std::time::Instant::now();
-    // A primary log of 8 MiB gives new pools redo slots of 2 MiB: a round of pipelined
-    // writes from many clients commits with one barrier (`txn/redo.rs`). A small
-    // `--maxmemory` gets a log in proportion.
+    // A log of 32 MiB gives new pools a 16 MiB redo ring: a round of pipelined writes from
+    // many clients commits with one barrier (`txn/redo.rs`), and a checkpoint comes every
+    // 8 MiB of records (durable SETs over a million random keys: 1.6x the rate of an 8 MiB
+    // log; a kill under load replays up to 8 MiB, tens of milliseconds; an idle server has
+    // checkpointed: BENCHMARKS.md). A small `--maxmemory` gets a log in proportion.
     let log = cfg.log_size.unwrap_or_else(|| {
         cfg.maxmemory
-            .map_or(8 << 20, |m| (m / 16).clamp(64 << 10, 8 << 20))
+            .map_or(32 << 20, |m| (m / 16).clamp(64 << 10, 32 << 20))
     });
     let mut opts = Pool::<Db>::options()
         .durability(cfg.durability)
