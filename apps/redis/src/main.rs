@@ -11,6 +11,7 @@ mod db;
 mod deadlines;
 mod expire;
 mod poll;
+mod prefetch;
 #[cfg(test)]
 mod probe;
 mod server;

@@ -1,5 +1,5 @@
 //! A measurement, not a test of correctness (ignored by `cargo test`): the keyspace's time per
-//! request for rounds of 400 requests, with and without `db::prefetch_round`, in process
+//! request for rounds of 400 requests, with and without `prefetch::round`, in process
 //! (no network, no client sharing the cores). Run:
 //! `cargo test --release -p pcoll-redis --bin pcoll-redis -- --ignored --nocapture probe`.
 //! A pool of ~700,000 keys (`SET key:<random below 10^6>` with 100-byte values, 1 M writes);
@@ -13,6 +13,7 @@
 use pcoll::{Durability, Pool};
 
 use crate::db::{self, Db};
+use crate::prefetch;
 
 type Request = Vec<Vec<u8>>;
 
@@ -60,7 +61,7 @@ fn probe_prefetch_round() {
     let run = |reqs: &[Request], pf: bool| {
         pool.transaction(|d| {
             if pf {
-                db::prefetch_round(d, || reqs.iter().map(Vec::as_slice));
+                prefetch::round(d, || reqs.iter().map(Vec::as_slice));
             }
             for r in reqs {
                 db::run(d, r, 1);

@@ -26,6 +26,7 @@ use pcoll::Pool;
 use crate::commit::{self, Access};
 use crate::db::{self, Db, Kind};
 use crate::poll::{Poller, Want};
+use crate::prefetch;
 use crate::resp::{self, Parsed, Reply};
 use crate::watch::Watched;
 use crate::{Config, admin};
@@ -454,9 +455,9 @@ fn round(
     }
 }
 
-/// The round's requests, for `db::prefetch_round`.
+/// The round's requests, for `prefetch::round`.
 fn prefetch(access: &Access<'_>, slots: &[Option<Conn>], order: &[usize]) {
-    db::prefetch_round(access.db(), || {
+    prefetch::round(access.db(), || {
         order
             .iter()
             .filter_map(|&i| slots[i].as_ref())
