@@ -4,7 +4,7 @@
 #   scripts/redis-idle-restart.sh [LOG_SIZE] [DIR]   (default: the server's default log, /tmp)
 # Each case: a fresh pool, `redis-benchmark -t set -P 16 -n 400000 -r 1000000 -d 100`, a SET
 # of a probe key, the wait, SIGKILL, then a new server timed from its start to the first GET
-# that answers the probe (one Python process starts it and polls), and its own
+# that answers the probe (scripts/timed_start.py, as redis-restart.sh), and its own
 # "open in ... ms" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,26 +26,11 @@ for wait in 0 2; do
   sleep $wait
   kill -KILL $pid
   wait $pid 2> /dev/null || true
-  python3 - "$BIN" $PORT "$DIR" <<'PY'
-import socket, subprocess, sys, time
-binp, port, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-req = b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n"
-t0 = time.perf_counter()
-p = subprocess.Popen([binp, "--port", str(port), "--pool", d + "/r.pool", "--durability", "sync"],
-                     stdout=subprocess.DEVNULL, stderr=open(d + "/second.log", "w"))
-while True:
-    try:
-        s = socket.create_connection(("127.0.0.1", port))
-    except OSError:
-        continue
-    s.sendall(req)
-    r = s.recv(100)
-    s.close()
-    if r.startswith(b"$5\r\nhello"):
-        break
-print("restart to the first GET: %.1f ms" % ((time.perf_counter() - t0) * 1e3), end="; ")
-p.kill()
-p.wait()
-PY
-  echo "killed after ${wait} s idle (load: $rate); $(head -1 "$DIR/second.log" | grep -o 'open in [0-9.]* ms')"
+  python3 scripts/timed_start.py $PORT probe hello "$DIR/started" \
+    "$BIN" --port $PORT --pool "$DIR/r.pool" --durability sync
+  read -r pid us < "$DIR/started"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2> /dev/null; do sleep 0.01; done
+  awk -v us="$us" 'BEGIN { printf "restart to the first GET: %.1f ms; ", us / 1000 }'
+  echo "killed after ${wait} s idle (load: $rate); $(head -1 "$DIR/started.log" | grep -o 'open in [0-9.]* ms')"
 done

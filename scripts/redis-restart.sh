@@ -25,26 +25,6 @@ cargo build -q --release -p pcoll-redis
 rm -rf "$DIR"
 mkdir -p "$DIR"
 
-cat > "$DIR/timed_start.py" <<'PY'
-import socket, subprocess, sys, time
-port, key, out, cmd = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3], sys.argv[4:]
-req = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key)
-t0 = time.perf_counter()
-p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(out + ".log", "w"))
-while True:
-    try:
-        s = socket.create_connection(("127.0.0.1", port))
-    except OSError:
-        continue
-    s.sendall(req)
-    r = s.recv(200)
-    s.close()
-    if r.startswith(b"$100\r\nvvvv"):
-        break
-us = (time.perf_counter() - t0) * 1e6
-open(out, "w").write("%d %d\n" % (p.pid, us))
-PY
-
 cat > "$DIR/load.py" <<'PY'
 import random, sys
 n = int(sys.argv[1])
@@ -58,7 +38,7 @@ PY
 
 # Starts "$@" and times it to the first good GET; sets $pid and $us.
 timed_start() {
-  python3 "$DIR/timed_start.py" "$PORT" "$KEY" "$DIR/started" "$@" &
+  python3 scripts/timed_start.py "$PORT" "$KEY" vvvv "$DIR/started" "$@" &
   wait $!
   read -r pid us < "$DIR/started"
 }
