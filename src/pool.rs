@@ -918,6 +918,7 @@ impl<R: Persistent> Pool<R> {
     /// ```
     pub fn check_with_progress(&self, mut progress: impl FnMut(Progress)) -> Result<CheckReport> {
         let _lock = self.core.check_lock()?;
+        let _role = self.core.writer_role();
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.check_locked(&mut progress)
         }));
@@ -925,7 +926,6 @@ impl<R: Persistent> Pool<R> {
         let st = &mut *tx.st;
         let committed = st.txn.commit(&mut st.heap);
         drop(tx);
-        self.core.write_unlock();
         match res {
             Ok(res) => committed.and(res),
             Err(panic) => std::panic::resume_unwind(panic),

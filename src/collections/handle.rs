@@ -347,10 +347,55 @@ pub(crate) fn relocate_handle<T: Persistent>(
         return Ok(());
     }
     if to.holds(tag_of(raw)) {
-        return Ok(());
+        if !to.core.is_stale_copy(raw) {
+            return Ok(());
+        }
+        // In pool memory, a stale copy is told from the pool's own handle by its block being
+        // freed in this transaction (it was assigned over its original).
+        if to.core.in_memory(h as *const T as usize) && !to.core.frees(off_of(raw)) {
+            return Ok(());
+        }
+        return own_copy(h, raw, to.core, to);
     }
     let copy = h.copy_to(to)?;
     drop(std::mem::replace(h, copy));
+    Ok(())
+}
+
+/// Before a change through `h` (pointer `raw`): when `h` is a copy, outside pool memory, of
+/// a handle that a rolled-back transaction gave back to its pool (`disowned`), it first
+/// becomes a value of its own, a deep copy in the scratch pool (as a value handed out by a
+/// container), and the old handle is forgotten: the change must not reach (or free) the blocks the pool's value owns. One
+/// relaxed load when no pool ever had such a copy.
+#[inline]
+pub(crate) fn own<T: Persistent>(h: &mut T, raw: u64) {
+    if raw != 0 && core::any_disowned() {
+        own_slow(h, raw);
+    }
+}
+
+#[cold]
+fn own_slow<T: Persistent>(h: &mut T, raw: u64) {
+    let Found::Away(p) = core::find(h as *const T as usize, raw, tag_of(raw)) else {
+        return;
+    };
+    // SAFETY: a registered pool, alive while registered (this call).
+    let core = unsafe { &*p };
+    if core.is_stale_copy(raw) {
+        // SAFETY: the scratch pool is never unmapped nor freed.
+        let scratch = unsafe { &*core::scratch() };
+        if let Err(e) = own_copy(h, raw, core, &Relocator::new(scratch)) {
+            panic!("pcoll: cannot copy a value left over from a rolled-back transaction: {e}");
+        }
+    }
+}
+
+/// Replaces the stale copy `h` (pointer `raw` into `pool`, see [`own`]) with a deep copy in
+/// `to`, and forgets it: its blocks are the pool's, its drop must free nothing.
+fn own_copy<T: Persistent>(h: &mut T, raw: u64, pool: &PoolCore, to: &Relocator<'_>) -> Result<()> {
+    let copy = h.copy_to(to)?;
+    pool.disowns(raw);
+    std::mem::forget(std::mem::replace(h, copy));
     Ok(())
 }
 

@@ -111,6 +111,7 @@ impl<T: Persistent> Deref for PBox<T> {
 
 impl<T: Persistent> DerefMut for PBox<T> {
     fn deref_mut(&mut self) -> &mut T {
+        handle::own(self, self.raw);
         let raw = self.raw;
         // SAFETY: a PBox owns an initialised T at its pointer.
         let r = unsafe { handle::value_mut(self, raw, "PBox") };

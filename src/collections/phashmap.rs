@@ -267,6 +267,7 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// Runs `f` with this map's pool, for a change. Panics without a write transaction.
     #[inline]
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        handle::own(self, self.raw);
         let (addr, raw) = (self as *const Self as usize, self.raw);
         handle::with_writer_at(addr, raw, "PHashMap", |core| {
             self.expect_block(core);
@@ -297,6 +298,7 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     /// map must be in pool memory, so its pool outlives the borrow.
     #[inline]
     fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        handle::own(self, self.raw);
         let (addr, raw) = (self as *const Self as usize, self.raw);
         handle::with_home_at(addr, raw, "PHashMap", |core| {
             self.expect_block(core);

@@ -172,6 +172,7 @@ impl<T: Persistent> PVec<T> {
     /// Runs `f` with this vector's pool, for a change. Panics without a write transaction.
     #[inline]
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        handle::own(self, self.raw);
         let (addr, raw) = (self as *const Self as usize, self.raw);
         handle::with_writer_at(addr, raw, "PVec", |core| {
             if raw != 0 && !Self::ZST {
@@ -204,6 +205,7 @@ impl<T: Persistent> PVec<T> {
     /// panics unless the vector is in pool memory (its pool then outlives the borrow).
     #[inline]
     fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        handle::own(self, self.raw);
         let (addr, raw) = (self as *const Self as usize, self.raw);
         handle::with_home_at(addr, raw, "PVec", |core| {
             self.settle(core);

@@ -13,7 +13,7 @@ use super::{Pool, PoolStats};
 use crate::error::Result;
 use crate::persistent::Persistent;
 use crate::sync::RwLockWriteGuard;
-use crate::txn::core::{PoolCore, ReadLock};
+use crate::txn::core::ReadLock;
 
 /// Shared access to the root. Derefs to `&R`.
 pub struct ReadGuard<'a, R: Persistent> {
@@ -128,18 +128,12 @@ impl<R: Persistent> WriteGuard<'_, R> {
         let Some(lock) = self.lock.take() else {
             return Ok(());
         };
-        /// Ends the writer role even when finishing panics (a value that cannot be moved into
-        /// the pool at commit, a panicking `Drop`): the transaction is rolled back by then.
-        struct Unlock<'a>(&'a PoolCore);
-        impl Drop for Unlock<'_> {
-            fn drop(&mut self) {
-                self.0.write_unlock();
-            }
-        }
         let core = &self.pool.core;
-        let unlock = Unlock(core);
+        // Ends the writer role even when finishing panics (a value that cannot be moved into
+        // the pool at commit, a panicking `Drop`): the transaction is rolled back by then.
+        let role = core.writer_role();
         let res = core.finish(commit);
-        drop(unlock);
+        drop(role);
         drop(lock);
         res
     }

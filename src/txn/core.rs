@@ -131,6 +131,9 @@ pub(crate) struct PoolCore {
     pub(crate) read_only: bool,
     /// Set by a read through a handle outside pool memory (see [`PoolCore::escaped`]).
     escaped: AtomicUsize,
+    /// Found by its tag (its registry entry's `by_tag`): its `disowned` set is carried to
+    /// the next open of the same file when it closes.
+    by_tag: std::sync::atomic::AtomicBool,
     /// `state.fixups.len()`, readable without taking the state (a check on hot paths).
     fixups: AtomicUsize,
     /// Blocks [`Self::expect_block`] looked up in this transaction, and their sizes.
@@ -276,6 +279,10 @@ struct Entry {
 struct Registry {
     pools: Mutex<Vec<Entry>>,
     epoch: AtomicU64,
+    /// The `disowned` sets of closed pools, by (tag, uuid): copies left over from their
+    /// rolled-back transactions outlive the pool, and the next open of the same file in this
+    /// process takes the set back, so their drops still free nothing there.
+    carried: Mutex<Vec<(u16, u64, HashSet<u64>)>>,
 }
 
 #[cfg(not(loom))]
@@ -285,13 +292,18 @@ fn registry() -> &'static Registry {
     R.get_or_init(|| Registry {
         pools: Mutex::new(Vec::new()),
         epoch: AtomicU64::new(1),
+        carried: Mutex::new(Vec::new()),
     })
 }
 
 #[cfg(loom)]
 fn registry() -> &'static Registry {
     loom::lazy_static! {
-        static ref R: Registry = Registry { pools: Mutex::new(Vec::new()), epoch: AtomicU64::new(1) };
+        static ref R: Registry = Registry {
+            pools: Mutex::new(Vec::new()),
+            epoch: AtomicU64::new(1),
+            carried: Mutex::new(Vec::new()),
+        };
     }
     &R
 }
@@ -309,6 +321,7 @@ impl PoolCore {
     fn with_tag(heap: Heap, txn: Txn, read_only: bool, tag: u16, image: bool) -> Result<CoreBox> {
         let base = heap.io.map.base() as usize;
         let reserved = heap.io.map.reserved();
+        let uuid = heap.hdr.uuid;
         static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let core = CoreBox::new(PoolCore {
             id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -316,6 +329,7 @@ impl PoolCore {
             reserved,
             tag,
             escaped: AtomicUsize::new(0),
+            by_tag: std::sync::atomic::AtomicBool::new(false),
             fixups: AtomicUsize::new(0),
             checked: std::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
             read_only,
@@ -342,20 +356,30 @@ impl PoolCore {
                 tag,
             });
         }
+        // A read-only pool is never looked up by tag: no safe code gets `&mut` into its
+        // memory, so none of its handles leaves that memory bitwise (reads resolve from the
+        // handle's address; clones are deep copies). So it takes no tag, and opens beside a
+        // pool that has its tag.
+        let by_tag = !taken && !read_only;
         pools.push(Entry {
             start: base,
             end: base + reserved,
             core: core.0.as_ptr() as usize,
             tag,
-            // A read-only pool is never looked up by tag: no safe code gets `&mut` into its
-            // memory, so none of its handles leaves that memory bitwise (reads resolve from
-            // the handle's address; clones are deep copies). So it takes no tag, and opens
-            // beside a pool that has its tag.
-            by_tag: !taken && !read_only,
+            by_tag,
         });
         // Threads keep a copy of the ranges (see `lookup`): a new one must reach them.
         reg.epoch.fetch_add(1, Ordering::Release);
         drop(pools);
+        let mut core = core;
+        core.by_tag.store(by_tag, Ordering::Relaxed);
+        if by_tag {
+            let mut carried = sync::lock(&reg.carried);
+            if let Some(i) = carried.iter().position(|c| (c.0, c.1) == (tag, uuid)) {
+                core.state_mut().disowned = carried.swap_remove(i).2;
+                ANY_DISOWNED.store(true, Ordering::Relaxed);
+            }
+        }
         Ok(core)
     }
 
@@ -549,6 +573,9 @@ impl PoolCore {
             }
         }
         st.disowned.extend(fresh);
+        if !st.disowned.is_empty() {
+            ANY_DISOWNED.store(true, Ordering::Relaxed);
+        }
         drop(tx);
         // The copies hold the regions as user code left them: what is neither this pool's
         // (restored, or freed with its fresh block) nor dropped already is dropped now.
@@ -578,6 +605,33 @@ impl PoolCore {
         if !tx.st.disowned.is_empty() {
             tx.st.disowned.remove(&raw);
         }
+    }
+
+    /// True when the open transaction frees the block at `off` (at its commit).
+    pub(crate) fn frees(&self, off: u64) -> bool {
+        self.tx().st.txn.frees().contains(&off)
+    }
+
+    /// True when `addr` lies in this pool's reserved memory.
+    #[inline]
+    pub(crate) fn in_memory(&self, addr: usize) -> bool {
+        (self.base..self.base + self.reserved).contains(&addr)
+    }
+
+    /// True when a handle with pointer `raw` outside pool memory is a copy left over from a
+    /// rolled-back transaction (see [`Self::disowns`]), judged without forgetting it: `raw`
+    /// is in `disowned`, and its block was not allocated by the open transaction (such a
+    /// block belongs to the value that allocated it: a stale copy of an older handle to the
+    /// same offset cannot be told from it, see ARCHITECTURE.md). False off the writer
+    /// thread (only this pool's transaction touches the set).
+    pub(crate) fn is_stale_copy(&self, raw: u64) -> bool {
+        if !ANY_DISOWNED.load(Ordering::Relaxed) || !self.is_writer() {
+            return false;
+        }
+        let tx = self.tx();
+        !tx.st.disowned.is_empty()
+            && tx.st.disowned.contains(&raw)
+            && !tx.st.txn.is_fresh(raw & OFF_MASK)
     }
 
     /// True (once) when `raw` names a block that a rolled-back transaction gave back to the
@@ -730,13 +784,14 @@ impl PoolCore {
     /// [`Txn::checkpoint_all`](crate::txn::Txn::checkpoint_all) outside any transaction.
     pub(crate) fn checkpoint(&self) -> Result<()> {
         let lock = self.try_write_lock(Wait::Forever)?;
+        let role = self.writer_role();
         // The lock opened a transaction: end it, empty (no barrier, no record).
         let res = self.finish(true).and_then(|()| {
             let tx = self.tx();
             let st = &mut *tx.st;
             st.txn.checkpoint_all(&mut st.heap)
         });
-        self.write_unlock();
+        drop(role);
         drop(lock);
         res
     }
@@ -771,6 +826,12 @@ impl PoolCore {
     /// Ends the writer role (after commit or abort); the caller then drops the lock guard.
     pub(crate) fn write_unlock(&self) {
         self.writer.store(0, Ordering::Relaxed);
+    }
+
+    /// The writer role as a guard: it ends when the guard drops, also when the code it covers
+    /// panics. Take it right after the lock and drop it before the lock.
+    pub(crate) fn writer_role(&self) -> WriterRole<'_> {
+        WriterRole(self)
     }
 
     /// Exclusive access to the heap and transaction. Panics unless this thread is the writer,
@@ -946,6 +1007,14 @@ impl std::ops::Deref for CoreBox {
 
 impl Drop for CoreBox {
     fn drop(&mut self) {
+        if self.by_tag.load(Ordering::Relaxed) {
+            let st = self.state_mut();
+            let disowned = std::mem::take(&mut st.disowned);
+            if !disowned.is_empty() {
+                let (tag, uuid) = (st.heap.hdr.tag(), st.heap.hdr.uuid);
+                sync::lock(&registry().carried).push((tag, uuid, disowned));
+            }
+        }
         if self.escaped() {
             // A value read from outside pool memory may still borrow this pool's memory:
             // unregister, close and unlock the file, keep the memory mapped (process life).
@@ -956,6 +1025,16 @@ impl Drop for CoreBox {
         // SAFETY: made by Box::leak in `new`, dropped once, here.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
     }
+}
+
+/// Set once any pool has a `disowned` entry: until then, changes through handles outside
+/// pool memory skip the check for stale copies (`handle::own`).
+static ANY_DISOWNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True when some pool may have `disowned` entries (see [`PoolCore::is_stale_copy`]).
+#[inline]
+pub(crate) fn any_disowned() -> bool {
+    ANY_DISOWNED.load(Ordering::Relaxed)
 }
 
 /// A handle's pointer: the pool's tag in the top 16 bits (0: the scratch pool), the block's
@@ -1234,4 +1313,15 @@ fn registered(epoch: u64, pred: impl Fn(&Entry) -> bool) -> Option<Entry> {
             r.1.iter().copied().find(|e| pred(e))
         })
         .unwrap_or_else(|_| sync::lock(&reg.pools).iter().copied().find(|e| pred(e)))
+}
+
+/// Ends the writer role on drop ([`PoolCore::writer_role`]): a panic between taking the
+/// writer lock and releasing it (a panicking `Drop` at commit, a progress callback) must not
+/// leave this thread marked as the writer after the lock is gone.
+pub(crate) struct WriterRole<'a>(&'a PoolCore);
+
+impl Drop for WriterRole<'_> {
+    fn drop(&mut self) {
+        self.0.write_unlock();
+    }
 }

@@ -3,7 +3,7 @@
 //! lookup is a few cache misses. Hinting them all first (`PHashMap::prefetch`, then
 //! `prefetch_entry`) lets those misses overlap (`probe.rs` measures it).
 
-use crate::db::{Db, upper};
+use crate::db::Db;
 
 /// Starts loading the buckets a round's requests will look up (`PHashMap::prefetch`), then,
 /// once those have arrived, the blocks of their entries (`prefetch_entry`): the cache misses
@@ -48,7 +48,13 @@ fn prefetch(db: &Db, args: &[Vec<u8>], entries: bool) {
     match args[0].first().map(u8::to_ascii_uppercase) {
         Some(b'L' | b'R' | b'B') => db.lists.prefetch(k),
         Some(b'H') => db.hashes.prefetch(k),
-        Some(b'S') if !upper(&args[0]).starts_with("SET") => db.sets.prefetch(k),
+        Some(b'S')
+            if !args[0]
+                .get(..3)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"SET")) =>
+        {
+            db.sets.prefetch(k)
+        }
         Some(b'Z') => db.zsets.prefetch(k),
         _ => {}
     }

@@ -181,6 +181,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// Runs `f` with this map's pool, for a change. Panics without a write transaction.
     #[inline]
     fn with_pool<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        handle::own(self, self.root);
         let (addr, raw) = (self as *const Self as usize, self.root);
         handle::with_writer_at(addr, raw, "PBTreeMap", |core| f(self, core))
     }
@@ -189,6 +190,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// map must be in pool memory, so its pool outlives the borrow.
     #[inline]
     fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
+        handle::own(self, self.root);
         let (addr, raw) = (self as *const Self as usize, self.root);
         handle::with_home_at(addr, raw, "PBTreeMap", |core| f(self, core))
     }

@@ -1,0 +1,141 @@
+//! Issue 12, F6 continued: a copy of a handle that left pool memory through std
+//! (`mem::take`, `Option::take`) in a transaction that then rolled back. The rollback gives
+//! the pool its value back, so the copy owns nothing. Its drop frees nothing (`values.rs`);
+//! here the other ways std code uses such a copy: changing it, storing it, and keeping it
+//! past a close and reopen of its pool's file. Each of these corrupted the pool before
+//! (`check()`: a block owned twice, or freed while in use).
+
+mod common;
+
+use common::TempDir;
+
+use pcoll::{Durability, PBox, PHashMap, PVec, Persistent, Pool};
+
+#[derive(Persistent, Default)]
+struct Root {
+    v: PVec<u64>,
+    lists: PHashMap<u64, PVec<u64>>,
+    b: Option<PBox<[u64; 4]>>,
+}
+
+fn open(path: &std::path::Path) -> Pool<Root> {
+    Pool::<Root>::options()
+        .durability(Durability::Process)
+        .open(path)
+        .unwrap()
+}
+
+/// `v = [0, 1, 2, 3]` in the pool, and a copy of its handle from a rolled-back `mem::take`.
+fn rolled_back_copy(p: &Pool<Root>) -> PVec<u64> {
+    p.write().v.extend(0..4);
+    let mut w = p.write();
+    let stash = std::mem::take(&mut w.v);
+    w.abort();
+    stash
+}
+
+/// Changing the copy would change (or, growing it, free) the block the pool's `v` owns:
+/// the first change makes it a value of its own (a copy in process memory), so the pool's
+/// value stays as it is, and the copy drops anywhere.
+#[test]
+fn a_rolled_back_copy_changes_alone() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    let mut stash = rolled_back_copy(&p);
+    assert_eq!(stash, [0, 1, 2, 3]); // reads what the pool holds
+    {
+        let _w = p.write();
+        stash.extend(4..1000);
+    }
+    p.write().lists.insert(1, vec![5; 4]); // would reuse a block freed by the growth
+    p.check().unwrap();
+    assert_eq!(p.read().v, [0, 1, 2, 3]);
+    assert_eq!(p.read().lists[&1], [5; 4]);
+    assert_eq!(stash.len(), 1000);
+    assert_eq!(stash[999], 999);
+    p.write().v.push(77); // the two change independently
+    assert_eq!(p.read().v, [0, 1, 2, 3, 77]);
+    assert_eq!(stash[4], 4);
+    drop(p);
+    stash.push(1000); // outside any transaction: it is process memory now
+    assert_eq!(stash.iter().sum::<u64>(), (0..=1000u64).sum::<u64>());
+}
+
+/// A box too, changed through `DerefMut`.
+#[test]
+fn a_rolled_back_box_changes_alone() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    p.write().b = Some(PBox::new([1, 2, 3, 4]));
+    let mut stash = {
+        let mut w = p.write();
+        let s = w.b.take();
+        w.abort();
+        s
+    };
+    {
+        let _w = p.write();
+        stash.as_mut().unwrap()[0] = 9;
+    }
+    p.check().unwrap();
+    assert_eq!(p.read().b.as_deref(), Some(&[1, 2, 3, 4]));
+    assert_eq!(stash.as_deref(), Some(&[9, 2, 3, 4]));
+}
+
+/// Stored into a container, the copy becomes a value of its own (a deep copy): the two
+/// change independently and `check()` finds one owner per block.
+#[test]
+fn a_rolled_back_copy_stored_is_a_value_of_its_own() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    let stash = rolled_back_copy(&p);
+    p.write().lists.insert(1, stash);
+    p.check().unwrap();
+    p.write().lists.get_mut(&1).unwrap().push(9);
+    p.write().v.push(4);
+    p.check().unwrap();
+    assert_eq!(p.read().lists[&1], [0, 1, 2, 3, 9]);
+    assert_eq!(p.read().v, [0, 1, 2, 3, 4]);
+}
+
+/// Assigned back over its own original (which that assignment drops, freeing the block),
+/// the copy is stored as a copy: the field never names a freed block.
+#[test]
+fn a_rolled_back_copy_assigned_over_its_original() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    let stash = rolled_back_copy(&p);
+    p.write().v = stash;
+    p.write().lists.insert(1, vec![5; 4]); // would reuse the freed block
+    p.check().unwrap();
+    assert_eq!(p.read().v, [0, 1, 2, 3]);
+    assert_eq!(p.read().lists[&1], [5; 4]);
+}
+
+/// The pool closes and its file opens again (same tag, so the copy resolves there): the
+/// copy still owns nothing. Its drop frees nothing, and storing it copies it. A box too.
+#[test]
+fn a_rolled_back_copy_owns_nothing_after_a_reopen() {
+    let dir = TempDir::new("values-after-rollback");
+    let path = dir.file("a.pool");
+    let (stash, boxed) = {
+        let p = open(&path);
+        let stash = rolled_back_copy(&p);
+        p.write().b = Some(PBox::new([1, 2, 3, 4]));
+        let mut w = p.write();
+        let boxed = w.b.take();
+        w.abort();
+        (stash, boxed)
+    };
+    let p = open(&path);
+    {
+        let _w = p.write();
+        drop(boxed);
+    }
+    p.write().lists.insert(1, stash);
+    p.write().lists.insert(2, vec![5; 4]); // would reuse a wrongly freed block
+    p.check().unwrap();
+    let r = p.read();
+    assert_eq!(r.v, [0, 1, 2, 3]);
+    assert_eq!(r.lists[&1], [0, 1, 2, 3]);
+    assert_eq!(r.b.as_deref(), Some(&[1, 2, 3, 4]));
+    drop(r);
+    drop(p);
+    open(&path).check().unwrap();
+}
