@@ -273,6 +273,34 @@ fn values_leave_and_enter_pools() {
     assert_eq!((popped.as_str(), removed.as_str()), ("y", "built outside"));
 }
 
+/// Copies left over from rolled-back transactions (`tests/values_after_rollback.rs`): one
+/// changed (a deep copy into the scratch pool first), one stored (a deep copy into the pool),
+/// both dropped; the pool's values stay as they were.
+#[test]
+fn rolled_back_copies_change_and_store_alone() {
+    let a = values_pool();
+    a.write().name = "kept".into();
+    a.write().names.push("first".into());
+    let (mut changed, stored) = {
+        let mut w = a.write();
+        let c = std::mem::take(&mut w.name);
+        let s = std::mem::take(&mut w.names[0]);
+        w.abort();
+        (c, s)
+    };
+    {
+        let mut w = a.write();
+        changed.push_str(" and changed");
+        w.by_id.insert(1, stored);
+    }
+    a.check().unwrap();
+    assert_eq!(a.read().name, "kept");
+    assert_eq!(a.read().by_id[&1], "first");
+    assert_eq!(a.read().names[0], "first");
+    drop(a);
+    assert_eq!(changed.as_str(), "kept and changed");
+}
+
 /// Re-entrant read guards share one lock guard through the thread's table (a raw pointer
 /// turned back into an `Rc`): taken, cloned, dropped out of order, then a writer.
 #[test]
