@@ -20,6 +20,7 @@ pub(crate) mod core;
 pub(crate) mod lines;
 pub(crate) mod log;
 pub(crate) mod redo;
+pub(crate) mod registry;
 
 use crate::error::{Error, Result};
 use crate::heap::header::Header;
