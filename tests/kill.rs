@@ -57,6 +57,35 @@ fn shelf_item(k: u64) -> String {
 std::thread_local! {
     /// Values handed out by transaction k (a `names` key), dropped in transaction k + 1.
     static HELD: std::cell::RefCell<Vec<PString>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Copies of `name` taken with `mem::take` in a transaction that rolled back (before
+    /// every 4th transaction): the pool owns their blocks again. Transaction k changes one
+    /// and drops it, stores the other as a key and removes it again: no trace in the model.
+    static STALE: std::cell::RefCell<Vec<PString>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Two rolled-back transactions, each leaving a copy of `name` outside the pool.
+fn rolled_back_takes(pool: &Pool<Root>) {
+    for _ in 0..2 {
+        let mut w = pool.write();
+        let stale = std::mem::take(&mut w.name);
+        w.abort();
+        STALE.with(|s| s.borrow_mut().push(stale));
+    }
+}
+
+/// Transaction k's use of the stale copies (see `STALE`), before it changes `name`.
+fn use_stale(r: &mut Root, k: u64) {
+    let stale: Vec<PString> = STALE.with(|s| s.borrow_mut().drain(..).collect());
+    let mut it = stale.into_iter();
+    if let Some(mut changed) = it.next() {
+        changed.push_str(" and more"); // becomes a value of its own first
+        assert_eq!(changed, format!("{} and more", r.name.as_str()));
+    }
+    if let Some(stored) = it.next() {
+        let text = stored.to_string();
+        r.names.insert(stored, k); // stored as a copy
+        assert_eq!(r.names.remove(text.as_str()), Some(k));
+    }
 }
 
 fn rng(x: &mut u64) -> u64 {
@@ -71,6 +100,7 @@ fn rng(x: &mut u64) -> u64 {
 fn step(r: &mut Root, k: u64, other: &mut Root) {
     let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     HELD.with(|h| h.borrow_mut().clear()); // values from the last transaction, dropped late
+    use_stale(r, k);
     r.seq = k;
     for _ in 0..1 + rng(&mut x) % 6 {
         let i = (rng(&mut x) % SLOTS as u64) as usize;
@@ -297,6 +327,9 @@ fn kill_child() {
     let mut k = pool.read().seq;
     loop {
         k += 1;
+        if k.is_multiple_of(4) {
+            rolled_back_takes(&pool);
+        }
         let mut o = other.write(); // open across the main commit, which copies from it
         step(&mut pool.write(), k, &mut o);
         drop(o);

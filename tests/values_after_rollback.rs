@@ -139,3 +139,62 @@ fn a_rolled_back_copy_owns_nothing_after_a_reopen() {
     drop(p);
     open(&path).check().unwrap();
 }
+
+/// Two rolled-back `mem::take`s of one field leave two copies of one handle: each drop
+/// frees nothing (the set counts copies; it forgot the handle after the first drop, and the
+/// second freed the pool's block), and so does a change or a store of either.
+#[test]
+fn two_rolled_back_copies_of_one_handle() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    let first = rolled_back_copy(&p);
+    let mut second = {
+        let mut w = p.write();
+        let s = std::mem::take(&mut w.v);
+        w.abort();
+        s
+    };
+    let third = {
+        let mut w = p.write();
+        let s = std::mem::take(&mut w.v);
+        w.abort();
+        s
+    };
+    {
+        let mut w = p.write();
+        drop(first);
+        second.push(4);
+        w.lists.insert(1, third);
+    }
+    p.write().lists.insert(2, vec![5; 4]); // would reuse a wrongly freed block
+    p.check().unwrap();
+    assert_eq!(p.read().v, [0, 1, 2, 3]);
+    assert_eq!(p.read().lists[&1], [0, 1, 2, 3]);
+    assert_eq!(second, [0, 1, 2, 3, 4]);
+}
+
+/// The pool's own value is handed out (`remove`) while a rolled-back copy of its handle is
+/// outside: the handed-out value owns the blocks (they are freed with it), and the copy's
+/// later drop frees nothing (the container's hand-out used to forget the copy, whose drop
+/// then freed the block a second time).
+#[test]
+fn a_rolled_back_copy_outlives_its_original_handed_out() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    p.write().lists.insert(1, vec![1, 2, 3]);
+    let stash = {
+        let mut w = p.write();
+        let s = std::mem::take(w.lists.get_mut(&1).unwrap());
+        w.abort();
+        s
+    };
+    let out = p.write().lists.remove(&1).unwrap();
+    assert_eq!(out, [1, 2, 3]);
+    p.write().lists.insert(2, vec![5; 3]); // may reuse the freed block
+    {
+        let _w = p.write();
+        drop(stash);
+    }
+    p.write().lists.insert(3, vec![6; 3]);
+    p.check().unwrap();
+    assert_eq!(p.read().lists[&2], [5; 3]);
+    assert_eq!(p.read().lists[&3], [6; 3]);
+}

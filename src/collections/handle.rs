@@ -97,7 +97,7 @@ pub(crate) fn with_core<T: ?Sized, R>(
     // SAFETY: as in `home`, for the duration of the call.
     let core = unsafe { &*p };
     // Only a copy outside pool memory can be one that a rollback disowned.
-    if !core.is_writer() || (away && core.disowns(raw)) {
+    if !core.is_writer() || (away && !core::owner_drops() && core.disowns(raw)) {
         return None;
     }
     Some(f(core))
@@ -286,7 +286,8 @@ pub(crate) fn store<T: Persistent>(v: &mut T, core: &PoolCore) -> Result<()> {
 #[inline]
 pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
     if T::HANDLES {
-        owned(&mut v);
+        // The original drops as its blocks' owner (see `drop_owned`).
+        let _owner = core::OwnerScope::new();
         // SAFETY: the scratch pool is never unmapped nor freed.
         let s = unsafe { &*core::scratch() };
         if let Err(e) = v.relocate(&Relocator::new(s)) {
@@ -304,23 +305,11 @@ pub(crate) fn clone_out<T: Persistent>(v: &T) -> T {
         .unwrap_or_else(|e| panic!("pcoll: cannot clone a value into process memory: {e}"))
 }
 
-/// Marks `v`, just moved out of a container by the container's own code, as the owner of its
-/// blocks: no copy left over from a rolled-back transaction can claim them (`disowned`).
-fn owned<T: Persistent>(v: &mut T) {
-    v.handles(&mut |r| {
-        if let Found::Away(p) = core::find(0, *r, tag_of(*r)) {
-            // SAFETY: a registered pool, alive while registered (this call).
-            unsafe { &*p }.undisown(*r);
-        }
-    });
-}
-
 /// Drops `v`, which a container's own code moved out of pool memory (`retain`'s removed
-/// entries, a replaced value): it owns its blocks, so they are freed.
-pub(crate) fn drop_owned<T: Persistent>(mut v: T) {
-    if T::HANDLES {
-        owned(&mut v);
-    }
+/// entries, a replaced value): it owns its blocks, so they are freed, whatever copies a
+/// rolled-back transaction left of its handles (`core::OwnerScope`).
+pub(crate) fn drop_owned<T: Persistent>(v: T) {
+    let _owner = T::HANDLES.then(core::OwnerScope::new);
     drop(v);
 }
 

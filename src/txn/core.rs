@@ -13,22 +13,30 @@
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, UnsafeCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::Txn;
 use super::registry;
-pub(crate) use super::registry::{BuildIn, Found, core_of, find, relocating, scratch, tag_in_use};
+pub(crate) use super::registry::{
+    BuildIn, Found, OwnerScope, core_of, find, owner_drops, relocating, scratch, tag_in_use,
+};
 use crate::error::{Error, Result};
 use crate::heap::Heap;
 use crate::sync::{self, AtomicU64, AtomicUsize, Ordering, RwLock};
 
+/// Per pointer, how many copies of a handle may be outside pool memory after rollbacks gave
+/// its block back to the pool (see [`PoolCore::disowns`]).
+pub(crate) type Disowned = HashMap<u64, u32>;
+
+/// What only the writer touches (through `PoolCore::tx`): the heap, the transaction, and the
+/// values' bookkeeping.
 pub(crate) struct State {
     pub heap: Heap,
     pub txn: Txn,
     /// Blocks (as handle pointers) that a rolled-back transaction gave back to the pool while
     /// a copy of their handle was outside pool memory: dropping that copy must not free them.
-    pub disowned: HashSet<u64>,
+    pub disowned: Disowned,
     /// `&mut` borrows of pool memory handed to user code in this transaction, in types that
     /// hold handles (see [`Fixup`]).
     pub fixups: Fixups,
@@ -457,12 +465,13 @@ impl PoolCore {
     /// `mem::take`/`swap`/assignment:
     /// - a handle the rollback brings back into a region, whose copy went out of pool memory,
     ///   and a handle to a block the transaction allocated (freed now), are noted in
-    ///   `disowned`: dropping such a copy must free nothing, even after the pool freed or
-    ///   reused the block (the entry goes with that drop). The set is a superset: pointers
-    ///   that changed for other reasons (a tree's old root, stale bytes past a node's end)
-    ///   are noted too. Only handles outside pool memory consult it, and a container that
-    ///   hands a value out clears its pointers first (`undisown`): a stray entry can only make
-    ///   a later `mem::take` copy leak, never free a block in use;
+    ///   `disowned`, one count per rollback: dropping such a copy must free nothing, even
+    ///   after the pool freed or reused the block (the drop takes one count off). The counts
+    ///   are an upper bound: pointers that changed for other reasons (a tree's old root,
+    ///   stale bytes past a node's end) are noted too. Only handles outside pool memory
+    ///   consult it, and a container's own hand-out or drop of a value is its owner's
+    ///   (`OwnerScope`): a stray count can only make a later `mem::take` copy leak (or be
+    ///   copied when changed or stored), never free a block in use;
     /// - a value from elsewhere (process memory, another pool) that the rollback overwrites
     ///   is dropped, as std drops a value it overwrites.
     fn rollback(&self) -> Result<()> {
@@ -497,12 +506,14 @@ impl PoolCore {
         let fresh: Vec<u64> = st.txn.fresh_blocks().map(|off| tag | off).collect();
         let undone = st.txn.abort(&mut st.heap);
         let old = raws_in(&lasting);
-        for &raw in old.difference(&now) {
-            if !freed.contains(&(raw & OFF_MASK)) {
-                st.disowned.insert(raw);
-            }
+        // Counted: each rollback can leave one more copy of the same handle outside (two
+        // rolled-back `mem::take`s of one field), and each copy's drop must free nothing.
+        let gone = old
+            .difference(&now)
+            .filter(|r| !freed.contains(&(**r & OFF_MASK)));
+        for &raw in gone.chain(&fresh) {
+            *st.disowned.entry(raw).or_default() += 1;
         }
-        st.disowned.extend(fresh);
         if !st.disowned.is_empty() {
             ANY_DISOWNED.store(true, Ordering::Relaxed);
         }
@@ -523,18 +534,6 @@ impl PoolCore {
             };
         }
         undone
-    }
-
-    /// Forgets `raw` in `disowned`: a container is handing out the value that owns the block.
-    pub(crate) fn undisown(&self, raw: u64) {
-        if !self.is_writer() {
-            return; // only this pool's transaction touches the set
-        }
-        let mut tx = self.tx();
-        let tx = &mut tx;
-        if !tx.st.disowned.is_empty() {
-            tx.st.disowned.remove(&raw);
-        }
     }
 
     /// True when the open transaction frees the block at `off` (at its commit).
@@ -560,16 +559,30 @@ impl PoolCore {
         }
         let tx = self.tx();
         !tx.st.disowned.is_empty()
-            && tx.st.disowned.contains(&raw)
+            && tx.st.disowned.contains_key(&raw)
             && !tx.st.txn.is_fresh(raw & OFF_MASK)
     }
 
-    /// True (once) when `raw` names a block that a rolled-back transaction gave back to the
-    /// pool while a copy of the handle was outside: that copy's drop must free nothing.
+    /// True when `raw` names a block that a rolled-back transaction gave back to the pool
+    /// while a copy of the handle was outside: that copy's drop must free nothing. Counts the
+    /// copy off (`disowned` holds one count per copy that may be outside).
     pub(crate) fn disowns(&self, raw: u64) -> bool {
         let mut tx = self.tx();
         let tx = &mut tx;
-        !tx.st.disowned.is_empty() && tx.st.disowned.remove(&raw)
+        if tx.st.disowned.is_empty() {
+            return false;
+        }
+        match tx.st.disowned.get_mut(&raw) {
+            Some(1) => {
+                tx.st.disowned.remove(&raw);
+                true
+            }
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn base(&self) -> *mut u8 {

@@ -10,9 +10,8 @@
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::collections::HashSet;
 
-use super::core::PoolCore;
+use super::core::{Disowned, PoolCore};
 use crate::sync::{self, AtomicU64, Mutex, Ordering};
 
 // Per-thread state. std gets `const` initialisers (no lazy-init check on the read path);
@@ -28,6 +27,8 @@ mod tls {
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = const { Cell::new((0, 0, 0, 0)) };
         /// This thread's copy of the registry, as of an epoch (see `lookup`).
         pub(super) static RANGES: std::cell::RefCell<(u64, Vec<Entry>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+        /// How deep this thread is in [`OwnerScope`]s.
+        pub(super) static OWNER: Cell<usize> = const { Cell::new(0) };
     }
 }
 
@@ -39,9 +40,10 @@ mod tls {
         pub(super) static BUILD: Cell<(usize, usize)> = Cell::new((0, 0));
         pub(super) static CACHE: Cell<(u64, usize, usize, usize)> = Cell::new((0, 0, 0, 0));
         pub(super) static RANGES: std::cell::RefCell<(u64, Vec<Entry>)> = std::cell::RefCell::new((0, Vec::new()));
+        pub(super) static OWNER: Cell<usize> = Cell::new(0);
     }
 }
-use tls::{BUILD, CACHE, RANGES};
+use tls::{BUILD, CACHE, OWNER, RANGES};
 
 /// One open pool (or scratch pool) in the registry.
 #[derive(Clone, Copy)]
@@ -62,7 +64,7 @@ struct Registry {
     /// The `disowned` sets of closed pools, by (tag, uuid): copies left over from their
     /// rolled-back transactions outlive the pool, and the next open of the same file in this
     /// process takes the set back, so their drops still free nothing there.
-    carried: Mutex<Vec<(u16, u64, HashSet<u64>)>>,
+    carried: Mutex<Vec<(u16, u64, Disowned)>>,
 }
 
 #[cfg(not(loom))]
@@ -131,12 +133,12 @@ pub(super) fn unregister(start: usize) {
 }
 
 /// Keeps the `disowned` set of a closing pool (tag, uuid) for the next open of its file.
-pub(super) fn carry(tag: u16, uuid: u64, disowned: HashSet<u64>) {
+pub(super) fn carry(tag: u16, uuid: u64, disowned: Disowned) {
     sync::lock(&registry().carried).push((tag, uuid, disowned));
 }
 
 /// The `disowned` set a closed pool (tag, uuid) left, if any (see [`carry`]).
-pub(super) fn take_carried(tag: u16, uuid: u64) -> Option<HashSet<u64>> {
+pub(super) fn take_carried(tag: u16, uuid: u64) -> Option<Disowned> {
     let mut carried = sync::lock(&registry().carried);
     let i = carried.iter().position(|c| (c.0, c.1) == (tag, uuid))?;
     Some(carried.swap_remove(i).2)
@@ -227,6 +229,30 @@ impl Drop for BuildIn {
     fn drop(&mut self) {
         BUILD.with(|b| b.set(self.prev));
     }
+}
+
+/// While alive, handles that this thread drops outside pool memory are their blocks' owners
+/// (a container's own code moved the value out: a value handed out being copied out, or
+/// dropped): `disowned` is not consulted, since copies left over from a rolled-back
+/// transaction may share the pointer but are not the value being dropped.
+pub(crate) struct OwnerScope(());
+
+impl OwnerScope {
+    pub(crate) fn new() -> OwnerScope {
+        OWNER.with(|o| o.set(o.get() + 1));
+        OwnerScope(())
+    }
+}
+
+impl Drop for OwnerScope {
+    fn drop(&mut self) {
+        OWNER.with(|o| o.set(o.get() - 1));
+    }
+}
+
+/// True inside an [`OwnerScope`].
+pub(crate) fn owner_drops() -> bool {
+    OWNER.with(Cell::get) != 0
 }
 
 /// True inside a relocation or conversion: its reads of a value outside pool memory hand no
