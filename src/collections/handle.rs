@@ -354,8 +354,8 @@ pub(crate) fn relocate_handle<T: Persistent>(
 /// Before a change through `h` (pointer `raw`): when `h` is a copy, outside pool memory, of
 /// a handle that a rolled-back transaction gave back to its pool (`disowned`), it first
 /// becomes a value of its own, a deep copy in the scratch pool (as a value handed out by a
-/// container), and the old handle is forgotten: the change must not reach (or free) the blocks the pool's value owns. One
-/// relaxed load when no pool ever had such a copy.
+/// container), and the old handle is forgotten: the change must not reach (or free) the
+/// blocks the pool's value owns. One relaxed load when no pool ever had such a copy.
 #[inline]
 pub(crate) fn own<T: Persistent>(h: &mut T, raw: u64) {
     if raw != 0 && core::any_disowned() {
