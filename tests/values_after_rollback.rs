@@ -16,6 +16,7 @@ struct Root {
     v: PVec<u64>,
     lists: PHashMap<u64, PVec<u64>>,
     b: Option<PBox<[u64; 4]>>,
+    vs: PVec<PVec<u64>>,
 }
 
 fn open(path: &std::path::Path) -> Pool<Root> {
@@ -197,4 +198,37 @@ fn a_rolled_back_copy_outlives_its_original_handed_out() {
     p.check().unwrap();
     assert_eq!(p.read().lists[&2], [5; 3]);
     assert_eq!(p.read().lists[&3], [6; 3]);
+}
+
+/// Stored into a full pool, the copy cannot be copied in: `try_push` answers `OutOfSpace` and
+/// gives the copy back unchanged (still a copy that frees nothing), and the pool is as it was.
+#[test]
+fn a_rolled_back_copy_stored_into_a_full_pool() {
+    let p = Pool::<Root>::options()
+        .initial_size(256 << 10)
+        .max_size(256 << 10)
+        .in_memory()
+        .unwrap();
+    p.write().v.extend(0..4000);
+    let stash = {
+        let mut w = p.write();
+        let s = std::mem::take(&mut w.v);
+        w.abort();
+        s
+    };
+    let back = {
+        let mut w = p.write();
+        while w.vs.try_push(PVec::from(vec![7u64; 512])).is_ok() {}
+        let (e, back) = w.vs.try_push(stash).unwrap_err();
+        assert!(matches!(e, pcoll::Error::OutOfSpace { .. }), "{e}");
+        back
+    };
+    assert_eq!(back.len(), 4000);
+    {
+        let _w = p.write();
+        drop(back);
+    }
+    p.check().unwrap();
+    assert!(p.read().v.iter().copied().eq(0..4000));
+    assert!(p.read().vs.iter().all(|x| *x == [7u64; 512][..]));
 }
