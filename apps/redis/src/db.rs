@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pcoll::collections::phashmap::Entry;
 use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent};
 
+use crate::cmd::{Cmd, Kind};
 use crate::deadlines::Deadlines;
 use crate::resp::Reply;
 use crate::watch;
@@ -205,113 +206,6 @@ impl std::fmt::Display for Name {
     }
 }
 
-/// Commands that only read.
-const READS: &[&str] = &[
-    "GET",
-    "MGET",
-    "EXISTS",
-    "TYPE",
-    "KEYS",
-    "DBSIZE",
-    "TTL",
-    "PTTL",
-    "STRLEN",
-    "LLEN",
-    "LRANGE",
-    "LINDEX",
-    "HGET",
-    "HMGET",
-    "HGETALL",
-    "HLEN",
-    "HEXISTS",
-    "HKEYS",
-    "HVALS",
-    "SMEMBERS",
-    "SISMEMBER",
-    "SCARD",
-    "GETRANGE",
-    "ZSCORE",
-    "ZCARD",
-    "ZRANK",
-    "ZREVRANK",
-    "ZCOUNT",
-    "ZRANGE",
-    "ZREVRANGE",
-    "ZRANGEBYSCORE",
-    "SINTER",
-    "SUNION",
-    "SCAN",
-];
-
-/// Commands that change the keyspace.
-const WRITES: &[&str] = &[
-    "SET",
-    "SETNX",
-    "SETEX",
-    "PSETEX",
-    "GETSET",
-    "GETDEL",
-    "MSET",
-    "DEL",
-    "UNLINK",
-    "INCR",
-    "DECR",
-    "INCRBY",
-    "DECRBY",
-    "APPEND",
-    "SETRANGE",
-    "EXPIRE",
-    "PEXPIRE",
-    "PERSIST",
-    "RENAME",
-    "FLUSHDB",
-    "FLUSHALL",
-    "LPUSH",
-    "RPUSH",
-    "LPOP",
-    "BLPOP",
-    "BRPOP",
-    "RPOP",
-    "LSET",
-    "LREM",
-    "LTRIM",
-    "HSET",
-    "HMSET",
-    "HDEL",
-    "HINCRBY",
-    "SADD",
-    "SREM",
-    "SPOP",
-    "ZADD",
-    "ZINCRBY",
-    "ZREM",
-    "INCRBYFLOAT",
-];
-
-/// What kind of command `name` (upper case) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Reads the keyspace only: runs under a read guard.
-    Read,
-    /// Changes the keyspace: runs in a transaction (see `commit.rs`).
-    Write,
-    /// Not a keyspace command this server knows.
-    Unknown,
-}
-
-pub fn kind(name: &str) -> Kind {
-    // One hash lookup: scanning the two lists compared every request's name with ~100
-    // others (5% of a pipelined SET's server time went to `memcmp`).
-    static KINDS: std::sync::LazyLock<std::collections::HashMap<&'static str, Kind>> =
-        std::sync::LazyLock::new(|| {
-            let reads = READS.iter().map(|&n| (n, Kind::Read));
-            reads
-                .chain(WRITES.iter().map(|&n| (n, Kind::Write)))
-                .collect()
-        });
-    KINDS.get(name).copied().unwrap_or(Kind::Unknown)
-}
-
 /// Redis's words for a command it does not know, its first arguments quoted.
 fn unknown(args: &[Vec<u8>]) -> Reply {
     let mut msg = format!(
@@ -327,56 +221,51 @@ fn unknown(args: &[Vec<u8>]) -> Reply {
 /// Runs a command that does not write, under a read guard (a write command answers an
 /// error: the caller runs those in a transaction).
 pub fn run_read(db: &Db, args: &[Vec<u8>], now: u64) -> Reply {
-    let name = upper(&args[0]);
-    match kind(&name) {
-        Kind::Read => read(db, &name, args, now),
-        Kind::Write => Reply::err(format!("internal: '{name}' outside a transaction")),
-        Kind::Unknown => unknown(args),
-    }
-}
-
-/// Runs any command inside an open transaction (a write notes its keys for WATCH).
-pub fn run(db: &mut Db, args: &[Vec<u8>], now: u64) -> Reply {
-    let name = upper(&args[0]);
-    match kind(&name) {
-        Kind::Read => read(db, &name, args, now),
-        Kind::Write => {
-            let r = write(db, &name, args, now);
-            watch::bump(&name, args);
-            r
+    match Cmd::of(args) {
+        Some(c) if c.kind() == Kind::Read => {
+            arity(args, c).unwrap_or_else(|| read(db, c, args, now))
         }
-        Kind::Unknown => unknown(args),
+        Some(c) if c.kind() == Kind::Write => {
+            Reply::err(format!("internal: '{}' outside a transaction", c.name()))
+        }
+        _ => unknown(args),
     }
 }
 
-fn arity(args: &[Vec<u8>], min: usize) -> Option<Reply> {
-    (args.len() < min).then(|| {
+/// Runs any keyspace command inside an open transaction (a write notes its keys for WATCH).
+pub fn run(db: &mut Db, args: &[Vec<u8>], now: u64) -> Reply {
+    let Some(c) = Cmd::of(args).filter(|c| c.kind() != Kind::Conn) else {
+        return unknown(args);
+    };
+    if let Some(e) = arity(args, c) {
+        return e;
+    }
+    if c.kind() == Kind::Read {
+        return read(db, c, args, now);
+    }
+    let r = write(db, c, args, now);
+    watch::bump(c, args);
+    r
+}
+
+/// Redis's error for a command given fewer arguments than it takes.
+fn arity(args: &[Vec<u8>], c: Cmd) -> Option<Reply> {
+    (args.len() < c.min_args()).then(|| {
         Reply::err(format!(
             "wrong number of arguments for '{}' command",
-            String::from_utf8_lossy(&args[0]).to_lowercase()
+            c.name().to_lowercase()
         ))
     })
 }
 
-fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
-    let min = match name {
-        "DBSIZE" => 1,
-        "LRANGE" | "GETRANGE" => 4,
-        "LINDEX" | "HGET" | "HEXISTS" | "SISMEMBER" | "ZSCORE" | "ZRANK" | "ZREVRANK" => 3,
-        "ZCOUNT" | "ZRANGE" | "ZREVRANGE" | "ZRANGEBYSCORE" => 4,
-        "HMGET" => 3,
-        _ => 2,
-    };
-    if let Some(e) = arity(a, min) {
-        return e;
-    }
+fn read(db: &Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
     let k = a.get(1).map_or(&[][..], |k| &k[..]);
     let alive = live(db, k, now);
     let typed = |t: &str| alive && type_of(db, k) != Some(t);
-    match name {
-        "GET" if typed("string") => Reply::wrong_type(),
-        "GET" => Reply::Bulk(alive.then(|| db.strings[k].to_vec())),
-        "MGET" => Reply::Array(Some(
+    match c {
+        Cmd::Get if typed("string") => Reply::wrong_type(),
+        Cmd::Get => Reply::Bulk(alive.then(|| db.strings[k].to_vec())),
+        Cmd::Mget => Reply::Array(Some(
             a[1..]
                 .iter()
                 .map(|k| match db.strings.get(&k[..]) {
@@ -385,9 +274,9 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 })
                 .collect(),
         )),
-        "STRLEN" if typed("string") => Reply::wrong_type(),
-        "STRLEN" => Reply::Int(if alive { db.strings[k].len() as i64 } else { 0 }),
-        "GETRANGE" => {
+        Cmd::Strlen if typed("string") => Reply::wrong_type(),
+        Cmd::Strlen => Reply::Int(if alive { db.strings[k].len() as i64 } else { 0 }),
+        Cmd::Getrange => {
             let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
                 return Reply::err("value is not an integer or out of range");
             };
@@ -398,15 +287,15 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             };
             Reply::bulk(slice_range(v, s, e))
         }
-        "EXISTS" => Reply::Int(a[1..].iter().filter(|k| live(db, k, now)).count() as i64),
-        "TYPE" => Reply::Simple(if alive {
+        Cmd::Exists => Reply::Int(a[1..].iter().filter(|k| live(db, k, now)).count() as i64),
+        Cmd::Type => Reply::Simple(if alive {
             type_of(db, k).unwrap_or("none")
         } else {
             "none"
         }),
-        "KEYS" => Reply::Array(Some(keys(db, &a[1], now))),
-        "SCAN" => scan(db, a, now),
-        "SINTER" | "SUNION" => {
+        Cmd::Keys => Reply::Array(Some(keys(db, &a[1], now))),
+        Cmd::Scan => scan(db, a, now),
+        Cmd::Sinter | Cmd::Sunion => {
             let mut sets = Vec::new();
             for k in &a[1..] {
                 if live(db, k, now) && type_of(db, k) != Some("set") {
@@ -415,7 +304,7 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 sets.push(db.sets.get(&k[..]).filter(|_| live(db, k, now)));
             }
             let mut out: Vec<&[u8]> = Vec::new();
-            if name == "SUNION" {
+            if c == Cmd::Sunion {
                 for m in sets.iter().flatten().flat_map(|s| s.iter()) {
                     if !out.contains(&m.as_slice()) {
                         out.push(m);
@@ -434,20 +323,20 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Array(Some(out.into_iter().map(Reply::bulk).collect()))
         }
-        "DBSIZE" => Reply::Int(counts(db).0 as i64),
-        "TTL" | "PTTL" => Reply::Int(if !alive {
+        Cmd::Dbsize => Reply::Int(counts(db).0 as i64),
+        Cmd::Ttl | Cmd::Pttl => Reply::Int(if !alive {
             -2
         } else {
             match db.expires.get(k) {
                 None => -1,
-                Some(t) if name == "TTL" => ((t - now) as i64 + 999) / 1000,
+                Some(t) if c == Cmd::Ttl => ((t - now) as i64 + 999) / 1000,
                 Some(t) => (t - now) as i64,
             }
         }),
-        "LLEN" if typed("list") => Reply::wrong_type(),
-        "LLEN" => Reply::Int(if alive { db.lists[k].len() as i64 } else { 0 }),
-        "LRANGE" if typed("list") => Reply::wrong_type(),
-        "LRANGE" => {
+        Cmd::Llen if typed("list") => Reply::wrong_type(),
+        Cmd::Llen => Reply::Int(if alive { db.lists[k].len() as i64 } else { 0 }),
+        Cmd::Lrange if typed("list") => Reply::wrong_type(),
+        Cmd::Lrange => {
             let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
                 return Reply::err("value is not an integer or out of range");
             };
@@ -457,8 +346,8 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             let (s, e) = clamp(s, e, l.len());
             Reply::Array(Some(l.range(s..e).map(|v| Reply::bulk(v)).collect()))
         }
-        "LINDEX" if typed("list") => Reply::wrong_type(),
-        "LINDEX" => {
+        Cmd::Lindex if typed("list") => Reply::wrong_type(),
+        Cmd::Lindex => {
             let l = db.lists.get(k).filter(|_| alive);
             if l.is_none() {
                 return Reply::Bulk(None); // Redis answers a missing key before the index
@@ -475,17 +364,25 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             });
             Reply::Bulk(l.zip(i).and_then(|(l, i)| l.get(i)).map(|v| v.to_vec()))
         }
-        "HGET" | "HMGET" | "HGETALL" | "HLEN" | "HEXISTS" | "HKEYS" | "HVALS" if typed("hash") => {
+        Cmd::Hget
+        | Cmd::Hmget
+        | Cmd::Hgetall
+        | Cmd::Hlen
+        | Cmd::Hexists
+        | Cmd::Hkeys
+        | Cmd::Hvals
+            if typed("hash") =>
+        {
             Reply::wrong_type()
         }
-        "HGET" => Reply::Bulk(
+        Cmd::Hget => Reply::Bulk(
             db.hashes
                 .get(k)
                 .filter(|_| alive)
                 .and_then(|h| h.get(&a[2][..]))
                 .map(|v| v.to_vec()),
         ),
-        "HMGET" => Reply::Array(Some(
+        Cmd::Hmget => Reply::Array(Some(
             a[2..]
                 .iter()
                 .map(|f| {
@@ -499,32 +396,32 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 })
                 .collect(),
         )),
-        "HGETALL" | "HKEYS" | "HVALS" => {
+        Cmd::Hgetall | Cmd::Hkeys | Cmd::Hvals => {
             let h = db.hashes.get(k).filter(|_| alive);
             let items = h
                 .into_iter()
                 .flat_map(|h| h.iter())
-                .flat_map(|(f, v)| match name {
-                    "HGETALL" => vec![Reply::bulk(f), Reply::bulk(v)],
-                    "HKEYS" => vec![Reply::bulk(f)],
+                .flat_map(|(f, v)| match c {
+                    Cmd::Hgetall => vec![Reply::bulk(f), Reply::bulk(v)],
+                    Cmd::Hkeys => vec![Reply::bulk(f)],
                     _ => vec![Reply::bulk(v)],
                 });
             Reply::Array(Some(items.collect()))
         }
-        "HLEN" => Reply::Int(
+        Cmd::Hlen => Reply::Int(
             db.hashes
                 .get(k)
                 .filter(|_| alive)
                 .map_or(0, |h| h.len() as i64),
         ),
-        "HEXISTS" => Reply::Int(
+        Cmd::Hexists => Reply::Int(
             db.hashes
                 .get(k)
                 .filter(|_| alive)
                 .is_some_and(|h| h.contains_key(&a[2][..])) as i64,
         ),
-        "SMEMBERS" | "SISMEMBER" | "SCARD" if typed("set") => Reply::wrong_type(),
-        "SMEMBERS" => Reply::Array(Some(
+        Cmd::Smembers | Cmd::Sismember | Cmd::Scard if typed("set") => Reply::wrong_type(),
+        Cmd::Smembers => Reply::Array(Some(
             db.sets
                 .get(k)
                 .filter(|_| alive)
@@ -533,24 +430,42 @@ fn read(db: &Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 .map(|m| Reply::bulk(m))
                 .collect(),
         )),
-        "SISMEMBER" => Reply::Int(
+        Cmd::Sismember => Reply::Int(
             db.sets
                 .get(k)
                 .filter(|_| alive)
                 .is_some_and(|s| s.contains(&a[2][..])) as i64,
         ),
-        "SCARD" => Reply::Int(
+        Cmd::Scard => Reply::Int(
             db.sets
                 .get(k)
                 .filter(|_| alive)
                 .map_or(0, |s| s.len() as i64),
         ),
         // Redis checks the arguments before the type: a dry run on no set tells.
-        n if n.starts_with('Z') && typed("zset") => match zread(None, n, a) {
-            e @ Reply::Error(_) => e,
-            _ => Reply::wrong_type(),
-        },
-        n if n.starts_with('Z') => zread(db.zsets.get(k).filter(|_| alive), n, a),
+        Cmd::Zscore
+        | Cmd::Zcard
+        | Cmd::Zrank
+        | Cmd::Zrevrank
+        | Cmd::Zcount
+        | Cmd::Zrange
+        | Cmd::Zrevrange
+        | Cmd::Zrangebyscore
+            if typed("zset") =>
+        {
+            match zread(None, c, a) {
+                e @ Reply::Error(_) => e,
+                _ => Reply::wrong_type(),
+            }
+        }
+        Cmd::Zscore
+        | Cmd::Zcard
+        | Cmd::Zrank
+        | Cmd::Zrevrank
+        | Cmd::Zcount
+        | Cmd::Zrange
+        | Cmd::Zrevrange
+        | Cmd::Zrangebyscore => zread(db.zsets.get(k).filter(|_| alive), c, a),
         _ => Reply::err("unknown read"),
     }
 }
@@ -678,55 +593,44 @@ pub fn glob(p: &[u8], s: &[u8]) -> bool {
     }
 }
 
-fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
-    let min = match name {
-        "FLUSHDB" | "FLUSHALL" => 1,
-        "SET" | "GETSET" | "APPEND" | "INCRBY" | "DECRBY" | "EXPIRE" | "PEXPIRE" | "LPUSH"
-        | "RPUSH" | "SADD" | "SREM" | "HDEL" | "RENAME" | "SETNX" | "ZREM" | "INCRBYFLOAT"
-        | "BLPOP" | "BRPOP" => 3,
-        "ZADD" | "ZINCRBY" => 4,
-        "HSET" | "HMSET" | "LSET" | "LREM" | "LTRIM" | "SETRANGE" | "SETEX" | "PSETEX" => 4,
-        "MSET" => 3,
-        _ => 2,
-    };
-    if let Some(e) = arity(a, min) {
-        return e;
+fn write(db: &mut Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
+    if matches!(c, Cmd::Blpop | Cmd::Brpop) {
+        return pop_any(db, c, a, now);
     }
-    if matches!(name, "BLPOP" | "BRPOP") {
-        return pop_any(db, name, a, now);
-    }
-    if matches!(name, "FLUSHDB" | "FLUSHALL") {
+    if matches!(c, Cmd::Flushdb | Cmd::Flushall) {
         // (ASYNC / SYNC accepted and ignored: the drop is one transaction either way.)
         *db = Db::default();
         return Reply::OK;
     }
     let k = &a[1][..];
-    if !matches!(name, "MSET" | "DEL" | "UNLINK") {
+    if !matches!(c, Cmd::Mset | Cmd::Del | Cmd::Unlink) {
         reap(db, k, now);
     }
     // SET and the INCR family find their key in `strings` with a lookup of their own.
-    match name {
-        "SET" => return set(db, a, other_type(db, k), now),
-        "INCR" | "DECR" | "INCRBY" | "DECRBY" => return incr(db, name, a, other_type(db, k)),
+    match c {
+        Cmd::Set => return set(db, a, other_type(db, k), now),
+        Cmd::Incr | Cmd::Decr | Cmd::Incrby | Cmd::Decrby => {
+            return incr(db, c, a, other_type(db, k));
+        }
         _ => {}
     }
     let ty = type_of(db, k);
     let wrong = |t: &str| ty.is_some_and(|x| x != t);
-    match name {
-        "SETNX" if ty.is_some() => Reply::Int(0),
-        "SETNX" => {
+    match c {
+        Cmd::Setnx if ty.is_some() => Reply::Int(0),
+        Cmd::Setnx => {
             db.strings.insert(k, &a[2][..]);
             Reply::Int(1)
         }
-        "SETEX" | "PSETEX" => {
+        Cmd::Setex | Cmd::Psetex => {
             let Some(n) = int(&a[2]) else {
                 return Reply::err("value is not an integer or out of range");
             };
             if n <= 0 {
-                let cmd = name.to_lowercase();
+                let cmd = c.name().to_lowercase();
                 return Reply::err(format!("invalid expire time in '{cmd}' command"));
             }
-            let ms = if name == "SETEX" {
+            let ms = if c == Cmd::Setex {
                 n.saturating_mul(1000)
             } else {
                 n
@@ -735,25 +639,25 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             db.expires.set(k, now + ms as u64);
             Reply::OK
         }
-        "GETSET" | "GETDEL" if wrong("string") => Reply::wrong_type(),
-        "GETSET" => {
+        Cmd::Getset | Cmd::Getdel if wrong("string") => Reply::wrong_type(),
+        Cmd::Getset => {
             db.expires.remove(k);
             Reply::Bulk(db.strings.insert(k, &a[2][..]).map(|v| v.to_vec()))
         }
-        "GETDEL" => {
+        Cmd::Getdel => {
             db.expires.remove(k);
             Reply::Bulk(db.strings.remove(k).map(|v| v.to_vec()))
         }
-        "MSET" if a.len().is_multiple_of(2) => {
+        Cmd::Mset if a.len().is_multiple_of(2) => {
             Reply::err("wrong number of arguments for 'mset' command")
         }
-        "MSET" => {
+        Cmd::Mset => {
             for kv in a[1..].chunks(2) {
                 put_string(db, &kv[0], &kv[1]);
             }
             Reply::OK
         }
-        "DEL" | "UNLINK" => Reply::Int(
+        Cmd::Del | Cmd::Unlink => Reply::Int(
             a[1..]
                 .iter()
                 .filter(|k| {
@@ -762,8 +666,8 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 })
                 .count() as i64,
         ),
-        "INCRBYFLOAT" if wrong("string") => Reply::wrong_type(),
-        "INCRBYFLOAT" => {
+        Cmd::Incrbyfloat if wrong("string") => Reply::wrong_type(),
+        Cmd::Incrbyfloat => {
             let by = std::str::from_utf8(&a[2])
                 .ok()
                 .and_then(|s| s.parse::<f64>().ok());
@@ -781,14 +685,14 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 None => Reply::err("value is not a valid float"),
             }
         }
-        "APPEND" if wrong("string") => Reply::wrong_type(),
-        "APPEND" => {
+        Cmd::Append if wrong("string") => Reply::wrong_type(),
+        Cmd::Append => {
             let v = db.strings.entry(k).or_default();
             v.extend_from_slice(&a[2]);
             Reply::Int(v.len() as i64)
         }
-        "SETRANGE" if wrong("string") => Reply::wrong_type(),
-        "SETRANGE" => {
+        Cmd::Setrange if wrong("string") => Reply::wrong_type(),
+        Cmd::Setrange => {
             let Some(off) = int(&a[2]).filter(|&o| (0..512 << 20).contains(&o)) else {
                 return Reply::err("offset is out of range");
             };
@@ -802,14 +706,14 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(v.len() as i64)
         }
-        "EXPIRE" | "PEXPIRE" => {
+        Cmd::Expire | Cmd::Pexpire => {
             let Some(n) = int(&a[2]) else {
                 return Reply::err("value is not an integer or out of range");
             };
             if ty.is_none() {
                 return Reply::Int(0);
             }
-            let ms = if name == "EXPIRE" {
+            let ms = if c == Cmd::Expire {
                 n.saturating_mul(1000)
             } else {
                 n
@@ -821,16 +725,18 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(1)
         }
-        "PERSIST" => Reply::Int(db.expires.remove(k).is_some() as i64),
-        "RENAME" if ty.is_none() => Reply::err("no such key"),
-        "RENAME" => rename(db, k, &a[2]),
-        "LPUSH" | "RPUSH" | "LPOP" | "RPOP" | "LSET" | "LREM" | "LTRIM" if wrong("list") => {
+        Cmd::Persist => Reply::Int(db.expires.remove(k).is_some() as i64),
+        Cmd::Rename if ty.is_none() => Reply::err("no such key"),
+        Cmd::Rename => rename(db, k, &a[2]),
+        Cmd::Lpush | Cmd::Rpush | Cmd::Lpop | Cmd::Rpop | Cmd::Lset | Cmd::Lrem | Cmd::Ltrim
+            if wrong("list") =>
+        {
             Reply::wrong_type()
         }
-        "LPUSH" | "RPUSH" => {
+        Cmd::Lpush | Cmd::Rpush => {
             let l = db.lists.entry(k).or_default();
             for v in &a[2..] {
-                if name == "LPUSH" {
+                if c == Cmd::Lpush {
                     l.push_front_from(&v[..])
                 } else {
                     l.push_back_from(&v[..])
@@ -838,8 +744,8 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(l.len() as i64)
         }
-        "LPOP" | "RPOP" => list_pop(db, name, a),
-        "LSET" => {
+        Cmd::Lpop | Cmd::Rpop => list_pop(db, c == Cmd::Lpop, a),
+        Cmd::Lset => {
             let Some(l) = db.lists.get_mut(k) else {
                 return Reply::err("no such key");
             };
@@ -856,7 +762,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 None => Reply::err("index out of range"),
             }
         }
-        "LREM" => {
+        Cmd::Lrem => {
             let (Some(n), Some(l)) = (int(&a[2]), db.lists.get_mut(k)) else {
                 return Reply::Int(0);
             };
@@ -885,7 +791,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(removed as i64)
         }
-        "LTRIM" => {
+        Cmd::Ltrim => {
             let (Some(s), Some(e)) = (int(&a[2]), int(&a[3])) else {
                 return Reply::err("value is not an integer or out of range");
             };
@@ -899,24 +805,24 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::OK
         }
-        "HSET" | "HMSET" | "HDEL" | "HINCRBY" if wrong("hash") => Reply::wrong_type(),
-        "HSET" | "HMSET" if a.len() % 2 == 1 => Reply::err(format!(
+        Cmd::Hset | Cmd::Hmset | Cmd::Hdel | Cmd::Hincrby if wrong("hash") => Reply::wrong_type(),
+        Cmd::Hset | Cmd::Hmset if a.len() % 2 == 1 => Reply::err(format!(
             "wrong number of arguments for '{}' command",
-            name.to_lowercase()
+            c.name().to_lowercase()
         )),
-        "HMSET" => {
+        Cmd::Hmset => {
             let h = db.hashes.entry(k).or_default();
             for fv in a[2..].chunks(2) {
                 put(h, &fv[0], &fv[1]);
             }
             Reply::OK
         }
-        "HSET" => {
+        Cmd::Hset => {
             let h = db.hashes.entry(k).or_default();
             let added = a[2..].chunks(2).filter(|fv| put(h, &fv[0], &fv[1])).count();
             Reply::Int(added as i64)
         }
-        "HDEL" => {
+        Cmd::Hdel => {
             let Some(h) = db.hashes.get_mut(k) else {
                 return Reply::Int(0);
             };
@@ -926,7 +832,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(n as i64)
         }
-        "HINCRBY" => {
+        Cmd::Hincrby => {
             let Some(by) = a.get(3).and_then(|b| int(b)) else {
                 return Reply::err("value is not an integer or out of range");
             };
@@ -940,12 +846,12 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
                 None => Reply::err("hash value is not an integer"),
             }
         }
-        "SADD" | "SREM" | "SPOP" if wrong("set") => Reply::wrong_type(),
-        "SADD" => {
+        Cmd::Sadd | Cmd::Srem | Cmd::Spop if wrong("set") => Reply::wrong_type(),
+        Cmd::Sadd => {
             let s = db.sets.entry(k).or_default();
             Reply::Int(a[2..].iter().filter(|m| s.insert(&m[..])).count() as i64)
         }
-        "SREM" => {
+        Cmd::Srem => {
             let Some(s) = db.sets.get_mut(k) else {
                 return Reply::Int(0);
             };
@@ -955,7 +861,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(n as i64)
         }
-        "SPOP" => {
+        Cmd::Spop => {
             let Some(s) = db.sets.get_mut(k) else {
                 return Reply::Bulk(None);
             };
@@ -968,9 +874,9 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Bulk(m)
         }
-        "ZREM" if wrong("zset") => Reply::wrong_type(),
-        "ZADD" => zadd(db, a, wrong("zset")),
-        "ZINCRBY" => {
+        Cmd::Zrem if wrong("zset") => Reply::wrong_type(),
+        Cmd::Zadd => zadd(db, a, wrong("zset")),
+        Cmd::Zincrby => {
             let (Some(by), Some(m)) = (parse_score(&a[2]), a.get(3)) else {
                 return Reply::err("value is not a valid float");
             };
@@ -985,7 +891,7 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             z.set(m, f);
             Reply::Bulk(Some(fmt_score(f)))
         }
-        "ZREM" => {
+        Cmd::Zrem => {
             let Some(z) = db.zsets.get_mut(k) else {
                 return Reply::Int(0);
             };
@@ -1001,14 +907,14 @@ fn write(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
 
 /// INCR, DECR, INCRBY, DECRBY on `k`, which is no other type than a string (`other`): one
 /// lookup, the entry read and then rewritten in place.
-fn incr(db: &mut Db, name: &str, a: &[Vec<u8>], other: Option<&str>) -> Reply {
+fn incr(db: &mut Db, c: Cmd, a: &[Vec<u8>], other: Option<&str>) -> Reply {
     if other.is_some() {
         return Reply::wrong_type();
     }
-    let by = match name {
-        "INCR" => Some(1),
-        "DECR" => Some(-1),
-        "INCRBY" => int(&a[2]),
+    let by = match c {
+        Cmd::Incr => Some(1),
+        Cmd::Decr => Some(-1),
+        Cmd::Incrby => int(&a[2]),
         _ => int(&a[2]).and_then(|n| n.checked_neg()),
     };
     let e = db.strings.entry(&a[1][..]);
@@ -1119,7 +1025,7 @@ pub fn block_timeout(a: &[Vec<u8>]) -> Result<f64, Reply> {
 /// BLPOP/BRPOP without the wait: the first non-empty list among the keys gives up an
 /// element, answered as [key, element]; a null array when all are empty (the connection then
 /// waits and tries again, see `main.rs`; inside MULTI it is the answer, as in Redis).
-fn pop_any(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
+fn pop_any(db: &mut Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
     if let Err(e) = block_timeout(a) {
         return e;
     }
@@ -1130,17 +1036,17 @@ fn pop_any(db: &mut Db, name: &str, a: &[Vec<u8>], now: u64) -> Reply {
             return Reply::wrong_type();
         }
     }
-    let pop = if name == "BLPOP" { "LPOP" } else { "RPOP" };
     for k in keys {
         if db.lists.get(&k[..]).is_some_and(|l| !l.is_empty()) {
-            let v = list_pop(db, pop, &[a[0].clone(), k.clone()]);
+            let v = list_pop(db, c == Cmd::Blpop, &[a[0].clone(), k.clone()]);
             return Reply::Array(Some(vec![Reply::bulk(k), v]));
         }
     }
     Reply::Array(None)
 }
 
-fn list_pop(db: &mut Db, name: &str, a: &[Vec<u8>]) -> Reply {
+/// LPOP (`front`) or RPOP.
+fn list_pop(db: &mut Db, front: bool, a: &[Vec<u8>]) -> Reply {
     let k = &a[1][..];
     let count = match a.get(2).map(|c| int(c)) {
         None => None,
@@ -1157,7 +1063,7 @@ fn list_pop(db: &mut Db, name: &str, a: &[Vec<u8>]) -> Reply {
     // Read in place, then dropped in place: popping would hand each value out of the pool
     // (a copy) only for it to be copied into the reply and dropped.
     let n = count.unwrap_or(1).min(l.len());
-    let (len, front) = (l.len(), name == "LPOP");
+    let len = l.len();
     let mut out: Vec<Vec<u8>> = if front {
         l.range(..n).map(|v| v.to_vec()).collect()
     } else {

@@ -6,6 +6,7 @@
 //! `pcoll-redis [--port 6379] [--bind 127.0.0.1] [--pool PATH] [--durability sync|process]
 //! [--requirepass PASS] [--maxclients N] [--proto-max-bulk-len BYTES] [--maxmemory BYTES]`
 
+mod cmd;
 mod commit;
 mod db;
 mod deadlines;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use pcoll::{Durability, Pool, PoolStats};
 use pcoll_redis::resp;
 
+use cmd::Cmd;
 use db::Db;
 use resp::Reply;
 
@@ -150,19 +152,19 @@ fn main() {
 }
 
 /// Commands about the connection or the server, not the keyspace.
-fn admin(name: &str, req: &[Vec<u8>], s: &PoolStats, d: &Db, cfg: &Config) -> Option<Reply> {
-    Some(match name {
-        "PING" => match req.get(1) {
+fn admin(cmd: Option<Cmd>, req: &[Vec<u8>], s: &PoolStats, d: &Db, cfg: &Config) -> Option<Reply> {
+    Some(match cmd {
+        Some(Cmd::Ping) => match req.get(1) {
             Some(m) => Reply::bulk(m),
             None => Reply::Simple("PONG"),
         },
-        "ECHO" => match req.get(1) {
+        Some(Cmd::Echo) => match req.get(1) {
             Some(m) => Reply::bulk(m),
             None => Reply::err("wrong number of arguments for 'echo' command"),
         },
-        "SELECT" if req.get(1).is_some_and(|d| &d[..] == b"0") => Reply::OK,
-        "SELECT" => Reply::err("DB index is out of range"),
-        "HELLO" if req.get(1).is_none_or(|v| &v[..] == b"2") => Reply::Array(Some(vec![
+        Some(Cmd::Select) if req.get(1).is_some_and(|d| &d[..] == b"0") => Reply::OK,
+        Some(Cmd::Select) => Reply::err("DB index is out of range"),
+        Some(Cmd::Hello) if req.get(1).is_none_or(|v| &v[..] == b"2") => Reply::Array(Some(vec![
             Reply::bulk(b"server"),
             Reply::bulk(b"pcoll-redis"),
             Reply::bulk(b"version"),
@@ -170,10 +172,10 @@ fn admin(name: &str, req: &[Vec<u8>], s: &PoolStats, d: &Db, cfg: &Config) -> Op
             Reply::bulk(b"proto"),
             Reply::Int(2),
         ])),
-        "HELLO" => Reply::Error("NOPROTO unsupported protocol version".into()),
-        "COMMAND" => Reply::Array(Some(vec![])),
-        "CONFIG" => config(req, cfg),
-        "INFO" => {
+        Some(Cmd::Hello) => Reply::Error("NOPROTO unsupported protocol version".into()),
+        Some(Cmd::Command) => Reply::Array(Some(vec![])),
+        Some(Cmd::Config) => config(req, cfg),
+        Some(Cmd::Info) => {
             let text = format!(
                 "# Server\r\nredis_version:7.0.0-pcoll\r\npcoll_redis_version:{}\r\n\
                  tcp_port:{}\r\n\r\n# Persistence\r\npcoll_pool:{}\r\npcoll_durability:{:?}\r\n\

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use pcoll::Pool;
 
+use crate::cmd::{Cmd, Kind};
 use crate::commit::{self, Access};
-use crate::db::{self, Db, Kind};
+use crate::db::{self, Db};
 use crate::poll::{Poller, Want};
 use crate::prefetch;
 use crate::resp::{self, Parsed, Reply};
@@ -472,8 +473,7 @@ fn prefetch(access: &Access<'_>, slots: &[Option<Conn>], order: &[usize]) {
 
 /// True for a request that may change the keyspace (the round then needs a transaction).
 fn writes(req: &[Vec<u8>]) -> bool {
-    let name = db::upper(&req[0]);
-    db::kind(&name) == Kind::Write || name == "EXEC"
+    Cmd::of(req).is_some_and(|c| c.kind() == Kind::Write || c == Cmd::Exec)
 }
 
 /// One request of connection `c`: its reply, or `None` when it waits (a blocking pop) or
@@ -491,9 +491,9 @@ fn handle(
             keyspace: false,
         })
     };
-    let name = db::upper(&req[0]);
-    match name.as_str() {
-        "AUTH" => local(match (&cfg.requirepass, req.last()) {
+    let cmd = Cmd::of(&req);
+    match cmd {
+        Some(Cmd::Auth) => local(match (&cfg.requirepass, req.last()) {
             (Some(p), Some(given)) if p.as_bytes() == &given[..] => {
                 c.authed = true;
                 Reply::OK
@@ -502,17 +502,19 @@ fn handle(
             _ => Reply::Error("WRONGPASS invalid username-password pair".into()),
         }),
         _ if !c.authed => local(Reply::Error("NOAUTH Authentication required.".into())),
-        "QUIT" => {
+        Some(Cmd::Quit) => {
             c.closing = true;
             c.items.clear();
             local(Reply::OK)
         }
-        "MULTI" if c.queued.is_some() => local(Reply::err("MULTI calls can not be nested")),
-        "MULTI" => {
+        Some(Cmd::Multi) if c.queued.is_some() => {
+            local(Reply::err("MULTI calls can not be nested"))
+        }
+        Some(Cmd::Multi) => {
             c.queued = Some(Vec::new());
             local(Reply::OK)
         }
-        "EXEC" => match c.queued.take() {
+        Some(Cmd::Exec) => match c.queued.take() {
             Some(cmds) => {
                 let watched = std::mem::take(&mut c.watched);
                 *changed = true;
@@ -520,22 +522,24 @@ fn handle(
             }
             None => local(Reply::err("EXEC without MULTI")),
         },
-        "DISCARD" => match c.queued.take() {
+        Some(Cmd::Discard) => match c.queued.take() {
             Some(_) => {
                 c.watched = Watched::default();
                 local(Reply::OK)
             }
             None => local(Reply::err("DISCARD without MULTI")),
         },
-        "WATCH" if c.queued.is_some() => local(Reply::err("WATCH inside MULTI is not allowed")),
-        "WATCH" if req.len() < 2 => {
+        Some(Cmd::Watch) if c.queued.is_some() => {
+            local(Reply::err("WATCH inside MULTI is not allowed"))
+        }
+        Some(Cmd::Watch) if req.len() < 2 => {
             local(Reply::err("wrong number of arguments for 'watch' command"))
         }
-        "WATCH" => {
+        Some(Cmd::Watch) => {
             c.watched.add(req[1..].iter().map(Vec::as_slice));
             local(Reply::OK)
         }
-        "UNWATCH" => {
+        Some(Cmd::Unwatch) => {
             c.watched = Watched::default();
             local(Reply::OK)
         }
@@ -543,7 +547,7 @@ fn handle(
             c.queued.as_mut().expect("in MULTI").push(req);
             local(Reply::Simple("QUEUED"))
         }
-        "BLPOP" | "BRPOP" => match db::block_timeout(&req) {
+        Some(Cmd::Blpop) | Some(Cmd::Brpop) => match db::block_timeout(&req) {
             Ok(t) if req.len() >= 3 => match commit::pop_or_wait(access, &req) {
                 Some(r) => {
                     *changed = true;
@@ -559,10 +563,10 @@ fn handle(
             _ => Some(Staged::keyspace(commit::command(access, &req))),
         },
         _ => {
-            if let Some(r) = admin(&name, &req, &access.stats, access.db(), cfg) {
+            if let Some(r) = admin(cmd, &req, &access.stats, access.db(), cfg) {
                 return local(r);
             }
-            if db::kind(&name) == Kind::Write {
+            if cmd.is_some_and(|c| c.kind() == Kind::Write) {
                 *changed = true;
             }
             let reply = commit::command(access, &req);

@@ -9,6 +9,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use crate::cmd::Cmd;
+
 const BUCKETS: usize = 1 << 16;
 
 struct Versions {
@@ -35,20 +37,20 @@ fn bucket(key: &[u8]) -> usize {
 }
 
 /// The keys a write command names.
-fn written_keys<'a>(name: &str, args: &'a [Vec<u8>]) -> Box<dyn Iterator<Item = &'a [u8]> + 'a> {
+fn written_keys<'a>(c: Cmd, args: &'a [Vec<u8>]) -> Box<dyn Iterator<Item = &'a [u8]> + 'a> {
     let rest = args.iter().skip(1).map(Vec::as_slice);
-    match name {
-        "MSET" => Box::new(rest.step_by(2)),
-        "DEL" | "UNLINK" | "RENAME" | "BLPOP" | "BRPOP" => Box::new(rest),
+    match c {
+        Cmd::Mset => Box::new(rest.step_by(2)),
+        Cmd::Del | Cmd::Unlink | Cmd::Rename | Cmd::Blpop | Cmd::Brpop => Box::new(rest),
         _ => Box::new(rest.take(1)),
     }
 }
 
-/// Notes that the write command `args` (named `name`, upper case) changed its keys. Called
+/// Notes that the write command `c` (its request `args`) changed its keys. Called
 /// inside the command's transaction.
-pub fn bump(name: &str, args: &[Vec<u8>]) {
+pub fn bump(c: Cmd, args: &[Vec<u8>]) {
     let v = versions();
-    if name == "FLUSHDB" || name == "FLUSHALL" {
+    if matches!(c, Cmd::Flushdb | Cmd::Flushall) {
         v.all.fetch_add(1, Ordering::SeqCst);
         return;
     }
@@ -58,7 +60,7 @@ pub fn bump(name: &str, args: &[Vec<u8>]) {
     if WATCHING.load(Ordering::SeqCst) == 0 {
         return;
     }
-    for k in written_keys(name, args) {
+    for k in written_keys(c, args) {
         v.buckets[bucket(k)].fetch_add(1, Ordering::SeqCst);
     }
 }

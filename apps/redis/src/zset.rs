@@ -3,6 +3,7 @@
 
 use pcoll::{PBTreeMap, PHashMap, Pair, Persistent};
 
+use crate::cmd::Cmd;
 use crate::db::{Bytes, Db, clamp, int, upper};
 use crate::resp::Reply;
 
@@ -89,29 +90,29 @@ fn in_bounds(f: f64, lo: (f64, bool), hi: (f64, bool)) -> bool {
 }
 
 /// The sorted-set reads.
-pub(crate) fn zread(z: Option<&ZSet>, name: &str, a: &[Vec<u8>]) -> Reply {
+pub(crate) fn zread(z: Option<&ZSet>, c: Cmd, a: &[Vec<u8>]) -> Reply {
     let empty = || Reply::Array(Some(vec![]));
     let not_int = || Reply::err("value is not an integer or out of range");
     let not_float = || Reply::err("min or max is not a float");
-    match name {
-        "ZSCORE" => Reply::Bulk(
+    match c {
+        Cmd::Zscore => Reply::Bulk(
             z.and_then(|z| z.scores.get(&a[2][..]))
                 .map(|&f| fmt_score(f)),
         ),
-        "ZCARD" => Reply::Int(z.map_or(0, |z| z.scores.len() as i64)),
-        "ZRANK" | "ZREVRANK" => {
+        Cmd::Zcard => Reply::Int(z.map_or(0, |z| z.scores.len() as i64)),
+        Cmd::Zrank | Cmd::Zrevrank => {
             let Some(z) = z else { return Reply::Bulk(None) };
             let Some(&f) = z.scores.get(&a[2][..]) else {
                 return Reply::Bulk(None);
             };
             let rank = z.order.range(..Pair(&sortable(f), &a[2][..])).count();
-            Reply::Int(if name == "ZRANK" {
+            Reply::Int(if c == Cmd::Zrank {
                 rank
             } else {
                 z.scores.len() - 1 - rank
             } as i64)
         }
-        "ZCOUNT" => {
+        Cmd::Zcount => {
             let (Some(lo), Some(hi)) = (parse_bound(&a[2]), parse_bound(&a[3])) else {
                 return not_float();
             };
@@ -122,8 +123,8 @@ pub(crate) fn zread(z: Option<&ZSet>, name: &str, a: &[Vec<u8>]) -> Reply {
         _ => {
             // ZRANGE key start stop [BYSCORE] [REV] [LIMIT off n] [WITHSCORES], and the
             // older ZREVRANGE / ZRANGEBYSCORE forms.
-            let mut byscore = name == "ZRANGEBYSCORE";
-            let mut rev = name == "ZREVRANGE";
+            let mut byscore = c == Cmd::Zrangebyscore;
+            let mut rev = c == Cmd::Zrevrange;
             let (mut scores, mut limit) = (false, None);
             let mut i = 4;
             while i < a.len() {

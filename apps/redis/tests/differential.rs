@@ -245,6 +245,13 @@ fn script() -> Vec<Vec<&'static str>> {
         "LRANGE q notanumber 2",
         "LINDEX q notanumber",
         "HINCRBY h f1 notanumber",
+        // arity, and names in any case (looked up once, in `cmd.rs`)
+        "HINCRBY h f1",
+        "lpush",
+        "zRange z2 0",
+        "getT k",
+        "sEt casekey v",
+        "GeT casekey",
         "ZADD zz INCR 5 m",
         "ZADD zz INCR 5 m",
         "ZADD z2 INCR 5 m",
