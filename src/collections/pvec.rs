@@ -695,8 +695,8 @@ impl<T: Persistent> PVec<T> {
     where
         T: Clone,
     {
-        self.reserve(other.len());
-        self.append_clones(other);
+        self.extend_clones(other)
+            .unwrap_or_else(|e| panic!("pcoll: PVec::extend_from_slice: {e}"));
     }
 }
 
@@ -808,38 +808,62 @@ impl<T: Persistent> PVec<T> {
         });
     }
 
-    /// Clones `other` into the reserved room past `len` (see [`Self::append_exact`]).
-    fn append_clones(&mut self, other: &[T])
+    /// Makes room for `other` and clones it in, resolving the pool once (a value built
+    /// outside pool memory, as conversions build them, finds its pool by a registry search);
+    /// nothing changes when the pool is full.
+    pub(crate) fn extend_clones(&mut self, other: &[T]) -> Result<()>
     where
         T: Clone,
     {
-        self.append_exact(other.len(), other.iter().cloned(), "extend_from_slice");
+        if other.is_empty() {
+            return Ok(());
+        }
+        self.with_pool(|v, core| {
+            v.grow(core, other.len())?;
+            v.append_in(
+                core,
+                other.len(),
+                other.iter().cloned(),
+                "extend_from_slice",
+            );
+            Ok(())
+        })
     }
 
-    /// Moves `items` into the reserved room past `len` (see [`Self::append_exact`]).
+    /// Moves `items` into the reserved room past `len` (see [`Self::append_in`]).
     fn append_owned(&mut self, items: Vec<T>) {
-        self.append_exact(items.len(), items.into_iter(), "from(Vec)");
+        if !items.is_empty() {
+            let n = items.len();
+            self.with_pool(|v, core| v.append_in(core, n, items.into_iter(), "from(Vec)"));
+        }
     }
 
-    /// Writes the `n` values of `items` into the reserved room past `len`, resolving the pool
-    /// once. The slots need no undo (module invariant); `len` grows with each value, so a
-    /// panicking iterator (a `Clone`) leaves a consistent vector.
-    fn append_exact(&mut self, n: usize, items: impl Iterator<Item = T>, what: &str) {
-        if n == 0 {
+    /// Writes the `n` values of `items` into the reserved room past `len`. The slots need no
+    /// undo (module invariant). Values with handles count one by one, so a panicking
+    /// iterator (a `Clone`) leaves a consistent vector; plain values are counted once at the
+    /// end (a panic leaves the written ones uncounted, and they own nothing), which lets
+    /// the compiler copy them as a block.
+    fn append_in(&mut self, core: &PoolCore, n: usize, items: impl Iterator<Item = T>, what: &str) {
+        assert!(self.capacity() - self.len() >= n, "reserved first");
+        let base = self.buf(core);
+        let tail = base.wrapping_add(self.len());
+        core.tx().wrote(tail.cast(), n * size_of::<T>());
+        if !T::HANDLES {
+            let mut k = 0;
+            for x in items.take(n) {
+                // SAFETY: slot len + k < cap (reserved above) and holds no live element.
+                unsafe { tail.add(k).write(x) };
+                k += 1;
+            }
+            self.len += k as u64;
             return;
         }
-        assert!(self.capacity() - self.len() >= n, "reserved first");
-        self.with_pool(|v, core| {
-            let base = v.buf(core);
-            let tail = base.wrapping_add(v.len());
-            core.tx().wrote(tail.cast(), n * size_of::<T>());
-            for mut x in items.take(n) {
-                handle::store(&mut x, core).unwrap_or_else(|e| panic!("pcoll: PVec::{what}: {e}"));
-                // SAFETY: slot len is inside the reserved buffer and holds no live element.
-                unsafe { base.add(v.len()).write(x) };
-                v.len += 1;
-            }
-        });
+        for mut x in items.take(n) {
+            handle::store(&mut x, core).unwrap_or_else(|e| panic!("pcoll: PVec::{what}: {e}"));
+            // SAFETY: slot len is inside the reserved buffer and holds no live element.
+            unsafe { base.add(self.len()).write(x) };
+            self.len += 1;
+        }
     }
 
     /// `visit`, returning whether the elements were readable (an empty vector's are).

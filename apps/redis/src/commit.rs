@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use pcoll::{Pool, PoolStats};
 
+use crate::cmd::Cmd;
 use crate::db::{self, Db};
 use crate::resp::Reply;
 use crate::watch::Watched;
@@ -117,11 +118,11 @@ impl Idle {
     }
 }
 
-/// Runs one keyspace command.
-pub fn command(a: &mut Access<'_>, args: &[Vec<u8>]) -> Reply {
+/// Runs one keyspace command: `cmd`, what `args` names ([`Cmd::of`]).
+pub fn command(a: &mut Access<'_>, cmd: Option<Cmd>, args: &[Vec<u8>]) -> Reply {
     match &mut a.db {
-        Keyspace::Write(d) => db::run(d, args, a.now),
-        Keyspace::Read(d) => db::run_read(d, args, a.now),
+        Keyspace::Write(d) => db::run_as(d, cmd, args, a.now),
+        Keyspace::Read(d) => db::run_read(d, cmd, args, a.now),
     }
 }
 
@@ -131,12 +132,14 @@ pub fn exec(a: &mut Access<'_>, cmds: &[Vec<Vec<u8>>], watched: &Watched) -> Rep
     if !watched.unchanged() {
         return Reply::Array(None);
     }
-    Reply::Array(Some(cmds.iter().map(|c| command(a, c)).collect()))
+    Reply::Array(Some(
+        cmds.iter().map(|c| command(a, Cmd::of(c), c)).collect(),
+    ))
 }
 
 /// BLPOP/BRPOP: the pop's reply, or `None` when every list is empty (the caller waits).
 pub fn pop_or_wait(a: &mut Access<'_>, args: &[Vec<u8>]) -> Option<Reply> {
-    match command(a, args) {
+    match command(a, Cmd::of(args), args) {
         Reply::Array(None) => None,
         r => Some(r),
     }

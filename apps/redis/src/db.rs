@@ -219,9 +219,10 @@ fn unknown(args: &[Vec<u8>]) -> Reply {
 }
 
 /// Runs a command that does not write, under a read guard (a write command answers an
-/// error: the caller runs those in a transaction).
-pub fn run_read(db: &Db, args: &[Vec<u8>], now: u64) -> Reply {
-    match Cmd::of(args) {
+/// error: the caller runs those in a transaction). `cmd` is what `args` names
+/// ([`Cmd::of`], which the caller has looked up already).
+pub fn run_read(db: &Db, cmd: Option<Cmd>, args: &[Vec<u8>], now: u64) -> Reply {
+    match cmd {
         Some(c) if c.kind() == Kind::Read => {
             arity(args, c).unwrap_or_else(|| read(db, c, args, now))
         }
@@ -232,9 +233,16 @@ pub fn run_read(db: &Db, args: &[Vec<u8>], now: u64) -> Reply {
     }
 }
 
-/// Runs any keyspace command inside an open transaction (a write notes its keys for WATCH).
+/// Runs any keyspace command inside an open transaction (the tests' and the probe's way in).
+#[cfg(test)]
 pub fn run(db: &mut Db, args: &[Vec<u8>], now: u64) -> Reply {
-    let Some(c) = Cmd::of(args).filter(|c| c.kind() != Kind::Conn) else {
+    run_as(db, Cmd::of(args), args, now)
+}
+
+/// Runs any keyspace command inside an open transaction (a write notes its keys for WATCH):
+/// `cmd` is what `args` names ([`Cmd::of`], which the caller has looked up already).
+pub fn run_as(db: &mut Db, cmd: Option<Cmd>, args: &[Vec<u8>], now: u64) -> Reply {
+    let Some(c) = cmd.filter(|c| c.kind() != Kind::Conn) else {
         return unknown(args);
     };
     if let Some(e) = arity(args, c) {

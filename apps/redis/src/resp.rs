@@ -42,22 +42,54 @@ impl Reply {
     /// Writes the reply in RESP2.
     pub fn write(&self, w: &mut impl Write) -> io::Result<()> {
         match self {
-            Reply::Simple(s) => write!(w, "+{s}\r\n"),
-            Reply::Error(e) => write!(w, "-{e}\r\n"),
-            Reply::Int(n) => write!(w, ":{n}\r\n"),
+            Reply::Simple(s) => line(w, b'+', s.as_bytes()),
+            Reply::Error(e) => line(w, b'-', e.as_bytes()),
+            Reply::Int(n) => number_line(w, b':', *n),
             Reply::Bulk(None) => w.write_all(b"$-1\r\n"),
             Reply::Bulk(Some(b)) => {
-                write!(w, "${}\r\n", b.len())?;
+                number_line(w, b'$', b.len() as i64)?;
                 w.write_all(b)?;
                 w.write_all(b"\r\n")
             }
             Reply::Array(None) => w.write_all(b"*-1\r\n"),
             Reply::Array(Some(items)) => {
-                write!(w, "*{}\r\n", items.len())?;
+                number_line(w, b'*', items.len() as i64)?;
                 items.iter().try_for_each(|r| r.write(w))
             }
         }
     }
+}
+
+/// `kind`, `text`, CRLF.
+fn line(w: &mut impl Write, kind: u8, text: &[u8]) -> io::Result<()> {
+    w.write_all(&[kind])?;
+    w.write_all(text)?;
+    w.write_all(b"\r\n")
+}
+
+/// `kind`, `n` in decimal, CRLF, in one write and without `fmt` (every reply of a
+/// pipelined round writes one or two of these).
+fn number_line(w: &mut impl Write, kind: u8, n: i64) -> io::Result<()> {
+    // kind, sign, 20 digits, CRLF.
+    let mut b = [0u8; 24];
+    let mut i = b.len() - 2;
+    b[i..].copy_from_slice(b"\r\n");
+    let mut u = n.unsigned_abs();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        b[i] = b'-';
+    }
+    i -= 1;
+    b[i] = kind;
+    w.write_all(&b[i..])
 }
 
 /// Longest bulk string accepted by default (Redis's `proto-max-bulk-len`).
@@ -94,27 +126,36 @@ pub fn parse(buf: &[u8], max_bulk: usize) -> io::Result<Parsed> {
         return Ok(Parsed::Request(args, at));
     }
     let n = count(line)?;
-    // Checked whole first, then copied: nothing is copied until all of it is there.
-    let end = match bulks(buf, at, n, max_bulk, &mut |_| {})? {
+    // Checked whole first, each bulk's place noted, then copied: nothing is copied until
+    // all of it is there, and the headers are read once.
+    let mut places = Places::new();
+    let end = match bulks(buf, at, n, max_bulk, &mut places)? {
         Ok(end) => end,
         Err(None) => return more(),
         Err(Some(need)) => return Ok(Parsed::Incomplete(need)),
     };
     let mut args = spare::request();
-    bulks(buf, at, n, max_bulk, &mut |b| args.push(spare::arg(b)))?
-        .unwrap_or_else(|_| unreachable!("checked above"));
+    args.extend(
+        places
+            .iter()
+            .map(|&(at, len)| spare::arg(&buf[at..at + len])),
+    );
     Ok(Parsed::Request(args, end))
 }
 
-/// Walks the `n` bulk strings from `at`, calling `f` with each: `Ok(Ok(end))` past the last,
-/// `Ok(Err(Some(n)))` when the buffer must hold `n` bytes first, `Ok(Err(None))` when one
-/// more byte may finish a line.
+/// Where a request's bulk strings are in the buffer (start, length): on the stack for the
+/// requests clients send, which have a few arguments.
+type Places = smallvec::SmallVec<[(usize, usize); 8]>;
+
+/// Walks the `n` bulk strings from `at`, noting each one's place: `Ok(Ok(end))` past the
+/// last, `Ok(Err(Some(n)))` when the buffer must hold `n` bytes first, `Ok(Err(None))` when
+/// one more byte may finish a line.
 fn bulks(
     buf: &[u8],
     mut at: usize,
     n: usize,
     max_bulk: usize,
-    f: &mut dyn FnMut(&[u8]),
+    places: &mut Places,
 ) -> io::Result<Result<usize, Option<usize>>> {
     for _ in 0..n {
         let Some((head, next)) = line_at(buf, at)? else {
@@ -136,7 +177,7 @@ fn bulks(
         if &buf[next + len..next + want] != b"\r\n" {
             return Err(bad("bulk string not terminated"));
         }
-        f(&buf[next..next + len]);
+        places.push((next, len));
         at = next + want;
     }
     Ok(Ok(at))

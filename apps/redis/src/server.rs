@@ -560,7 +560,7 @@ fn handle(
                 }
             },
             // The arity or timeout error, from the command itself.
-            _ => Some(Staged::keyspace(commit::command(access, &req))),
+            _ => Some(Staged::keyspace(commit::command(access, cmd, &req))),
         },
         _ => {
             if let Some(r) = admin(cmd, &req, &access.stats, access.db(), cfg) {
@@ -569,7 +569,7 @@ fn handle(
             if cmd.is_some_and(|c| c.kind() == Kind::Write) {
                 *changed = true;
             }
-            let reply = commit::command(access, &req);
+            let reply = commit::command(access, cmd, &req);
             resp::spare::recycle(req);
             Some(Staged::keyspace(reply))
         }

@@ -133,4 +133,30 @@ proptest! {
         let cut = parse_all(&mut Cut::new(&bytes, &cuts), max_bulk);
         prop_assert_eq!(whole, cut);
     }
+
+    #[test]
+    fn replies_encode_as_resp2_spells_them(
+        n in prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(0i64), -11i64..11],
+        bulk in prop::collection::vec(any::<u8>(), 0..300),
+        text in "[ -~]{0,40}",
+    ) {
+        let enc = |r: Reply| {
+            let mut out = Vec::new();
+            r.write(&mut out).unwrap();
+            out
+        };
+        prop_assert_eq!(enc(Reply::Int(n)), format!(":{n}\r\n").into_bytes());
+        let mut want = format!("${}\r\n", bulk.len()).into_bytes();
+        want.extend_from_slice(&bulk);
+        want.extend_from_slice(b"\r\n");
+        prop_assert_eq!(enc(Reply::Bulk(Some(bulk.clone()))), want.clone());
+        let mut arr = b"*2\r\n".to_vec();
+        arr.extend_from_slice(&want);
+        arr.extend_from_slice(format!(":{n}\r\n").as_bytes());
+        prop_assert_eq!(enc(Reply::Array(Some(vec![Reply::Bulk(Some(bulk)), Reply::Int(n)]))), arr);
+        prop_assert_eq!(enc(Reply::Error(text.clone())), format!("-{text}\r\n").into_bytes());
+        prop_assert_eq!(enc(Reply::Simple("OK")), b"+OK\r\n".to_vec());
+        prop_assert_eq!(enc(Reply::Bulk(None)), b"$-1\r\n".to_vec());
+        prop_assert_eq!(enc(Reply::Array(None)), b"*-1\r\n".to_vec());
+    }
 }

@@ -75,9 +75,7 @@ impl<T: Persistent> PVec<T> {
     where
         T: Clone,
     {
-        self.try_reserve(other.len())?;
-        self.append_clones(other);
-        Ok(())
+        self.extend_clones(other)
     }
 
     /// The first element, mutably (only it is logged).
