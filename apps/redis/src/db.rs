@@ -60,6 +60,33 @@ fn other_type(db: &Db, k: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// True when `k` is a key of type `t` (one lookup, in that type's map).
+fn has(db: &Db, k: &[u8], t: &str) -> bool {
+    match t {
+        "string" => db.strings.contains_key(k),
+        "list" => db.lists.contains_key(k),
+        "hash" => db.hashes.contains_key(k),
+        "set" => db.sets.contains_key(k),
+        "zset" => db.zsets.contains_key(k),
+        _ => false,
+    }
+}
+
+/// The type of key a write command works on, when it has one: its key is looked up in that
+/// map first, so a key of the right type costs one lookup, not one per map before it.
+fn own_type(c: Cmd) -> Option<&'static str> {
+    Some(match c {
+        Cmd::Lpush | Cmd::Rpush | Cmd::Lpop | Cmd::Rpop | Cmd::Lset | Cmd::Lrem | Cmd::Ltrim => {
+            "list"
+        }
+        Cmd::Hset | Cmd::Hmset | Cmd::Hdel | Cmd::Hincrby => "hash",
+        Cmd::Sadd | Cmd::Srem | Cmd::Spop => "set",
+        Cmd::Zadd | Cmd::Zincrby | Cmd::Zrem => "zset",
+        Cmd::Append | Cmd::Setrange | Cmd::Getset | Cmd::Getdel | Cmd::Incrbyfloat => "string",
+        _ => return None,
+    })
+}
+
 /// True when `k` has a deadline at or before `now`.
 pub(crate) fn expired(db: &Db, k: &[u8], now: u64) -> bool {
     db.expires.get(k).is_some_and(|t| t <= now)
@@ -616,13 +643,14 @@ fn write(db: &mut Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
     }
     // SET and the INCR family find their key in `strings` with a lookup of their own.
     match c {
-        Cmd::Set => return set(db, a, other_type(db, k), now),
-        Cmd::Incr | Cmd::Decr | Cmd::Incrby | Cmd::Decrby => {
-            return incr(db, c, a, other_type(db, k));
-        }
+        Cmd::Set => return set(db, a, now),
+        Cmd::Incr | Cmd::Decr | Cmd::Incrby | Cmd::Decrby => return incr(db, c, a),
         _ => {}
     }
-    let ty = type_of(db, k);
+    let ty = match own_type(c) {
+        Some(t) if has(db, k, t) => Some(t),
+        _ => type_of(db, k),
+    };
     let wrong = |t: &str| ty.is_some_and(|x| x != t);
     match c {
         Cmd::Setnx if ty.is_some() => Reply::Int(0),
@@ -913,24 +941,45 @@ fn write(db: &mut Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
     }
 }
 
-/// INCR, DECR, INCRBY, DECRBY on `k`, which is no other type than a string (`other`): one
-/// lookup, the entry read and then rewritten in place.
-fn incr(db: &mut Db, c: Cmd, a: &[Vec<u8>], other: Option<&str>) -> Reply {
-    if other.is_some() {
-        return Reply::wrong_type();
-    }
+/// INCR, DECR, INCRBY, DECRBY, with Redis's checks in Redis's order (the increment, the
+/// key's type, its value, the sum). One lookup when the key is a string (the entry is read
+/// and rewritten in place); a new key is also looked for in the other types' maps.
+fn incr(db: &mut Db, c: Cmd, a: &[Vec<u8>]) -> Reply {
     let by = match c {
-        Cmd::Incr => Some(1),
-        Cmd::Decr => Some(-1),
-        Cmd::Incrby => int(&a[2]),
-        _ => int(&a[2]).and_then(|n| n.checked_neg()),
+        Cmd::Incr => 1,
+        Cmd::Decr => -1,
+        _ => match (int(&a[2]), c) {
+            (None, _) => return Reply::err("value is not an integer or out of range"),
+            (Some(n), Cmd::Decrby) => match n.checked_neg() {
+                Some(n) => n,
+                None => return Reply::err("decrement would overflow"),
+            },
+            (Some(n), _) => n,
+        },
     };
-    let e = db.strings.entry(&a[1][..]);
+    let k = &a[1][..];
+    let Db {
+        strings,
+        lists,
+        hashes,
+        sets,
+        zsets,
+        ..
+    } = db;
+    // (A key is in one map at most: only a key that is no string can be another type's.)
+    let elsewhere = || {
+        lists.contains_key(k)
+            || hashes.contains_key(k)
+            || sets.contains_key(k)
+            || zsets.contains_key(k)
+    };
+    let e = strings.entry(k);
     let cur = match &e {
         Entry::Occupied(o) => int(o.get()),
+        Entry::Vacant(_) if elsewhere() => return Reply::wrong_type(),
         Entry::Vacant(_) => Some(0),
     };
-    let (Some(cur), Some(by)) = (cur, by) else {
+    let Some(cur) = cur else {
         return Reply::err("value is not an integer or out of range");
     };
     let Some(n) = cur.checked_add(by) else {
@@ -950,8 +999,9 @@ fn incr(db: &mut Db, c: Cmd, a: &[Vec<u8>], other: Option<&str>) -> Reply {
     Reply::Int(n)
 }
 
-/// SET on `a[1]`, whose type, when it is not a string, is `other`.
-fn set(db: &mut Db, a: &[Vec<u8>], other: Option<&str>, now: u64) -> Reply {
+/// SET with its options: one lookup in `strings` (plus the deadline's) when the key is a
+/// string; a new key is also looked for in the other types' maps.
+fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
     let k = &a[1][..];
     let (mut nx, mut xx, mut get, mut keep, mut ttl) = (false, false, false, false, None);
     let mut i = 3;
@@ -982,31 +1032,53 @@ fn set(db: &mut Db, a: &[Vec<u8>], other: Option<&str>, now: u64) -> Reply {
         }
         i += 1;
     }
-    if get && other.is_some() {
+    let deadline = db.expires.get(k);
+    let v = &a[2][..];
+    let Db {
+        strings,
+        lists,
+        hashes,
+        sets,
+        zsets,
+        expires,
+    } = db;
+    // (A key is in one map at most: only a key that is no string can be another type's.)
+    let elsewhere = || {
+        lists.contains_key(k)
+            || hashes.contains_key(k)
+            || sets.contains_key(k)
+            || zsets.contains_key(k)
+    };
+    let e = strings.entry(k);
+    let other = matches!(e, Entry::Vacant(_)) && elsewhere();
+    if get && other {
         return Reply::wrong_type();
     }
-    let old = get.then(|| db.strings.get(k).map(|v| v.to_vec())).flatten();
-    if nx || xx {
-        let exists = other.is_some() || db.strings.contains_key(k);
-        if (nx && exists) || (xx && !exists) {
-            return if get {
-                Reply::Bulk(old)
-            } else {
-                Reply::Bulk(None)
-            };
-        }
+    let old = match &e {
+        Entry::Occupied(o) if get => Some(o.get().to_vec()),
+        _ => None,
+    };
+    let exists = other || matches!(e, Entry::Occupied(_));
+    if (nx && exists) || (xx && !exists) {
+        return Reply::Bulk(old);
     }
-    let deadline = db.expires.get(k);
-    // (`put_string`, knowing the other types and the deadline: the fewest lookups. Only a key
-    // that exists has a deadline.)
-    if other.is_some() {
-        remove_key(db, k);
-        db.strings.insert(k, &a[2][..]);
-    } else {
-        if deadline.is_some() {
-            db.expires.remove(k);
+    // (Only a key that exists has a deadline.)
+    if deadline.is_some() {
+        expires.remove(k);
+    }
+    match e {
+        Entry::Occupied(mut o) => {
+            let s = o.get_mut();
+            s.clear();
+            s.extend_from_slice(v);
         }
-        put(&mut db.strings, k, &a[2]);
+        Entry::Vacant(_) if other => {
+            remove_key(db, k);
+            db.strings.insert(k, v);
+        }
+        Entry::Vacant(e) => {
+            e.insert_entry(v);
+        }
     }
     match (ttl, keep, deadline) {
         (Some(ms), _, _) => {
