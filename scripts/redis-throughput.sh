@@ -37,12 +37,21 @@ run() { # name, requests, pipeline, server command...
 
 P=(target/release/pcoll-redis --port $PORT --pool "$DIR/r.pool")
 R=(redis-server --port $PORT --dir "$DIR" --daemonize no)
-for pipe in 1 16; do
-  n=$([ $pipe = 1 ] && echo 200000 || echo "$N16")
-  run "pcoll-redis process" "$n" $pipe "${P[@]}" --durability process
-  run "redis-server no persistence" "$n" $pipe "${R[@]}" --save "" --appendonly no
+# PIPES="16" runs one pipeline depth only; ROUNDS=3 repeats everything, the two servers of
+# a pair one after the other in each round (this VM's speed drifts by tens of percent over
+# minutes: pairs measured side by side, several times, are what a ratio can rest on);
+# DURABLE=0 skips the sync / AOF always pair.
+for round in $(seq "${ROUNDS:-1}"); do
+  [ "${ROUNDS:-1}" = 1 ] || echo "round $round"
+  for pipe in ${PIPES:-1 16}; do
+    n=$([ $pipe = 1 ] && echo 200000 || echo "$N16")
+    run "pcoll-redis process" "$n" $pipe "${P[@]}" --durability process
+    run "redis-server no persistence" "$n" $pipe "${R[@]}" --save "" --appendonly no
+  done
+  [ "${DURABLE:-1}" = 1 ] || continue
+  for pipe in ${PIPES:-1 16}; do
+    n=$([ $pipe = 1 ] && echo 20000 || echo "$N16")
+    run "pcoll-redis sync" "$n" $pipe "${P[@]}" --durability sync
+    run "redis-server AOF always" "$n" $pipe "${R[@]}" --save "" --appendonly yes --appendfsync always
+  done
 done
-run "pcoll-redis sync" 20000 1 "${P[@]}" --durability sync
-run "redis-server AOF always" 20000 1 "${R[@]}" --save "" --appendonly yes --appendfsync always
-run "pcoll-redis sync" "$N16" 16 "${P[@]}" --durability sync
-run "redis-server AOF always" "$N16" 16 "${R[@]}" --save "" --appendonly yes --appendfsync always
