@@ -24,7 +24,6 @@ pub(crate) mod files;
 mod guard;
 
 use files::{RemoveOnDrop, create_private, random_u64, temp_path};
-use files::{link_into_place, remove_leftover, sibling};
 pub(crate) use files::{lock_and_read_header, lock_file, sync_dir};
 pub use guard::{ReadGuard, WriteGuard};
 
@@ -1163,65 +1162,4 @@ pub(crate) fn write_root<R>(p: *mut R, v: R) {
     // SAFETY: p is a fresh, aligned allocation of size_of::<R>() bytes (callers: `format`,
     // `migrate::install`), not yet visible to anyone.
     unsafe { p.write(v) }
-}
-
-impl<R: Persistent + Default> Options<R> {
-    /// Creates a pool at `path` whose root `fill` sets, whole or not at all: the pool is built
-    /// at `path` + `suffix` (a leftover of a crash there is removed first; a live build there
-    /// answers `Error::Locked`), filled in one transaction, made durable, linked into place
-    /// while it still holds its lock, then reopened. For imports and compactions.
-    /// `fill` returns the length to cut the file to once the pool is closed, if any (see
-    /// [`Pool::trim_tail`]).
-    pub(crate) fn build_beside(
-        self,
-        path: &Path,
-        suffix: &str,
-        fill: impl FnOnce(&Pool<R>) -> Result<Option<u64>>,
-    ) -> Result<Pool<R>> {
-        if path.exists() {
-            return Err(Error::AlreadyExists {
-                path: path.to_owned(),
-            });
-        }
-        let tmp = sibling(path, suffix);
-        remove_leftover(&tmp)?;
-        let out = match self.clone().create(&tmp) {
-            Ok(out) => out,
-            Err(e) => {
-                // A pool created at `tmp` that failed to open afterwards (its `mmap`): removed
-                // unless a live build holds it.
-                let _ = remove_leftover(&tmp);
-                return Err(e);
-            }
-        };
-        let built = fill(&out).and_then(|cut| out.sync_file().map(|()| cut));
-        let placed = match built {
-            // Linked while `out` holds the file's lock.
-            Ok(None) => {
-                let linked = link_into_place(&tmp, path);
-                if linked.is_err() {
-                    let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
-                }
-                drop(out);
-                linked
-            }
-            Ok(Some(len)) => {
-                // Closed before it is cut (its last pending pages are written on close); the
-                // cut takes the file's lock again and holds it until the link.
-                drop(out);
-                let cut = files::cut(&tmp, len).and_then(|_lock| link_into_place(&tmp, path));
-                if cut.is_err() {
-                    let _ = std::fs::remove_file(&tmp);
-                }
-                cut
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
-                drop(out);
-                Err(e)
-            }
-        };
-        placed?;
-        self.open_existing(path)
-    }
 }

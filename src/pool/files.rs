@@ -1,14 +1,17 @@
 //! The pool file's life outside the mapping: locking it and reading its header before
-//! anything is mapped, creating it under a temporary name and linking it into place, and
-//! making directory entries durable.
+//! anything is mapped, creating it under a temporary name and linking it into place (also a
+//! whole pool built beside its final name, for imports and compactions), and making
+//! directory entries durable.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use super::{Options, Pool};
 use crate::error::{Error, Result};
 use crate::heap::header::Header;
 use crate::heap::map::PAGE;
 use crate::heap::sys;
+use crate::persistent::Persistent;
 
 /// Locks the file (shared for read-only opens) and reads its header: the header and the
 /// file's length, or why this is no pool (too short for its header, or for what it says).
@@ -170,4 +173,65 @@ pub(super) fn random_u64() -> u64 {
     );
     h.write_u32(std::process::id());
     h.finish()
+}
+
+impl<R: Persistent + Default> Options<R> {
+    /// Creates a pool at `path` whose root `fill` sets, whole or not at all: the pool is built
+    /// at `path` + `suffix` (a leftover of a crash there is removed first; a live build there
+    /// answers `Error::Locked`), filled in one transaction, made durable, linked into place
+    /// while it still holds its lock, then reopened. For imports and compactions.
+    /// `fill` returns the length to cut the file to once the pool is closed, if any (see
+    /// [`Pool::trim_tail`]).
+    pub(crate) fn build_beside(
+        self,
+        path: &Path,
+        suffix: &str,
+        fill: impl FnOnce(&Pool<R>) -> Result<Option<u64>>,
+    ) -> Result<Pool<R>> {
+        if path.exists() {
+            return Err(Error::AlreadyExists {
+                path: path.to_owned(),
+            });
+        }
+        let tmp = sibling(path, suffix);
+        remove_leftover(&tmp)?;
+        let out = match self.clone().create(&tmp) {
+            Ok(out) => out,
+            Err(e) => {
+                // A pool created at `tmp` that failed to open afterwards (its `mmap`): removed
+                // unless a live build holds it.
+                let _ = remove_leftover(&tmp);
+                return Err(e);
+            }
+        };
+        let built = fill(&out).and_then(|cut| out.sync_file().map(|()| cut));
+        let placed = match built {
+            // Linked while `out` holds the file's lock.
+            Ok(None) => {
+                let linked = link_into_place(&tmp, path);
+                if linked.is_err() {
+                    let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
+                }
+                drop(out);
+                linked
+            }
+            Ok(Some(len)) => {
+                // Closed before it is cut (its last pending pages are written on close); the
+                // cut takes the file's lock again and holds it until the link.
+                drop(out);
+                let cut = cut(&tmp, len).and_then(|_lock| link_into_place(&tmp, path));
+                if cut.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                cut
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp); // while the lock keeps other builds out
+                drop(out);
+                Err(e)
+            }
+        };
+        placed?;
+        self.open_existing(path)
+    }
 }
