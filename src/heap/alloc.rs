@@ -26,6 +26,10 @@ pub(crate) struct Alloc {
     pub(crate) segs: Vec<Seg>,
     /// Free pages per discovered segment (heap segments; 0 for others).
     free_pages: Vec<u64>,
+    /// Per discovered segment: every page below this one is in use, so the search for free
+    /// pages starts here (without it, each new run scanned every used page before it: ~8,000
+    /// instructions per run in a well-filled segment).
+    first_free: Vec<u64>,
     /// Per size class: runs that may have a free slot (checked on use).
     partial: Vec<Vec<u64>>,
 }
@@ -36,6 +40,7 @@ impl Alloc {
             walked: first,
             segs: Vec::new(),
             free_pages: Vec::new(),
+            first_free: Vec::new(),
             partial: vec![Vec::new(); segment::CLASSES.len()],
         }
     }
@@ -100,6 +105,7 @@ impl Heap {
         };
         self.alloc.segs.push(Seg { off, pages, kind });
         self.alloc.free_pages.push(free);
+        self.alloc.first_free.push(1);
         self.alloc.walked = off + pages * PAGE as u64;
         Ok(true)
     }
@@ -224,10 +230,11 @@ impl Heap {
             let s = self.alloc.segs[i];
             if s.kind == Kind::Heap
                 && self.alloc.free_pages[i] >= n
-                && let Some(p) = self.find_free_pages(s, n)
+                && let Some((p, first_free)) = self.find_free_pages(i, n)
             {
                 self.mark_pages(undo, s.off, p, n, head, cont)?;
                 self.alloc.free_pages[i] -= n;
+                self.alloc.first_free[i] = first_free;
                 return Ok(s.off + p * PAGE as u64);
             }
             i += 1;
@@ -259,6 +266,7 @@ impl Heap {
                     self.set_valid_size(s.off)?;
                     self.alloc.segs.pop();
                     self.alloc.free_pages.pop();
+                    self.alloc.first_free.pop();
                     continue;
                 }
                 _ => {}
@@ -290,23 +298,29 @@ impl Heap {
             .max(n + 1)
     }
 
-    fn find_free_pages(&self, s: Seg, n: u64) -> Option<u64> {
-        let mut run = 0;
-        for p in 1..s.pages {
-            if self
-                .io
-                .map
-                .read_u16(segment::desc_off(s.off as usize, p as usize))
-                == D_FREE
-            {
-                run += 1;
-                if run == n {
-                    return Some(p + 1 - n);
-                }
-            } else {
+    /// The first of `n` free pages in a row in segment `i`, searched from its `first_free`,
+    /// and what `first_free` becomes once they are marked in use (the caller sets it then).
+    /// When there are none, `first_free` moves up to the first free page seen.
+    fn find_free_pages(&mut self, i: usize, n: u64) -> Option<(u64, u64)> {
+        let s = self.alloc.segs[i];
+        let map = &self.io.map;
+        let is_free =
+            |p: u64| map.read_u16(segment::desc_off(s.off as usize, p as usize)) == D_FREE;
+        let (mut first, mut run) = (None, 0);
+        for p in self.alloc.first_free[i].max(1)..s.pages {
+            if !is_free(p) {
                 run = 0;
+                continue;
+            }
+            let first = *first.get_or_insert(p);
+            run += 1;
+            if run == n {
+                let start = p + 1 - n;
+                // Pages before `first` are in use, and so are `start..=p` once marked.
+                return Some((start, if first == start { p + 1 } else { first }));
             }
         }
+        self.alloc.first_free[i] = first.unwrap_or(s.pages);
         None
     }
 
@@ -471,6 +485,7 @@ impl Heap {
         self.io.map.write_bytes(at, &vec![0u8; 2 * n as usize]);
         let i = self.alloc.segs.partition_point(|s| s.off <= seg) - 1;
         self.alloc.free_pages[i] += n;
+        self.alloc.first_free[i] = self.alloc.first_free[i].min(page);
         Ok(())
     }
 

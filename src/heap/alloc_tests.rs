@@ -159,3 +159,28 @@ fn out_of_space_at_max_size() {
     assert!(matches!(err, crate::Error::OutOfSpace { .. }), "{err}");
     assert!(heap.valid_size() <= 512 << 10);
 }
+
+#[test]
+fn pages_are_first_fit_whatever_the_search_hint() {
+    let mut heap = memory_heap(1 << 20, 64 << 20);
+    let mut undo = NoUndo::default();
+    let blocks: Vec<u64> = (0..12)
+        .map(|_| heap.alloc(&mut undo, PAGE, 8).unwrap())
+        .collect();
+    // A page freed below the hint is found again, and first.
+    heap.free(&mut undo, blocks[3]).unwrap();
+    assert_eq!(heap.alloc(&mut undo, PAGE, 8).unwrap(), blocks[3]);
+    // Two free pages in a row below a one-page gap: a two-page block takes them, and the
+    // one-page gap stays where the next one-page block finds it.
+    heap.free(&mut undo, blocks[1]).unwrap();
+    heap.free(&mut undo, blocks[6]).unwrap();
+    heap.free(&mut undo, blocks[7]).unwrap();
+    assert_eq!(heap.alloc(&mut undo, 2 * PAGE, 8).unwrap(), blocks[6]);
+    assert_eq!(heap.alloc(&mut undo, PAGE, 8).unwrap(), blocks[1]);
+    let next = heap.alloc(&mut undo, PAGE, 8).unwrap();
+    assert!(next > blocks[11], "no free page left below the last block");
+    // The volatile state rebuilt from the metadata agrees.
+    heap.free(&mut undo, blocks[2]).unwrap();
+    heap.reset_volatile();
+    assert_eq!(heap.alloc(&mut undo, PAGE, 8).unwrap(), blocks[2]);
+}
