@@ -11,7 +11,7 @@ use crate::cmd::{Cmd, Kind};
 use crate::deadlines::Deadlines;
 use crate::resp::Reply;
 use crate::watch;
-use crate::zset::{ZSet, fmt_score, parse_score, zadd, zread};
+use crate::zset::{ZSet, fmt_score, is_zread, parse_score, zadd, zread};
 
 /// Bytes in the pool: keys, string values, members.
 pub type Bytes = PVec<u8>;
@@ -478,29 +478,11 @@ fn read(db: &Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
                 .map_or(0, |s| s.len() as i64),
         ),
         // Redis checks the arguments before the type: a dry run on no set tells.
-        Cmd::Zscore
-        | Cmd::Zcard
-        | Cmd::Zrank
-        | Cmd::Zrevrank
-        | Cmd::Zcount
-        | Cmd::Zrange
-        | Cmd::Zrevrange
-        | Cmd::Zrangebyscore
-            if typed("zset") =>
-        {
-            match zread(None, c, a) {
-                e @ Reply::Error(_) => e,
-                _ => Reply::wrong_type(),
-            }
-        }
-        Cmd::Zscore
-        | Cmd::Zcard
-        | Cmd::Zrank
-        | Cmd::Zrevrank
-        | Cmd::Zcount
-        | Cmd::Zrange
-        | Cmd::Zrevrange
-        | Cmd::Zrangebyscore => zread(db.zsets.get(k).filter(|_| alive), c, a),
+        c if is_zread(c) && typed("zset") => match zread(None, c, a) {
+            e @ Reply::Error(_) => e,
+            _ => Reply::wrong_type(),
+        },
+        c if is_zread(c) => zread(db.zsets.get(k).filter(|_| alive), c, a),
         _ => Reply::err("unknown read"),
     }
 }
@@ -941,6 +923,30 @@ fn write(db: &mut Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
     }
 }
 
+/// The entry of `k` in `strings`, and whether `k` is a key of another type: one lookup for
+/// a string, the other types' maps only for a key that is no string (a key is in one map
+/// at most).
+fn string_entry<'a>(db: &'a mut Db, k: &'a [u8]) -> (StringEntry<'a>, bool) {
+    let Db {
+        strings,
+        lists,
+        hashes,
+        sets,
+        zsets,
+        ..
+    } = db;
+    let e = strings.entry(k);
+    let other = matches!(e, Entry::Vacant(_))
+        && (lists.contains_key(k)
+            || hashes.contains_key(k)
+            || sets.contains_key(k)
+            || zsets.contains_key(k));
+    (e, other)
+}
+
+/// An entry of `strings`.
+type StringEntry<'a> = Entry<'a, Bytes, Bytes, &'a [u8]>;
+
 /// INCR, DECR, INCRBY, DECRBY, with Redis's checks in Redis's order (the increment, the
 /// key's type, its value, the sum). One lookup when the key is a string (the entry is read
 /// and rewritten in place); a new key is also looked for in the other types' maps.
@@ -957,26 +963,10 @@ fn incr(db: &mut Db, c: Cmd, a: &[Vec<u8>]) -> Reply {
             (Some(n), _) => n,
         },
     };
-    let k = &a[1][..];
-    let Db {
-        strings,
-        lists,
-        hashes,
-        sets,
-        zsets,
-        ..
-    } = db;
-    // (A key is in one map at most: only a key that is no string can be another type's.)
-    let elsewhere = || {
-        lists.contains_key(k)
-            || hashes.contains_key(k)
-            || sets.contains_key(k)
-            || zsets.contains_key(k)
-    };
-    let e = strings.entry(k);
+    let (e, other) = string_entry(db, &a[1]);
     let cur = match &e {
         Entry::Occupied(o) => int(o.get()),
-        Entry::Vacant(_) if elsewhere() => return Reply::wrong_type(),
+        Entry::Vacant(_) if other => return Reply::wrong_type(),
         Entry::Vacant(_) => Some(0),
     };
     let Some(cur) = cur else {
@@ -1034,23 +1024,7 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
     }
     let deadline = db.expires.get(k);
     let v = &a[2][..];
-    let Db {
-        strings,
-        lists,
-        hashes,
-        sets,
-        zsets,
-        expires,
-    } = db;
-    // (A key is in one map at most: only a key that is no string can be another type's.)
-    let elsewhere = || {
-        lists.contains_key(k)
-            || hashes.contains_key(k)
-            || sets.contains_key(k)
-            || zsets.contains_key(k)
-    };
-    let e = strings.entry(k);
-    let other = matches!(e, Entry::Vacant(_)) && elsewhere();
+    let (e, other) = string_entry(db, k);
     if get && other {
         return Reply::wrong_type();
     }
@@ -1061,10 +1035,6 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
     let exists = other || matches!(e, Entry::Occupied(_));
     if (nx && exists) || (xx && !exists) {
         return Reply::Bulk(old);
-    }
-    // (Only a key that exists has a deadline.)
-    if deadline.is_some() {
-        expires.remove(k);
     }
     match e {
         Entry::Occupied(mut o) => {
@@ -1079,6 +1049,10 @@ fn set(db: &mut Db, a: &[Vec<u8>], now: u64) -> Reply {
         Entry::Vacant(e) => {
             e.insert_entry(v);
         }
+    }
+    // (Only a key that exists has a deadline; `remove_key` took another type's.)
+    if deadline.is_some() && !other {
+        db.expires.remove(k);
     }
     match (ttl, keep, deadline) {
         (Some(ms), _, _) => {

@@ -89,6 +89,21 @@ fn in_bounds(f: f64, lo: (f64, bool), hi: (f64, bool)) -> bool {
     (if lo.1 { f > lo.0 } else { f >= lo.0 }) && (if hi.1 { f < hi.0 } else { f <= hi.0 })
 }
 
+/// True for the sorted-set reads, which [`zread`] runs.
+pub(crate) fn is_zread(c: Cmd) -> bool {
+    matches!(
+        c,
+        Cmd::Zscore
+            | Cmd::Zcard
+            | Cmd::Zrank
+            | Cmd::Zrevrank
+            | Cmd::Zcount
+            | Cmd::Zrange
+            | Cmd::Zrevrange
+            | Cmd::Zrangebyscore
+    )
+}
+
 /// The sorted-set reads.
 pub(crate) fn zread(z: Option<&ZSet>, c: Cmd, a: &[Vec<u8>]) -> Reply {
     let empty = || Reply::Array(Some(vec![]));
