@@ -113,3 +113,20 @@ fn fallible_forms_report_a_full_pool() {
     let v = PVec::try_from_iter(0..100u64).unwrap();
     assert_eq!(v.len(), 100);
 }
+
+/// `try_extend_from_slice` on a full pool: `Err(OutOfSpace)` and the vector as it was (grown and filled in one step, so nothing of the slice is there);
+/// what fitted before commits and `check()` stays clean.
+#[test]
+fn extend_from_slice_on_a_full_pool_changes_nothing() {
+    let p = tiny();
+    {
+        let mut w = p.write();
+        w.v.extend_from_slice(&[1, 2, 3]);
+        let big = vec![7u64; 1 << 20];
+        assert!(out_of_space(w.v.try_extend_from_slice(&big)));
+        assert_eq!(w.v, [1, 2, 3]);
+        w.v.try_extend_from_slice(&[4]).unwrap();
+    }
+    assert_eq!(p.read().v, [1, 2, 3, 4]);
+    p.check().unwrap();
+}
