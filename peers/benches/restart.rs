@@ -50,6 +50,11 @@
 //!   16 MiB, ~1600 at 2 GiB here, as random keys spread the 1000 updates over a bigger
 //!   table). On `disk` its `fdatasync` also writes back what the killed child dirtied through
 //!   its shared mapping.
+//! - `crash_sync` (pcoll): the same child and checks as `crash`, but the child writes in
+//!   `Durability::Sync` (redb's `Immediate`: a commit is durable on return). Its mapping is
+//!   private and a transaction too large for the redo ring writes nothing to the file before
+//!   its commit, so the killed transaction left nothing in the file: the reopen has nothing
+//!   to roll back, whatever the transaction's size.
 //! - `crash_quick_repair` / `crash_full_repair` (redb): redb decides at open from the last
 //!   commit on the file: if it was a 2-phase commit that recorded the allocator state, open
 //!   loads that state; otherwise (unless nothing was ever committed) it runs a full repair,
@@ -69,6 +74,7 @@
 //! Targets (env `PCOLL_RESTART_TARGETS`, default `shm,disk`): `shm` = `/dev/shm` (env
 //! `PCOLL_BENCH_SHM` overrides), `disk` = `/work/target-bench2/pools` (env
 //! `PCOLL_BENCH_DISK`). One store's files exist at a time; every file made is removed.
+//! Env `PCOLL_RESTART_CASES` lists the cases to run (default: all).
 //! Env `PCOLL_RESTART_SKIP` lists `target/store/size` to skip; default `disk/sled/2048`:
 //! sled's 2 GiB build takes about a minute, so to keep the run near 8 minutes sled runs at
 //! 2 GiB on `shm` only (`PCOLL_RESTART_SKIP=` runs everything).
@@ -178,7 +184,8 @@ impl Store {
 
     fn cases(self) -> &'static [Case] {
         match self {
-            Store::Pcoll | Store::Sled => &[Case::Clean, Case::Crash],
+            Store::Pcoll => &[Case::Clean, Case::Crash, Case::CrashSync],
+            Store::Sled => &[Case::Clean, Case::Crash],
             Store::Redb => &[Case::Clean, Case::CrashQuickRepair, Case::CrashFullRepair],
             Store::Bincode => &[Case::Clean],
         }
@@ -200,13 +207,15 @@ impl Store {
 enum Case {
     Clean,
     Crash,
+    CrashSync,
     CrashQuickRepair,
     CrashFullRepair,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     Case::Clean,
     Case::Crash,
+    Case::CrashSync,
     Case::CrashQuickRepair,
     Case::CrashFullRepair,
 ];
@@ -216,6 +225,7 @@ impl Case {
         match self {
             Case::Clean => "clean",
             Case::Crash => "crash",
+            Case::CrashSync => "crash_sync",
             Case::CrashQuickRepair => "crash_quick_repair",
             Case::CrashFullRepair => "crash_full_repair",
         }
@@ -395,6 +405,7 @@ fn parent() {
         .collect();
     // sled's 2 GiB build alone takes about a minute: once (on shm) is enough for the budget.
     let skip = env_list("PCOLL_RESTART_SKIP", "disk/sled/2048");
+    let cases = env_list("PCOLL_RESTART_CASES", "");
     let out_dir = std::env::var_os("PCOLL_BENCH_OUT").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results"),
         PathBuf::from,
@@ -502,7 +513,9 @@ fn parent() {
                     notes.push(format!("{t} {} {size} MiB build: {l}", store.name()));
                 }
 
-                for &case in store.cases() {
+                for &case in store.cases().iter().filter(|c| {
+                    cases.is_empty() || cases.iter().any(|x| x == c.name())
+                }) {
                     let fbytes = file_bytes(&path);
                     let start = Instant::now();
                     let mut ms = Vec::new();
@@ -634,7 +647,7 @@ fn child(args: &[String]) {
         "crash" => {
             let case = case.expect("case");
             match store {
-                Store::Pcoll => crash_pcoll(&path, n, g),
+                Store::Pcoll => crash_pcoll(&path, n, g, case),
                 Store::Sled => crash_sled(&path, n, g),
                 Store::Redb => crash_redb(&path, n, g, case == Case::CrashQuickRepair),
                 Store::Bincode => unreachable!("no crash case"),
@@ -765,9 +778,14 @@ fn build_pcoll(path: &Path, n: u64) -> Duration {
     spent + t.elapsed()
 }
 
-fn crash_pcoll(path: &Path, n: u64, g: u64) -> ! {
+fn crash_pcoll(path: &Path, n: u64, g: u64, case: Case) -> ! {
+    let durability = if case == Case::CrashSync {
+        Durability::Sync
+    } else {
+        Durability::Process
+    };
     let pool = Pool::<Root>::options()
-        .durability(Durability::Process)
+        .durability(durability)
         .open_existing(path)
         .expect("child open");
     let writes = crash_writes(n, g);
@@ -808,7 +826,7 @@ fn reopen_pcoll(path: &Path, n: u64, case: Case, g: u64) {
             s.barriers, s.synced_bytes
         );
     }
-    if case == Case::Crash {
+    if matches!(case, Case::Crash | Case::CrashSync) {
         let r = pool.read();
         assert_eq!(r.m.len() as u64, n, "rolled back exactly");
         let got = crash_survivors(n, g, |k| r.m.get(k).map(|v| v.to_vec()));
