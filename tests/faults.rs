@@ -651,6 +651,40 @@ fn a_failed_barrier_while_settling_a_recovery_loses_nothing() {
     assert!(injected >= 4, "{injected}");
 }
 
+/// A recovery open that commits nothing and closes cleanly settles its rollback at the close:
+/// the next open restores nothing (it used to restore the same bytes again on every open
+/// until a commit came). When the close's own `fdatasync` fails, nothing is lost either: the
+/// next open rolls back again, to the same state.
+#[test]
+fn a_clean_close_retires_a_rollback_open_left_pending() {
+    let dir = TempDir::new("faults-close-settles");
+    let (before, image) = interrupted(&dir.file("p"));
+    for fail in [None, Some(1), Some(2)] {
+        let path = dir.file(&format!("close-{fail:?}"));
+        std::fs::write(&path, &image).unwrap();
+        let pool = opts(Durability::Sync).open_existing(&path).unwrap();
+        assert_eq!(Model::of(&pool.read()), before, "recovered");
+        if let Some(n) = fail {
+            faults::arm(Call::Fdatasync, n, libc_eio(), false);
+        }
+        drop(pool);
+        let fired = faults::fired();
+        faults::disarm();
+        let info = pcoll::inspect::inspect(&path).unwrap();
+        match fail {
+            None => assert!(
+                info.recovery.rolled_back.is_none(),
+                "a clean close left the rollback pending: {:?}",
+                info.recovery
+            ),
+            Some(n) => assert_eq!(fired, 1, "close's barrier #{n} was not reached"),
+        }
+        let pool = opts(Durability::Sync).open_existing(&path).unwrap();
+        assert_eq!(Model::of(&pool.read()), before, "{fail:?}: after reopening");
+        pool.check().unwrap();
+    }
+}
+
 /// A checkpoint runs after the commit whose record filled the redo ring past half; the commit
 /// is durable already, so a failed checkpoint leaves the commit acknowledged and the records
 /// in place. Here its barrier fails: the commit is `Ok`, later commits go on (and the next

@@ -896,14 +896,17 @@ impl PoolCore {
 
 impl Drop for PoolCore {
     fn drop(&mut self) {
-        // A clean close leaves every committed byte at its home: the next open replays
-        // nothing. A failure changes nothing: the redo records still hold those bytes.
+        // A clean close leaves every committed byte at its home and retires a rollback that
+        // open left to the first commit: the next open replays and restores nothing. A
+        // failure changes nothing: the redo records and the undo log still hold those bytes.
+        let read_only = self.read_only;
         let st = self.state.get_mut();
-        if !st.txn.poisoned && !st.txn.is_open() {
+        if !st.txn.poisoned && !st.txn.is_open() && !read_only {
             let heap = &mut st.heap;
             let _ = st
                 .txn
-                .checkpoint(heap, true)
+                .settle_recovery(heap)
+                .and_then(|()| st.txn.checkpoint(heap, true))
                 .and_then(|()| st.txn.new_epoch(heap));
         }
         self.unregister();
