@@ -290,18 +290,26 @@ impl Persister {
     }
 }
 
-/// Ranges sorted, empty ones dropped, and those less than `GAP` bytes apart merged: one
-/// `pwrite` instead of many. The bytes in a gap are written unchanged: every change in the
-/// private mapping lies in a range the transaction reports, so gap bytes equal the file's
-/// (or are free memory, whose contents do not matter).
+/// Ranges sorted, empty ones dropped, and merged where they are less than `GAP` bytes apart
+/// or the next one starts in the page where the last ends or the page after it: one `pwrite`
+/// instead of many (the kernel's cost is per call and per page, and those pages are dirtied
+/// anyway, so no page is written that would not be). The bytes in a gap are written
+/// unchanged: every change in the private mapping lies in a range the transaction reports,
+/// so gap bytes equal the file's (or are free memory, whose contents do not matter).
 fn coalesce(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
     const GAP: u64 = 256;
+    const PAGE: u64 = crate::heap::map::PAGE as u64;
     let mut v: Vec<(u64, u64)> = ranges.iter().copied().filter(|r| r.1 > 0).collect();
-    v.sort_unstable();
+    if !v.is_sorted() {
+        v.sort_unstable();
+    }
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
     for (off, len) in v {
         match out.last_mut() {
-            Some(last) if off <= last.0 + last.1 + GAP => {
+            Some(last)
+                if off <= last.0 + last.1 + GAP
+                    || off / PAGE <= (last.0 + last.1 - 1) / PAGE + 1 =>
+            {
                 last.1 = last.1.max(off + len - last.0);
             }
             _ => out.push((off, len)),
@@ -392,10 +400,17 @@ mod tests {
             (0, 16),
             (16, 8),
             (2000, 0),
-            (5000, 10),
+            (9000, 10),
             (1010, 100),
         ]);
-        assert_eq!(got, vec![(0, 24), (1000, 110), (5000, 10)]);
+        assert_eq!(got, vec![(0, 1110), (9000, 10)], "same page: one write");
+        // The next page joins (both are dirtied anyway); a page in between does not.
+        assert_eq!(coalesce(&[(4000, 8), (8100, 8)]), vec![(4000, 4108)]);
+        assert_eq!(
+            coalesce(&[(4000, 8), (12300, 8)]),
+            vec![(4000, 8), (12300, 8)]
+        );
+        assert_eq!(coalesce(&[(8000, 8), (8300, 8)]), vec![(8000, 308)]);
         assert_eq!(
             coalesce(&[(0, 100), (10, 20)]),
             vec![(0, 100)],

@@ -529,10 +529,11 @@ impl Txn {
         if self.pending.is_empty() && self.redo_tail == 0 {
             return Ok(());
         }
-        let ranges = merge_ranges(self.pending.clone());
-        heap.io.hand_over(&ranges)?;
-        heap.io.barrier()?;
-        self.pending.clear();
+        let ranges = merge_ranges(std::mem::take(&mut self.pending));
+        if let Err(e) = heap.io.hand_over(&ranges).and_then(|()| heap.io.barrier()) {
+            self.pending = ranges; // the same bytes, merged: the next checkpoint writes them
+            return Err(e);
+        }
         self.stats.checkpoints += 1;
         self.written_back += std::mem::take(&mut self.pending_bytes);
         if clean && self.written_back > PRIVATE_COPY_LIMIT {
@@ -909,9 +910,11 @@ impl Txn {
 /// long-running writer holds twice (page cache + private copy).
 const PRIVATE_COPY_LIMIT: u64 = 64 << 20;
 
-/// Ranges sorted and merged where they touch or overlap (many pushes: one marker).
+/// Ranges sorted and merged where they touch or overlap (many pushes: one marker). A stable
+/// sort: the pending ranges of a checkpoint are one sorted run per commit, which it merges
+/// instead of sorting from scratch.
 fn merge_ranges(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    v.sort_unstable();
+    v.sort();
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
     for (off, len) in v {
         match out.last_mut() {
