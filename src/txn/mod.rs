@@ -19,6 +19,7 @@
 pub(crate) mod core;
 pub(crate) mod lines;
 pub(crate) mod log;
+mod pending;
 pub(crate) mod redo;
 pub(crate) mod registry;
 
@@ -121,10 +122,9 @@ pub(crate) struct Txn {
     /// progress is writing one (a failure must invalidate its record).
     redo_tail: u64,
     redo_writing: Option<redo::Slot>,
-    /// Ranges committed by redo records and not yet handed to the file (the next checkpoint
-    /// writes them), and their total length.
-    pending: Vec<(u64, u64)>,
-    pending_bytes: u64,
+    /// Pages of ranges committed by redo records and not yet handed to the file (the next
+    /// checkpoint writes them).
+    pending: pending::Pending,
     /// The commit record names a write-back commit's entries (`count > 0`): recovery would
     /// check their bytes against its sum, which redo commits change; the first redo commit
     /// after it retires the record (`count = 0`) in its own barrier.
@@ -170,8 +170,7 @@ impl Txn {
             ring: heap.hdr.flags & crate::heap::header::FLAG_RING != 0,
             redo_tail: 0,
             redo_writing: None,
-            pending: Vec::new(),
-            pending_bytes: 0,
+            pending: pending::Pending::default(),
             record_counts: rec.count > 0,
             poisoned: false,
             install: None,
@@ -472,10 +471,9 @@ impl Txn {
         self.redo_tail += rec.1;
         self.stats.log_bytes += rec.1;
         self.stats.log_entries += ranges.len() as u64;
-        self.pending_bytes += ranges.iter().map(|r| r.1).sum::<u64>();
-        self.pending.extend_from_slice(&ranges);
+        self.pending.add(&ranges);
         let half = self.ring().map_or(0, |r| r.1 / 2);
-        if self.redo_tail > half || self.pending_bytes > PRIVATE_COPY_LIMIT {
+        if self.redo_tail > half || self.pending.bytes() > PRIVATE_COPY_LIMIT {
             // Committed already: a failed checkpoint leaves the records, which hold every
             // pending range, and the next checkpoint writes them all again.
             let _ = self
@@ -529,13 +527,14 @@ impl Txn {
         if self.pending.is_empty() && self.redo_tail == 0 {
             return Ok(());
         }
-        let ranges = merge_ranges(std::mem::take(&mut self.pending));
-        if let Err(e) = heap.io.hand_over(&ranges).and_then(|()| heap.io.barrier()) {
-            self.pending = ranges; // the same bytes, merged: the next checkpoint writes them
+        let bytes = self.pending.bytes();
+        let runs = self.pending.take_runs(heap.io.map.len() as u64);
+        if let Err(e) = heap.io.hand_over(&runs).and_then(|()| heap.io.barrier()) {
+            self.pending.add(&runs); // the next checkpoint writes them again
             return Err(e);
         }
         self.stats.checkpoints += 1;
-        self.written_back += std::mem::take(&mut self.pending_bytes);
+        self.written_back += bytes;
         if clean && self.written_back > PRIVATE_COPY_LIMIT {
             heap.io.map.drop_private_copies();
             self.written_back = 0;
@@ -593,29 +592,31 @@ impl Txn {
             self.redo_tail = 0;
         } else if persist.per_step() || !redo::applied(heap, &pending) {
             self.recovery.redo_replayed += pending.len();
-            if lazy && self.replay_to_file(heap, &pending)? {
+            if lazy {
+                // Write-back: the records' bytes go to their homes in the file (`pwrite`;
+                // in memory, handed as a `pwrite` would be, on a simulated file), and the
+                // records stay until the next checkpoint. A crash before the next barrier
+                // replays them again. Nothing joins the pending pages: a checkpoint while the
+                // first transaction is open would hand its uncommitted bytes to the file.
+                if !self.replay_to_file(heap, &pending)? {
+                    let written: Vec<(u64, u64)> =
+                        pending.iter().flat_map(|r| redo::apply(heap, r)).collect();
+                    heap.io.persist.handed(&heap.io.map, &written);
+                    heap.io.persist.note(&heap.io.map, Event::Recovery);
+                }
                 return Ok(());
             }
             let mut written = Vec::new();
             for rec in pending {
                 written.extend(redo::apply(heap, rec));
             }
-            if lazy {
-                // Write-back: the replayed ranges join the pending ones, as if this process
-                // had committed them, and the records stay until the next checkpoint. Open
-                // writes nothing; a crash before that checkpoint replays them again.
-                self.pending_bytes += written.iter().map(|r| r.1).sum::<u64>();
-                self.pending.extend(written);
-                heap.io.persist.note(&heap.io.map, Event::Recovery);
-            } else {
-                // Durable before a rollback's retiring record: that record finishes every
-                // generation below the rolled-back one, these records' included.
-                heap.io.persist_many(&written)?;
-                heap.io.sync_shared()?;
-                self.settle_recovery(heap)?;
-                heap.io.persist.note(&heap.io.map, Event::Recovery);
-                self.redo_tail = 0;
-            }
+            // Durable before a rollback's retiring record: that record finishes every
+            // generation below the rolled-back one, these records' included.
+            heap.io.persist_many(&written)?;
+            heap.io.sync_shared()?;
+            self.settle_recovery(heap)?;
+            heap.io.persist.note(&heap.io.map, Event::Recovery);
+            self.redo_tail = 0;
         }
         // Pools whose commits use redo records (write-back, a real file or its simulation).
         let redo_commits = heap.io.persist.is_durable() && !heap.io.persist.per_step();
@@ -841,13 +842,11 @@ impl Txn {
         let Some(g) = self.retire_pending else {
             return Ok(());
         };
-        if self.pending.is_empty() {
-            heap.io.barrier()?;
-        } else {
-            // Records replayed on open: their homes become durable (with the restored bytes)
-            // before the retiring record finishes their generations.
-            self.checkpoint(heap, false)?;
-        }
+        // Records replayed on open were written to their homes like the restored bytes
+        // (nothing is pending before the first commit): one barrier makes both durable
+        // before the retiring record finishes their generations.
+        debug_assert!(self.pending.is_empty(), "pending pages before the first commit");
+        heap.io.barrier()?;
         let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(g));
         heap.io.persist_many(&[r])?;
         self.retire_pending = None;
