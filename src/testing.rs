@@ -393,24 +393,40 @@ pub fn interrupted_image<R: Persistent + Default>(
     setup: impl Fn(&Pool<R>),
     txn: &dyn Fn(&mut R),
 ) -> Vec<u8> {
-    struct Grab(std::sync::Mutex<Option<Vec<u8>>>);
+    interrupted_image_after(media, setup, None, txn)
+}
+
+/// [`interrupted_image`] with `committed` run first in the same process, as its own
+/// transaction: a small one leaves its redo record unretired and its homes pending, so
+/// opening the image rolls `txn` back and replays `committed`'s record.
+pub fn interrupted_image_after<R: Persistent + Default>(
+    media: Media,
+    setup: impl Fn(&Pool<R>),
+    committed: Option<&dyn Fn(&mut R)>,
+    txn: &dyn Fn(&mut R),
+) -> Vec<u8> {
+    struct Grab(std::sync::Mutex<(bool, Option<Vec<u8>>)>);
     impl Recorder for Grab {
         fn event(&self, ev: Event, image: &[u8]) {
             let mut g = self.0.lock().expect("grab");
-            if ev == Event::Barrier && g.is_none() {
-                *g = Some(image.to_vec());
+            if ev == Event::Barrier && g.0 && g.1.is_none() {
+                g.1 = Some(image.to_vec());
             }
         }
     }
     let start = start_image(media, setup);
-    let grab = Arc::new(Grab(std::sync::Mutex::new(None)));
+    let grab = Arc::new(Grab(std::sync::Mutex::new((committed.is_none(), None))));
     let p = image_opts::<R>(media)
         .recorder(grab.clone())
         .from_image(&start)
         .expect("start image");
+    if let Some(c) = committed {
+        c(&mut p.write());
+        grab.0.lock().expect("grab").0 = true;
+    }
     txn(&mut p.write());
     drop(p);
-    let img = grab.0.lock().expect("grab").take();
+    let img = grab.0.lock().expect("grab").1.take();
     img.expect("txn made a barrier")
 }
 

@@ -238,6 +238,42 @@ fn explicit_checkpoints() {
     }
 }
 
+/// An open that rolls back an interrupted undo commit and replays a redo record committed
+/// before it, then a first transaction that changes bytes beside and between the replayed
+/// ranges (on their page) and elsewhere. No barrier before its commit point may carry its
+/// bytes to the file: the settling of the rollback (its barrier, its record) and the
+/// replayed homes must not take the page with the transaction's changes along.
+#[test]
+fn first_commit_after_a_replay_beside_the_replayed_ranges() {
+    use pcoll::testing::interrupted_image_after;
+    let small = |r: &mut Root| {
+        r.a = 2;
+        r.b[0][1] = 2; // two ranges with r.b[0][0] between them
+    };
+    let large = |r: &mut Root| {
+        r.a = 9;
+        r.big.as_mut().unwrap().fill(7); // 20 KB: an undo commit, not a redo record
+    };
+    let image = interrupted_image_after(Media::FilePages, filled, Some(&small), &large);
+    let next = |r: &mut Root| {
+        r.b[0][0] = 5; // between the replayed ranges
+        r.b[19][29] = 5; // beside them, on the next page
+        r.one = Some(PBox::new(12)); // elsewhere
+    };
+    for media in Media::BOTH {
+        let rep = crash_check_open(
+            Config {
+                media,
+                ..Config::default()
+            },
+            &image,
+            &next,
+            observe,
+        );
+        rep.assert_ok(&format!("first commit after a replay ({media:?})"));
+    }
+}
+
 /// `Pool::checkpoint` right after an open that rolled back an interrupted transaction: on a
 /// file it settles the rollback open deferred (its barrier, then the record retiring the
 /// interrupted generation), then a commit and the close. Every image recovers to the rolled-back

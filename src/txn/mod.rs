@@ -845,11 +845,20 @@ impl Txn {
         // Records replayed on open were written to their homes like the restored bytes
         // (nothing is pending before the first commit): one barrier makes both durable
         // before the retiring record finishes their generations.
-        debug_assert!(self.pending.is_empty(), "pending pages before the first commit");
+        debug_assert!(
+            self.pending.is_empty(),
+            "pending pages before the first commit"
+        );
         heap.io.barrier()?;
         let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(g));
         heap.io.persist_many(&[r])?;
         self.retire_pending = None;
+        self.done_gen = g;
+        // `g` is above every record in the ring (a generation at or below the newest record
+        // is not rolled back), so the record just written finished them all: the next one
+        // starts the ring again. Appended after them, it would follow a finished record,
+        // where recovery's scan stops, and a crash would lose it (and every commit after).
+        self.redo_tail = 0;
         Ok(())
     }
 
