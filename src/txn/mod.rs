@@ -437,7 +437,8 @@ impl Txn {
         (len <= ring.1 / 2 && len <= room).then_some(((ring.0 + self.redo_tail, room), ranges))
     }
 
-    /// Every range this transaction changed, merged: saved ranges and fresh allocations.
+    /// Every range this transaction changed, merged (also across small gaps: `REDO_GAP`):
+    /// saved ranges and fresh allocations.
     fn redo_ranges(&self) -> Vec<(u64, u64)> {
         let mut r: Vec<(u64, u64)> = self
             .entries
@@ -446,7 +447,7 @@ impl Txn {
             .map(|e| (e.off, e.len))
             .collect();
         r.extend_from_slice(&self.fresh);
-        merge_ranges(r)
+        merge_near(r, REDO_GAP)
     }
 
     /// One barrier: the redo record is the commit point, and the changes stay pending in the
@@ -921,17 +922,29 @@ impl Txn {
 const PRIVATE_COPY_LIMIT: u64 = 256 << 20;
 
 /// Ranges sorted and merged where they touch or overlap (many pushes: one marker).
-fn merge_ranges(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+fn merge_ranges(v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    merge_near(v, 0)
+}
+
+/// Ranges sorted and merged where they are at most `gap` bytes apart.
+fn merge_near(mut v: Vec<(u64, u64)>, gap: u64) -> Vec<(u64, u64)> {
     v.sort_unstable_by_key(|r| r.0);
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
     for (off, len) in v {
         match out.last_mut() {
-            Some(last) if off <= last.0 + last.1 => last.1 = last.1.max(off + len - last.0),
+            Some(last) if off <= last.0 + last.1 + gap => last.1 = last.1.max(off + len - last.0),
             _ => out.push((off, len)),
         }
     }
     out
 }
+
+/// A redo record's ranges are merged across gaps up to this many bytes: a range costs a
+/// 16-byte head and up to 7 bytes of padding, so a smaller gap is cheaper carried. The gap's
+/// bytes are carried as they are: this transaction did not change them (every change lies
+/// in a saved or fresh range), so they hold committed bytes or free memory, and replaying
+/// them writes what their homes hold already.
+const REDO_GAP: u64 = 16;
 
 /// Adds the log range `start .. end` to `v`, merging with the last range when contiguous.
 fn push_range(v: &mut Vec<(u64, u64)>, (start, end): (u64, u64)) {
