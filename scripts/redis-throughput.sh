@@ -40,10 +40,11 @@ R=(redis-server --port $PORT --dir "$DIR" --daemonize no)
 # PIPES="16" runs one pipeline depth only; ROUNDS=3 repeats everything, the two servers of
 # a pair one after the other in each round (this VM's speed drifts by tens of percent over
 # minutes: pairs measured side by side, several times, are what a ratio can rest on);
-# DURABLE=0 skips the sync / AOF always pair.
+# DURABLE=0 skips the sync / AOF always pair, PROCESS=0 the process / no persistence pair.
 for round in $(seq "${ROUNDS:-1}"); do
   [ "${ROUNDS:-1}" = 1 ] || echo "round $round"
   for pipe in ${PIPES:-1 16}; do
+    [ "${PROCESS:-1}" = 1 ] || continue
     n=$([ $pipe = 1 ] && echo 200000 || echo "$N16")
     run "pcoll-redis process" "$n" $pipe "${P[@]}" --durability process
     run "redis-server no persistence" "$n" $pipe "${R[@]}" --save "" --appendonly no
