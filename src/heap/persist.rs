@@ -290,32 +290,42 @@ impl Persister {
     }
 }
 
-/// Ranges sorted, empty ones dropped, and merged where they are less than `GAP` bytes apart
-/// or the next one starts in the page where the last ends or the page after it: one `pwrite`
-/// instead of many (the kernel's cost is per call and per page, and those pages are dirtied
-/// anyway, so no page is written that would not be). The bytes in a gap are written
-/// unchanged: every change in the private mapping lies in a range the transaction reports,
-/// so gap bytes equal the file's (or are free memory, whose contents do not matter).
-fn coalesce(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
-    const GAP: u64 = 256;
-    const PAGE: u64 = crate::heap::map::PAGE as u64;
-    let mut v: Vec<(u64, u64)> = ranges.iter().copied().filter(|r| r.1 > 0).collect();
-    if !v.is_sorted() {
-        v.sort_unstable();
+/// Ranges `(offset, length)` sorted by offset, empty ones dropped, and each merged into the
+/// one before when they overlap or touch, or when `joins(end of the one before, offset)`
+/// says so. The one home of range merging: commits, redo records and barriers differ only in
+/// `joins`.
+pub(crate) fn merge_ranges(
+    mut v: Vec<(u64, u64)>,
+    joins: impl Fn(u64, u64) -> bool,
+) -> Vec<(u64, u64)> {
+    v.retain(|r| r.1 > 0);
+    if !v.is_sorted_by_key(|r| r.0) {
+        v.sort_unstable_by_key(|r| r.0);
     }
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
     for (off, len) in v {
         match out.last_mut() {
-            Some(last)
-                if off <= last.0 + last.1 + GAP
-                    || off / PAGE <= (last.0 + last.1 - 1) / PAGE + 1 =>
-            {
+            Some(last) if off <= last.0 + last.1 || joins(last.0 + last.1, off) => {
                 last.1 = last.1.max(off + len - last.0);
             }
             _ => out.push((off, len)),
         }
     }
     out
+}
+
+/// Ranges merged (`merge_ranges`) where they are less than `GAP` bytes apart or the next one
+/// starts in the page where the last ends or the page after it: one `pwrite` instead of many
+/// (the kernel's cost is per call and per page, and those pages are dirtied anyway, so no
+/// page is written that would not be). The bytes in a gap are written unchanged: every change
+/// in the private mapping lies in a range the transaction reports, so gap bytes equal the
+/// file's (or are free memory, whose contents do not matter).
+fn coalesce(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    const GAP: u64 = 256;
+    const PAGE: u64 = crate::heap::map::PAGE as u64;
+    merge_ranges(ranges.to_vec(), |end, off| {
+        off <= end + GAP || off / PAGE <= (end - 1) / PAGE + 1
+    })
 }
 
 /// Chooses the cache-line flush instruction, honouring `PCOLL_FLUSH=clflush|clflushopt|clwb`
@@ -391,7 +401,18 @@ fn flush_lines_only(map: &Mapping, off: usize, len: usize, kind: LineFlush) {
 
 #[cfg(test)]
 mod tests {
-    use super::coalesce;
+    use super::{coalesce, merge_ranges};
+
+    #[test]
+    fn merge_ranges_joins_overlaps_touches_and_what_joins_says() {
+        let v = vec![(100, 10), (0, 8), (8, 4), (5, 2), (140, 0), (126, 4)];
+        assert_eq!(
+            merge_ranges(v.clone(), |_, _| false),
+            vec![(0, 12), (100, 10), (126, 4)]
+        );
+        let near = |end: u64, off: u64| off <= end + 16;
+        assert_eq!(merge_ranges(v, near), vec![(0, 12), (100, 30)]);
+    }
 
     #[test]
     fn coalesce_sorts_merges_near_ranges_and_drops_empty_ones() {

@@ -25,7 +25,7 @@ pub(crate) mod registry;
 
 use crate::error::{Error, Result};
 use crate::heap::header::Header;
-use crate::heap::persist::Event;
+use crate::heap::persist::{Event, merge_ranges};
 use crate::heap::{Heap, HeapIo, Undo};
 use lines::Lines;
 use log::{Entry, LogChain};
@@ -447,7 +447,7 @@ impl Txn {
             .map(|e| (e.off, e.len))
             .collect();
         r.extend_from_slice(&self.fresh);
-        merge_near(r, REDO_GAP)
+        merge_ranges(r, |end, off| off <= end + REDO_GAP)
     }
 
     /// One barrier: the redo record is the commit point, and the changes stay pending in the
@@ -690,7 +690,8 @@ impl Txn {
     /// Logs a marker for every fresh range (write-back: recovery must know which bytes of
     /// the file a torn commit may have changed, the allocator's own included).
     fn log_fresh_markers(&mut self, heap: &mut Heap) -> Result<()> {
-        let fresh = merge_ranges(std::mem::take(&mut self.fresh));
+        // Many pushes: one marker.
+        let fresh = merge_ranges(std::mem::take(&mut self.fresh), |_, _| false);
         self.chain
             .reserve(heap, (fresh.len() * log::ENTRY_HDR) as u64)?;
         for &(off, len) in &fresh {
@@ -920,24 +921,6 @@ impl Txn {
 /// bound (64 MiB) made `redis-benchmark -t set -P 16` take 1.7x the page faults, each a
 /// copy made again after its drop.
 const PRIVATE_COPY_LIMIT: u64 = 256 << 20;
-
-/// Ranges sorted and merged where they touch or overlap (many pushes: one marker).
-fn merge_ranges(v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    merge_near(v, 0)
-}
-
-/// Ranges sorted and merged where they are at most `gap` bytes apart.
-fn merge_near(mut v: Vec<(u64, u64)>, gap: u64) -> Vec<(u64, u64)> {
-    v.sort_unstable_by_key(|r| r.0);
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
-    for (off, len) in v {
-        match out.last_mut() {
-            Some(last) if off <= last.0 + last.1 + gap => last.1 = last.1.max(off + len - last.0),
-            _ => out.push((off, len)),
-        }
-    }
-    out
-}
 
 /// A redo record's ranges are merged across gaps up to this many bytes: a range costs a
 /// 16-byte head and up to 7 bytes of padding, so a smaller gap is cheaper carried. The gap's

@@ -10,6 +10,7 @@
 //! bytes equal the file's, or are committed, or are free memory.
 
 use crate::heap::map::PAGE;
+use crate::heap::persist::merge_ranges;
 
 const PAGE_U64: u64 = PAGE as u64;
 
@@ -53,22 +54,15 @@ impl Pending {
     /// The pending pages as sorted runs `(offset, length)`, not past `end`, and the set
     /// emptied. A failed checkpoint gives them back with [`Self::add`].
     pub(crate) fn take_runs(&mut self, end: u64) -> Vec<(u64, u64)> {
-        let mut pages = std::mem::take(&mut self.pages);
+        let pages = std::mem::take(&mut self.pages);
         for &p in &pages {
             self.bits[(p / 64) as usize] = 0;
         }
-        pages.sort_unstable();
-        let mut runs: Vec<(u64, u64)> = Vec::new();
-        for p in pages {
+        let ranges = pages.iter().map(|&p| {
             let off = p * PAGE_U64;
-            let len = PAGE_U64.min(end.saturating_sub(off));
-            match runs.last_mut() {
-                Some(last) if last.0 + last.1 == off => last.1 += len,
-                _ if len > 0 => runs.push((off, len)),
-                _ => {}
-            }
-        }
-        runs
+            (off, PAGE_U64.min(end.saturating_sub(off)))
+        });
+        merge_ranges(ranges.collect(), |_, _| false)
     }
 }
 
