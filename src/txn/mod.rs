@@ -855,7 +855,6 @@ impl Txn {
         let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(g));
         heap.io.persist_many(&[r])?;
         self.retire_pending = None;
-        self.done_gen = g;
         // `g` is above every record in the ring (a generation at or below the newest record
         // is not rolled back), so the record just written finished them all: the next one
         // starts the ring again. Appended after them, it would follow a finished record,
