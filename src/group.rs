@@ -11,7 +11,7 @@
 //! handled the same way: each function alone then meets the failure, or not, itself.
 
 use std::any::Any;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -29,6 +29,17 @@ struct Job<R> {
     /// A commit error turned into the caller's `E` (the batch's commit failed).
     on_commit_error: Box<dyn Fn(Error) -> Box<dyn Any + Send> + Send>,
     done: Arc<Mutex<Option<Outcome>>>,
+    /// The caller, parked until its outcome is set (`finish`) or the writer lock frees.
+    waiter: std::thread::Thread,
+}
+
+impl<R> Job<R> {
+    /// Sets the caller's outcome and wakes it (that thread alone: a shared condition variable
+    /// woke every waiting caller, each then taking the queue's lock in turn).
+    fn finish(self, o: Outcome) {
+        *lock(&self.done) = Some(o);
+        self.waiter.unpark();
+    }
 }
 
 /// The functions waiting for a combiner, per pool.
@@ -41,8 +52,6 @@ pub(crate) struct Group<R> {
     /// it committed).
     active: std::sync::atomic::AtomicUsize,
     peak: std::sync::atomic::AtomicUsize,
-    /// Signalled when a batch finished (its callers' outcomes are set).
-    finished: Condvar,
 }
 
 impl<R> Default for Group<R> {
@@ -52,7 +61,6 @@ impl<R> Default for Group<R> {
             last_batch: std::sync::atomic::AtomicUsize::new(0),
             active: std::sync::atomic::AtomicUsize::new(0),
             peak: std::sync::atomic::AtomicUsize::new(0),
-            finished: Condvar::new(),
         }
     }
 }
@@ -81,6 +89,9 @@ impl Drop for Active<'_> {
 
 /// How long a combiner waits for the functions it expects (see `gather`).
 const GATHER: Duration = Duration::from_micros(40);
+
+/// How long a waiting caller yields before it parks (see `wait_or_combine`).
+const SPIN: Duration = Duration::from_micros(100);
 
 impl<R: Persistent> Pool<R> {
     /// Runs `f` in a transaction shared with the functions other threads hand in at the same
@@ -130,6 +141,7 @@ impl<R: Persistent> Pool<R> {
             }),
             on_commit_error: Box::new(|e| Box::new(E::from(e)) as Box<dyn Any + Send>),
             done: done.clone(),
+            waiter: std::thread::current(),
         };
         let _active = Active::enter(&self.group);
         lock(&self.group.queue).push(job);
@@ -143,6 +155,7 @@ impl<R: Persistent> Pool<R> {
 
     /// Until `done` is set: becomes the combiner whenever the writer lock is free.
     fn wait_or_combine(&self, done: &Mutex<Option<Outcome>>) -> Outcome {
+        let mut spun = false;
         loop {
             if let Some(o) = lock(done).take() {
                 return o;
@@ -151,16 +164,27 @@ impl<R: Persistent> Pool<R> {
                 Ok(g) => {
                     let batch = self.gather();
                     self.run_batch(g, batch);
-                    self.group.finished.notify_all();
+                    // The writer lock is free: the first caller queued meanwhile combines next.
+                    if let Some(next) = lock(&self.group.queue).first() {
+                        next.waiter.unpark();
+                    }
                 }
                 Err(Error::WouldBlock { .. }) => {
-                    // Another thread commits (perhaps this function): wait for its batch, or
-                    // a little, then try again (a plain `write()` does not signal).
-                    let q = lock(&self.group.queue);
-                    let _ = self
-                        .group
-                        .finished
-                        .wait_timeout(q, Duration::from_micros(200));
+                    // Another thread commits (perhaps this function): wait until it sets this
+                    // outcome or hands over, or a little (a plain `write()` does not wake).
+                    // Yielding first (once a call: a long plain transaction is not worth
+                    // the cycles) keeps an idle core from sleeping through the barrier:
+                    // waking a halted virtual CPU costs tens of microseconds.
+                    if !spun {
+                        spun = true;
+                        let until = std::time::Instant::now() + SPIN;
+                        while lock(done).is_none() && std::time::Instant::now() < until {
+                            std::thread::yield_now();
+                        }
+                    }
+                    if lock(done).is_none() {
+                        std::thread::park_timeout(Duration::from_micros(200));
+                    }
                 }
                 Err(e) => {
                     let mut q = lock(&self.group.queue);
@@ -211,7 +235,7 @@ impl<R: Persistent> Pool<R> {
         if outcomes.len() == batch.len() && outcomes.iter().all(|o| matches!(o, Ok(Ok(_)))) {
             if g.commit().is_ok() {
                 for (job, o) in batch.into_iter().zip(outcomes) {
-                    *lock(&job.done) = Some(o);
+                    job.finish(o);
                 }
                 return;
             }
@@ -221,7 +245,7 @@ impl<R: Persistent> Pool<R> {
         // Each alone: its own transaction commits or rolls back by its own outcome.
         for mut job in batch {
             let o = self.run_alone(&mut job);
-            *lock(&job.done) = Some(o);
+            job.finish(o);
         }
     }
 
