@@ -1145,17 +1145,24 @@ fn rename(db: &mut Db, from: &[u8], to: &[u8]) -> Reply {
     if let Some(t) = db.expires.remove(from) {
         db.expires.set(to, t);
     }
-    // Values move within one pool: remove hands them out, insert takes them back.
-    if let Some(v) = db.strings.remove(from) {
-        db.strings.insert(to, v);
-    } else if let Some(v) = db.lists.remove(from) {
-        db.lists.insert(to, v);
-    } else if let Some(v) = db.hashes.remove(from) {
-        db.hashes.insert(to, v);
-    } else if let Some(v) = db.sets.remove(from) {
-        db.sets.insert(to, v);
-    } else if let Some(v) = db.zsets.remove(from) {
-        db.zsets.insert(to, v);
-    }
+    let _ = move_value(&mut db.strings, from, to)
+        || move_value(&mut db.lists, from, to)
+        || move_value(&mut db.hashes, from, to)
+        || move_value(&mut db.sets, from, to)
+        || move_value(&mut db.zsets, from, to);
     Reply::OK
+}
+
+/// Moves the value of `from` to `to` without copying it, as Redis's RENAME does:
+/// `remove` would hand the value out of the pool (a deep copy, 1 M list elements each copied)
+/// and `insert` copy it back in; `mem::take` through `get_mut` leaves its blocks in the pool
+/// and `insert` stores them as they are (the crate's move without a copy).
+fn move_value<V: Persistent + Default>(m: &mut PHashMap<Bytes, V>, from: &[u8], to: &[u8]) -> bool {
+    let Some(slot) = m.get_mut(from) else {
+        return false;
+    };
+    let v = std::mem::take(slot);
+    m.remove(from);
+    m.insert(to, v);
+    true
 }

@@ -212,6 +212,56 @@ mod tests {
             let d = pool.read();
             prop_assert_eq!(db::counts(&d).1, 0);
             prop_assert!(d.expires.consistent());
+            drop(d);
+            // RENAME moves values without copies: nothing leaked, nothing owned twice.
+            pool.check().unwrap();
         }
+    }
+
+    /// RENAME moves a list as Redis does, without copying its elements: the moved list keeps
+    /// its buffer, and the pool stays clean (nothing leaked, nothing owned twice), also when
+    /// the transaction that renamed rolls back.
+    #[test]
+    fn rename_moves_a_list_without_copying_it() {
+        let pool = Pool::<Db>::options()
+            .durability(Durability::Process)
+            .in_memory()
+            .unwrap();
+        let push: Vec<String> = (0..10_000).map(|i| format!("v{i}")).collect();
+        let mut args = vec!["RPUSH", "big"];
+        args.extend(push.iter().map(String::as_str));
+        let buf = |d: &Db, k: &[u8]| {
+            d.lists
+                .get(k)
+                .and_then(|l| l.front())
+                .map(|v| v as *const _ as usize)
+        };
+        pool.transaction(|d| {
+            db::run(d, &cmd(&args), 0);
+            Ok::<_, pcoll::Error>(())
+        })
+        .unwrap();
+        let before = buf(&pool.read(), b"big").unwrap();
+        pool.transaction(|d| {
+            db::run(d, &cmd(&["RENAME", "big", "moved"]), 0);
+            Ok::<_, pcoll::Error>(())
+        })
+        .unwrap();
+        assert_eq!(buf(&pool.read(), b"big"), None);
+        assert_eq!(buf(&pool.read(), b"moved"), Some(before));
+        pool.check().unwrap();
+        // Renamed, then rolled back: the list is where it was, whole.
+        let _ = pool.transaction(|d| {
+            db::run(d, &cmd(&["RENAME", "moved", "other"]), 0);
+            Err::<(), _>(pcoll::Error::ReadOnly {
+                path: "rollback".into(),
+            })
+        });
+        let d = pool.read();
+        assert_eq!(buf(&d, b"moved"), Some(before));
+        assert_eq!(d.lists.get(&b"moved"[..]).unwrap().len(), 10_000);
+        assert!(d.lists.get(&b"other"[..]).is_none());
+        drop(d);
+        pool.check().unwrap();
     }
 }
