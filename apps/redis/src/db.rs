@@ -100,11 +100,24 @@ fn live(db: &Db, k: &[u8], now: u64) -> bool {
 /// Removes `k`, of whatever type, and its deadline: true when it existed.
 pub(crate) fn remove_key(db: &mut Db, k: &[u8]) -> bool {
     db.expires.remove(k);
-    db.strings.remove(k).is_some()
-        || db.lists.remove(k).is_some()
-        || db.hashes.remove(k).is_some()
-        || db.sets.remove(k).is_some()
-        || db.zsets.remove(k).is_some()
+    discard(&mut db.strings, k)
+        || discard(&mut db.lists, k)
+        || discard(&mut db.hashes, k)
+        || discard(&mut db.sets, k)
+        || discard(&mut db.zsets, k)
+}
+
+/// Removes `m[k]` and frees its blocks where they are, true when it was there. `remove`
+/// would hand the value out of the pool (a deep copy: every element of a big list) only for
+/// it to be dropped; a value taken through `get_mut` still owns its blocks in the pool, and
+/// its drop frees them there.
+fn discard<V: Persistent + Default>(m: &mut PHashMap<Bytes, V>, k: &[u8]) -> bool {
+    let Some(slot) = m.get_mut(k) else {
+        return false;
+    };
+    drop(std::mem::take(slot));
+    m.remove(k);
+    true
 }
 
 /// Makes the string `k` hold `v`, keeping its deadline. An existing string is overwritten
