@@ -5,7 +5,10 @@
 //! - `empty_txn`: `drop(pool.write())`;
 //! - `write_8b`: one u64 field of the root written through the write guard;
 //! - `write_100`: 100 separate logged 8-byte writes (`**root.slots[i].as_mut().unwrap() += 1`);
-//! - `alloc_free`: `root.b = Some(PBox::new(x))`, replacing (freeing) the previous box.
+//! - `alloc_free`: `root.b = Some(PBox::new(x))`, replacing (freeing) the previous box;
+//! - `get_mut_all` (`shm`, `Process`, beside std): one transaction changes every value of a
+//!   `PHashMap<u64, PVec<u64>>` of 20,000 entries through `get_mut` (each a `&mut` to a value
+//!   holding a handle, which the commit checks: it was quadratic in their number).
 //!
 //! Targets: `shm` (tmpfs, `/dev/shm`) and `disk` (`target/bench-pools`). Env
 //! `PCOLL_BENCH_SHM` / `PCOLL_BENCH_DISK` override the directories.
@@ -19,7 +22,7 @@ use std::time::Duration;
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
-use pcoll::{Durability, PBox, Persistent, Pool};
+use pcoll::{Durability, PBox, PHashMap, PVec, Persistent, Pool};
 
 #[derive(Persistent, Default)]
 struct Small {
@@ -223,6 +226,45 @@ fn alloc_free(c: &mut Criterion, t: Target) {
     g.finish();
 }
 
+#[derive(Persistent, Default)]
+struct Map {
+    m: PHashMap<u64, PVec<u64>>,
+}
+
+fn get_mut_all(c: &mut Criterion) {
+    const N: u64 = 20_000;
+    let mut g = c.benchmark_group("get_mut_all");
+    configure(&mut g, Durability::Process, Target::Shm);
+    g.sample_size(10);
+    let b = Bench::<Map>::new(Target::Shm, Durability::Process, "getmut");
+    let pool = b.pool();
+    pool.transaction(|r| {
+        for k in 0..N {
+            r.m.insert(k, PVec::from(vec![k]));
+        }
+        Ok::<_, pcoll::Error>(())
+    })
+    .expect("fill");
+    g.bench_function("pcoll", |bch| {
+        bch.iter(|| {
+            let mut w = pool.write();
+            for k in 0..N {
+                w.m.get_mut(&k).expect("present")[0] += 1;
+            }
+        })
+    });
+    let mut std_map: std::collections::HashMap<u64, Vec<u64>> =
+        (0..N).map(|k| (k, vec![k])).collect();
+    g.bench_function("std", |bch| {
+        bch.iter(|| {
+            for k in 0..N {
+                std_map.get_mut(&k).expect("present")[0] += 1;
+            }
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     for t in [Target::Shm, Target::Disk] {
         empty_txn(c, t);
@@ -230,6 +272,7 @@ fn benches(c: &mut Criterion) {
         write_100(c, t);
         alloc_free(c, t);
     }
+    get_mut_all(c);
 }
 
 criterion_group!(txn, benches);

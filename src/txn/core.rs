@@ -391,17 +391,19 @@ impl PoolCore {
             self.fixups.store(tx.st.fixups.count, Ordering::Relaxed);
             due
         };
-        while let Some(f) = due.first().copied() {
+        // In order, by index: removing each from the front made a commit after n `get_mut`s
+        // on one map O(n^2) (7.7 s for 80,000).
+        for i in 0..due.len() {
+            let f = due[i];
             // SAFETY: the region was handed out as `&mut [T; n]` of this pool in this
             // transaction and its block is still allocated (a free forgets its fixups); no
             // borrow of it is alive (see above).
             if let Err(e) = unsafe { (f.run)(f.at as *mut u8, f.n, self) } {
                 let tx = self.tx();
-                tx.st.fixups.put_back(due);
+                tx.st.fixups.put_back(due.split_off(i));
                 self.fixups.store(tx.st.fixups.count, Ordering::Relaxed);
                 return Err(e);
             }
-            due.remove(0);
             note_settled(&mut self.tx().st.settled, f);
         }
         Ok(())
