@@ -202,15 +202,15 @@ impl<T: Persistent> PVec<T> {
     }
 
     /// [`with_pool`](Self::with_pool) for methods handing out references into the buffer:
-    /// panics unless the vector is in pool memory (its pool then outlives the borrow).
+    /// panics unless the vector is in pool memory (its pool then outlives the borrow). It
+    /// moves no element, so the regions handed out before stay noted as they are (settled by
+    /// the commit or by the next method that moves elements): settling them here made a loop
+    /// that takes `&mut v[..]` at each step O(n) a step, every element checked each time.
     #[inline]
     fn with_home<R>(&mut self, f: impl FnOnce(&mut Self, &PoolCore) -> R) -> R {
         handle::own(self, self.raw);
         let (addr, raw) = (self as *const Self as usize, self.raw);
-        handle::with_home_at(addr, raw, "PVec", |core| {
-            self.settle(core);
-            f(self, core)
-        })
+        handle::with_home_at(addr, raw, "PVec", |core| f(self, core))
     }
 
     /// Logs elements `from .. to` of the buffer unless the buffer is fresh.

@@ -10,6 +10,10 @@ pub(crate) struct Lines {
     /// (line, mask), `line == EMPTY` for a free slot.
     slots: Vec<(u64, u64)>,
     used: Vec<u32>,
+    /// The last range claimed whole, `start .. end` (empty when none): asked again, it costs
+    /// a compare, not a probe per line (`&mut v[..]` in a loop asks for the whole buffer at
+    /// each step).
+    last: (u64, u64),
 }
 
 const EMPTY: u64 = u64::MAX;
@@ -63,6 +67,10 @@ impl Lines {
     pub(crate) fn claim(&mut self, off: u64, len: u64, mut emit: impl FnMut(u64, u64)) {
         let (mut run_start, mut run_end) = (0u64, 0u64);
         let end = off + len;
+        if self.last.0 <= off && end <= self.last.1 {
+            return;
+        }
+        self.last = (off, end);
         let mut line = off / 64;
         while line * 64 < end {
             let want = line_bits(line, off, end);
@@ -93,6 +101,7 @@ impl Lines {
     /// Marks `off .. off + len` not logged again (bytes a failed log append did not save:
     /// the next request for them must log them).
     pub(crate) fn unclaim(&mut self, off: u64, len: u64) {
+        self.last = (0, 0);
         let end = off + len;
         let mut line = off / 64;
         while line * 64 < end {
@@ -102,6 +111,7 @@ impl Lines {
     }
 
     pub(crate) fn clear(&mut self) {
+        self.last = (0, 0);
         for &i in &self.used {
             self.slots[i as usize] = (EMPTY, 0);
         }
@@ -125,6 +135,13 @@ mod tests {
         assert_eq!(claim(&mut l, 10, 100), vec![(10, 100)]);
         assert_eq!(claim(&mut l, 0, 200), vec![(0, 10), (110, 90)]);
         assert_eq!(claim(&mut l, 50, 20), vec![]);
+        assert_eq!(claim(&mut l, 0, 200), vec![]);
+        l.clear();
+        assert_eq!(claim(&mut l, 60, 8), vec![(60, 8)]);
+        assert_eq!(claim(&mut l, 60, 8), vec![]);
+        // The last range, unclaimed (a failed append), is claimed again whole.
+        l.unclaim(60, 8);
+        assert_eq!(claim(&mut l, 60, 8), vec![(60, 8)]);
         l.clear();
         assert_eq!(claim(&mut l, 60, 8), vec![(60, 8)]);
     }
