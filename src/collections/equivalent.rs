@@ -57,14 +57,14 @@ impl<Q: ?Sized + Ord, K: ?Sized + Borrow<Q>> Comparable<K> for Q {
 impl Equivalent<PString> for String {
     #[inline]
     fn equivalent(&self, key: &PString) -> bool {
-        self.as_str() == key.as_str()
+        key == self
     }
 }
 
 impl Comparable<PString> for String {
     #[inline]
     fn compare(&self, key: &PString) -> Ordering {
-        self.as_str().cmp(key.as_str())
+        self.as_bytes().cmp(key.as_bytes())
     }
 }
 
