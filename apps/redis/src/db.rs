@@ -36,7 +36,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// A key's type, as `TYPE` names it.
-fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
+pub(crate) fn type_of(db: &Db, k: &[u8]) -> Option<&'static str> {
     if db.strings.contains_key(k) {
         Some("string")
     } else {
@@ -342,7 +342,7 @@ fn read(db: &Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
             "none"
         }),
         Cmd::Keys => Reply::Array(Some(keys(db, &a[1], now))),
-        Cmd::Scan => scan(db, a, now),
+        Cmd::Scan => crate::scan::scan(db, a, now),
         Cmd::Sinter | Cmd::Sunion => {
             let mut sets = Vec::new();
             for k in &a[1..] {
@@ -518,7 +518,7 @@ fn slice_range(v: &[u8], s: i64, e: i64) -> &[u8] {
 }
 
 /// Every key, of every type (expired ones included).
-fn all_keys(db: &Db) -> impl Iterator<Item = &Bytes> {
+pub(crate) fn all_keys(db: &Db) -> impl Iterator<Item = &Bytes> {
     db.strings
         .keys()
         .chain(db.lists.keys())
@@ -533,61 +533,6 @@ fn keys(db: &Db, pat: &[u8], now: u64) -> Vec<Reply> {
         .filter(|k| !expired(db, k, now) && glob(pat, k))
         .map(|k| Reply::bulk(k))
         .collect()
-}
-
-/// A key's place in SCAN's order: a fixed hash, so a cursor stays valid while keys come and
-/// go (every key present from the first call to the last is returned at least once).
-fn scan_hash(k: &[u8]) -> u64 {
-    k.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: keys in hash order from the cursor on;
-/// the next cursor is the hash after the last one returned (0 when done). Keys sharing a
-/// hash come together, so none falls between two calls.
-fn scan(db: &Db, a: &[Vec<u8>], now: u64) -> Reply {
-    let Some(cursor) = std::str::from_utf8(&a[1])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return Reply::err("invalid cursor");
-    };
-    let (mut pat, mut count, mut ty) = (&b"*"[..], 10usize, None);
-    let mut i = 2;
-    while i + 1 < a.len() {
-        match upper(&a[i]).as_str() {
-            "MATCH" => pat = &a[i + 1],
-            "COUNT" => match int(&a[i + 1]) {
-                Some(n) if n > 0 => count = n as usize,
-                _ => return Reply::err("syntax error"),
-            },
-            "TYPE" => ty = Some(String::from_utf8_lossy(&a[i + 1]).to_lowercase()),
-            _ => return Reply::err("syntax error"),
-        }
-        i += 2;
-    }
-    let mut found: Vec<(u64, &[u8])> = all_keys(db)
-        .map(|k| (scan_hash(k), k.as_slice()))
-        .filter(|(h, _)| *h >= cursor)
-        .collect();
-    found.sort_unstable();
-    let mut out = Vec::new();
-    let mut next = 0;
-    for (n, &(h, k)) in found.iter().enumerate() {
-        if n >= count && found[n - 1].0 != h {
-            next = h;
-            break;
-        }
-        let typed = ty.as_deref().is_none_or(|t| type_of(db, k) == Some(t));
-        if !expired(db, k, now) && typed && glob(pat, k) {
-            out.push(Reply::bulk(k));
-        }
-    }
-    Reply::Array(Some(vec![
-        Reply::bulk(next.to_string().as_bytes()),
-        Reply::Array(Some(out)),
-    ]))
 }
 
 /// Redis's glob: `*`, `?`, `[...]` (with `^` and ranges), `\` escapes.

@@ -15,6 +15,7 @@ mod poll;
 mod prefetch;
 #[cfg(test)]
 mod probe;
+mod scan;
 mod server;
 mod watch;
 mod zset;
