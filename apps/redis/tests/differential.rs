@@ -154,6 +154,23 @@ fn script() -> Vec<Vec<&'static str>> {
         "ZRANGE zs -inf +inf BYSCORE LIMIT 1 2",
         "ZCOUNT zs 4 7",
         "ZCOUNT zs -inf (5",
+        // ranges of the tree: empty and inverted bounds, equal scores, negative ones, ranks
+        // from the end and past it
+        "ZADD zs -2.5 n 5 e 5 f -inf m +inf p",
+        "ZCOUNT zs 7 4",
+        "ZCOUNT zs (5 5",
+        "ZCOUNT zs 5 5",
+        "ZCOUNT zs -inf +inf",
+        "ZRANGEBYSCORE zs (5 (5",
+        "ZRANGEBYSCORE zs -3 (5 WITHSCORES",
+        "ZRANGEBYSCORE zs -inf -inf",
+        "ZRANGE zs +inf 5 BYSCORE REV LIMIT 0 3",
+        "ZRANGE zs -2 -1",
+        "ZRANGE zs 1 100 REV WITHSCORES",
+        "ZRANGE zs 5 2",
+        "ZRANGE zs 100 200",
+        "ZREVRANGE zs 0 2",
+        "ZREM zs n e f m p",
         "ZREM zs a nope",
         "ZRANGE zs 0 -1 WITHSCORES",
         // expiry (values that do not depend on the clock)
