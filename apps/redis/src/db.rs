@@ -279,6 +279,21 @@ pub fn run(db: &mut Db, args: &[Vec<u8>], now: u64) -> Reply {
     run_as(db, Cmd::of(args), args, now)
 }
 
+/// An empty keyspace in a memory pool (`Durability::Process`), for tests.
+#[cfg(test)]
+pub fn test_pool() -> pcoll::Pool<Db> {
+    pcoll::Pool::<Db>::options()
+        .durability(pcoll::Durability::Process)
+        .in_memory()
+        .unwrap()
+}
+
+/// A request made of `words`, for tests.
+#[cfg(test)]
+pub fn words(words: &[&str]) -> Vec<Vec<u8>> {
+    words.iter().map(|w| w.as_bytes().to_vec()).collect()
+}
+
 /// Runs any keyspace command inside an open transaction (a write notes its keys for WATCH):
 /// `cmd` is what `args` names ([`Cmd::of`], which the caller has looked up already).
 pub fn run_as(db: &mut Db, cmd: Option<Cmd>, args: &[Vec<u8>], now: u64) -> Reply {

@@ -116,9 +116,7 @@ mod tests {
     use pcoll::Durability;
     use proptest::prelude::*;
 
-    fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-        words.iter().map(|w| w.as_bytes().to_vec()).collect()
-    }
+    use db::words as cmd;
 
     #[test]
     fn a_pool_of_the_first_layout_is_migrated_on_open() {
@@ -191,10 +189,7 @@ mod tests {
         fn both_indexes_agree_after_every_command(
             ops in proptest::collection::vec((op(), 0..20u64), 1..60)
         ) {
-            let pool = Pool::<Db>::options()
-                .durability(Durability::Process)
-                .in_memory()
-                .unwrap();
+            let pool = db::test_pool();
             let mut now = 1000;
             for (c, dt) in &ops {
                 now += dt;
@@ -223,10 +218,7 @@ mod tests {
     /// the transaction that renamed rolls back.
     #[test]
     fn rename_moves_a_list_without_copying_it() {
-        let pool = Pool::<Db>::options()
-            .durability(Durability::Process)
-            .in_memory()
-            .unwrap();
+        let pool = db::test_pool();
         let push: Vec<String> = (0..10_000).map(|i| format!("v{i}")).collect();
         let mut args = vec!["RPUSH", "big"];
         args.extend(push.iter().map(String::as_str));

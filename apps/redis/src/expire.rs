@@ -125,13 +125,9 @@ fn delete(pool: &Pool<Db>, found: &[Vec<u8>], now: u64) -> pcoll::Result<usize> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcoll::Durability;
 
     fn pool_with(live: usize, dead: usize) -> Pool<Db> {
-        let pool = Pool::<Db>::options()
-            .durability(Durability::Process)
-            .in_memory()
-            .unwrap();
+        let pool = db::test_pool();
         pool.transaction(|d| {
             for i in 0..live {
                 let k = format!("live{i}");
@@ -189,10 +185,7 @@ mod tests {
     #[test]
     fn a_cycle_finds_exactly_the_keys_due_soonest_first() {
         // 2000 keys with deadlines 1..=2000 ms, set in a shuffled order.
-        let pool = Pool::<Db>::options()
-            .durability(Durability::Process)
-            .in_memory()
-            .unwrap();
+        let pool = db::test_pool();
         pool.transaction(|d| {
             for i in 0..2000u64 {
                 let n = i * 7919 % 2000 + 1; // a permutation of 1..=2000

@@ -84,14 +84,10 @@ pub(crate) fn scan(db: &Db, a: &[Vec<u8>], now: u64) -> Reply {
 mod tests {
     use std::collections::HashSet;
 
-    use pcoll::{Durability, Pool};
+    use pcoll::Pool;
 
-    use crate::db::{self, Db};
+    use crate::db::{self, Db, words as cmd};
     use crate::resp::Reply;
-
-    fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-        words.iter().map(|w| w.as_bytes().to_vec()).collect()
-    }
 
     /// One SCAN call: the next cursor and the keys returned.
     fn call(pool: &Pool<Db>, cursor: &str, count: &str) -> (String, Vec<String>) {
@@ -123,10 +119,7 @@ mod tests {
     /// returned by it, and no key that is gone is.
     #[test]
     fn an_iteration_returns_every_key_present_throughout() {
-        let pool = Pool::<Db>::options()
-            .durability(Durability::Process)
-            .in_memory()
-            .unwrap();
+        let pool = db::test_pool();
         for i in 0..1000 {
             write(&pool, &["SET", &format!("k{i}"), "v"]);
         }
