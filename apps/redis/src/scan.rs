@@ -16,7 +16,8 @@ use std::sync::{Mutex, PoisonError};
 use crate::db::{Db, all_keys, expired, glob, int, type_of, upper};
 use crate::resp::Reply;
 
-/// The keys in hash order, as of the last SCAN with cursor 0 (empty: none kept).
+/// The keys in hash order, as of the last SCAN with cursor 0 (empty: none kept). One per
+/// process: the process serves one keyspace (SELECT takes only database 0).
 static SNAPSHOT: Mutex<Vec<(u64, Vec<u8>)>> = Mutex::new(Vec::new());
 
 /// A key's place in SCAN's order: a fixed hash (FNV-1a).
