@@ -93,6 +93,9 @@ pub unsafe trait Persistent: Sized + 'static {
 /// new handles outside pool memory are built in that pool.
 pub struct Relocator<'a> {
     pub(crate) core: &'a PoolCore,
+    /// A container hands the value out: a handle of a pool whose write transaction is open
+    /// on this thread is lent (`collections/lent.rs`) instead of copied into `core`.
+    pub(crate) lends: bool,
     _build: BuildIn,
 }
 
@@ -100,7 +103,17 @@ impl<'a> Relocator<'a> {
     pub(crate) fn new(core: &'a PoolCore) -> Self {
         Relocator {
             core,
+            lends: false,
             _build: BuildIn::new(core),
+        }
+    }
+
+    /// For a value a container hands out: lent where it can be, else copied into `core`
+    /// (the scratch pool).
+    pub(crate) fn lending(core: &'a PoolCore) -> Self {
+        Relocator {
+            lends: true,
+            ..Relocator::new(core)
         }
     }
 

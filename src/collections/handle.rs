@@ -12,6 +12,7 @@
 #![allow(unsafe_code)]
 
 use super::convert::IntoPersistent;
+use super::lent;
 use crate::error::Result;
 use crate::heap::check::Visitor;
 use crate::persistent::{Persistent, Relocator};
@@ -88,6 +89,10 @@ pub(crate) fn with_core<T: ?Sized, R>(
     raw: u64,
     f: impl FnOnce(&PoolCore) -> R,
 ) -> Option<R> {
+    if lent::is_lent(raw) {
+        lent::release(raw);
+        return None;
+    }
     let addr = h as *const T as *const u8 as usize;
     let (p, away) = match core::find(addr, raw, tag_of(raw)) {
         Found::Home(p) | Found::Scratch(p) => (p, false),
@@ -280,9 +285,10 @@ pub(crate) fn store<T: Persistent>(v: &mut T, core: &PoolCore) -> Result<()> {
     v.relocate(&Relocator::new(core))
 }
 
-/// A value a container hands out (`remove`, `pop`, an old value): moved into this thread's
-/// scratch pool, so it reads anywhere, for as long as it lives, whatever becomes of its
-/// pool; its blocks in the pool are freed by the open transaction (at commit).
+/// A value a container hands out (`remove`, `pop`, an old value): lent while its pool's
+/// transaction is open (stored back into that pool in it, nothing is copied), then a copy in
+/// the scratch pool, so it reads anywhere, for as long as it lives, whatever becomes of its
+/// pool; its blocks in the pool are freed by the transaction (see `lent.rs`).
 #[inline]
 pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
     if T::HANDLES {
@@ -290,7 +296,7 @@ pub(crate) fn detach<T: Persistent>(mut v: T) -> T {
         let _owner = core::OwnerScope::new();
         // SAFETY: the scratch pool is never unmapped nor freed.
         let s = unsafe { &*core::scratch() };
-        if let Err(e) = v.relocate(&Relocator::new(s)) {
+        if let Err(e) = v.relocate(&Relocator::lending(s)) {
             panic!("pcoll: cannot copy a value out of the pool into process memory: {e}");
         }
     }
@@ -335,6 +341,14 @@ pub(crate) fn relocate_handle<T: Persistent>(
     if raw == 0 {
         return Ok(());
     }
+    if lent::is_lent(raw) {
+        // Back into the pool that lent it, or its copy from here on.
+        lent::give_back(h, raw, to.core);
+        return h.relocate(to);
+    }
+    if to.lends && lend(h, raw) {
+        return Ok(());
+    }
     if to.holds(tag_of(raw)) {
         if !to.core.is_stale_copy(raw) {
             return Ok(());
@@ -351,20 +365,39 @@ pub(crate) fn relocate_handle<T: Persistent>(
     Ok(())
 }
 
-/// Before a change through `h` (pointer `raw`): when `h` is a copy, outside pool memory, of
+/// For a value handed out: lends the handle `h` (pointer `raw`, outside pool memory) when
+/// its pool's write transaction is open on this thread.
+fn lend<T: Persistent>(h: &mut T, raw: u64) -> bool {
+    let Found::Away(p) = core::find(h as *const T as usize, raw, tag_of(raw)) else {
+        return false;
+    };
+    // SAFETY: a registered pool, alive while registered (this call).
+    let core = unsafe { &*p };
+    if !core.is_writer() {
+        return false;
+    }
+    lent::lend(h, raw, core);
+    true
+}
+
+/// Before a change through `h` (pointer `raw`): a lent handle becomes a value of its own
+/// (`lent::own`). And when `h` is a copy, outside pool memory, of
 /// a handle that a rolled-back transaction gave back to its pool (`disowned`), it first
 /// becomes a value of its own, a deep copy in the scratch pool (as a value handed out by a
 /// container), and the old handle is forgotten: the change must not reach (or free) the
 /// blocks the pool's value owns. One relaxed load when no pool ever had such a copy.
 #[inline]
 pub(crate) fn own<T: Persistent>(h: &mut T, raw: u64) {
-    if raw != 0 && core::any_disowned() {
+    if raw != 0 && (lent::is_lent(raw) || core::any_disowned()) {
         own_slow(h, raw);
     }
 }
 
 #[cold]
 fn own_slow<T: Persistent>(h: &mut T, raw: u64) {
+    if lent::is_lent(raw) {
+        return lent::own(h, raw);
+    }
     let Found::Away(p) = core::find(h as *const T as usize, raw, tag_of(raw)) else {
         return;
     };

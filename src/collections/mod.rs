@@ -7,6 +7,7 @@ pub mod entry;
 pub mod equivalent;
 pub(crate) mod handle;
 pub(crate) mod hasher;
+pub(crate) mod lent;
 pub mod pbox;
 pub mod phashmap;
 pub mod phashset;

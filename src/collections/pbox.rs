@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use super::handle::{self, off_of, pack};
+use super::lent;
 use crate::error::Result;
 use crate::heap::check::Visitor;
 use crate::persistent::{Fingerprint, Persistent, Relocator};
@@ -88,7 +89,10 @@ impl<T: Persistent> PBox<T> {
     /// let s = pcoll::PBox::into_inner(b);
     /// assert_eq!(s, "kept");
     /// ```
-    pub fn into_inner(b: PBox<T>) -> T {
+    pub fn into_inner(mut b: PBox<T>) -> T {
+        // A box handed out (lent) becomes a value of its own first.
+        let raw = b.raw;
+        handle::own(&mut b, raw);
         let raw = b.raw;
         let v = handle::with_writer(&b, raw, "PBox", |core| {
             core.tx().free(off_of(raw));
@@ -104,6 +108,9 @@ impl<T: Persistent> PBox<T> {
 impl<T: Persistent> Deref for PBox<T> {
     type Target = T;
     fn deref(&self) -> &T {
+        if lent::is_lent(self.raw) {
+            return lent::target(self, self.raw);
+        }
         // SAFETY: a PBox owns an initialised T at its pointer.
         unsafe { handle::value(self, self.raw, "PBox") }
     }

@@ -35,6 +35,7 @@ use std::marker::PhantomData;
 use super::convert::IntoPersistent;
 use super::handle::{self, off_of, pack};
 use super::hasher::PRandomState;
+use super::lent;
 use super::table::{self, EMPTY, RawTable};
 use crate::error::{Error, Result};
 use crate::heap::check::Visitor;
@@ -260,6 +261,9 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
     fn view(&self) -> Option<Table<'_, K, V>> {
         if self.items == 0 {
             return None;
+        }
+        if lent::is_lent(self.raw) {
+            return lent::target(self, self.raw).view();
         }
         self.table(handle::home(self, self.raw, "PHashMap"))
     }

@@ -27,6 +27,7 @@ pub use super::std_api::ExtractIf;
 
 use super::convert::IntoPersistent;
 use super::handle::{self, off_of, pack};
+use super::lent;
 use crate::error::{Error, Result};
 use crate::heap::check::Visitor;
 use crate::persistent::{Fingerprint, Persistent, Relocator};
@@ -641,6 +642,9 @@ impl<T: Persistent> PVec<T> {
             return unsafe {
                 std::slice::from_raw_parts(std::ptr::NonNull::dangling().as_ptr(), self.len())
             };
+        }
+        if lent::is_lent(self.raw) {
+            return lent::target(self, self.raw).as_slice();
         }
         let core = handle::home(self, self.raw, "PVec");
         // SAFETY: the buffer holds len initialised elements; the borrow is tied to &self, and

@@ -44,7 +44,13 @@ pub(crate) struct State {
     /// handles (a value taken out of them must not own what the rollback gives back), but
     /// they hold nothing foreign to drop.
     pub settled: Vec<Fixup>,
+    /// Values this transaction lent (`collections/lent.rs`), by id, and what ends them.
+    pub lent: Vec<u64>,
+    pub lent_end: Option<LentEnd>,
 }
+
+/// Ends the values a transaction lent: at a commit (`true`) or a rollback.
+pub(crate) type LentEnd = fn(&[u64], bool) -> Result<()>;
 
 /// The noted regions of a transaction, by block: a container settles its own block in
 /// constant time, however many regions other containers handed out.
@@ -299,6 +305,8 @@ impl PoolCore {
                 disowned: Default::default(),
                 fixups: Fixups::default(),
                 settled: Vec::new(),
+                lent: Vec::new(),
+                lent_end: None,
             }),
         });
         let (start, end) = (core.base, core.base + core.reserved);
@@ -371,6 +379,29 @@ impl PoolCore {
         self.fixups.store(tx.st.fixups.count, Ordering::Relaxed);
     }
 
+    /// Notes a value this transaction lent (`collections/lent.rs`); `end` ends it with the
+    /// transaction.
+    pub(crate) fn note_lent(&self, id: u64, end: LentEnd) {
+        let tx = self.tx();
+        tx.st.lent.push(id);
+        tx.st.lent_end = Some(end);
+    }
+
+    /// Ends the values this transaction lent (before the commit record, or before the
+    /// rollback restores anything): see `lent::finish`. The list is kept until that succeeds,
+    /// so a failed commit's rollback still ends them.
+    fn end_lent(&self, commit: bool) -> Result<()> {
+        let (ids, end) = {
+            let tx = self.tx();
+            (tx.st.lent.clone(), tx.st.lent_end)
+        };
+        if let Some(end) = end.filter(|_| !ids.is_empty()) {
+            end(&ids, commit)?;
+        }
+        self.tx().st.lent.clear();
+        Ok(())
+    }
+
     /// True when regions handed out in this transaction wait for [`PoolCore::settle`].
     #[inline]
     pub(crate) fn has_fixups(&self) -> bool {
@@ -433,7 +464,12 @@ impl PoolCore {
 
     fn finish_txn(&self, commit: bool) -> Result<()> {
         let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if commit { self.settle(None) } else { Ok(()) }
+            if commit {
+                self.settle(None)?;
+                self.end_lent(true)
+            } else {
+                Ok(())
+            }
         }));
         let res = match settled {
             Ok(res) => res,
@@ -477,6 +513,8 @@ impl PoolCore {
     /// - a value from elsewhere (process memory, another pool) that the rollback overwrites
     ///   is dropped, as std drops a value it overwrites.
     fn rollback(&self) -> Result<()> {
+        // Lent values get their copies while their blocks still hold what they lent.
+        let _ = self.end_lent(false);
         let tx = self.tx();
         self.fixups.store(0, Ordering::Relaxed);
         let st = &mut *tx.st;
@@ -530,7 +568,8 @@ impl PoolCore {
             // with none left is not dropped at all.
             unsafe {
                 (f.drop_foreign)(p, f.n, &mut |r| {
-                    let own = (r >> OFF_BITS) as u16 == self.tag;
+                    // (A lent pointer carries the pool's tag but is a value of its own.)
+                    let own = (r >> OFF_BITS) as u16 == self.tag && r & LENT_BIT == 0;
                     !own && !old.contains(&r) && dropped.insert(r)
                 })
             };
@@ -989,6 +1028,9 @@ pub(crate) fn any_disowned() -> bool {
 /// offset below.
 pub(crate) const OFF_BITS: u32 = 48;
 pub(crate) const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
+/// Bit 47 of the offset marks a lent handle (`collections/lent.rs`): pool offsets stay
+/// below 2^47, since no address space holds a larger pool.
+pub(crate) const LENT_BIT: u64 = 1 << 47;
 
 /// The handle pointers directly in `regions`.
 fn raws_in(regions: &[Fixup]) -> HashSet<u64> {

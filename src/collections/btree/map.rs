@@ -21,6 +21,7 @@ mod entry;
 mod traits;
 
 use crate::collections::equivalent::Comparable;
+use crate::collections::lent;
 pub use crate::collections::std_api::BTreeExtractIf as ExtractIf;
 pub use entry::{Entry, OccupiedEntry, VacantEntry};
 use std::marker::PhantomData;
@@ -163,6 +164,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     fn view(&self) -> Option<(&PoolCore, NodeRef<'_, K, V>)> {
         if self.len == 0 {
             return None;
+        }
+        if lent::is_lent(self.root) {
+            return lent::target(self, self.root).view();
         }
         let core = handle::home(self, self.root, "PBTreeMap");
         Some((core, self.root_in(core)?))
@@ -898,6 +902,9 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
             // noted `&mut`, or outside pool memory) is moved into its pool at commit.
             return std::mem::swap(self, other);
         }
+        // A map handed out (lent) becomes a value of its own first.
+        let root = other.root;
+        handle::own(other, root);
         while !other.is_empty() {
             // Searched while the key is still in `other` (a handle key moved out of pool
             // memory could not be read). `other` may lie outside pool memory: its first key is
