@@ -870,10 +870,10 @@ fn sides(r: &mut Two, flip: bool) -> (&mut VecMap, &mut VecMap) {
 /// `hash_move_vec_1m`: one transaction removes a `PVec<u64>` of 1 M elements (10,000 in
 /// quick mode) from one map and inserts it into another map of the same pool (the next
 /// iteration moves it back), against std's `HashMap<u64, Vec<u64>>`, where a move copies
-/// three words. pcoll copies the elements twice: into process memory (`remove` hands out a
-/// value that reads anywhere) and back into the pool (`insert`). `pcoll_take` moves it with
-/// `mem::take(map.get_mut(k))` instead, then removes the emptied entry: the value stays in
-/// the pool and is stored bitwise, no element copied.
+/// three words. `remove` hands the value out lent (it keeps its blocks while the transaction
+/// is open) and `insert` into the same pool gives its original back: no element is copied.
+/// `pcoll_take` moves it with `mem::take(map.get_mut(k))`, then removes the emptied entry:
+/// the value stays in the pool and is stored bitwise.
 fn move_vec(c: &mut Criterion) {
     let n: u64 = if common::quick() { 10_000 } else { 1_000_000 };
     let mut g = c.benchmark_group("hash_move_vec_1m");

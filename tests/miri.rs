@@ -273,6 +273,57 @@ fn values_leave_and_enter_pools() {
     assert_eq!((popped.as_str(), removed.as_str()), ("y", "built outside"));
 }
 
+/// Lent values (`src/collections/lent.rs`): given back unread and after a read, changed,
+/// kept past a commit (a `&str` borrowed before it) and past a rollback, dropped late.
+#[test]
+fn lent_values_come_back_or_become_copies() {
+    let a = values_pool();
+    {
+        let mut w = a.write();
+        for (i, s) in ["zero", "one", "two", "three", "four"]
+            .into_iter()
+            .enumerate()
+        {
+            w.by_id.insert(i as u64, s);
+        }
+    }
+    let (kept, unread);
+    {
+        let mut w = a.write();
+        let v = w.by_id.remove(&0).unwrap();
+        w.by_id.insert(10, v);
+        let r = w.by_id.remove(&1).unwrap();
+        assert_eq!(r, "one");
+        w.by_id.insert(11, r);
+        let mut c = w.by_id.remove(&2).unwrap();
+        c.push_str("!");
+        w.by_id.insert(12, c);
+        kept = w.by_id.remove(&3).unwrap();
+        let early: &str = kept.as_str();
+        drop(w);
+        assert_eq!(early, "three");
+    }
+    {
+        let mut w = a.write();
+        unread = w.by_id.remove(&4).unwrap();
+        w.abort();
+    }
+    a.write().by_id.get_mut(&4).unwrap().push_str(" more");
+    a.check().unwrap();
+    let r = a.read();
+    assert_eq!(
+        (r.by_id[&10].as_str(), r.by_id[&11].as_str()),
+        ("zero", "one")
+    );
+    assert_eq!(
+        (r.by_id[&12].as_str(), r.by_id[&4].as_str()),
+        ("two!", "four more")
+    );
+    drop(r);
+    drop(a);
+    assert_eq!((kept.as_str(), unread.as_str()), ("three", "four"));
+}
+
 /// Copies left over from rolled-back transactions (`tests/values_after_rollback.rs`): one
 /// changed (a deep copy into the scratch pool first), one stored (a deep copy into the pool),
 /// both dropped; the pool's values stay as they were.

@@ -975,6 +975,23 @@ mod crash {
     }
 
     #[test]
+    fn crash_values_lent_and_stored_back() {
+        crash(
+            "remove then insert (lent: no copy), read then stored back, dropped, kept",
+            |r| {
+                let v = r.by_id.remove(&5).unwrap();
+                r.by_id.insert(500, v);
+                let s = r.names.remove(3);
+                assert!(!s.is_empty()); // read: copied, and its original still comes back
+                r.names.push(s);
+                drop(r.by_id.remove(&6));
+                let kept = r.by_id.remove(&7).unwrap();
+                HELD.with(|h| h.borrow_mut().push(kept));
+            },
+        );
+    }
+
+    #[test]
     fn crash_values_from_another_pool() {
         crash("values moved in from another pool", |r| {
             OTHER.with(|o| {

@@ -172,7 +172,7 @@ fn ensure_copy(e: &Shared) -> *mut dyn Held {
 
 /// The value that the lent handle `h` (pointer `raw`) reads: its copy in the scratch pool,
 /// made now if no read made it before. Panics on a pointer from a damaged pool.
-pub(crate) fn target<'a, H: Persistent>(_h: &'a H, raw: u64) -> &'a H {
+pub(crate) fn target<H: Persistent>(_h: &H, raw: u64) -> &H {
     let e = entry(raw).unwrap_or_else(|| damaged(raw));
     let s = ensure_copy(&e);
     // SAFETY: a live boxed handle of the entry; it is freed only when the handle ends

@@ -263,9 +263,17 @@ impl<K: Persistent, V: Persistent, S: Persistent> PHashMap<K, V, S> {
             return None;
         }
         if lent::is_lent(self.raw) {
-            return lent::target(self, self.raw).view();
+            return self.lent_view();
         }
         self.table(handle::home(self, self.raw, "PHashMap"))
+    }
+
+    /// [`view`](Self::view) of a map handed out: its copy's table (see `lent.rs`); out of
+    /// line, so that `view` stays small in every lookup.
+    #[cold]
+    #[inline(never)]
+    fn lent_view(&self) -> Option<Table<'_, K, V>> {
+        lent::target(self, self.raw).view()
     }
 
     /// Runs `f` with this map's pool, for a change. Panics without a write transaction.

@@ -644,12 +644,20 @@ impl<T: Persistent> PVec<T> {
             };
         }
         if lent::is_lent(self.raw) {
-            return lent::target(self, self.raw).as_slice();
+            return self.lent_slice();
         }
         let core = handle::home(self, self.raw, "PVec");
         // SAFETY: the buffer holds len initialised elements; the borrow is tied to &self, and
         // the pool holding `self` lives as long as that.
         unsafe { std::slice::from_raw_parts(self.buf(core), self.len()) }
+    }
+
+    /// [`as_slice`](Self::as_slice) of a vector handed out: its copy's elements (see
+    /// `lent.rs`); out of line, so that `as_slice` stays small.
+    #[cold]
+    #[inline(never)]
+    fn lent_slice(&self) -> &[T] {
+        lent::target(self, self.raw).as_slice()
     }
 
     /// The elements as a mutable slice: every element is logged first.

@@ -107,17 +107,11 @@ pub(crate) fn remove_key(db: &mut Db, k: &[u8]) -> bool {
         || discard(&mut db.zsets, k)
 }
 
-/// Removes `m[k]` and frees its blocks where they are, true when it was there. `remove`
-/// would hand the value out of the pool (a deep copy: every element of a big list) only for
-/// it to be dropped; a value taken through `get_mut` still owns its blocks in the pool, and
-/// its drop frees them there.
-fn discard<V: Persistent + Default>(m: &mut PHashMap<Bytes, V>, k: &[u8]) -> bool {
-    let Some(slot) = m.get_mut(k) else {
-        return false;
-    };
-    drop(std::mem::take(slot));
-    m.remove(k);
-    true
+/// Removes `m[k]`, true when it was there. The value `remove` hands out is lent (it keeps
+/// its blocks while the transaction is open), so dropping it here frees them in place: no
+/// element of a big list is copied.
+fn discard<V: Persistent>(m: &mut PHashMap<Bytes, V>, k: &[u8]) -> bool {
+    m.remove(k).is_some()
 }
 
 /// Makes the string `k` hold `v`, keeping its deadline. An existing string is overwritten
@@ -1126,16 +1120,13 @@ fn rename(db: &mut Db, from: &[u8], to: &[u8]) -> Reply {
     Reply::OK
 }
 
-/// Moves the value of `from` to `to` without copying it, as Redis's RENAME does:
-/// `remove` would hand the value out of the pool (a deep copy, 1 M list elements each copied)
-/// and `insert` copy it back in; `mem::take` through `get_mut` leaves its blocks in the pool
-/// and `insert` stores them as they are (the crate's move without a copy).
-fn move_value<V: Persistent + Default>(m: &mut PHashMap<Bytes, V>, from: &[u8], to: &[u8]) -> bool {
-    let Some(slot) = m.get_mut(from) else {
+/// Moves the value of `from` to `to` without copying it, as Redis's RENAME does: the value
+/// `remove` hands out is lent, and `insert` into the same pool in the same transaction stores
+/// its blocks as they are.
+fn move_value<V: Persistent>(m: &mut PHashMap<Bytes, V>, from: &[u8], to: &[u8]) -> bool {
+    let Some(v) = m.remove(from) else {
         return false;
     };
-    let v = std::mem::take(slot);
-    m.remove(from);
     m.insert(to, v);
     true
 }

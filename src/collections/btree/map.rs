@@ -165,11 +165,21 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         if self.len == 0 {
             return None;
         }
-        if lent::is_lent(self.root) {
-            return lent::target(self, self.root).view();
-        }
-        let core = handle::home(self, self.root, "PBTreeMap");
-        Some((core, self.root_in(core)?))
+        let this = if lent::is_lent(self.root) {
+            self.lent_target()
+        } else {
+            self
+        };
+        let core = handle::home(this, this.root, "PBTreeMap");
+        Some((core, this.root_in(core)?))
+    }
+
+    /// A map handed out reads its copy (see `lent.rs`); out of line, so that `view` stays
+    /// small in every lookup.
+    #[cold]
+    #[inline(never)]
+    fn lent_target(&self) -> &Self {
+        lent::target(self, self.root)
     }
 
     /// The node at `off` on a path, `depth` levels below the root.
