@@ -5,9 +5,10 @@
 //! pool (process memory, for values outside any pool), any other tag a pool file. A handle
 //! inside the memory of the pool it points into is found by its address (the fast path, and
 //! the proof that the pool outlives the borrow); anywhere else, by its tag (`txn/core.rs`).
-//! Values move between pools only through [`Persistent::relocate`]: storing into a
-//! container, handing a value out of one, and a commit that finds a value stored by
-//! assignment.
+//! A handle whose offset has `LENT_BIT` set is a value handed out while its transaction is
+//! open, named by an entry of `lent.rs`. Values move between pools only through
+//! [`Persistent::relocate`]: storing into a container, handing a value out of one, and a
+//! commit that finds a value stored by assignment.
 
 #![allow(unsafe_code)]
 

@@ -25,10 +25,8 @@
 #![allow(unsafe_code)]
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::mem::ManuallyDrop;
-use std::rc::Rc;
 
 use super::handle::{off_of, pack, tag_of};
 use crate::error::Result;
@@ -76,6 +74,7 @@ impl<H: Persistent> Held for Holder<H> {
 }
 
 /// One lent value (see the module).
+#[derive(Clone, Copy)]
 struct Entry {
     /// The lending pool's tag: a lent pointer carries it too.
     tag: u16,
@@ -87,31 +86,50 @@ struct Entry {
     s: Option<*mut dyn Held>,
 }
 
-type Shared = Rc<RefCell<Entry>>;
-
-std::thread_local! {
-    static ENTRIES: RefCell<HashMap<u64, Shared>> = RefCell::new(HashMap::new());
-    static NEXT: Cell<u64> = const { Cell::new(1) };
+/// This thread's entries, by id (a slot index; freed slots are reused), and the ids whose
+/// original is still held, to end with their transactions.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    held: Vec<usize>,
+    /// The pools whose open transaction was told to end this thread's values (`note_lent`).
+    noted: Vec<*const PoolCore>,
 }
 
-fn id_of(raw: u64) -> u64 {
-    off_of(raw) & !LENT_BIT
+std::thread_local! {
+    static SLAB: RefCell<Slab> = RefCell::new(Slab::default());
+}
+
+/// Runs `f` on this thread's entries; `None` during the thread's exit. The borrow is short:
+/// `f` never copies, drops or lends a value (those may reach other entries).
+fn with_slab<R>(f: impl FnOnce(&mut Slab) -> R) -> Option<R> {
+    SLAB.try_with(|s| f(&mut s.borrow_mut())).ok()
+}
+
+fn id_of(raw: u64) -> usize {
+    (off_of(raw) & !LENT_BIT) as usize
 }
 
 /// The entry of the lent pointer `raw`, if it names one of this thread's for the same tag.
-fn entry(raw: u64) -> Option<Shared> {
-    let e = ENTRIES
-        .try_with(|m| m.borrow().get(&id_of(raw)).cloned())
-        .ok()??;
-    let same = e.borrow().tag == tag_of(raw);
-    same.then_some(e)
+fn entry(raw: u64) -> Option<Entry> {
+    let e = with_slab(|s| s.slots.get(id_of(raw)).copied().flatten())??;
+    (e.tag == tag_of(raw)).then_some(e)
 }
 
-/// Takes the entry of `raw` out of the table (the handle is ending).
+/// Updates the entry of `raw` (still present: only its handle ends it).
+fn set_entry(raw: u64, e: Entry) {
+    with_slab(|s| s.slots[id_of(raw)] = Some(e));
+}
+
+/// Takes the entry of `raw` out (the handle is ending); its slot is free again.
 fn take_entry(raw: u64) -> Option<Entry> {
     let e = entry(raw)?;
-    ENTRIES.with(|m| m.borrow_mut().remove(&id_of(raw)));
-    Rc::try_unwrap(e).ok().map(RefCell::into_inner)
+    with_slab(|s| {
+        s.slots[id_of(raw)] = None;
+        s.free.push(id_of(raw));
+    });
+    Some(e)
 }
 
 fn boxed(p: *mut dyn Held) -> Box<dyn Held> {
@@ -123,12 +141,6 @@ fn boxed(p: *mut dyn Held) -> Box<dyn Held> {
 /// Lends `h`, a handle with pointer `raw` of the pool `core`, whose write transaction is
 /// open on this thread: `h` keeps its blocks, its pointer becomes a lent id.
 pub(crate) fn lend<H: Persistent>(h: &mut H, raw: u64, core: &PoolCore) {
-    let id = NEXT.with(|n| {
-        let id = n.get();
-        n.set(id + 1);
-        id
-    });
-    assert!(id < LENT_BIT, "pcoll: lent ids exhausted");
     // SAFETY: `h` is a valid H; the copy becomes the blocks' owner and `h` gets the lent
     // pointer below, so exactly one of the two owns them.
     let x = unsafe { std::ptr::read(h) };
@@ -140,41 +152,62 @@ pub(crate) fn lend<H: Persistent>(h: &mut H, raw: u64, core: &PoolCore) {
         x: Some(Box::into_raw(x)),
         s: None,
     };
-    ENTRIES.with(|m| m.borrow_mut().insert(id, Rc::new(RefCell::new(e))));
-    core.note_lent(id, finish);
-    let lent = pack(tag, LENT_BIT | id);
+    let (id, first) = with_slab(|s| {
+        let id = match s.free.pop() {
+            Some(id) => {
+                s.slots[id] = Some(e);
+                id
+            }
+            None => {
+                s.slots.push(Some(e));
+                s.slots.len() - 1
+            }
+        };
+        s.held.push(id);
+        let first = !s.noted.contains(&(core as *const PoolCore));
+        if first {
+            s.noted.push(core);
+        }
+        (id, first)
+    })
+    .expect("pcoll: a value handed out during the thread's exit");
+    assert!((id as u64) < LENT_BIT, "pcoll: lent ids exhausted");
+    let lent = pack(tag, LENT_BIT | id as u64);
     h.handles(&mut |r| {
         if *r == raw {
             *r = lent;
         }
     });
+    if first {
+        core.note_lent(finish);
+    }
 }
 
-/// Makes the entry's copy if it has none yet. Panics when the copy cannot be made (process
-/// memory exhausted), as std does on allocation failure.
-fn ensure_copy(e: &Shared) -> *mut dyn Held {
-    if let Some(s) = e.borrow().s {
+/// Makes the copy of the entry of `raw` if it has none yet. Panics when the copy cannot be
+/// made (process memory exhausted), as std does on allocation failure.
+fn ensure_copy(raw: u64) -> *mut dyn Held {
+    let e = entry(raw).unwrap_or_else(|| damaged(raw));
+    if let Some(s) = e.s {
         return s;
     }
-    let x = e.borrow().x.unwrap_or_else(|| {
+    let x = e.x.unwrap_or_else(|| {
         panic!("pcoll: a value handed out by a rolled-back transaction could not be copied")
     });
-    // SAFETY: `x` is a live boxed handle of the entry (see `boxed`); the entry is not
-    // borrowed while it is copied (the copy may look up other entries).
+    // SAFETY: `x` is a live boxed handle of the entry (see `boxed`); no borrow of the slab is
+    // held while it is copied.
     let copy = unsafe { &*x }.copy_out();
     let copy = copy.unwrap_or_else(|err| {
         panic!("pcoll: cannot copy a value out of the pool into process memory: {err}")
     });
     let s = Box::into_raw(copy);
-    e.borrow_mut().s = Some(s);
+    set_entry(raw, Entry { s: Some(s), ..e });
     s
 }
 
 /// The value that the lent handle `h` (pointer `raw`) reads: its copy in the scratch pool,
 /// made now if no read made it before. Panics on a pointer from a damaged pool.
 pub(crate) fn target<H: Persistent>(_h: &H, raw: u64) -> &H {
-    let e = entry(raw).unwrap_or_else(|| damaged(raw));
-    let s = ensure_copy(&e);
+    let s = ensure_copy(raw);
     // SAFETY: a live boxed handle of the entry; it is freed only when the handle ends
     // (dropped, changed or stored, each through ownership of or `&mut` to it), so not
     // while `_h` is borrowed.
@@ -196,9 +229,9 @@ fn unbox<H: Persistent>(p: *mut dyn Held, raw: u64) -> H {
     }
 }
 
-/// Drops the entry's original in its lending transaction, if it still holds it.
-fn drop_original(e: &mut Entry) {
-    if let Some(x) = e.x.take() {
+/// Drops an original in its lending transaction, if the entry still held it.
+fn drop_original(x: Option<*mut dyn Held>) {
+    if let Some(x) = x {
         boxed(x).drop_value();
     }
 }
@@ -206,83 +239,109 @@ fn drop_original(e: &mut Entry) {
 /// The lent handle with pointer `raw` is dropped: its copy is freed, its original dropped
 /// in the lending transaction. A pointer naming no entry (a damaged pool) frees nothing.
 pub(crate) fn release(raw: u64) {
-    let Some(mut e) = take_entry(raw) else { return };
-    if let Some(s) = e.s.take() {
+    let Some(e) = take_entry(raw) else { return };
+    if let Some(s) = e.s {
         boxed(s).drop_value();
     }
-    drop_original(&mut e);
+    drop_original(e.x);
 }
 
 /// Before a change through the lent handle `h` (pointer `raw`): it becomes its copy, an
 /// ordinary value of the scratch pool; the original is dropped in the lending transaction.
 pub(crate) fn own<H: Persistent>(h: &mut H, raw: u64) {
-    let e = entry(raw).unwrap_or_else(|| damaged(raw));
-    ensure_copy(&e);
-    drop(e);
-    let Some(mut e) = take_entry(raw) else {
+    let s = ensure_copy(raw);
+    let Some(e) = take_entry(raw) else {
         damaged(raw)
     };
-    let copy = unbox::<H>(e.s.take().expect("made above"), raw);
+    let copy = unbox::<H>(s, raw);
     // SAFETY: `h` holds a lent pointer, which owns nothing (its entry is gone): it is
     // overwritten without a drop.
     unsafe { std::ptr::write(h, copy) };
-    drop_original(&mut e);
+    drop_original(e.x);
 }
 
 /// Before the lent handle `h` (pointer `raw`) is stored into `to`'s pool: when that pool lent
 /// it and its transaction is still open, the original comes back (nothing is copied);
 /// otherwise `h` becomes its copy, which the caller moves on.
 pub(crate) fn give_back<H: Persistent>(h: &mut H, raw: u64, to: &PoolCore) {
-    let back = entry(raw).is_some_and(|e| {
-        let e = e.borrow();
-        e.x.is_some() && std::ptr::eq(e.core, to)
-    });
+    let back = entry(raw).is_some_and(|e| e.x.is_some() && std::ptr::eq(e.core, to));
     if !back {
         return own(h, raw);
     }
-    let Some(mut e) = take_entry(raw) else {
+    let Some(e) = take_entry(raw) else {
         damaged(raw)
     };
-    let x = unbox::<H>(e.x.take().expect("checked above"), raw);
+    let x = unbox::<H>(e.x.expect("checked above"), raw);
     // SAFETY: as in `own`.
     unsafe { std::ptr::write(h, x) };
-    if let Some(s) = e.s.take() {
+    if let Some(s) = e.s {
         boxed(s).drop_value();
     }
 }
 
-/// At the end of `core`'s write transaction, for the values it lent (`ids`): each one still
-/// lent gets its copy; at a commit its original is then dropped in the transaction (before
-/// the commit record), at a rollback the pool owns it again. A failed copy at a commit
-/// returns the error with nothing dropped (the caller rolls back); at a rollback the value
-/// is left without a copy (reading it panics, dropping it frees nothing).
-pub(crate) fn finish(ids: &[u64], commit: bool) -> Result<()> {
-    let live: Vec<Shared> = ids
-        .iter()
-        .filter_map(|id| ENTRIES.with(|m| m.borrow().get(id).cloned()))
-        .filter(|e| e.borrow().x.is_some())
-        .collect();
-    for e in &live {
-        if e.borrow().s.is_some() {
+/// At the end of `core`'s write transaction, for the values it lent that still hold their
+/// original: each gets its copy; at a commit its original is then dropped in the
+/// transaction (before the commit record), at a rollback the pool owns it again. A failed
+/// copy at a commit returns the error with nothing dropped (the caller rolls back); at a
+/// rollback the value is left without a copy (reading it panics, dropping it frees nothing).
+pub(crate) fn finish(core: &PoolCore, commit: bool) -> Result<()> {
+    let mine = |e: &Entry| e.x.is_some() && std::ptr::eq(e.core, core);
+    // (`held` may name a slot twice: freed by a drop, then reused by another value.)
+    let mut ids: Vec<usize> = with_slab(|s| {
+        s.held
+            .iter()
+            .copied()
+            .filter(|&id| s.slots.get(id).copied().flatten().is_some_and(|e| mine(&e)))
+            .collect()
+    })
+    .unwrap_or_default();
+    ids.sort_unstable();
+    ids.dedup();
+    let raw_of = |id: usize| pack(core.tag, LENT_BIT | id as u64);
+    for &id in &ids {
+        let raw = raw_of(id);
+        let Some(e) = entry(raw).filter(|e| e.s.is_none()) else {
             continue;
-        }
-        let x = e.borrow().x.expect("filtered");
+        };
+        let Some(x) = e.x else { continue };
         // SAFETY: as in `ensure_copy`.
         match unsafe { &*x }.copy_out() {
-            Ok(copy) => e.borrow_mut().s = Some(Box::into_raw(copy)),
+            Ok(copy) => set_entry(
+                raw,
+                Entry {
+                    s: Some(Box::into_raw(copy)),
+                    ..e
+                },
+            ),
             Err(err) if commit => return Err(err),
             Err(_) => {}
         }
     }
-    for e in &live {
-        let x = e.borrow_mut().x.take().expect("filtered");
+    for &id in &ids {
+        let raw = raw_of(id);
+        let Some((e, x)) = entry(raw).and_then(|e| Some((e, e.x?))) else {
+            continue;
+        };
+        set_entry(raw, Entry { x: None, ..e });
+        let x = boxed(x);
         if commit {
-            boxed(x).drop_value();
+            x.drop_value();
         } else {
             // The rollback gives the blocks back to the pool: only the box goes (a `Holder`
             // does not drop its handle).
-            drop(boxed(x));
+            drop(x);
         }
     }
+    with_slab(|s| {
+        let (slots, core) = (&s.slots, core as *const PoolCore);
+        s.held.retain(|&id| {
+            slots
+                .get(id)
+                .copied()
+                .flatten()
+                .is_some_and(|e| e.x.is_some())
+        });
+        s.noted.retain(|&c| c != core);
+    });
     Ok(())
 }

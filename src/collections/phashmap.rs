@@ -69,7 +69,8 @@ use crate::txn::core::{PoolCore, Tx};
 ///
 /// Differences from `HashMap`: `clear` and `drain` release the table (capacity 0), which
 /// costs less than logging a reset of every control byte; `drain` is eager. Keys and values
-/// that are pcoll handles, once removed, come back in process memory: they read anywhere.
+/// that are pcoll handles, once removed, read anywhere: stored back into the same pool in the
+/// same transaction they copy nothing, and read or kept they become copies in process memory.
 #[repr(C)]
 pub struct PHashMap<K: Persistent, V: Persistent, S: Persistent = PRandomState> {
     raw: u64,

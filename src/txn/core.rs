@@ -44,13 +44,12 @@ pub(crate) struct State {
     /// handles (a value taken out of them must not own what the rollback gives back), but
     /// they hold nothing foreign to drop.
     pub settled: Vec<Fixup>,
-    /// Values this transaction lent (`collections/lent.rs`), by id, and what ends them.
-    pub lent: Vec<u64>,
+    /// What ends the values this transaction lent (`collections/lent.rs`), if it lent any.
     pub lent_end: Option<LentEnd>,
 }
 
-/// Ends the values a transaction lent: at a commit (`true`) or a rollback.
-pub(crate) type LentEnd = fn(&[u64], bool) -> Result<()>;
+/// Ends the values a transaction of the pool lent: at a commit (`true`) or a rollback.
+pub(crate) type LentEnd = fn(&PoolCore, bool) -> Result<()>;
 
 /// The noted regions of a transaction, by block: a container settles its own block in
 /// constant time, however many regions other containers handed out.
@@ -305,7 +304,6 @@ impl PoolCore {
                 disowned: Default::default(),
                 fixups: Fixups::default(),
                 settled: Vec::new(),
-                lent: Vec::new(),
                 lent_end: None,
             }),
         });
@@ -379,26 +377,21 @@ impl PoolCore {
         self.fixups.store(tx.st.fixups.count, Ordering::Relaxed);
     }
 
-    /// Notes a value this transaction lent (`collections/lent.rs`); `end` ends it with the
-    /// transaction.
-    pub(crate) fn note_lent(&self, id: u64, end: LentEnd) {
-        let tx = self.tx();
-        tx.st.lent.push(id);
-        tx.st.lent_end = Some(end);
+    /// Notes that this transaction lent values (`collections/lent.rs`): `end` ends them with
+    /// the transaction.
+    pub(crate) fn note_lent(&self, end: LentEnd) {
+        self.tx().st.lent_end = Some(end);
     }
 
     /// Ends the values this transaction lent (before the commit record, or before the
-    /// rollback restores anything): see `lent::finish`. The list is kept until that succeeds,
-    /// so a failed commit's rollback still ends them.
+    /// rollback restores anything): see `lent::finish`. Noted until that succeeds, so a
+    /// failed commit's rollback still ends them.
     fn end_lent(&self, commit: bool) -> Result<()> {
-        let (ids, end) = {
-            let tx = self.tx();
-            (tx.st.lent.clone(), tx.st.lent_end)
-        };
-        if let Some(end) = end.filter(|_| !ids.is_empty()) {
-            end(&ids, commit)?;
+        let end = self.tx().st.lent_end;
+        if let Some(end) = end {
+            end(self, commit)?;
+            self.tx().st.lent_end = None;
         }
-        self.tx().st.lent.clear();
         Ok(())
     }
 
