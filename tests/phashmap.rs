@@ -786,3 +786,49 @@ fn prefetch_changes_no_answer() {
         assert_eq!(r.m.get(k.as_str()).map(|v| v.to_vec()), want, "{k}");
     }
 }
+
+/// `pick` (Redis's `SPOP`): every entry is reached by some seed, each pick is an entry of
+/// the map, the picks of random seeds spread over the entries, and an emptied map picks
+/// nothing.
+#[test]
+fn pick_reaches_every_entry() {
+    let p = pool();
+    let mut w = p.write();
+    for i in 0..1000u64 {
+        w.nums.insert(i, i * 3);
+        w.tags.insert(format!("t{i}").as_str());
+    }
+    let mut seen = HashSet::new();
+    for seed in 0..30_000u64 {
+        let (k, v) = w.nums.pick(seed).unwrap();
+        assert_eq!(*v, k * 3);
+        seen.insert(*k);
+    }
+    assert_eq!(seen.len(), 1000, "30,000 seeds reach every entry");
+    // Random seeds: no entry is picked far more often than the others.
+    let mut counts = HashMap::<String, u32>::new();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..100_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *counts
+            .entry(w.tags.pick(x).unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(counts.len(), 1000);
+    // Uniform: 100 expected each; 200 is over 10 standard deviations away.
+    assert!(
+        counts.values().all(|&c| c < 200),
+        "{:?}",
+        counts.values().max()
+    );
+    for i in 0..990u64 {
+        w.nums.remove(&i);
+    }
+    for seed in 0..100 {
+        assert!(w.nums.pick(seed * 7919).unwrap().0 >= &990);
+    }
+    w.nums.clear();
+    assert!(w.nums.pick(3).is_none());
+}

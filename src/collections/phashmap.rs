@@ -770,6 +770,28 @@ impl<K: Persistent + Hash, V: Persistent, S: Persistent + BuildHasher> PHashMap<
         })
     }
 
+    /// An entry chosen by `seed`, `None` when the map is empty: not in std, it is what Redis's
+    /// `SPOP` needs. For random seeds each entry is equally likely while the map fills at
+    /// least a tenth of its table (buckets are drawn until one is full, up to 32 draws); in
+    /// a map emptied far below its capacity (`shrink_to_fit` restores the fill), the last
+    /// resort is a scan to the next entry, which favours entries after long empty runs.
+    /// O(1) expected.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashMap;
+    ///
+    /// let map: PHashMap<u64, u64> = (0..100).map(|i| (i, i * 10)).collect();
+    /// let (k, v) = map.pick(0x9E37_79B9_7F4A_7C15).unwrap();
+    /// assert_eq!(*v, k * 10);
+    /// assert!(PHashMap::<u64, u64>::new().pick(7).is_none());
+    /// ```
+    pub fn pick(&self, seed: u64) -> Option<(&K, &V)> {
+        let t = self.view()?;
+        let (k, v) = t.get(t.pick_full(seed)?);
+        Some((k, v))
+    }
+
     /// True when the map holds `k`.
     ///
     /// # Examples

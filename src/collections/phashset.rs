@@ -340,6 +340,20 @@ impl<T: Persistent + Hash + Eq, S: Persistent + BuildHasher> PHashSet<T, S> {
         self.map.get_key_value(value).map(|(k, ())| k)
     }
 
+    /// A value chosen by `seed` (see [`PHashMap::pick`]: uniform for random seeds while the
+    /// set fills a tenth of its table); `None` when the set is empty.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PHashSet;
+    ///
+    /// let set: PHashSet<u64> = PHashSet::from([1, 2, 3]);
+    /// assert!([1, 2, 3].contains(set.pick(42).unwrap()));
+    /// ```
+    pub fn pick(&self, seed: u64) -> Option<&T> {
+        self.map.pick(seed).map(|(k, ())| k)
+    }
+
     /// Removes `value`; returns whether it was present.
     ///
     /// # Examples

@@ -36,6 +36,15 @@ pub(crate) fn prefetch_line(p: *const u8) {
     let _ = p;
 }
 
+/// The next value of the splitmix64 sequence (a well-mixed step for drawing buckets).
+#[inline]
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The control byte of a full bucket: the hash's top 7 bits.
 #[inline]
 pub(crate) fn h2(hash: u64) -> u8 {
@@ -332,6 +341,37 @@ impl<'a, T> RawTable<'a, T> {
     #[inline]
     pub(crate) fn full_in_group(&self, pos: usize) -> BitMask {
         self.group(pos).match_full()
+    }
+
+    /// A full bucket chosen by `seed`, `None` when none is full: the first full one of up to
+    /// 32 buckets drawn from `seed` (each full bucket equally likely: uniform over the
+    /// entries), else the first full bucket after the last draw. A table at least a tenth
+    /// full ends by a draw but about once in 30 (1 − 0.1)^32; an emptier one (entries removed,
+    /// the table kept) mostly by the scan, which favours entries after runs of empty buckets.
+    pub(crate) fn pick_full(&self, seed: u64) -> Option<usize> {
+        let mut x = seed;
+        for _ in 0..32 {
+            x = splitmix64(x);
+            let i = x as usize & self.mask;
+            if self.is_full(i) {
+                return Some(i);
+            }
+        }
+        self.next_full_from(x as usize)
+    }
+
+    /// The first full bucket at or after bucket `start` (taken modulo the bucket count),
+    /// wrapping around; `None` when no bucket is full. Groups are read from any bucket (the
+    /// mirrored control bytes cover a group that runs past the end).
+    fn next_full_from(&self, start: usize) -> Option<usize> {
+        let mut pos = start & self.mask;
+        for _ in 0..=self.buckets() / GROUP {
+            if let Some(b) = self.group(pos).match_full().lowest() {
+                return Some((pos + b) & self.mask);
+            }
+            pos = (pos + GROUP) & self.mask;
+        }
+        None
     }
 
     /// Indices of the full buckets, in bucket order.

@@ -177,6 +177,16 @@ fn script(port: u16) -> Vec<String> {
     let member: String = c.spop("st2").unwrap();
     t.ok("SPOP a member", Ok(["b", "x"].contains(&&member[..])), true);
     t.ok("SCARD after SPOP", c.scard("st2"), 1usize);
+    // SPOP draws at random: 200 single pops return each member once, not in the set's
+    // iteration order (one chance in 200! that a random order is that one).
+    let many: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+    let _: usize = c.sadd("sp", &many).unwrap();
+    let order: Vec<String> = c.smembers("sp").unwrap();
+    let popped: Vec<String> = (0..200).map(|_| c.spop("sp").unwrap()).collect();
+    let distinct: std::collections::BTreeSet<&String> = popped.iter().collect();
+    t.ok("SPOP each member once", Ok(distinct.len()), 200usize);
+    t.ok("SPOP not in iteration order", Ok(popped != order), true);
+    t.ok("SPOP emptied the set", c.exists("sp"), false);
 
     // sorted sets
     t.ok("ZADD", c.zadd("z", "a", 1), 1usize);

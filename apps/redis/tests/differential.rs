@@ -8,7 +8,9 @@ mod common;
 use common::{Client, V, redis_server, start};
 
 /// Replies of these commands are compared as sorted lists.
-const UNORDERED: &[&str] = &["SMEMBERS", "KEYS", "HKEYS", "HVALS", "SINTER", "SUNION"];
+const UNORDERED: &[&str] = &[
+    "SMEMBERS", "KEYS", "HKEYS", "HVALS", "SINTER", "SUNION", "SPOP",
+];
 
 fn script() -> Vec<Vec<&'static str>> {
     let s = |line: &'static str| line.split(' ').collect::<Vec<_>>();
@@ -134,6 +136,22 @@ fn script() -> Vec<Vec<&'static str>> {
         "SADD t c d e",
         "SINTER s t",
         "SUNION s t",
+        "SADD sp x y z",
+        "SPOP sp 0",
+        "SPOP sp -1",
+        "SPOP sp abc",
+        "SPOP sp 1 2",
+        "SPOP nosuch",
+        "SPOP nosuch 3",
+        "SPOP sp 10",
+        "EXISTS sp",
+        "SADD one m",
+        "SPOP one",
+        "EXISTS one",
+        "SET spstr v",
+        "SPOP spstr",
+        "SPOP spstr -1",
+        "SPOP spstr 1",
         // sorted sets
         "ZADD zs 1 a 2 b 3 c",
         "ZADD zs 5 a",
