@@ -120,7 +120,8 @@ impl<R: Persistent + Default> Options<R> {
     }
 
     /// The pool never grows past this many bytes (default 64 GiB): allocations past it fail
-    /// with [`Error::OutOfSpace`] and their transaction rolls back.
+    /// with [`Error::OutOfSpace`] and their transaction rolls back. At most 128 TiB (less one
+    /// byte): a larger value is [`Error::InvalidOption`] at open.
     ///
     /// # Examples
     /// ```
@@ -423,6 +424,7 @@ impl<R: Persistent + Default> Options<R> {
     fn open_file(self, file: File, path: &Path) -> Result<Pool<R>> {
         let (hdr, len) = lock_and_read_header(&file, path, self.read_only)?;
         check_root_type::<R>(&hdr, path)?;
+        self.check_max_size(path, hdr.valid_size)?;
         let reserve = self.reservation(hdr.valid_size);
         let mode = match (self.read_only, self.durability) {
             (true, _) => FileMode::ReadOnly,
@@ -588,6 +590,7 @@ impl<R: Persistent + Default> Options<R> {
     }
 
     fn geometry(&self, path: &Path) -> Result<Geometry> {
+        self.check_max_size(path, 0)?;
         let page = PAGE as u64;
         let log_pages = (self.log_bytes().div_ceil(page) + 1).max(2);
         let min = (1 + log_pages + 8) * page;
@@ -611,6 +614,22 @@ impl<R: Persistent + Default> Options<R> {
     /// Address space reserved for the mapping: room to grow to `max_size`.
     fn reservation(&self, at_least: u64) -> usize {
         self.max_size.max(at_least).next_multiple_of(PAGE as u64) as usize
+    }
+
+    /// Refuses a pool of 128 TiB or more: a handle's offset has 47 bits (the 48th marks a
+    /// value lent by a transaction, `collections/lent.rs`), and no address space holds one.
+    fn check_max_size(&self, path: &Path, at_least: u64) -> Result<()> {
+        const LARGEST: u64 = crate::txn::core::LENT_BIT;
+        if self.max_size.max(at_least) >= LARGEST {
+            return Err(Error::InvalidOption {
+                path: path.to_owned(),
+                what: format!(
+                    "max_size {} is over the largest pool, {LARGEST} bytes (128 TiB)",
+                    self.max_size.max(at_least)
+                ),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -197,6 +197,35 @@ fn growth_past_initial_size_and_reopen() {
 }
 
 #[test]
+fn a_max_size_of_128_tib_or_more_is_refused() {
+    let dir = TempDir::new("max-size");
+    for max in [1u64 << 47, u64::MAX] {
+        let res = Pool::<Root>::options().max_size(max).in_memory();
+        assert!(
+            matches!(res, Err(Error::InvalidOption { .. })),
+            "in memory, {max}"
+        );
+        let res = Pool::<Root>::options()
+            .max_size(max)
+            .open(dir.path().join("big.pool"));
+        assert!(
+            matches!(res, Err(Error::InvalidOption { .. })),
+            "file, {max}"
+        );
+        assert!(
+            !dir.path().join("big.pool").exists(),
+            "a refused create leaves no file"
+        );
+    }
+    // A pool made with the default opens, and then refuses the same option.
+    drop(Pool::<Root>::open(dir.path().join("ok.pool")).unwrap());
+    let res = Pool::<Root>::options()
+        .max_size(1 << 47)
+        .open(dir.path().join("ok.pool"));
+    assert!(matches!(res, Err(Error::InvalidOption { .. })));
+}
+
+#[test]
 fn out_of_space_rolls_back_and_keeps_state() {
     #[derive(Persistent, Default)]
     struct Big {
