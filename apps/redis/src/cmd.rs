@@ -75,6 +75,7 @@ commands! {
     Hkeys "HKEYS" Read 2,
     Hvals "HVALS" Read 2,
     Smembers "SMEMBERS" Read 2,
+    Srandmember "SRANDMEMBER" Read 2,
     Sismember "SISMEMBER" Read 3,
     Scard "SCARD" Read 2,
     Sinter "SINTER" Read 2,

@@ -10,6 +10,7 @@ use pcoll::{PHashMap, PHashSet, PVec, PVecDeque, Persistent};
 use crate::cmd::{Cmd, Kind};
 use crate::deadlines::Deadlines;
 use crate::resp::Reply;
+use crate::sets;
 use crate::watch;
 use crate::zset::{ZSet, fmt_score, is_zread, parse_score, zadd, zread};
 
@@ -477,6 +478,7 @@ fn read(db: &Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
                 .filter(|_| alive)
                 .is_some_and(|h| h.contains_key(&a[2][..])) as i64,
         ),
+        Cmd::Srandmember => sets::srandmember(db, a, alive, typed("set")),
         Cmd::Smembers | Cmd::Sismember | Cmd::Scard if typed("set") => Reply::wrong_type(),
         Cmd::Smembers => Reply::Array(Some(
             db.sets
@@ -846,7 +848,7 @@ fn write(db: &mut Db, c: Cmd, a: &[Vec<u8>], now: u64) -> Reply {
             }
             Reply::Int(n as i64)
         }
-        Cmd::Spop => spop(db, a, wrong("set")),
+        Cmd::Spop => sets::spop(db, a, wrong("set")),
         Cmd::Zrem if wrong("zset") => Reply::wrong_type(),
         Cmd::Zadd => zadd(db, a, wrong("zset")),
         Cmd::Zincrby => {
@@ -1106,60 +1108,6 @@ fn rename(db: &mut Db, from: &[u8], to: &[u8]) -> Reply {
         || move_value(&mut db.sets, from, to)
         || move_value(&mut db.zsets, from, to);
     Reply::OK
-}
-
-/// `SPOP key [count]`, in Redis's order of checks: the arguments, the count, the type. Each
-/// member is drawn with `PHashSet::pick` from a fresh random seed (uniform, as Redis's); the
-/// set's key goes when it empties.
-fn spop(db: &mut Db, a: &[Vec<u8>], wrong_type: bool) -> Reply {
-    let count = match a.len() {
-        2 => None,
-        // (Redis gives one message for a count that is negative or not a number.)
-        3 => match int(&a[2]) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return Reply::err("value is out of range, must be positive"),
-        },
-        _ => return Reply::err("syntax error"),
-    };
-    if wrong_type {
-        return Reply::wrong_type();
-    }
-    let k = &a[1][..];
-    let mut out = Vec::new();
-    if let Some(s) = db.sets.get_mut(k) {
-        for _ in 0..count.unwrap_or(1) {
-            let Some(m) = s.pick(random()).map(|m| m.to_vec()) else {
-                break;
-            };
-            s.remove(&m[..]);
-            out.push(m);
-        }
-        if s.is_empty() {
-            db.sets.remove(k);
-        }
-    }
-    match count {
-        None => Reply::Bulk(out.pop()),
-        Some(_) => Reply::Array(Some(
-            out.into_iter().map(|m| Reply::Bulk(Some(m))).collect(),
-        )),
-    }
-}
-
-/// A random number (xorshift64*, one sequence per process, seeded from the clock).
-fn random() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        x = now.map_or(1, |d| d.as_nanos() as u64) | 1;
-    }
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    STATE.store(x, Ordering::Relaxed);
-    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 /// Moves the value of `from` to `to` without copying it, as Redis's RENAME does: the value

@@ -17,6 +17,7 @@ mod prefetch;
 mod probe;
 mod scan;
 mod server;
+mod sets;
 mod watch;
 mod zset;
 

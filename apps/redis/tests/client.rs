@@ -187,6 +187,33 @@ fn script(port: u16) -> Vec<String> {
     t.ok("SPOP each member once", Ok(distinct.len()), 200usize);
     t.ok("SPOP not in iteration order", Ok(popped != order), true);
     t.ok("SPOP emptied the set", c.exists("sp"), false);
+    // SRANDMEMBER: distinct members for a positive count, draws with repeats for a negative
+    // one, and single draws that reach (nearly) every member of 50 in 500 calls.
+    let fifty: Vec<String> = (0..50).map(|i| format!("r{i:02}")).collect();
+    let _: usize = c.sadd("sr", &fifty).unwrap();
+    let ten: Vec<String> = c.srandmember_multiple("sr", 10).unwrap();
+    let ten_set: std::collections::BTreeSet<&String> = ten.iter().collect();
+    t.ok("SRANDMEMBER 10 distinct", Ok(ten_set.len()), 10usize);
+    let draws: Vec<String> = redis::cmd("SRANDMEMBER")
+        .arg("sr")
+        .arg(-100)
+        .query(&mut c)
+        .unwrap();
+    let all_members = draws.iter().chain(&ten).all(|m| fifty.contains(m));
+    t.ok(
+        "SRANDMEMBER -100 draws members",
+        Ok((draws.len(), all_members)),
+        (100usize, true),
+    );
+    let singles: std::collections::BTreeSet<String> =
+        (0..500).map(|_| c.srandmember("sr").unwrap()).collect();
+    t.ok(
+        "SRANDMEMBER reaches the members",
+        Ok(singles.len() >= 45),
+        true,
+    );
+    t.ok("SRANDMEMBER changes nothing", c.scard("sr"), 50usize);
+    t.ok("DEL sr", c.del("sr"), 1usize);
 
     // sorted sets
     t.ok("ZADD", c.zadd("z", "a", 1), 1usize);

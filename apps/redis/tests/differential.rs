@@ -9,7 +9,14 @@ use common::{Client, V, redis_server, start};
 
 /// Replies of these commands are compared as sorted lists.
 const UNORDERED: &[&str] = &[
-    "SMEMBERS", "KEYS", "HKEYS", "HVALS", "SINTER", "SUNION", "SPOP",
+    "SMEMBERS",
+    "KEYS",
+    "HKEYS",
+    "HVALS",
+    "SINTER",
+    "SUNION",
+    "SPOP",
+    "SRANDMEMBER",
 ];
 
 fn script() -> Vec<Vec<&'static str>> {
@@ -152,6 +159,20 @@ fn script() -> Vec<Vec<&'static str>> {
         "SPOP spstr",
         "SPOP spstr -1",
         "SPOP spstr 1",
+        "SRANDMEMBER nosuch",
+        "SRANDMEMBER nosuch 5",
+        "SADD sr a b c",
+        "SRANDMEMBER sr 0",
+        "SRANDMEMBER sr 3",
+        "SRANDMEMBER sr 10",
+        "SRANDMEMBER sr abc",
+        "SRANDMEMBER sr 1 2",
+        "SRANDMEMBER spstr",
+        "SRANDMEMBER spstr abc",
+        "SADD one1 z",
+        "SRANDMEMBER one1",
+        "SRANDMEMBER one1 -3",
+        "SCARD sr",
         // sorted sets
         "ZADD zs 1 a 2 b 3 c",
         "ZADD zs 5 a",
