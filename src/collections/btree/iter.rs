@@ -1,6 +1,10 @@
 //! Iteration over a `PBTreeMap`: two cursors, each a path from the root to a leaf edge (the
 //! gap between two neighbouring pairs), walking towards each other. Every gap between two
 //! pairs is exactly one leaf edge, so the walk ends when the cursors meet.
+//!
+//! A cursor's *rank* is the number of pairs before its gap: the pairs and the edges' subtree
+//! counts to its left at each level. `nth`, `nth_back` and `count` (so `skip`, and
+//! `range(..k).count()` as a rank) jump by ranks in one descent: O(log n), not O(k).
 
 #![allow(unsafe_code)]
 
@@ -161,6 +165,77 @@ impl<'a, K, V> RawRange<'a, K, V> {
     pub(crate) fn core(&self) -> Option<&'a PoolCore> {
         self.tree.map(|t| t.0)
     }
+
+    /// Pairs before a cursor's gap. A damaged tree's counts may lie: the sum wraps, and it
+    /// serves arithmetic only.
+    fn rank(&self, c: &Cursor) -> u64 {
+        let mut r = 0u64;
+        for (d, &(off, i)) in c.iter().enumerate() {
+            let n = self.node(d, off);
+            r = r.wrapping_add(i as u64);
+            if !n.is_leaf() {
+                r = (0..i.min(n.len())).fold(r, |r, j| r.wrapping_add(n.count(j)));
+            }
+        }
+        r
+    }
+
+    /// The cursor at the gap with `r` pairs before it (the last gap, if `r` is past it).
+    fn seek_rank(&self, mut r: u64) -> Cursor {
+        let mut path = Cursor::new();
+        let mut n = self.node(0, self.front[0].0);
+        loop {
+            let len = n.len();
+            if n.is_leaf() {
+                path.push((n.off(), (r as usize).min(len)));
+                return path;
+            }
+            let mut j = 0;
+            while j < len && r > n.count(j) {
+                r = r - n.count(j) - 1;
+                j += 1;
+            }
+            path.push((n.off(), j));
+            n = n.edge(j);
+        }
+    }
+
+    /// Pairs left between the cursors.
+    pub(crate) fn len(&self) -> usize {
+        if self.done() {
+            return 0;
+        }
+        let n = self.rank(&self.back).saturating_sub(self.rank(&self.front));
+        usize::try_from(n).unwrap_or(usize::MAX)
+    }
+
+    /// Skips `k` pairs from the front, then yields the next.
+    pub(crate) fn nth(&mut self, k: usize) -> Option<(NodeRef<'a, K, V>, usize)> {
+        if k > 0 && !self.done() {
+            let (front, back) = (self.rank(&self.front), self.rank(&self.back));
+            let to = front.saturating_add(k as u64);
+            self.front = if to >= back {
+                self.back.clone()
+            } else {
+                self.seek_rank(to)
+            };
+        }
+        self.next()
+    }
+
+    /// Skips `k` pairs from the back, then yields the next one from the back.
+    pub(crate) fn nth_back(&mut self, k: usize) -> Option<(NodeRef<'a, K, V>, usize)> {
+        if k > 0 && !self.done() {
+            let (front, back) = (self.rank(&self.front), self.rank(&self.back));
+            let to = back.saturating_sub(k as u64);
+            self.back = if to <= front {
+                self.front.clone()
+            } else {
+                self.seek_rank(to)
+            };
+        }
+        self.next_back()
+    }
 }
 
 /// The leaf edge just before the first pair at or after a start bound, or just after the last
@@ -227,11 +302,31 @@ impl<'a, K, V> Iterator for Range<'a, K, V> {
     fn next(&mut self) -> Option<(&'a K, &'a V)> {
         self.raw.next().map(|(n, i)| (n.key(i), n.val(i)))
     }
+    /// Exact, in O(log n): the ranks of both ends.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.raw.len();
+        (n, Some(n))
+    }
+    /// O(log n): the ranks of both ends, nothing walked.
+    fn count(self) -> usize {
+        self.raw.len()
+    }
+    /// O(log n): one descent to the pair `k` ahead.
+    fn nth(&mut self, k: usize) -> Option<(&'a K, &'a V)> {
+        self.raw.nth(k).map(|(n, i)| (n.key(i), n.val(i)))
+    }
+    fn last(mut self) -> Option<(&'a K, &'a V)> {
+        self.next_back()
+    }
 }
 
 impl<'a, K, V> DoubleEndedIterator for Range<'a, K, V> {
     fn next_back(&mut self) -> Option<(&'a K, &'a V)> {
         self.raw.next_back().map(|(n, i)| (n.key(i), n.val(i)))
+    }
+    /// O(log n), as `nth`.
+    fn nth_back(&mut self, k: usize) -> Option<(&'a K, &'a V)> {
+        self.raw.nth_back(k).map(|(n, i)| (n.key(i), n.val(i)))
     }
 }
 
@@ -262,12 +357,36 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
     }
+    fn count(self) -> usize {
+        self.left
+    }
+    /// O(log n): one descent to the pair `k` ahead.
+    fn nth(&mut self, k: usize) -> Option<(&'a K, &'a V)> {
+        let Some(left) = self.left.checked_sub(k.saturating_add(1)) else {
+            self.left = 0;
+            return None;
+        };
+        self.left = left;
+        self.inner.nth(k)
+    }
+    fn last(mut self) -> Option<(&'a K, &'a V)> {
+        self.next_back()
+    }
 }
 
 impl<'a, K, V> DoubleEndedIterator for Iter<'a, K, V> {
     fn next_back(&mut self) -> Option<(&'a K, &'a V)> {
         self.left = self.left.checked_sub(1)?;
         self.inner.next_back()
+    }
+    /// O(log n), as `nth`.
+    fn nth_back(&mut self, k: usize) -> Option<(&'a K, &'a V)> {
+        let Some(left) = self.left.checked_sub(k.saturating_add(1)) else {
+            self.left = 0;
+            return None;
+        };
+        self.left = left;
+        self.inner.nth_back(k)
     }
 }
 
@@ -306,11 +425,27 @@ impl<'a, K, V> Iterator for RangeMut<'a, K, V> {
         let at = self.raw.next()?;
         Some(self.yield_mut(at))
     }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.raw.len();
+        (n, Some(n))
+    }
+    fn count(self) -> usize {
+        self.raw.len()
+    }
+    /// O(log n); only the pair yielded is logged.
+    fn nth(&mut self, k: usize) -> Option<(&'a K, &'a mut V)> {
+        let at = self.raw.nth(k)?;
+        Some(self.yield_mut(at))
+    }
 }
 
 impl<'a, K, V> DoubleEndedIterator for RangeMut<'a, K, V> {
     fn next_back(&mut self) -> Option<(&'a K, &'a mut V)> {
         let at = self.raw.next_back()?;
+        Some(self.yield_mut(at))
+    }
+    fn nth_back(&mut self, k: usize) -> Option<(&'a K, &'a mut V)> {
+        let at = self.raw.nth_back(k)?;
         Some(self.yield_mut(at))
     }
 }
@@ -332,12 +467,31 @@ impl<'a, K, V> Iterator for IterMut<'a, K, V> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
     }
+    fn count(self) -> usize {
+        self.left
+    }
+    fn nth(&mut self, k: usize) -> Option<(&'a K, &'a mut V)> {
+        let Some(left) = self.left.checked_sub(k.saturating_add(1)) else {
+            self.left = 0;
+            return None;
+        };
+        self.left = left;
+        self.inner.nth(k)
+    }
 }
 
 impl<'a, K, V> DoubleEndedIterator for IterMut<'a, K, V> {
     fn next_back(&mut self) -> Option<(&'a K, &'a mut V)> {
         self.left = self.left.checked_sub(1)?;
         self.inner.next_back()
+    }
+    fn nth_back(&mut self, k: usize) -> Option<(&'a K, &'a mut V)> {
+        let Some(left) = self.left.checked_sub(k.saturating_add(1)) else {
+            self.left = 0;
+            return None;
+        };
+        self.left = left;
+        self.inner.nth_back(k)
     }
 }
 
@@ -357,10 +511,19 @@ macro_rules! project {
             fn size_hint(&self) -> (usize, Option<usize>) {
                 self.inner.size_hint()
             }
+            fn count(self) -> usize {
+                self.inner.count()
+            }
+            fn nth(&mut self, k: usize) -> Option<$item> {
+                self.inner.nth(k).map($f)
+            }
         }
         impl<'a, K, V> DoubleEndedIterator for $name<'a, K, V> {
             fn next_back(&mut self) -> Option<$item> {
                 self.inner.next_back().map($f)
+            }
+            fn nth_back(&mut self, k: usize) -> Option<$item> {
+                self.inner.nth_back(k).map($f)
             }
         }
         impl<K, V> ExactSizeIterator for $name<'_, K, V> {}

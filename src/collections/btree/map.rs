@@ -75,12 +75,14 @@ pub struct PBTreeMap<K: Persistent, V: Persistent> {
 /// A path from the root: at each level, a node's offset and the edge (or pair) index taken.
 type Path = SmallVec<[(u64, usize); 8]>;
 
-/// One planned edit: the node, its height, and the pairs and edges it will write.
+/// One planned edit: the node, its height, and the pairs and edges (offsets with counts) it
+/// will write; or, with both ranges empty, only the count of edge `count`.
 struct Span {
     off: u64,
     height: usize,
     pairs: (usize, usize),
     edges: (usize, usize),
+    count: Option<usize>,
 }
 
 impl<K: Persistent, V: Persistent> Default for PBTreeMap<K, V> {
@@ -1024,7 +1026,16 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         }
         for i in 0..=len {
             if !n.is_leaf() {
+                let before = *count;
                 Self::verify_node(n.edge(i), false, count, last)?;
+                if n.count(i) != (*count - before) as u64 {
+                    return Err(format!(
+                        "an edge at height {} counts {} pairs, its subtree holds {}",
+                        n.height(),
+                        n.count(i),
+                        *count - before
+                    ));
+                }
             }
             if i < len {
                 let k = n.key(i);
@@ -1083,9 +1094,17 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         }
         if height > 0 {
             for i in 0..=len {
-                // SAFETY: edges up to len of an entered internal node are plain u64s.
-                let child = unsafe { n.edge_ptr(i).read() };
-                count += self.visit_node(core, child, height - 1, v)?;
+                // SAFETY: edges up to len of an entered internal node are plain integers.
+                let edge = unsafe { n.edge_ptr(i).read() };
+                let under = self.visit_node(core, edge.off, height - 1, v)?;
+                if edge.count != under as u64 {
+                    v.problem(format!(
+                        "PBTreeMap edge counts {} pairs, its subtree holds {under}",
+                        edge.count
+                    ));
+                    return None;
+                }
+                count += under;
             }
         }
         Some(count)

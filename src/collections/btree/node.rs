@@ -4,7 +4,9 @@
 //! calls it.
 //!
 //! A node holds up to `CAP` = 11 key-value pairs in sorted order (std's B = 6); an internal
-//! node also holds `len + 1` child offsets. Every node but the root holds at least `MIN` = 5.
+//! node also holds `len + 1` edges, each a child's offset and the number of pairs under that
+//! child (so ranks and positions are found in one descent). Every node but the root holds at
+//! least `MIN` = 5.
 //! There are no parent pointers: a split or merge then changes only the nodes on its path,
 //! never the children whose parent moved, and descent carries its path instead.
 //!
@@ -37,12 +39,22 @@ pub(crate) struct Leaf<K, V> {
     vals: [MaybeUninit<V>; CAP],
 }
 
-/// An internal node: the pairs, then `len + 1` child offsets (child `i` holds the keys
-/// between key `i - 1` and key `i`).
+/// An internal node: the pairs, then `len + 1` edges (child `i` holds the keys between key
+/// `i - 1` and key `i`).
 #[repr(C)]
 pub(crate) struct Internal<K, V> {
     data: Leaf<K, V>,
-    edges: [u64; CAP + 1],
+    edges: [Edge; CAP + 1],
+}
+
+/// A child: its node's offset and the number of pairs in its subtree. The two move together,
+/// so every move of an edge keeps its count; only the edits that change a subtree's size
+/// write a count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct Edge {
+    pub off: u64,
+    pub count: u64,
 }
 
 /// Size and alignment of a node block at `height` (0 = leaf).
@@ -163,10 +175,52 @@ impl<'a, K, V> NodeRef<'a, K, V> {
 
     /// Pointer to edge slot `i` of an internal node.
     #[inline]
-    pub(crate) fn edge_ptr(&self, i: usize) -> *mut u64 {
+    pub(crate) fn edge_ptr(&self, i: usize) -> *mut Edge {
         assert!(i <= CAP);
         // SAFETY: i <= CAP is inside the edges array of an in-bounds internal block.
-        unsafe { (&raw mut (*self.internal()).edges).cast::<u64>().add(i) }
+        unsafe { (&raw mut (*self.internal()).edges).cast::<Edge>().add(i) }
+    }
+
+    /// Pointer to the pair count of edge `i` of an internal node.
+    #[inline]
+    pub(crate) fn count_ptr(&self, i: usize) -> *mut u64 {
+        // SAFETY: a field of an in-bounds edge slot; no reference is made.
+        unsafe { &raw mut (*self.edge_ptr(i)).count }
+    }
+
+    /// The pairs under child `i` of an internal node, as recorded (a damaged pool may lie:
+    /// callers use it for arithmetic only, never for bounds).
+    #[inline]
+    pub(crate) fn count(&self, i: usize) -> u64 {
+        assert!(i <= self.len());
+        // SAFETY: edges up to len are initialised plain integers.
+        unsafe { self.count_ptr(i).read() }
+    }
+
+    /// Adds `d` (wrapping: a subtraction is a wrapped negative) to child `i`'s pair count.
+    #[inline]
+    pub(crate) fn add_count(&self, i: usize, d: u64) {
+        assert!(i <= self.len());
+        let p = self.count_ptr(i);
+        // SAFETY: as for count; a plain u64 write within the edge slot.
+        unsafe { p.write(p.read().wrapping_add(d)) }
+    }
+
+    /// Sets child `i`'s pair count.
+    #[inline]
+    pub(crate) fn set_count(&self, i: usize, c: u64) {
+        assert!(i <= self.len());
+        // SAFETY: as for add_count.
+        unsafe { self.count_ptr(i).write(c) }
+    }
+
+    /// Pairs in this node's subtree: its own and its children's recorded counts.
+    pub(crate) fn size(&self) -> u64 {
+        let n = self.len();
+        if self.is_leaf() {
+            return n as u64;
+        }
+        (0..=n).fold(n as u64, |s, i| s.wrapping_add(self.count(i)))
     }
 
     #[inline]
@@ -188,7 +242,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     pub(crate) fn edge(&self, i: usize) -> NodeRef<'a, K, V> {
         assert!(i <= self.len());
         // SAFETY: edges up to len are initialised; the child is a node one level down.
-        unsafe { NodeRef::new(self.core, *self.edge_ptr(i), self.height - 1) }
+        unsafe { NodeRef::new(self.core, (*self.edge_ptr(i)).off, self.height - 1) }
     }
 
     /// `Ok(i)` when key `i` equals `q`, else `Err(i)`: the edge (or leaf gap) where `q` would
@@ -244,7 +298,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     ///
     /// # Safety
     /// `len < CAP`, `i <= len`; `edge` is `Some` exactly for internal nodes.
-    pub(crate) unsafe fn insert_fit(&self, i: usize, k: K, v: V, edge: Option<u64>) {
+    pub(crate) unsafe fn insert_fit(&self, i: usize, k: K, v: V, edge: Option<Edge>) {
         let n = self.len();
         assert!(n < CAP && i <= n);
         // SAFETY: room for one more (asserted); slots i..n move right by one, then i is free.
@@ -265,7 +319,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     ///
     /// # Safety
     /// `len < CAP`; `edge` is `Some` exactly for internal nodes.
-    pub(crate) unsafe fn push_front(&self, k: K, v: V, edge: Option<u64>) {
+    pub(crate) unsafe fn push_front(&self, k: K, v: V, edge: Option<Edge>) {
         let n = self.len();
         assert!(n < CAP);
         // SAFETY: as in insert_fit, at the front.
@@ -286,7 +340,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     ///
     /// # Safety
     /// `i < len`; the pair moves out to the caller.
-    pub(crate) unsafe fn remove_kv(&self, i: usize) -> (K, V, Option<u64>) {
+    pub(crate) unsafe fn remove_kv(&self, i: usize) -> (K, V, Option<Edge>) {
         let n = self.len();
         assert!(i < n);
         // SAFETY: pair i is initialised and moves out; the rest shifts left over it.
@@ -310,7 +364,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     ///
     /// # Safety
     /// `len > 0`; the pair moves out to the caller.
-    pub(crate) unsafe fn pop_front(&self) -> (K, V, Option<u64>) {
+    pub(crate) unsafe fn pop_front(&self) -> (K, V, Option<Edge>) {
         let n = self.len();
         assert!(n > 0);
         // SAFETY: as in remove_kv, at the front.
@@ -392,9 +446,9 @@ impl<'a, K, V> NodeRef<'a, K, V> {
         self.set_len(0);
     }
 
-    /// Sets child `i` of a fresh internal node.
-    pub(crate) fn set_edge(&self, i: usize, child: u64) {
-        // SAFETY: in bounds (edge_ptr); a plain u64.
-        unsafe { self.edge_ptr(i).write(child) }
+    /// Sets edge `i` of a fresh internal node.
+    pub(crate) fn set_edge(&self, i: usize, edge: Edge) {
+        // SAFETY: in bounds (edge_ptr); plain integers.
+        unsafe { self.edge_ptr(i).write(edge) }
     }
 }

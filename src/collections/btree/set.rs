@@ -556,11 +556,21 @@ impl<'a, T> Iterator for Iter<'a, T> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
     }
+    fn count(self) -> usize {
+        self.inner.count()
+    }
+    /// O(log n), as the map's.
+    fn nth(&mut self, k: usize) -> Option<&'a T> {
+        self.inner.nth(k)
+    }
 }
 
 impl<'a, T> DoubleEndedIterator for Iter<'a, T> {
     fn next_back(&mut self) -> Option<&'a T> {
         self.inner.next_back()
+    }
+    fn nth_back(&mut self, k: usize) -> Option<&'a T> {
+        self.inner.nth_back(k)
     }
 }
 
@@ -576,11 +586,24 @@ impl<'a, T> Iterator for SetRange<'a, T> {
     fn next(&mut self) -> Option<&'a T> {
         self.inner.next().map(|(k, ())| k)
     }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+    /// O(log n), as the map's: `set.range(..x).count()` is `x`'s rank.
+    fn count(self) -> usize {
+        self.inner.count()
+    }
+    fn nth(&mut self, k: usize) -> Option<&'a T> {
+        self.inner.nth(k).map(|(k, ())| k)
+    }
 }
 
 impl<'a, T> DoubleEndedIterator for SetRange<'a, T> {
     fn next_back(&mut self) -> Option<&'a T> {
         self.inner.next_back().map(|(k, ())| k)
+    }
+    fn nth_back(&mut self, k: usize) -> Option<&'a T> {
+        self.inner.nth_back(k).map(|(k, ())| k)
     }
 }
 

@@ -8,7 +8,7 @@
 use smallvec::SmallVec;
 
 use super::{PBTreeMap, Path, Span};
-use crate::collections::btree::node::{B, CAP, MIN, NodeRef, node_layout};
+use crate::collections::btree::node::{B, CAP, Edge, MIN, NodeRef, node_layout};
 use crate::collections::handle::{self, off_of, pack};
 use crate::error::Result;
 use crate::persistent::Persistent;
@@ -33,6 +33,12 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             let size = node_layout::<K, V>(s.height).0;
             core.expect_block_in(&mut tx, s.off, size, "PBTreeMap node");
             let n = self.node_at(core, s.off, self.height as usize - s.height);
+            if let Some(e) = s.count {
+                tx.log_ptr(n.count_ptr(e).cast(), 8)?;
+            }
+            if s.pairs.0 >= s.pairs.1 && s.edges.0 >= s.edges.1 {
+                continue;
+            }
             tx.log_ptr(n.len_ptr(), 2)?;
             let (a, b) = (s.pairs.0, s.pairs.1.min(CAP));
             if a < b {
@@ -47,7 +53,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             }
             let (a, b) = (s.edges.0, s.edges.1.min(CAP + 1));
             if s.height > 0 && a < b {
-                tx.log_ptr(n.edge_ptr(a).cast(), (b - a) * 8)?;
+                tx.log_ptr(n.edge_ptr(a).cast(), (b - a) * size_of::<Edge>())?;
             }
         }
         Ok(())
@@ -70,6 +76,29 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 
     // ---- insert ----
 
+    /// The spans that add one to (or take one from) the count of each edge `path` takes
+    /// through the internal nodes of its first `levels` levels.
+    fn path_counts(path: &Path, levels: usize, height: usize) -> impl Iterator<Item = Span> + '_ {
+        path[..levels]
+            .iter()
+            .enumerate()
+            .map(move |(d, &(off, e))| Span {
+                off,
+                height: height - d,
+                pairs: (0, 0),
+                edges: (0, 0),
+                count: Some(e),
+            })
+    }
+
+    /// Adds `delta` (wrapping) to the count of each edge `path` takes through its first
+    /// `levels` levels.
+    fn bump_counts(&self, core: &PoolCore, path: &Path, levels: usize, delta: u64) {
+        for (d, &(off, e)) in path[..levels].iter().enumerate() {
+            self.node_at(core, off, d).add_count(e, delta);
+        }
+    }
+
     /// Inserts a pair whose key is absent at the leaf edge ending `path` (empty: empty tree).
     /// Returns the node and index where the pair landed. Fails before any change.
     pub(super) fn insert_at(
@@ -88,6 +117,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             self.len = 1;
             return Ok((leaf.off(), 0));
         }
+        let height = self.height as usize;
         // Fast path: the leaf has room.
         let d = path.len() - 1;
         let leaf = self.node_at(core, path[d].0, d);
@@ -98,10 +128,15 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 height: 0,
                 pairs: (i, len + 1),
                 edges: (0, 0),
+                count: None,
             };
-            self.log_spans(core, &[span])?;
+            let spans: SmallVec<[Span; 8]> = std::iter::once(span)
+                .chain(Self::path_counts(path, d, height))
+                .collect();
+            self.log_spans(core, &spans)?;
             // SAFETY: a leaf with room; i is a gap of it (the path ends at a leaf edge).
             unsafe { leaf.insert_fit(i, k, v, None) };
+            self.bump_counts(core, path, d, 1);
             self.len += 1;
             return Ok((leaf.off(), i));
         }
@@ -115,6 +150,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             fresh.push(self.alloc_node(core, s)?);
             Ok(())
         });
+        // Each level writes edge `i` too: the count of the child that split.
         let spans = (0..=splits.min(levels.len() - 1)).map(|s| {
             let d = levels.len() - 1 - s;
             let (n, i) = (levels[d], path[d].1);
@@ -125,7 +161,8 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                     off: n.off(),
                     height: n.height(),
                     pairs: (i, to),
-                    edges: (i + 1, to + 1),
+                    edges: (i, to + 1),
+                    count: None,
                 }
             } else {
                 let len = n.len();
@@ -133,46 +170,77 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                     off: n.off(),
                     height: n.height(),
                     pairs: (i, len + 1),
-                    edges: (i + 1, len + 2),
+                    edges: (i, len + 2),
+                    count: None,
                 }
             }
         });
-        let spans: SmallVec<[Span; 8]> = spans.collect();
+        // The levels above the highest one that changes gain one pair under their edge.
+        let above = levels.len().saturating_sub(splits + 1);
+        let spans: SmallVec<[Span; 8]> = spans
+            .chain(Self::path_counts(path, above, height))
+            .collect();
         if let Err(e) = alloc.and_then(|()| self.log_spans(core, &spans)) {
             Self::free_nodes(core, &fresh);
             return Err(e);
         }
-        // Edits.
-        let (mut k, mut v, mut edge) = (k, v, None);
+        // Edits, from the leaf up; `below` is the pair of halves the level below split into.
+        let (mut k, mut v) = (k, v);
+        let mut below: Option<(NodeRef<'_, K, V>, NodeRef<'_, K, V>)> = None;
         let mut landed = None;
         for (s, node) in levels.iter().rev().enumerate() {
             let i = path[levels.len() - 1 - s].1;
-            let (target, at) = if s < splits {
+            if s < splits {
                 let right = fresh[s];
                 // SAFETY: a full node and a fresh node of its height.
                 let (sk, sv) = unsafe { node.split(&right) };
                 let target = if i <= MIN { (*node, i) } else { (right, i - B) };
-                // SAFETY: after the split both halves have room; `edge` matches the height.
-                unsafe { target.0.insert_fit(target.1, k, v, edge) };
-                (k, v, edge) = (sk, sv, Some(right.off()));
-                target
+                Self::insert_between(target, k, v, below);
+                landed.get_or_insert((target.0.off(), target.1));
+                (k, v) = (sk, sv);
+                below = Some((*node, right));
             } else {
-                // SAFETY: not full; `edge` is Some exactly above the leaves.
-                unsafe { node.insert_fit(i, k, v, edge) };
+                Self::insert_between((*node, i), k, v, below);
+                self.bump_counts(core, path, above, 1);
                 self.len += 1;
                 return Ok(landed.unwrap_or((node.off(), i)));
-            };
-            landed.get_or_insert((target.off(), at));
+            }
         }
         // Every level split: a new root over the old root and its new sibling.
         let root = fresh[splits];
-        root.set_edge(0, off_of(self.root));
-        // SAFETY: an empty fresh internal node; the separator goes between the two halves.
-        unsafe { root.insert_fit(0, k, v, edge) };
+        let (left, _) = below.expect("the old root split");
+        root.set_edge(
+            0,
+            Edge {
+                off: off_of(self.root),
+                count: left.size(),
+            },
+        );
+        Self::insert_between((root, 0), k, v, below);
         self.root = pack(core.tag, root.off());
         self.height += 1;
         self.len += 1;
         Ok(landed.expect("a split placed the pair"))
+    }
+
+    /// Inserts `(k, v)` at `(n, i)`; above the leaves, with the halves `(left, right)` of the
+    /// child at edge `i` that split: `right` becomes edge `i + 1`, and both get their counts.
+    fn insert_between(
+        (n, i): (NodeRef<'_, K, V>, usize),
+        k: K,
+        v: V,
+        below: Option<(NodeRef<'_, K, V>, NodeRef<'_, K, V>)>,
+    ) {
+        let edge = below.map(|(_, r)| Edge {
+            off: r.off(),
+            count: r.size(),
+        });
+        // SAFETY: the node has room (not full, or a half after a split); `edge` is Some
+        // exactly above the leaves (the level below split).
+        unsafe { n.insert_fit(i, k, v, edge) };
+        if let Some((l, _)) = below {
+            n.set_count(i, l.size());
+        }
     }
 
     // ---- remove ----
@@ -199,7 +267,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 n = n.edge(len);
             }
         }
-        let spans = self.plan_remove(core, &path, replace.map(|r| (r.0.off(), r.0.height(), r.1)));
+        let mut spans =
+            self.plan_remove(core, &path, replace.map(|r| (r.0.off(), r.0.height(), r.1)));
+        let height = self.height as usize;
+        spans.extend(Self::path_counts(&path, path.len() - 1, height));
         self.log_spans(core, &spans)?;
         // Edits.
         let leaf_d = path.len() - 1;
@@ -210,6 +281,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             // SAFETY: pair i of the internal node exists; the predecessor takes its place.
             (k, v) = unsafe { n.replace_kv(i, k, v) };
         }
+        self.bump_counts(core, &path, leaf_d, u64::MAX);
         self.len -= 1;
         self.rebalance(core, &path);
         Ok((k, v))
@@ -229,6 +301,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 height,
                 pairs: (i, i + 1),
                 edges: (0, 0),
+                count: None,
             });
         }
         let d = path.len() - 1;
@@ -240,6 +313,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             height: 0,
             pairs: (i, len),
             edges: (0, 0),
+            count: None,
         });
         len -= 1;
         for d in (1..path.len()).rev() {
@@ -255,6 +329,16 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 height: h,
                 pairs,
                 edges,
+                count: None,
+            };
+            // The parent's spans: the separators that move, and the edges whose counts (or
+            // places) change.
+            let parent_sp = |pairs, edges| Span {
+                off: parent.off(),
+                height: h + 1,
+                pairs,
+                edges,
+                count: None,
             };
             if e > 0 {
                 let left = parent.edge(e - 1);
@@ -262,42 +346,22 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 if ll > MIN {
                     spans.push(sp(&node, (0, len + 1), (0, len + 2)));
                     spans.push(sp(&left, (ll - 1, ll), (ll, ll + 1)));
-                    spans.push(Span {
-                        off: parent.off(),
-                        height: h + 1,
-                        pairs: (e - 1, e),
-                        edges: (0, 0),
-                    });
+                    spans.push(parent_sp((e - 1, e), (e - 1, e + 1)));
                     break;
                 }
                 spans.push(sp(&left, (ll, ll + 1 + len), (ll + 1, ll + 2 + len)));
-                spans.push(Span {
-                    off: parent.off(),
-                    height: h + 1,
-                    pairs: (e - 1, plen),
-                    edges: (e, plen + 1),
-                });
+                spans.push(parent_sp((e - 1, plen), (e - 1, plen + 1)));
             } else {
                 let right = parent.edge(1);
                 let rl = right.len();
                 if rl > MIN {
                     spans.push(sp(&node, (len, len + 1), (len + 1, len + 2)));
                     spans.push(sp(&right, (0, rl), (0, rl + 1)));
-                    spans.push(Span {
-                        off: parent.off(),
-                        height: h + 1,
-                        pairs: (0, 1),
-                        edges: (0, 0),
-                    });
+                    spans.push(parent_sp((0, 1), (0, 2)));
                     break;
                 }
                 spans.push(sp(&node, (len, len + 1 + rl), (len + 1, len + 2 + rl)));
-                spans.push(Span {
-                    off: parent.off(),
-                    height: h + 1,
-                    pairs: (0, plen),
-                    edges: (1, plen + 1),
-                });
+                spans.push(parent_sp((0, plen), (0, plen + 1)));
             }
             len = plen - 1;
         }
@@ -323,10 +387,13 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         let (k, v, edge) = left.remove_kv(left.len() - 1);
                         let (k, v) = parent.replace_kv(e - 1, k, v);
                         node.push_front(k, v, edge);
+                        Self::shift_count(parent, e - 1, e, edge);
                         return;
                     }
+                    let both = Self::merged_count(parent, e - 1);
                     let (k, v, _) = parent.remove_kv(e - 1);
                     left.merge(k, v, &node);
+                    parent.set_count(e - 1, both);
                     core.tx().free(node.off());
                 } else {
                     let right = parent.edge(1);
@@ -334,10 +401,13 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         let (k, v, edge) = right.pop_front();
                         let (k, v) = parent.replace_kv(0, k, v);
                         node.insert_fit(node.len(), k, v, edge);
+                        Self::shift_count(parent, 1, 0, edge);
                         return;
                     }
+                    let both = Self::merged_count(parent, 0);
                     let (k, v, _) = parent.remove_kv(0);
                     node.merge(k, v, &right);
+                    parent.set_count(0, both);
                     core.tx().free(right.off());
                 }
             }
@@ -352,6 +422,23 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 self.height -= 1;
             }
         }
+    }
+
+    /// After a rotation through `parent`: one pair and the child `moved` (if any) went from
+    /// the subtree at edge `from` to the one at edge `to`.
+    fn shift_count(parent: NodeRef<'_, K, V>, from: usize, to: usize, moved: Option<Edge>) {
+        let n = 1 + moved.map_or(0, |e| e.count);
+        parent.add_count(from, n.wrapping_neg());
+        parent.add_count(to, n);
+    }
+
+    /// The pairs of the children at edges `i` and `i + 1` of `parent` and of the separator
+    /// between them: the count of the node their merge makes.
+    fn merged_count(parent: NodeRef<'_, K, V>, i: usize) -> u64 {
+        parent
+            .count(i)
+            .wrapping_add(parent.count(i + 1))
+            .wrapping_add(1)
     }
 
     /// Rebuilds the tree from its pairs in order, keeping those `keep` marks: the old nodes
@@ -418,9 +505,16 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             spine.push(n.edge(n.len()));
         }
         let leaf = spine[spine.len() - 1];
+        // The nodes of the spine above `d` hold one pair more under their last edge.
+        let bump = |d: usize| {
+            for n in &spine[..d] {
+                n.add_count(n.len(), 1);
+            }
+        };
         if leaf.len() < CAP {
             // SAFETY: a leaf with room; the key goes last.
             unsafe { leaf.insert_fit(leaf.len(), k, v, None) };
+            bump(spine.len() - 1);
             self.len += 1;
             return Ok(());
         }
@@ -442,14 +536,25 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         // fresh: the new subtree from its top (height host_height - 1) down to its leaf,
         // then the new root if there is one.
         let chain = &fresh[..host_height];
+        let empty = |n: &NodeRef<'_, K, V>| Edge {
+            off: n.off(),
+            count: 0,
+        };
         for w in chain.windows(2) {
-            w[0].set_edge(0, w[1].off());
+            w[0].set_edge(0, empty(&w[1]));
         }
         let host = match open {
-            Some(d) => spine[d],
+            Some(d) => {
+                bump(d);
+                spine[d]
+            }
             None => {
                 let r = fresh[host_height];
-                r.set_edge(0, off_of(self.root));
+                let all = Edge {
+                    off: off_of(self.root),
+                    count: self.len,
+                };
+                r.set_edge(0, all);
                 self.root = pack(core.tag, r.off());
                 self.height += 1;
                 r
@@ -457,7 +562,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         };
         // SAFETY: the host has room and is internal; the chain's top is a fresh node one
         // level below it; the key goes last.
-        unsafe { host.insert_fit(host.len(), k, v, Some(chain[0].off())) };
+        unsafe { host.insert_fit(host.len(), k, v, Some(empty(&chain[0]))) };
         self.len += 1;
         Ok(())
     }
@@ -480,6 +585,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                     let (k, v, edge) = left.remove_kv(left.len() - 1);
                     let (k, v) = n.replace_kv(len - 1, k, v);
                     right.push_front(k, v, edge);
+                    Self::shift_count(n, len - 1, len, edge);
                 }
             }
             n = right;

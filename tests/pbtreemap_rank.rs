@@ -1,0 +1,202 @@
+//! Positions in a `PBTreeMap`: every internal edge keeps its subtree's pair count, so `nth`,
+//! `nth_back`, `skip` and `count` over `iter`, `range`, `keys`, `values` and the set's
+//! iterators jump in one descent. Checked against std's `BTreeMap`/`BTreeSet` over trees that
+//! every edit path built: inserts with splits, removals with rotations and merges, `retain`,
+//! `split_off`, `append`, `clone`, rolled-back transactions and a reopen; the counts are
+//! checked by `verify_tree` and `Pool::check` after each step.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use pcoll::{Durability, PBTreeMap, PBTreeSet, Persistent, Pool};
+use proptest::prelude::*;
+
+#[derive(Persistent, Default)]
+struct Root {
+    m: PBTreeMap<u64, u64>,
+    s: PBTreeSet<u64>,
+}
+
+fn bound(kind: u8, x: u64) -> Bound<u64> {
+    match kind % 3 {
+        0 => Bound::Included(x),
+        1 => Bound::Excluded(x),
+        _ => Bound::Unbounded,
+    }
+}
+
+fn valid(lo: Bound<u64>, hi: Bound<u64>) -> bool {
+    match (lo, hi) {
+        (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+            a <= b
+        }
+        _ => true,
+    }
+}
+
+/// Every positional form over `(lo, hi)` and the whole map, against std.
+fn positions_match(
+    p: &PBTreeMap<u64, u64>,
+    s: &PBTreeSet<u64>,
+    m: &BTreeMap<u64, u64>,
+    q: (Bound<u64>, Bound<u64>),
+    k: usize,
+) {
+    let set: BTreeSet<u64> = m.keys().copied().collect();
+    let pair = |e: Option<(&u64, &u64)>| e.map(|(a, b)| (*a, *b));
+    assert_eq!(p.range(q).count(), m.range(q).count(), "count of {q:?}");
+    assert_eq!(
+        pair(p.range(q).nth(k)),
+        pair(m.range(q).nth(k)),
+        "nth {k} of {q:?}"
+    );
+    assert_eq!(pair(p.range(q).nth_back(k)), pair(m.range(q).nth_back(k)));
+    assert_eq!(p.range(q).size_hint().0, m.range(q).count());
+    // Jumps from both ends, interleaved with single steps, until the cursors meet.
+    let (mut a, mut b) = (p.range(q), m.range(q));
+    for step in 0..8 {
+        let j = (k + step) % 5;
+        let (x, y) = if step % 2 == 0 {
+            (pair(a.nth(j)), pair(b.nth(j)))
+        } else {
+            (pair(a.nth_back(j)), pair(b.nth_back(j)))
+        };
+        assert_eq!(x, y, "step {step} of {q:?}");
+        assert_eq!(a.clone().count(), b.clone().count());
+    }
+    let skipped: Vec<_> = p.range(q).skip(k).take(3).map(|(a, b)| (*a, *b)).collect();
+    let want: Vec<_> = m.range(q).skip(k).take(3).map(|(a, b)| (*a, *b)).collect();
+    assert_eq!(skipped, want);
+    let rev: Vec<_> = p.range(q).rev().skip(k).take(3).map(|(a, _)| *a).collect();
+    let want: Vec<_> = m.range(q).rev().skip(k).take(3).map(|(a, _)| *a).collect();
+    assert_eq!(rev, want);
+    assert_eq!(pair(p.iter().nth(k)), pair(m.iter().nth(k)));
+    assert_eq!(pair(p.iter().nth_back(k)), pair(m.iter().nth_back(k)));
+    assert_eq!(p.keys().nth(k), m.keys().nth(k));
+    assert_eq!(p.values().nth_back(k), m.values().nth_back(k));
+    let mut it = p.iter();
+    assert_eq!(pair(it.nth(k)), pair(m.iter().nth(k)));
+    assert_eq!(it.len(), m.len().saturating_sub(k + 1));
+    assert_eq!(s.range(q).count(), set.range(q).count());
+    assert_eq!(s.range(q).nth(k), set.range(q).nth(k));
+    assert_eq!(s.iter().nth_back(k), set.iter().nth_back(k));
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(u64),
+    Remove(u64),
+    Retain(u64),
+    SplitAppend(u64),
+    Clone,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => (0u64..3000).prop_map(Op::Insert),
+        6 => (0u64..3000).prop_map(Op::Remove),
+        1 => (2u64..7).prop_map(Op::Retain),
+        1 => (0u64..3000).prop_map(Op::SplitAppend),
+        1 => Just(Op::Clone),
+    ]
+}
+
+fn run(r: &mut Root, m: &mut BTreeMap<u64, u64>, op: &Op) {
+    match *op {
+        Op::Insert(k) => {
+            for k in k..k + 40 {
+                assert_eq!(r.m.insert(k, k * 2), m.insert(k, k * 2));
+                r.s.insert(k);
+            }
+        }
+        Op::Remove(k) => {
+            for k in k..k + 60 {
+                assert_eq!(r.m.remove(&k), m.remove(&k));
+                r.s.remove(&k);
+            }
+        }
+        Op::Retain(d) => {
+            r.m.retain(|k, _| k % d != 0);
+            m.retain(|k, _| k % d != 0);
+            r.s.retain(|k| k % d != 0);
+        }
+        Op::SplitAppend(k) => {
+            let mut tail = r.m.split_off(&k);
+            let mut stail = r.s.split_off(&k);
+            tail.insert(k, 1);
+            stail.insert(k);
+            m.insert(k, 1);
+            r.m.append(&mut tail);
+            r.s.append(&mut stail);
+        }
+        Op::Clone => {
+            let c = r.m.clone();
+            r.m = c;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn positions_match_std_after_every_kind_of_edit(
+        txns in prop::collection::vec((prop::collection::vec(op(), 1..12), any::<bool>()), 1..8),
+        probes in prop::collection::vec((0u8..3, 0u64..3100, 0u8..3, 0u64..3100, 0usize..900), 6),
+    ) {
+        let dir = common::TempDir::new("pbtree-rank");
+        let path = dir.file("r.pool");
+        let open = || Pool::<Root>::options().durability(Durability::Process).open(&path).unwrap();
+        let mut p = open();
+        let mut model = BTreeMap::new();
+        for (i, (ops, commit)) in txns.iter().enumerate() {
+            let mut scratch = model.clone();
+            let mut w = p.write();
+            for op in ops {
+                run(&mut w, &mut scratch, op);
+            }
+            prop_assert_eq!(w.m.verify_tree(), Ok(()));
+            if *commit {
+                drop(w);
+                model = scratch;
+            } else {
+                w.abort();
+            }
+            if i % 3 == 2 {
+                drop(p);
+                p = open();
+            }
+            p.check().unwrap();
+            let r = p.read();
+            for &(lk, lo, hk, hi, k) in &probes {
+                let q = (bound(lk, lo), bound(hk, hi));
+                if valid(q.0, q.1) {
+                    positions_match(&r.m, &r.s, &model, q, k);
+                }
+            }
+        }
+    }
+}
+
+/// A rank in a large tree costs one descent: `range(..k).count()` and `iter().nth(i)` over a
+/// million keys answer every probe exactly (a walk would take seconds for all of them).
+#[test]
+fn ranks_in_a_million_keys() {
+    let p = Pool::<Root>::options().in_memory().unwrap();
+    let n = 1_000_000u64;
+    p.write().m.extend((0..n).map(|k| (k * 2, k)));
+    let r = p.read();
+    for probe in (0..20_000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (2 * n)) {
+        let below = r.m.range(..probe).count() as u64;
+        assert_eq!(below, probe.div_ceil(2));
+        let i = (probe / 2) as usize;
+        assert_eq!(r.m.iter().nth(i), Some((&(probe / 2 * 2), &(probe / 2))));
+        let above = (n - probe.div_ceil(2)) as usize;
+        let first = r.m.range(probe..).rev().nth(above.wrapping_sub(1));
+        let want = probe.div_ceil(2);
+        assert_eq!(first, (above > 0).then_some((&(want * 2), &want)));
+    }
+}
