@@ -216,7 +216,16 @@ fn btree_splits_merges_and_cursors() {
     assert!(r.t[&10].ends_with('!'));
     assert_eq!(r.s.len(), 40);
     r.t.verify_tree().unwrap();
+    // Positions by the edges' subtree counts: one descent each.
+    assert_eq!(r.t.iter().nth(70).map(|(k, _)| *k), Some(fwd[70]));
+    assert_eq!(r.t.keys().rev().skip(5).next(), Some(&fwd[fwd.len() - 6]));
+    assert_eq!(r.t.range(..fwd[100]).count(), 100);
+    assert_eq!(r.s.range(3..).nth_back(2), Some(&37));
     drop(r);
+    let mut w = p.write();
+    w.t.range_mut(0u32..).nth(3).unwrap().1.push('#');
+    assert!(w.t[&fwd[3]].ends_with('#'));
+    drop(w);
     p.check().unwrap();
 }
 

@@ -47,10 +47,23 @@ impl ZSet {
         }
     }
 
-    fn entries(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> {
-        self.order
-            .keys()
-            .map(|(s, m)| (m.as_slice(), unsortable(*s)))
+    /// The entries of ranks `s..e` (from the top with `rev`). The tree's iterators skip by
+    /// subtree counts, so this is O(log n + e - s), as Redis's skip list spans make it.
+    fn at_ranks(&self, s: usize, e: usize, rev: bool) -> Vec<(&[u8], f64)> {
+        fn pick((sc, m): &(u64, Bytes)) -> (&[u8], f64) {
+            (m.as_slice(), unsortable(*sc))
+        }
+        if rev {
+            self.order
+                .keys()
+                .rev()
+                .skip(s)
+                .take(e - s)
+                .map(pick)
+                .collect()
+        } else {
+            self.order.keys().skip(s).take(e - s).map(pick).collect()
+        }
     }
 
     /// The entries whose scores are within Redis's bounds (`(` exclusive), in order: a range
@@ -61,9 +74,43 @@ impl ZSet {
         lo: (f64, bool),
         hi: (f64, bool),
     ) -> Box<dyn DoubleEndedIterator<Item = (&[u8], f64)> + '_> {
-        let (from, to) = (sortable(lo.0), sortable(hi.0));
-        if from > to {
+        let Some(range) = self.score_range(lo, hi) else {
             return Box::new(std::iter::empty());
+        };
+        Box::new(
+            range
+                .map(|((s, m), ())| (m.as_slice(), unsortable(*s)))
+                .filter(move |e| in_bounds(e.1, lo, hi)),
+        )
+    }
+
+    /// How many entries `by_score` gives, in O(log n): the range's count, less the entries
+    /// at its ends that `in_bounds` drops (only where the orders of `sortable` and of `f64`
+    /// disagree: 0.0 against -0.0).
+    fn count_by_score(&self, lo: (f64, bool), hi: (f64, bool)) -> usize {
+        let Some(range) = self.score_range(lo, hi) else {
+            return 0;
+        };
+        let out = |e: &(&(u64, Bytes), &())| !in_bounds(unsortable(e.0.0), lo, hi);
+        let all = range.clone().count();
+        let front = range.clone().take_while(out).count();
+        if front == all {
+            return 0;
+        }
+        all - front - range.rev().take_while(out).count()
+    }
+
+    /// The tree's range of scores from `lo` to `hi`, an exclusive bound leaving out its own
+    /// score; `None` when empty.
+    fn score_range(
+        &self,
+        lo: (f64, bool),
+        hi: (f64, bool),
+    ) -> Option<pcoll::collections::btree::iter::Range<'_, (u64, Bytes), ()>> {
+        let from = sortable(lo.0).checked_add(u64::from(lo.1))?;
+        let to = sortable(hi.0).checked_sub(u64::from(hi.1))?;
+        if from > to {
+            return None;
         }
         // (score, member) pairs sort by score first; the empty member is the least.
         let start = Bound::Included(Pair(&from, &[][..]));
@@ -71,12 +118,7 @@ impl ZSet {
         let end = next
             .as_ref()
             .map_or(Bound::Unbounded, |n| Bound::Excluded(Pair(n, &[][..])));
-        Box::new(
-            self.order
-                .range((start, end))
-                .map(|((s, m), ())| (m.as_slice(), unsortable(*s)))
-                .filter(move |e| in_bounds(e.1, lo, hi)),
-        )
+        Some(self.order.range((start, end)))
     }
 }
 
@@ -102,7 +144,9 @@ pub(crate) fn parse_score(b: &[u8]) -> Option<f64> {
     } else {
         s.parse().ok()?
     };
-    (!f.is_nan()).then_some(f)
+    // -0 is 0, as Redis stores and compares it (adding 0.0 turns -0.0 into 0.0): the tree's
+    // order by `sortable` bits then agrees with the scores' `==`.
+    (!f.is_nan()).then_some(f + 0.0)
 }
 
 /// A score bound of ZCOUNT/ZRANGEBYSCORE: (value, exclusive).
@@ -159,7 +203,7 @@ pub(crate) fn zread(z: Option<&ZSet>, c: Cmd, a: &[Vec<u8>]) -> Reply {
             let (Some(lo), Some(hi)) = (parse_bound(&a[2]), parse_bound(&a[3])) else {
                 return not_float();
             };
-            Reply::Int(z.map_or(0, |z| z.by_score(lo, hi).count()) as i64)
+            Reply::Int(z.map_or(0, |z| z.count_by_score(lo, hi)) as i64)
         }
         _ => {
             // ZRANGE key start stop [BYSCORE] [REV] [LIMIT off n] [WITHSCORES], and the
@@ -210,11 +254,7 @@ pub(crate) fn zread(z: Option<&ZSet>, c: Cmd, a: &[Vec<u8>]) -> Reply {
                     // The ranks' elements only (the first ones of a big set: a leaderboard's
                     // top ten), not the whole set collected and sliced.
                     let (s, e) = clamp(s, e, z.scores.len());
-                    if rev {
-                        z.entries().rev().skip(s).take(e - s).collect()
-                    } else {
-                        z.entries().skip(s).take(e - s).collect()
-                    }
+                    z.at_ranks(s, e, rev)
                 };
             if byscore && rev {
                 picked.reverse();

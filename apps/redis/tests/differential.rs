@@ -209,6 +209,21 @@ fn script() -> Vec<Vec<&'static str>> {
         "ZRANGE zs 5 2",
         "ZRANGE zs 100 200",
         "ZREVRANGE zs 0 2",
+        // zero and negative zero are one score (Redis compares them as equal)
+        "ZADD zq 0 z0 -0 zm 1 a -1 b 2 c",
+        "ZSCORE zq zm",
+        "ZCOUNT zq (0 +inf",
+        "ZCOUNT zq -inf (-0",
+        "ZCOUNT zq -0 -0",
+        "ZCOUNT zq (-inf (+inf",
+        "ZREVRANK zq z0",
+        "ZRANK zq zm",
+        "ZRANGE zq 1 3 REV",
+        "ZRANGE zq -3 -2 WITHSCORES",
+        "ZRANGEBYSCORE zq -0 (0",
+        "ZINCRBY zq -0 b",
+        // (not compared: `ZADD zq INCR -0 new`, whose reply Redis gives as "-0" though it
+        // stores and reads the score back as "0")
         "ZREM zs n e f m p",
         "ZREM zs a nope",
         "ZRANGE zs 0 -1 WITHSCORES",
