@@ -218,7 +218,7 @@ fn btree_splits_merges_and_cursors() {
     r.t.verify_tree().unwrap();
     // Positions by the edges' subtree counts: one descent each.
     assert_eq!(r.t.iter().nth(70).map(|(k, _)| *k), Some(fwd[70]));
-    assert_eq!(r.t.keys().rev().skip(5).next(), Some(&fwd[fwd.len() - 6]));
+    assert_eq!(r.t.keys().rev().nth(5), Some(&fwd[fwd.len() - 6]));
     assert_eq!(r.t.range(..fwd[100]).count(), 100);
     assert_eq!(r.s.range(3..).nth_back(2), Some(&37));
     drop(r);
