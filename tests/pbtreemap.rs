@@ -398,22 +398,51 @@ fn try_insert_reports_a_full_pool_and_changes_nothing() {
 
 // ---- crash images ----
 
-#[derive(Persistent, Default)]
+/// `m` and `b` are ranked (their edges' counts are kept, and checked by `verify_tree` in
+/// every image); `s` and `u` are not.
+#[derive(Persistent)]
 struct CRoot {
     m: PBTreeMap<u64, u64>,
     b: PBTreeMap<u64, u64>,
     s: PBTreeMap<PString, u64>,
+    u: PBTreeMap<u64, u64>,
 }
 
-type Model = (Vec<(u64, u64)>, Vec<(u64, u64)>, Vec<(String, u64)>, bool);
+impl Default for CRoot {
+    fn default() -> Self {
+        CRoot {
+            m: PBTreeMap::ranked(),
+            b: PBTreeMap::ranked(),
+            s: PBTreeMap::new(),
+            u: PBTreeMap::new(),
+        }
+    }
+}
+
+type Model = (
+    Vec<(u64, u64)>,
+    Vec<(u64, u64)>,
+    Vec<(String, u64)>,
+    Vec<(u64, u64)>,
+    bool,
+);
 
 fn observe(r: &CRoot) -> Model {
-    let ok = r.m.verify_tree().is_ok() && r.b.verify_tree().is_ok() && r.s.verify_tree().is_ok();
+    let trees = [&r.m, &r.b, &r.u];
+    let ok = trees.iter().all(|t| t.verify_tree().is_ok()) && r.s.verify_tree().is_ok();
+    // The ranks agree with the order (a count wrong by one would move them).
+    let ranks = trees.iter().all(|t| {
+        t.keys()
+            .enumerate()
+            .step_by(7)
+            .all(|(i, k)| t.range(..*k).count() == i && t.iter().nth(i).map(|e| e.0) == Some(k))
+    });
     (
         r.m.iter().map(|(k, v)| (*k, *v)).collect(),
         r.b.iter().map(|(k, v)| (*k, *v)).collect(),
         r.s.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-        ok,
+        r.u.iter().map(|(k, v)| (*k, *v)).collect(),
+        ok && ranks,
     )
 }
 
@@ -437,6 +466,7 @@ fn seeded(p: &Pool<CRoot>) {
     let n = full_path_size();
     let mut w = p.write();
     w.m.extend((0..n).map(|i| (i, i)));
+    w.u.extend((0..n).map(|i| (i, i)));
     w.b.extend((0..60u64).map(|i| (i * 2, i)));
     for i in 0..12 {
         w.s.insert(format!("key{i:02}"), i);
@@ -483,6 +513,22 @@ fn crash_remove_with_merges_and_root_collapse() {
         }
         assert!(r.b.height() < h || h == 0);
         r.s.remove("key03");
+    });
+}
+
+/// An unranked tree's splits up to the root and merges down to a collapsing root (its edges'
+/// counts are neither kept nor logged).
+#[test]
+fn crash_unranked_split_and_collapse() {
+    crash("unranked: split to the root, then merges", |r| {
+        let h = r.u.height();
+        let n = r.u.len() as u64;
+        r.u.insert(n, n);
+        assert_eq!(r.u.height(), h + 1);
+        for k in 0..n {
+            r.u.remove(&k);
+        }
+        assert_eq!(r.u.height(), 0);
     });
 }
 

@@ -1,4 +1,4 @@
-//! Positions in a `PBTreeMap`: every internal edge keeps its subtree's pair count, so `nth`,
+//! Positions in a ranked `PBTreeMap`: every internal edge keeps its subtree's pair count, so `nth`,
 //! `nth_back`, `skip` and `count` over `iter`, `range`, `keys`, `values` and the set's
 //! iterators jump in one descent. Checked against std's `BTreeMap`/`BTreeSet` over trees that
 //! every edit path built: inserts with splits, removals with rotations and merges, `retain`,
@@ -13,10 +13,22 @@ use std::ops::Bound;
 use pcoll::{Durability, PBTreeMap, PBTreeSet, Persistent, Pool};
 use proptest::prelude::*;
 
-#[derive(Persistent, Default)]
+#[derive(Persistent)]
 struct Root {
     m: PBTreeMap<u64, u64>,
     s: PBTreeSet<u64>,
+    /// Unranked: the same positions, walked.
+    plain: PBTreeMap<u64, u64>,
+}
+
+impl Default for Root {
+    fn default() -> Self {
+        Root {
+            m: PBTreeMap::ranked(),
+            s: PBTreeSet::ranked(),
+            plain: PBTreeMap::new(),
+        }
+    }
 }
 
 fn bound(kind: u8, x: u64) -> Bound<u64> {
@@ -110,18 +122,21 @@ fn run(r: &mut Root, m: &mut BTreeMap<u64, u64>, op: &Op) {
             for k in k..k + 40 {
                 assert_eq!(r.m.insert(k, k * 2), m.insert(k, k * 2));
                 r.s.insert(k);
+                r.plain.insert(k, k * 2);
             }
         }
         Op::Remove(k) => {
             for k in k..k + 60 {
                 assert_eq!(r.m.remove(&k), m.remove(&k));
                 r.s.remove(&k);
+                r.plain.remove(&k);
             }
         }
         Op::Retain(d) => {
             r.m.retain(|k, _| k % d != 0);
             m.retain(|k, _| k % d != 0);
             r.s.retain(|k| k % d != 0);
+            r.plain.retain(|k, _| k % d != 0);
         }
         Op::SplitAppend(k) => {
             let mut tail = r.m.split_off(&k);
@@ -131,6 +146,7 @@ fn run(r: &mut Root, m: &mut BTreeMap<u64, u64>, op: &Op) {
             m.insert(k, 1);
             r.m.append(&mut tail);
             r.s.append(&mut stail);
+            r.plain.insert(k, 1);
         }
         Op::Clone => {
             let c = r.m.clone();
@@ -159,6 +175,7 @@ proptest! {
                 run(&mut w, &mut scratch, op);
             }
             prop_assert_eq!(w.m.verify_tree(), Ok(()));
+            prop_assert!(w.m.is_ranked() && w.s.is_ranked() && !w.plain.is_ranked());
             if *commit {
                 drop(w);
                 model = scratch;
@@ -175,6 +192,11 @@ proptest! {
                 let q = (bound(lk, lo), bound(hk, hi));
                 if valid(q.0, q.1) {
                     positions_match(&r.m, &r.s, &model, q, k);
+                    let p = &r.plain;
+                    assert_eq!(p.range(q).count(), model.range(q).count());
+                    assert_eq!(p.range(q).nth(k), model.range(q).nth(k));
+                    assert_eq!(p.range(q).nth_back(k), model.range(q).nth_back(k));
+                    assert_eq!(p.iter().nth(k), model.iter().nth(k));
                 }
             }
         }
@@ -186,6 +208,7 @@ proptest! {
 #[test]
 fn ranks_in_a_million_keys() {
     let p = Pool::<Root>::options().in_memory().unwrap();
+    assert!(p.read().m.is_ranked());
     let n = 1_000_000u64;
     p.write().m.extend((0..n).map(|k| (k * 2, k)));
     let r = p.read();

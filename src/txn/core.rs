@@ -225,13 +225,14 @@ fn held_read(id: u64) -> Option<*const ()> {
     READS.with(|r| r.borrow().iter().find(|e| e.0 == id).map(|e| e.1))
 }
 
-/// Entries of `PoolCore::checked`.
-const CHECKED: usize = 16;
+/// Entries of `PoolCore::checked`: enough that a B-tree's upper nodes, which every edit of a
+/// transaction writes (their edges' counts), stay known between the edits (4 KiB).
+const CHECKED: usize = 256;
 
 /// The `PoolCore::checked` entry of the block at `off`.
 #[inline]
 fn checked_slot(off: u64) -> usize {
-    (off.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % CHECKED
+    (off.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % CHECKED
 }
 
 #[cold]

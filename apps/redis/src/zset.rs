@@ -9,11 +9,21 @@ use crate::cmd::Cmd;
 use crate::db::{Bytes, Db, clamp, int, upper};
 use crate::resp::Reply;
 
-/// A sorted set: each member's score, and the members ordered by (score, member).
-#[derive(Persistent, Default)]
+/// A sorted set: each member's score, and the members ordered by (score, member) in a ranked
+/// tree, so ranks (ZRANK, ZRANGE by rank, ZCOUNT) cost O(log n) as in Redis's skip list.
+#[derive(Persistent)]
 pub struct ZSet {
     pub(crate) scores: PHashMap<Bytes, f64>,
     order: PBTreeMap<(u64, Bytes), ()>,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet {
+            scores: PHashMap::default(),
+            order: PBTreeMap::ranked(),
+        }
+    }
 }
 
 /// `f64` as a `u64` that sorts as the numbers do.

@@ -2,9 +2,10 @@
 //! gap between two neighbouring pairs), walking towards each other. Every gap between two
 //! pairs is exactly one leaf edge, so the walk ends when the cursors meet.
 //!
-//! A cursor's *rank* is the number of pairs before its gap: the pairs and the edges' subtree
-//! counts to its left at each level. `nth`, `nth_back` and `count` (so `skip`, and
-//! `range(..k).count()` as a rank) jump by ranks in one descent: O(log n), not O(k).
+//! In a ranked tree (`PBTreeMap::ranked`) a cursor's *rank* is the number of pairs before its
+//! gap: the pairs and the edges' subtree counts to its left at each level. `nth`, `nth_back`
+//! and `count` (so `skip`, and `range(..k).count()` as a rank) then jump by ranks in one
+//! descent: O(log n), not O(k). Unranked trees walk, as std's.
 
 #![allow(unsafe_code)]
 
@@ -25,6 +26,8 @@ pub(crate) struct RawRange<'a, K, V> {
     tree: Option<(&'a PoolCore, usize)>,
     front: Cursor,
     back: Cursor,
+    /// The tree keeps its edges' counts: positions are found by ranks, not walked to.
+    ranked: bool,
     _m: PhantomData<&'a (K, V)>,
 }
 
@@ -34,6 +37,7 @@ impl<K, V> Clone for RawRange<'_, K, V> {
             tree: self.tree,
             front: self.front.clone(),
             back: self.back.clone(),
+            ranked: self.ranked,
             _m: PhantomData,
         }
     }
@@ -52,6 +56,7 @@ impl<'a, K, V> RawRange<'a, K, V> {
             tree: None,
             front: Cursor::new(),
             back: Cursor::new(),
+            ranked: false,
             _m: PhantomData,
         }
     }
@@ -70,6 +75,7 @@ impl<'a, K, V> RawRange<'a, K, V> {
             tree: Some((core, root.height())),
             front: seek(root, lo, Side::Start),
             back: seek(root, hi, Side::End),
+            ranked: false,
             _m: PhantomData,
         }
     }
@@ -93,8 +99,15 @@ impl<'a, K, V> RawRange<'a, K, V> {
             tree: Some((core, root.height())),
             front: descend(false),
             back: descend(true),
+            ranked: false,
             _m: PhantomData,
         }
+    }
+
+    /// Marks the range as over a ranked tree (its counts are kept).
+    pub(crate) fn with_ranks(mut self, ranked: bool) -> Self {
+        self.ranked = ranked;
+        self
     }
 
     fn node(&self, d: usize, off: u64) -> NodeRef<'a, K, V> {
@@ -200,10 +213,25 @@ impl<'a, K, V> RawRange<'a, K, V> {
         }
     }
 
-    /// Pairs left between the cursors.
+    /// Exact for a ranked tree; std's default (nothing known) otherwise, where counting
+    /// would walk.
+    pub(crate) fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.ranked || self.done() {
+            let n = self.len();
+            (n, Some(n))
+        } else {
+            (0, None)
+        }
+    }
+
+    /// Pairs left between the cursors: by ranks, or (unranked) by walking a copy.
     pub(crate) fn len(&self) -> usize {
         if self.done() {
             return 0;
+        }
+        if !self.ranked {
+            let mut walk = self.clone();
+            return std::iter::from_fn(|| walk.next()).count();
         }
         let n = self.rank(&self.back).saturating_sub(self.rank(&self.front));
         usize::try_from(n).unwrap_or(usize::MAX)
@@ -211,7 +239,11 @@ impl<'a, K, V> RawRange<'a, K, V> {
 
     /// Skips `k` pairs from the front, then yields the next.
     pub(crate) fn nth(&mut self, k: usize) -> Option<(NodeRef<'a, K, V>, usize)> {
-        if k > 0 && !self.done() {
+        if !self.ranked {
+            for _ in 0..k {
+                self.next()?;
+            }
+        } else if k > 0 && !self.done() {
             let (front, back) = (self.rank(&self.front), self.rank(&self.back));
             let to = front.saturating_add(k as u64);
             self.front = if to >= back {
@@ -225,7 +257,11 @@ impl<'a, K, V> RawRange<'a, K, V> {
 
     /// Skips `k` pairs from the back, then yields the next one from the back.
     pub(crate) fn nth_back(&mut self, k: usize) -> Option<(NodeRef<'a, K, V>, usize)> {
-        if k > 0 && !self.done() {
+        if !self.ranked {
+            for _ in 0..k {
+                self.next_back()?;
+            }
+        } else if k > 0 && !self.done() {
             let (front, back) = (self.rank(&self.front), self.rank(&self.back));
             let to = back.saturating_sub(k as u64);
             self.back = if to <= front {
@@ -302,16 +338,15 @@ impl<'a, K, V> Iterator for Range<'a, K, V> {
     fn next(&mut self) -> Option<(&'a K, &'a V)> {
         self.raw.next().map(|(n, i)| (n.key(i), n.val(i)))
     }
-    /// Exact, in O(log n): the ranks of both ends.
+    /// Exact for a ranked map, in O(log n): the ranks of both ends.
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.raw.len();
-        (n, Some(n))
+        self.raw.size_hint()
     }
-    /// O(log n): the ranks of both ends, nothing walked.
+    /// O(log n) for a ranked map: the ranks of both ends, nothing walked.
     fn count(self) -> usize {
         self.raw.len()
     }
-    /// O(log n): one descent to the pair `k` ahead.
+    /// O(log n) for a ranked map: one descent to the pair `k` ahead.
     fn nth(&mut self, k: usize) -> Option<(&'a K, &'a V)> {
         self.raw.nth(k).map(|(n, i)| (n.key(i), n.val(i)))
     }
@@ -426,13 +461,12 @@ impl<'a, K, V> Iterator for RangeMut<'a, K, V> {
         Some(self.yield_mut(at))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.raw.len();
-        (n, Some(n))
+        self.raw.size_hint()
     }
     fn count(self) -> usize {
         self.raw.len()
     }
-    /// O(log n); only the pair yielded is logged.
+    /// O(log n) for a ranked map; only the pair yielded is logged.
     fn nth(&mut self, k: usize) -> Option<(&'a K, &'a mut V)> {
         let at = self.raw.nth(k)?;
         Some(self.yield_mut(at))

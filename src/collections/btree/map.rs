@@ -67,10 +67,15 @@ use crate::txn::core::PoolCore;
 #[repr(C)]
 pub struct PBTreeMap<K: Persistent, V: Persistent> {
     root: u64,
-    height: u64,
+    /// The levels above the leaves, and [`RANKED`] for a map that keeps subtree counts.
+    shape: u64,
     len: u64,
     _own: PhantomData<((K, V), *const ())>,
 }
+
+/// The bit of `shape` that marks a ranked map ([`PBTreeMap::ranked`]): its edges' counts are
+/// kept, and positions are found by them.
+const RANKED: u64 = 1 << 63;
 
 /// A path from the root: at each level, a node's offset and the edge (or pair) index taken.
 type Path = SmallVec<[(u64, usize); 8]>;
@@ -106,10 +111,62 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     pub const fn new() -> Self {
         PBTreeMap {
             root: 0,
-            height: 0,
+            shape: 0,
             len: 0,
             _own: PhantomData,
         }
+    }
+
+    /// An empty *ranked* map: each internal edge keeps the number of pairs under it, so
+    /// positions cost one descent (O(log n)) where an ordinary map walks to them (O(k)):
+    /// `iter().nth(k)`, `skip(k)`, `nth_back`, and `range(a..b).count()`, which makes a key's
+    /// rank `range(..k).count()`. The price: each insert and removal also writes (and logs)
+    /// one count per level above its leaf (BENCHMARKS.md, "Ranked B-trees"). The mark is kept
+    /// in the pool and by `clone`, `split_off`, `retain` and `clear`; `Default` and
+    /// deserialising make ordinary maps.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut scores: PBTreeMap<u64, u64> = PBTreeMap::ranked();
+    /// scores.extend([(30, 3), (10, 1), (20, 2)]);
+    /// assert_eq!(scores.range(..20).count(), 1); // the rank of 20
+    /// assert_eq!(scores.iter().nth(2), Some((&30, &3)));
+    /// assert!(scores.is_ranked());
+    /// ```
+    pub const fn ranked() -> Self {
+        PBTreeMap {
+            root: 0,
+            shape: RANKED,
+            len: 0,
+            _own: PhantomData,
+        }
+    }
+
+    /// True for a map made by [`Self::ranked`] (or cloned or split from one).
+    pub fn is_ranked(&self) -> bool {
+        self.shape & RANKED != 0
+    }
+
+    /// Test support: levels above the leaves (0 for a single leaf or an empty map).
+    #[doc(hidden)]
+    pub fn height(&self) -> usize {
+        (self.shape & !RANKED) as usize
+    }
+
+    /// An empty map, ranked if this one is.
+    fn empty_like(&self) -> Self {
+        if self.is_ranked() {
+            Self::ranked()
+        } else {
+            Self::new()
+        }
+    }
+
+    /// Sets the levels above the leaves, keeping the ranked mark.
+    fn set_height(&mut self, h: u64) {
+        self.shape = (self.shape & RANKED) | h;
     }
 
     /// Number of entries.
@@ -151,7 +208,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             return None;
         }
         // SAFETY: the map's invariants: `root` names its root node, `height` levels high.
-        Some(unsafe { NodeRef::new(core, off_of(self.root), self.height as usize) })
+        Some(unsafe { NodeRef::new(core, off_of(self.root), self.height()) })
     }
 
     /// The count an iterator starts from: `len`, but never more pairs than the pool's bytes
@@ -187,7 +244,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// The node at `off` on a path, `depth` levels below the root.
     #[inline]
     fn node_at<'a>(&self, core: &'a PoolCore, off: u64, depth: usize) -> NodeRef<'a, K, V> {
-        let height = (self.height as usize).checked_sub(depth);
+        let height = (self.height()).checked_sub(depth);
         let height = height.expect("pcoll: PBTreeMap path deeper than the tree");
         // SAFETY: paths are built by descending this tree, so `off` is a node `depth` levels
         // down, that is at `height`.
@@ -332,7 +389,8 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         self.with_pool(|m, core| {
             let root = m.root_in(core).expect("a root");
             Self::drop_subtree(core, root);
-            (m.root, m.height, m.len) = (0, 0, 0);
+            (m.root, m.len) = (0, 0);
+            m.set_height(0);
         });
     }
 
@@ -382,7 +440,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         let left = self.iter_len(view.as_ref().map(|v| v.0));
         let raw = match view {
             // SAFETY: the root is a node of this tree; no bound is compared.
-            Some((core, root)) => RawRange::full(root, core),
+            Some((core, root)) => RawRange::full(root, core).with_ranks(self.is_ranked()),
             None => RawRange::empty(),
         };
         Iter {
@@ -469,12 +527,12 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 _m: PhantomData,
             };
         }
-        let (root, height) = (off_of(self.root), self.height as usize);
+        let (root, height, ranked) = (off_of(self.root), self.height(), self.is_ranked());
         let core = self.home_core();
         // SAFETY: the map's root node, `height` levels high.
         let root = unsafe { NodeRef::new(core, root, height) };
         RangeMut {
-            raw: make(root, core),
+            raw: make(root, core).with_ranks(ranked),
             note: handle::hand_out::<V>,
             _m: PhantomData,
         }
@@ -836,7 +894,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         check_bounds(lo, hi);
         match self.view() {
             Some((core, root)) => Range {
-                raw: RawRange::new(root, core, lo, hi),
+                raw: RawRange::new(root, core, lo, hi).with_ranks(self.is_ranked()),
             },
             None => Range {
                 raw: RawRange::empty(),
@@ -970,7 +1028,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         {
             tail.push(self.pop_last().expect("not empty"));
         }
-        let mut out = PBTreeMap::new();
+        let mut out = self.empty_like();
         if tail.is_empty() {
             return out;
         }
@@ -988,12 +1046,6 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         out
     }
 
-    /// Test support: levels above the leaves (0 for a single leaf or an empty map).
-    #[doc(hidden)]
-    pub fn height(&self) -> usize {
-        self.height as usize
-    }
-
     /// Test support: keys strictly increasing in order, every node but the root at least
     /// half full, all leaves at one depth, and `len` equal to the pairs counted.
     #[doc(hidden)]
@@ -1007,7 +1059,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         };
         let mut count = 0;
         let mut last: Option<&K> = None;
-        Self::verify_node(root, true, &mut count, &mut last)?;
+        Self::verify_node(root, true, self.is_ranked(), &mut count, &mut last)?;
         if count != self.len() {
             return Err(format!("len {} but {count} pairs", self.len));
         }
@@ -1017,6 +1069,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
     fn verify_node<'a>(
         n: NodeRef<'a, K, V>,
         is_root: bool,
+        ranked: bool,
         count: &mut usize,
         last: &mut Option<&'a K>,
     ) -> std::result::Result<(), String> {
@@ -1027,8 +1080,8 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         for i in 0..=len {
             if !n.is_leaf() {
                 let before = *count;
-                Self::verify_node(n.edge(i), false, count, last)?;
-                if n.count(i) != (*count - before) as u64 {
+                Self::verify_node(n.edge(i), false, ranked, count, last)?;
+                if ranked && n.count(i) != (*count - before) as u64 {
                     return Err(format!(
                         "an edge at height {} counts {} pairs, its subtree holds {}",
                         n.height(),
@@ -1055,7 +1108,7 @@ impl<K: Persistent, V: Persistent> Drop for PBTreeMap<K, V> {
         if self.root == 0 {
             return;
         }
-        let (raw, height) = (self.root, self.height as usize);
+        let (raw, height) = (self.root, self.height());
         // Outside pool memory with its transaction gone, the nodes leak (check() says so).
         handle::with_core(&*self, raw, |core| {
             // SAFETY: the map's root node, `height` levels high.
@@ -1097,7 +1150,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 // SAFETY: edges up to len of an entered internal node are plain integers.
                 let edge = unsafe { n.edge_ptr(i).read() };
                 let under = self.visit_node(core, edge.off, height - 1, v)?;
-                if edge.count != under as u64 {
+                if self.is_ranked() && edge.count != under as u64 {
                     v.problem(format!(
                         "PBTreeMap edge counts {} pairs, its subtree holds {under}",
                         edge.count
@@ -1117,7 +1170,7 @@ unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
     handle::handle_moves!(root);
     fn copy_to(&self, to: &Relocator<'_>) -> Result<Self> {
         // In key order, each pair appended at the end: no key is compared.
-        let mut out = PBTreeMap::new();
+        let mut out = self.empty_like();
         let mut res = Ok(());
         for (k, v) in self.iter() {
             res = (|| {
@@ -1147,8 +1200,8 @@ unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
             }
             return;
         }
-        if self.height as usize >= MAX_HEIGHT {
-            return v.problem(format!("PBTreeMap of height {}", self.height));
+        if self.height() >= MAX_HEIGHT {
+            return v.problem(format!("PBTreeMap of height {}", self.height()));
         }
         let Some(core) = crate::txn::core::core_of(self) else {
             return;
@@ -1159,7 +1212,7 @@ unsafe impl<K: Persistent, V: Persistent> Persistent for PBTreeMap<K, V> {
                 self.root
             ));
         }
-        let count = self.visit_node(core, off_of(self.root), self.height as usize, v);
+        let count = self.visit_node(core, off_of(self.root), self.height(), v);
         if count.is_some_and(|c| c as u64 != self.len) {
             v.problem(format!(
                 "PBTreeMap len {} but {} pairs",

@@ -64,6 +64,29 @@ impl<T: Persistent> PBTreeSet<T> {
         }
     }
 
+    /// An empty ranked set, as [`PBTreeMap::ranked`]: positions (`iter().nth(k)`, `skip`,
+    /// `range(..x).count()` as `x`'s rank) cost one descent.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = PBTreeSet::ranked();
+    /// set.extend([5, 1, 9, 3]);
+    /// assert_eq!(set.range(..5).count(), 2);
+    /// assert_eq!(set.iter().nth(3), Some(&9));
+    /// ```
+    pub const fn ranked() -> Self {
+        PBTreeSet {
+            map: PBTreeMap::ranked(),
+        }
+    }
+
+    /// True for a set made by [`Self::ranked`].
+    pub fn is_ranked(&self) -> bool {
+        self.map.is_ranked()
+    }
+
     /// Number of values.
     ///
     /// # Examples

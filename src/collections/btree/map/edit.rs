@@ -32,7 +32,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             // (nodes this transaction allocated are known to be whole).
             let size = node_layout::<K, V>(s.height).0;
             core.expect_block_in(&mut tx, s.off, size, "PBTreeMap node");
-            let n = self.node_at(core, s.off, self.height as usize - s.height);
+            let n = self.node_at(core, s.off, self.height() - s.height);
             if let Some(e) = s.count {
                 tx.log_ptr(n.count_ptr(e).cast(), 8)?;
             }
@@ -77,8 +77,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     // ---- insert ----
 
     /// The spans that add one to (or take one from) the count of each edge `path` takes
-    /// through the internal nodes of its first `levels` levels.
-    fn path_counts(path: &Path, levels: usize, height: usize) -> impl Iterator<Item = Span> + '_ {
+    /// through the internal nodes of its first `levels` levels (none for an unranked map).
+    fn path_counts<'p>(&self, path: &'p Path, levels: usize) -> impl Iterator<Item = Span> + 'p {
+        let (height, levels) = (self.height(), if self.is_ranked() { levels } else { 0 });
         path[..levels]
             .iter()
             .enumerate()
@@ -94,6 +95,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// Adds `delta` (wrapping) to the count of each edge `path` takes through its first
     /// `levels` levels.
     fn bump_counts(&self, core: &PoolCore, path: &Path, levels: usize, delta: u64) {
+        if !self.is_ranked() {
+            return;
+        }
         for (d, &(off, e)) in path[..levels].iter().enumerate() {
             self.node_at(core, off, d).add_count(e, delta);
         }
@@ -113,11 +117,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             // SAFETY: an empty fresh leaf has room.
             unsafe { leaf.insert_fit(0, k, v, None) };
             self.root = pack(core.tag, leaf.off());
-            self.height = 0;
+            self.set_height(0);
             self.len = 1;
             return Ok((leaf.off(), 0));
         }
-        let height = self.height as usize;
         // Fast path: the leaf has room.
         let d = path.len() - 1;
         let leaf = self.node_at(core, path[d].0, d);
@@ -131,7 +134,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 count: None,
             };
             let spans: SmallVec<[Span; 8]> = std::iter::once(span)
-                .chain(Self::path_counts(path, d, height))
+                .chain(self.path_counts(path, d))
                 .collect();
             self.log_spans(core, &spans)?;
             // SAFETY: a leaf with room; i is a gap of it (the path ends at a leaf edge).
@@ -177,9 +180,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         });
         // The levels above the highest one that changes gain one pair under their edge.
         let above = levels.len().saturating_sub(splits + 1);
-        let spans: SmallVec<[Span; 8]> = spans
-            .chain(Self::path_counts(path, above, height))
-            .collect();
+        let spans: SmallVec<[Span; 8]> = spans.chain(self.path_counts(path, above)).collect();
         if let Err(e) = alloc.and_then(|()| self.log_spans(core, &spans)) {
             Self::free_nodes(core, &fresh);
             return Err(e);
@@ -195,12 +196,12 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 // SAFETY: a full node and a fresh node of its height.
                 let (sk, sv) = unsafe { node.split(&right) };
                 let target = if i <= MIN { (*node, i) } else { (right, i - B) };
-                Self::insert_between(target, k, v, below);
+                self.insert_between(target, k, v, below);
                 landed.get_or_insert((target.0.off(), target.1));
                 (k, v) = (sk, sv);
                 below = Some((*node, right));
             } else {
-                Self::insert_between((*node, i), k, v, below);
+                self.insert_between((*node, i), k, v, below);
                 self.bump_counts(core, path, above, 1);
                 self.len += 1;
                 return Ok(landed.unwrap_or((node.off(), i)));
@@ -209,16 +210,12 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         // Every level split: a new root over the old root and its new sibling.
         let root = fresh[splits];
         let (left, _) = below.expect("the old root split");
-        root.set_edge(
-            0,
-            Edge {
-                off: off_of(self.root),
-                count: left.size(),
-            },
-        );
-        Self::insert_between((root, 0), k, v, below);
+        let count = if self.is_ranked() { left.size() } else { 0 };
+        let off = off_of(self.root);
+        root.set_edge(0, Edge { off, count });
+        self.insert_between((root, 0), k, v, below);
         self.root = pack(core.tag, root.off());
-        self.height += 1;
+        self.shape += 1;
         self.len += 1;
         Ok(landed.expect("a split placed the pair"))
     }
@@ -226,19 +223,21 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// Inserts `(k, v)` at `(n, i)`; above the leaves, with the halves `(left, right)` of the
     /// child at edge `i` that split: `right` becomes edge `i + 1`, and both get their counts.
     fn insert_between(
+        &self,
         (n, i): (NodeRef<'_, K, V>, usize),
         k: K,
         v: V,
         below: Option<(NodeRef<'_, K, V>, NodeRef<'_, K, V>)>,
     ) {
+        let ranked = self.is_ranked();
         let edge = below.map(|(_, r)| Edge {
             off: r.off(),
-            count: r.size(),
+            count: if ranked { r.size() } else { 0 },
         });
         // SAFETY: the node has room (not full, or a half after a split); `edge` is Some
         // exactly above the leaves (the level below split).
         unsafe { n.insert_fit(i, k, v, edge) };
-        if let Some((l, _)) = below {
+        if let Some((l, _)) = below.filter(|_| ranked) {
             n.set_count(i, l.size());
         }
     }
@@ -269,8 +268,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         }
         let mut spans =
             self.plan_remove(core, &path, replace.map(|r| (r.0.off(), r.0.height(), r.1)));
-        let height = self.height as usize;
-        spans.extend(Self::path_counts(&path, path.len() - 1, height));
+        spans.extend(self.path_counts(&path, path.len() - 1));
         self.log_spans(core, &spans)?;
         // Edits.
         let leaf_d = path.len() - 1;
@@ -372,6 +370,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// from a sibling with pairs to spare, else a merge with it (which may underfill the
     /// parent in turn); finally an empty root gives way to its only child.
     fn rebalance(&mut self, core: &PoolCore, path: &Path) {
+        let ranked = self.is_ranked();
         for d in (1..path.len()).rev() {
             let node = self.node_at(core, path[d].0, d);
             if node.len() >= MIN {
@@ -387,13 +386,15 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         let (k, v, edge) = left.remove_kv(left.len() - 1);
                         let (k, v) = parent.replace_kv(e - 1, k, v);
                         node.push_front(k, v, edge);
-                        Self::shift_count(parent, e - 1, e, edge);
+                        self.shift_count(parent, e - 1, e, edge);
                         return;
                     }
                     let both = Self::merged_count(parent, e - 1);
                     let (k, v, _) = parent.remove_kv(e - 1);
                     left.merge(k, v, &node);
-                    parent.set_count(e - 1, both);
+                    if ranked {
+                        parent.set_count(e - 1, both);
+                    }
                     core.tx().free(node.off());
                 } else {
                     let right = parent.edge(1);
@@ -401,13 +402,15 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         let (k, v, edge) = right.pop_front();
                         let (k, v) = parent.replace_kv(0, k, v);
                         node.insert_fit(node.len(), k, v, edge);
-                        Self::shift_count(parent, 1, 0, edge);
+                        self.shift_count(parent, 1, 0, edge);
                         return;
                     }
                     let both = Self::merged_count(parent, 0);
                     let (k, v, _) = parent.remove_kv(0);
                     node.merge(k, v, &right);
-                    parent.set_count(0, both);
+                    if ranked {
+                        parent.set_count(0, both);
+                    }
                     core.tx().free(right.off());
                 }
             }
@@ -416,17 +419,21 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         if root.len() == 0 {
             core.tx().free(root.off());
             if root.is_leaf() {
-                (self.root, self.height) = (0, 0);
+                self.root = 0;
+                self.set_height(0);
             } else {
                 self.root = pack(core.tag, root.edge(0).off());
-                self.height -= 1;
+                self.shape -= 1;
             }
         }
     }
 
     /// After a rotation through `parent`: one pair and the child `moved` (if any) went from
     /// the subtree at edge `from` to the one at edge `to`.
-    fn shift_count(parent: NodeRef<'_, K, V>, from: usize, to: usize, moved: Option<Edge>) {
+    fn shift_count(&self, parent: NodeRef<'_, K, V>, from: usize, to: usize, moved: Option<Edge>) {
+        if !self.is_ranked() {
+            return;
+        }
         let n = 1 + moved.map_or(0, |e| e.count);
         parent.add_count(from, n.wrapping_neg());
         parent.add_count(to, n);
@@ -449,7 +456,8 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         };
         let mut pairs = Vec::with_capacity(self.len());
         Self::move_out(core, root, &mut pairs);
-        (self.root, self.height, self.len) = (0, 0, 0);
+        (self.root, self.len) = (0, 0);
+        self.set_height(0);
         let mut res = Ok(());
         for ((k, v), keep) in pairs
             .into_iter()
@@ -496,7 +504,8 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             let leaf = self.alloc_node(core, 0)?;
             // SAFETY: an empty fresh leaf has room.
             unsafe { leaf.insert_fit(0, k, v, None) };
-            (self.root, self.height, self.len) = (pack(core.tag, leaf.off()), 0, 1);
+            (self.root, self.len) = (pack(core.tag, leaf.off()), 1);
+            self.set_height(0);
             return Ok(());
         };
         let mut spine: SmallVec<[NodeRef<'_, K, V>; 8]> = SmallVec::new();
@@ -506,8 +515,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         }
         let leaf = spine[spine.len() - 1];
         // The nodes of the spine above `d` hold one pair more under their last edge.
+        let ranked = self.is_ranked();
         let bump = |d: usize| {
-            for n in &spine[..d] {
+            for n in spine[..d].iter().filter(|_| ranked) {
                 n.add_count(n.len(), 1);
             }
         };
@@ -519,7 +529,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             return Ok(());
         }
         let open = spine.iter().rposition(|n| n.len() < CAP);
-        let host_height = open.map_or(self.height as usize + 1, |d| spine[d].height());
+        let host_height = open.map_or(self.height() + 1, |d| spine[d].height());
         let mut fresh: SmallVec<[NodeRef<'_, K, V>; 8]> = SmallVec::new();
         let heights = (0..host_height)
             .rev()
@@ -552,11 +562,11 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 let r = fresh[host_height];
                 let all = Edge {
                     off: off_of(self.root),
-                    count: self.len,
+                    count: if ranked { self.len } else { 0 },
                 };
                 r.set_edge(0, all);
                 self.root = pack(core.tag, r.off());
-                self.height += 1;
+                self.shape += 1;
                 r
             }
         };
@@ -585,7 +595,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                     let (k, v, edge) = left.remove_kv(left.len() - 1);
                     let (k, v) = n.replace_kv(len - 1, k, v);
                     right.push_front(k, v, edge);
-                    Self::shift_count(n, len - 1, len, edge);
+                    self.shift_count(n, len - 1, len, edge);
                 }
             }
             n = right;

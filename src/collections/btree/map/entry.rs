@@ -255,7 +255,7 @@ where
     fn insert_pair(self, value: impl IntoPersistent<V>) -> Result<(&'a mut PBTreeMap<K, V>, Path)> {
         let (map, off, i) = self.insert_in_leaf(value)?;
         let path = map.with_home(|m, core| {
-            let leaf = m.node_at(core, off, m.height as usize);
+            let leaf = m.node_at(core, off, m.height());
             m.search_path(core, leaf.key(i)).0
         });
         Ok((map, path))
@@ -295,7 +295,7 @@ where
     pub fn try_insert(self, value: impl IntoPersistent<V>) -> Result<&'a mut V> {
         let (map, off, i) = self.insert_in_leaf(value)?;
         let p = map.with_home(|m, core| {
-            let depth = m.height as usize; // the pair landed in a leaf
+            let depth = m.height(); // the pair landed in a leaf
             let p = m.node_at(core, off, depth).val_ptr(i);
             handle::hand_out(core, off, p, 1);
             p
