@@ -516,6 +516,22 @@ fn crash_remove_with_merges_and_root_collapse() {
     });
 }
 
+/// A ranked tree two levels above its leaves: removals that rotate and merge at every level
+/// move children with their counts between siblings.
+#[test]
+fn crash_ranked_rotations_and_merges_above_height_1() {
+    crash("ranked: rotations and merges at height 2", |r| {
+        let n = r.m.len() as u64;
+        r.m.extend((n..200).map(|k| (k, k)));
+        assert!(r.m.height() >= 2);
+        for k in (0..200).step_by(3).chain((1..100).step_by(3)) {
+            r.m.remove(&k);
+        }
+        // The counts are right after the edits (the images check atomicity only).
+        r.m.verify_tree().unwrap();
+    });
+}
+
 /// An unranked tree's splits up to the root and merges down to a collapsing root (its edges'
 /// counts are neither kept nor logged).
 #[test]

@@ -47,9 +47,9 @@ pub(crate) struct Internal<K, V> {
     edges: [Edge; CAP + 1],
 }
 
-/// A child: its node's offset and the number of pairs in its subtree. The two move together,
-/// so every move of an edge keeps its count; only the edits that change a subtree's size
-/// write a count.
+/// A child: its node's offset and, in a ranked tree above height 1, the number of pairs in its
+/// subtree. The two move together, so every move of an edge keeps its count; only the edits
+/// that change a subtree's size write a count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub(crate) struct Edge {
@@ -188,30 +188,46 @@ impl<'a, K, V> NodeRef<'a, K, V> {
         unsafe { &raw mut (*self.edge_ptr(i)).count }
     }
 
-    /// The pairs under child `i` of an internal node, as recorded (a damaged pool may lie:
-    /// callers use it for arithmetic only, never for bounds).
+    /// The pairs under child `i` of an internal node (of a ranked tree), as recorded (a
+    /// damaged pool may lie: callers use it for arithmetic only, never for bounds). Above
+    /// the leaves it is the leaf's own `len`: the counts that every insert and removal would
+    /// change in a node picked at random are not kept (nor logged), and a rank reads up to
+    /// 11 leaf headers instead.
     #[inline]
     pub(crate) fn count(&self, i: usize) -> u64 {
         assert!(i <= self.len());
+        if self.height == 1 {
+            return self.edge(i).len() as u64;
+        }
         // SAFETY: edges up to len are initialised plain integers.
         unsafe { self.count_ptr(i).read() }
+    }
+
+    /// True where edges keep their counts (see `count`).
+    #[inline]
+    pub(crate) fn keeps_counts(&self) -> bool {
+        self.height > 1
     }
 
     /// Adds `d` (wrapping: a subtraction is a wrapped negative) to child `i`'s pair count.
     #[inline]
     pub(crate) fn add_count(&self, i: usize, d: u64) {
         assert!(i <= self.len());
-        let p = self.count_ptr(i);
-        // SAFETY: as for count; a plain u64 write within the edge slot.
-        unsafe { p.write(p.read().wrapping_add(d)) }
+        if self.keeps_counts() {
+            let p = self.count_ptr(i);
+            // SAFETY: as for count; a plain u64 write within the edge slot.
+            unsafe { p.write(p.read().wrapping_add(d)) }
+        }
     }
 
     /// Sets child `i`'s pair count.
     #[inline]
     pub(crate) fn set_count(&self, i: usize, c: u64) {
         assert!(i <= self.len());
-        // SAFETY: as for add_count.
-        unsafe { self.count_ptr(i).write(c) }
+        if self.keeps_counts() {
+            // SAFETY: as for add_count.
+            unsafe { self.count_ptr(i).write(c) }
+        }
     }
 
     /// Pairs in this node's subtree: its own and its children's recorded counts.

@@ -80,9 +80,11 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// through the internal nodes of its first `levels` levels (none for an unranked map).
     fn path_counts<'p>(&self, path: &'p Path, levels: usize) -> impl Iterator<Item = Span> + 'p {
         let (height, levels) = (self.height(), if self.is_ranked() { levels } else { 0 });
+        // Nodes at height 1 keep no counts (`NodeRef::count`).
         path[..levels]
             .iter()
             .enumerate()
+            .filter(move |&(d, _)| height - d > 1)
             .map(move |(d, &(off, e))| Span {
                 off,
                 height: height - d,
@@ -386,7 +388,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         let (k, v, edge) = left.remove_kv(left.len() - 1);
                         let (k, v) = parent.replace_kv(e - 1, k, v);
                         node.push_front(k, v, edge);
-                        self.shift_count(parent, e - 1, e, edge);
+                        self.shift_count(parent, (e - 1, e), node, 0);
                         return;
                     }
                     let both = Self::merged_count(parent, e - 1);
@@ -402,7 +404,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         let (k, v, edge) = right.pop_front();
                         let (k, v) = parent.replace_kv(0, k, v);
                         node.insert_fit(node.len(), k, v, edge);
-                        self.shift_count(parent, 1, 0, edge);
+                        self.shift_count(parent, (1, 0), node, node.len());
                         return;
                     }
                     let both = Self::merged_count(parent, 0);
@@ -428,13 +430,21 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         }
     }
 
-    /// After a rotation through `parent`: one pair and the child `moved` (if any) went from
-    /// the subtree at edge `from` to the one at edge `to`.
-    fn shift_count(&self, parent: NodeRef<'_, K, V>, from: usize, to: usize, moved: Option<Edge>) {
+    /// After a rotation through `parent`: one pair, and above the leaves one child (now edge
+    /// `at` of `recv`), went from the subtree at edge `from` to the one at edge `to`.
+    fn shift_count(
+        &self,
+        parent: NodeRef<'_, K, V>,
+        (from, to): (usize, usize),
+        recv: NodeRef<'_, K, V>,
+        at: usize,
+    ) {
         if !self.is_ranked() {
             return;
         }
-        let n = 1 + moved.map_or(0, |e| e.count);
+        // The moved child's pairs, read where it is now (a leaf's count is its `len`).
+        let moved = if recv.is_leaf() { 0 } else { recv.count(at) };
+        let n = 1 + moved;
         parent.add_count(from, n.wrapping_neg());
         parent.add_count(to, n);
     }
@@ -595,7 +605,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                     let (k, v, edge) = left.remove_kv(left.len() - 1);
                     let (k, v) = n.replace_kv(len - 1, k, v);
                     right.push_front(k, v, edge);
-                    self.shift_count(n, len - 1, len, edge);
+                    self.shift_count(n, (len - 1, len), right, 0);
                 }
             }
             n = right;
