@@ -44,6 +44,11 @@
 //!   `BTreeMap<[u8; 24], [u8; 150]>`: 1000 inserts per transaction, filled to 100,000
 //!   entries, then emptied untimed with `clear` on both sides; time per 1000 inserts. The
 //!   keys are the bytes of `format!("k{:023}", r % 10^19)` (redb's 24-byte shape).
+//! - `insert_random_1000_per_txn` also has `pcoll_ranked`: the same on a ranked map
+//!   (`PBTreeMap::ranked`, whose edges keep their subtrees' counts).
+//! - `rank`: `range(..k).count()`, the rank of `k`, for random absent `k` over N-entry maps:
+//!   `pcoll_ranked` (one descent) against std (a walk over the keys below `k`, as an
+//!   unranked pcoll map would do); time per rank.
 //! - `kv_24_150_get_hit`: the 100,000-entry maps, `get(&key)` of present keys in insertion
 //!   order, reading the value's last byte; time per `get`.
 //!
@@ -379,14 +384,26 @@ fn print_counters(keys: &[u64], new: &[u64], kkeys: &[KvKey], kvals: &[KvVal]) {
 
 /// The fill-and-empty insert benchmarks of one group: `unit` inserts of `keys` per
 /// transaction; `secs`: seconds per sample for the pcoll and the std side.
-fn insert_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: (f64, f64)) {
+/// With `ranked`, the pcoll side only, on a ranked map (`PBTreeMap::ranked`), as
+/// `pcoll_ranked`.
+fn insert_group(
+    c: &mut Criterion,
+    name: &str,
+    unit: usize,
+    keys: &[u64],
+    secs: (f64, f64),
+    ranked: bool,
+) {
     let mut g = c.benchmark_group(format!("tree_{name}"));
     let len = N / unit * unit;
     {
         configure(&mut g, Kind::Cycles { secs: secs.0 });
         let pool = mem_pool::<Root>();
+        if ranked {
+            pool.write().m = PBTreeMap::ranked();
+        }
         let mut cyc = Cycle::new(len);
-        g.bench_function("pcoll", |b| {
+        g.bench_function(if ranked { "pcoll_ranked" } else { "pcoll" }, |b| {
             b.iter_custom(|iters| {
                 timed_cycles(
                     iters,
@@ -407,6 +424,10 @@ fn insert_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: 
             })
         });
         assert!(pool.read().m.len() <= len);
+        assert_eq!(pool.read().m.is_ranked(), ranked);
+    }
+    if ranked {
+        return g.finish();
     }
     configure(&mut g, Kind::Cycles { secs: secs.1 });
     let mut m: BTreeMap<u64, u64> = BTreeMap::new();
@@ -431,6 +452,38 @@ fn insert_group(c: &mut Criterion, name: &str, unit: usize, keys: &[u64], secs: 
         })
     });
     g.finish();
+}
+
+// ---- ranks ----
+
+/// `range(..k).count()` (the rank of `k`) for absent random keys `probe`, over N-entry maps:
+/// a ranked pcoll map (one descent), and std's `BTreeMap` (a walk over the keys below `k`;
+/// an unranked pcoll map walks as std does).
+fn ranks(c: &mut Criterion, keys: &[u64], probe: &[u64]) {
+    let pool = mem_pool::<Root>();
+    pool.write().m = PBTreeMap::ranked();
+    load(&pool, keys, 0..N);
+    let s: BTreeMap<u64, u64> = keys.iter().map(|&k| (k, 0)).collect();
+    let mut g = c.benchmark_group("tree_rank");
+    configure(&mut g, Kind::Fast);
+    let mut pos = 0;
+    g.bench_function("pcoll_ranked", |b| {
+        b.iter_custom(|iters| {
+            let r = pool.read();
+            probes(iters, &mut pos, probe, |k| r.m.range(..k).count() as u64)
+        })
+    });
+    configure(&mut g, Kind::Slow);
+    g.bench_function("std", |b| {
+        b.iter_custom(|iters| probes(iters, &mut pos, probe, |k| s.range(..k).count() as u64))
+    });
+    g.finish();
+    let r = pool.read();
+    assert!(
+        probe[..1000]
+            .iter()
+            .all(|&k| r.m.range(..k).count() == s.range(..k).count())
+    );
 }
 
 // ---- lookups and ranges over N-entry maps ----
@@ -768,9 +821,32 @@ fn benches(c: &mut Criterion) {
     // Seconds per sample (pcoll, std): at least about two whole fill (or remove) cycles of
     // each side here (a pcoll fill of 1 M random keys one per transaction takes ~0.9 s).
     print_counters(&keys, &others, &kkeys, &kvals);
-    insert_group(c, "insert_random_1_per_txn", 1, &keys, (2.0, 0.6));
-    insert_group(c, "insert_random_1000_per_txn", BATCH, &keys, (1.6, 0.5));
-    insert_group(c, "insert_sequential_1000_per_txn", BATCH, &seq, (0.7, 0.2));
+    insert_group(c, "insert_random_1_per_txn", 1, &keys, (2.0, 0.6), false);
+    insert_group(
+        c,
+        "insert_random_1000_per_txn",
+        BATCH,
+        &keys,
+        (1.6, 0.5),
+        false,
+    );
+    insert_group(
+        c,
+        "insert_random_1000_per_txn",
+        BATCH,
+        &keys,
+        (1.6, 0.5),
+        true,
+    );
+    insert_group(
+        c,
+        "insert_sequential_1000_per_txn",
+        BATCH,
+        &seq,
+        (0.7, 0.2),
+        false,
+    );
+    ranks(c, &keys, &others);
     {
         let f = filled(&keys);
         get_hit(c, &f, &keys);
