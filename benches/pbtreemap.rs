@@ -69,7 +69,8 @@
 //! barriers, synced bytes) of single-insert and single-remove transactions on the loaded
 //! N-entry map, in `Process` and in `Sync` mode on `/dev/shm` (env `PCOLL_BENCH_SHM`
 //! overrides the directory): the first one printed exactly, then mean / min / max over 1000
-//! such transactions (an insert that splits nodes logs more than one that does not).
+//! such transactions (an insert that splits nodes logs more than one that does not); and the
+//! same `Process` counters for a ranked map (`txn (ranked)`).
 
 mod common;
 
@@ -254,7 +255,15 @@ fn print_txn_counters(d: Durability, pool: &Pool<Root>, keys: &[u64], new: &[u64
         delta(&a, &pool.stats())
     };
     let dir = shm_dir();
-    let tag = format!("pbtreemap txn: Durability::{d:?} on {}", dir.display());
+    let ranked = if pool.read().m.is_ranked() {
+        " (ranked)"
+    } else {
+        ""
+    };
+    let tag = format!(
+        "pbtreemap txn{ranked}: Durability::{d:?} on {}",
+        dir.display()
+    );
     let ins: Vec<[u64; 4]> = (0..=BATCH)
         .map(|j| {
             one(&|r| {
@@ -327,6 +336,13 @@ fn print_txn_counters(d: Durability, pool: &Pool<Root>, keys: &[u64], new: &[u64
 /// Pool file sizes after a load, after removing half, after reinserting it; transaction
 /// counters in both durabilities.
 fn print_counters(keys: &[u64], new: &[u64], kkeys: &[KvKey], kvals: &[KvVal]) {
+    {
+        let fp = FilePool::<Root>::new(Durability::Process, "u64-ranked");
+        let pool = fp.pool();
+        pool.write().m = PBTreeMap::ranked();
+        load(pool, keys, 0..N);
+        print_txn_counters(Durability::Process, pool, keys, new);
+    }
     for d in [Durability::Process, Durability::Sync] {
         let fp = FilePool::<Root>::new(d, &format!("u64-{d:?}").to_lowercase());
         let pool = fp.pool();

@@ -40,7 +40,8 @@ struct Root {
     /// Transaction k inserts k and removes k - 50: always the last 50 ids.
     window: PHashSet<u64>,
     /// Transaction k inserts k → k and removes k - 200 (so its tree splits and merges);
-    /// every 9th also pops the first and puts it back.
+    /// every 9th also pops the first and puts it back. Ranked from transaction 1 (its
+    /// counts are checked by `verify_tree`).
     ordered: PBTreeMap<u64, u64>,
     /// Transaction k sets "w{k % 53}" → k; every 17th splits at "w25" and appends back.
     words: PBTreeMap<PString, u64>,
@@ -150,6 +151,9 @@ fn step(r: &mut Root, k: u64, other: &mut Root) {
     }
     r.window.insert(k);
     r.window.remove(&k.wrapping_sub(50));
+    if k == 1 {
+        r.ordered = PBTreeMap::ranked(); // its edges' counts are logged too
+    }
     r.ordered.insert(k, k);
     r.ordered.remove(&k.wrapping_sub(200));
     if k.is_multiple_of(9)
@@ -205,6 +209,9 @@ fn verify_trees(r: &Root) -> Result<(), String> {
     // The last 310 transactions fix the set once the first 300 ids went in.
     if r.seq > 320 && !r.evens.iter().eq(evens.iter()) {
         return Err(format!("evens {:?} at seq {}", r.evens, r.seq));
+    }
+    if r.seq > 0 && !r.ordered.is_ranked() {
+        return Err("ordered lost its ranked mark".into());
     }
     r.ordered.verify_tree()?;
     r.words.verify_tree()

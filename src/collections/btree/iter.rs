@@ -75,7 +75,7 @@ impl<'a, K, V> RawRange<'a, K, V> {
             tree: Some((core, root.height())),
             front: seek(root, lo, Side::Start),
             back: seek(root, hi, Side::End),
-            ranked: false,
+            ranked: root.ranked(),
             _m: PhantomData,
         }
     }
@@ -99,21 +99,15 @@ impl<'a, K, V> RawRange<'a, K, V> {
             tree: Some((core, root.height())),
             front: descend(false),
             back: descend(true),
-            ranked: false,
+            ranked: root.ranked(),
             _m: PhantomData,
         }
-    }
-
-    /// Marks the range as over a ranked tree (its counts are kept).
-    pub(crate) fn with_ranks(mut self, ranked: bool) -> Self {
-        self.ranked = ranked;
-        self
     }
 
     fn node(&self, d: usize, off: u64) -> NodeRef<'a, K, V> {
         let (core, height) = self.tree.expect("a non-empty range");
         // SAFETY: cursors hold nodes met descending this tree, `d` levels down.
-        unsafe { NodeRef::new(core, off, height - d) }
+        unsafe { NodeRef::new(core, off, height - d, self.ranked) }
     }
 
     fn done(&self) -> bool {

@@ -208,7 +208,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             return None;
         }
         // SAFETY: the map's invariants: `root` names its root node, `height` levels high.
-        Some(unsafe { NodeRef::new(core, off_of(self.root), self.height()) })
+        Some(unsafe { NodeRef::new(core, off_of(self.root), self.height(), self.is_ranked()) })
     }
 
     /// The count an iterator starts from: `len`, but never more pairs than the pool's bytes
@@ -248,7 +248,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         let height = height.expect("pcoll: PBTreeMap path deeper than the tree");
         // SAFETY: paths are built by descending this tree, so `off` is a node `depth` levels
         // down, that is at `height`.
-        unsafe { NodeRef::new(core, off, height) }
+        unsafe { NodeRef::new(core, off, height, self.is_ranked()) }
     }
 
     /// Runs `f` with this map's pool, for a change. Panics without a write transaction.
@@ -440,7 +440,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         let left = self.iter_len(view.as_ref().map(|v| v.0));
         let raw = match view {
             // SAFETY: the root is a node of this tree; no bound is compared.
-            Some((core, root)) => RawRange::full(root, core).with_ranks(self.is_ranked()),
+            Some((core, root)) => RawRange::full(root, core),
             None => RawRange::empty(),
         };
         Iter {
@@ -530,9 +530,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         let (root, height, ranked) = (off_of(self.root), self.height(), self.is_ranked());
         let core = self.home_core();
         // SAFETY: the map's root node, `height` levels high.
-        let root = unsafe { NodeRef::new(core, root, height) };
+        let root = unsafe { NodeRef::new(core, root, height, ranked) };
         RangeMut {
-            raw: make(root, core).with_ranks(ranked),
+            raw: make(root, core),
             note: handle::hand_out::<V>,
             _m: PhantomData,
         }
@@ -894,7 +894,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         check_bounds(lo, hi);
         match self.view() {
             Some((core, root)) => Range {
-                raw: RawRange::new(root, core, lo, hi).with_ranks(self.is_ranked()),
+                raw: RawRange::new(root, core, lo, hi),
             },
             None => Range {
                 raw: RawRange::empty(),
@@ -1108,11 +1108,11 @@ impl<K: Persistent, V: Persistent> Drop for PBTreeMap<K, V> {
         if self.root == 0 {
             return;
         }
-        let (raw, height) = (self.root, self.height());
+        let (raw, height, ranked) = (self.root, self.height(), self.is_ranked());
         // Outside pool memory with its transaction gone, the nodes leak (check() says so).
         handle::with_core(&*self, raw, |core| {
             // SAFETY: the map's root node, `height` levels high.
-            let root = unsafe { NodeRef::new(core, off_of(raw), height) };
+            let root = unsafe { NodeRef::new(core, off_of(raw), height, ranked) };
             Self::drop_subtree(core, root);
         });
     }
@@ -1128,12 +1128,12 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         height: usize,
         v: &mut Visitor<'_>,
     ) -> Option<usize> {
-        let (size, _) = node_layout::<K, V>(height);
+        let (size, _) = node_layout::<K, V>(height, self.is_ranked());
         if !v.enter(off, size) {
             return None;
         }
         // SAFETY: an allocated block of a node's size at this height (entered above).
-        let n = unsafe { NodeRef::<K, V>::new(core, off, height) };
+        let n = unsafe { NodeRef::<K, V>::new(core, off, height, self.is_ranked()) };
         // SAFETY: `len` is a plain u16 of the entered block.
         let len = usize::from(unsafe { n.len_ptr().cast::<u16>().read() });
         if len > CAP || (len < MIN && off != off_of(self.root)) || len == 0 {
@@ -1148,12 +1148,12 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         if height > 0 {
             for i in 0..=len {
                 // SAFETY: edges up to len of an entered internal node are plain integers.
-                let edge = unsafe { n.edge_ptr(i).read() };
-                let under = self.visit_node(core, edge.off, height - 1, v)?;
-                if self.is_ranked() && height > 1 && edge.count != under as u64 {
+                let child = unsafe { n.edge_ptr(i).read() };
+                let under = self.visit_node(core, child, height - 1, v)?;
+                if n.keeps_counts() && n.count(i) != under as u64 {
                     v.problem(format!(
                         "PBTreeMap edge counts {} pairs, its subtree holds {under}",
-                        edge.count
+                        n.count(i)
                     ));
                     return None;
                 }

@@ -4,9 +4,9 @@
 //! calls it.
 //!
 //! A node holds up to `CAP` = 11 key-value pairs in sorted order (std's B = 6); an internal
-//! node also holds `len + 1` edges, each a child's offset and the number of pairs under that
-//! child (so ranks and positions are found in one descent). Every node but the root holds at
-//! least `MIN` = 5.
+//! node also holds `len + 1` child offsets, and in a ranked tree the number of pairs under
+//! each child (so ranks and positions are found in one descent). Every node but the root
+//! holds at least `MIN` = 5.
 //! There are no parent pointers: a split or merge then changes only the nodes on its path,
 //! never the children whose parent moved, and descent carries its path instead.
 //!
@@ -39,30 +39,41 @@ pub(crate) struct Leaf<K, V> {
     vals: [MaybeUninit<V>; CAP],
 }
 
-/// An internal node: the pairs, then `len + 1` edges (child `i` holds the keys between key
-/// `i - 1` and key `i`).
+/// An internal node: the pairs, then `len + 1` child offsets (child `i` holds the keys
+/// between key `i - 1` and key `i`).
 #[repr(C)]
 pub(crate) struct Internal<K, V> {
     data: Leaf<K, V>,
-    edges: [Edge; CAP + 1],
+    edges: [u64; CAP + 1],
 }
 
-/// A child: its node's offset and, in a ranked tree above height 1, the number of pairs in its
-/// subtree. The two move together, so every move of an edge keeps its count; only the edits
-/// that change a subtree's size write a count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An internal node of a ranked tree: an internal node, then the number of pairs under each
+/// child. The counts come last so that the rest of the layout is an ordinary node's, and
+/// descent reads the same lines in both (an unranked tree's nodes do not grow).
 #[repr(C)]
+pub(crate) struct RankedInternal<K, V> {
+    node: Internal<K, V>,
+    counts: [u64; CAP + 1],
+}
+
+/// A child as it moves between nodes: its offset and, in a ranked tree above height 1, the
+/// pairs under it (0 where counts are not kept). Every move of an edge moves its count with
+/// it; only the edits that change a subtree's size write a count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Edge {
     pub off: u64,
     pub count: u64,
 }
 
-/// Size and alignment of a node block at `height` (0 = leaf).
-pub(crate) fn node_layout<K, V>(height: usize) -> (usize, usize) {
-    if height == 0 {
-        (size_of::<Leaf<K, V>>(), align_of::<Leaf<K, V>>())
-    } else {
-        (size_of::<Internal<K, V>>(), align_of::<Internal<K, V>>())
+/// Size and alignment of a node block at `height` (0 = leaf) of a tree, ranked or not.
+pub(crate) fn node_layout<K, V>(height: usize, ranked: bool) -> (usize, usize) {
+    match (height, ranked) {
+        (0, _) => (size_of::<Leaf<K, V>>(), align_of::<Leaf<K, V>>()),
+        (_, false) => (size_of::<Internal<K, V>>(), align_of::<Internal<K, V>>()),
+        (_, true) => (
+            size_of::<RankedInternal<K, V>>(),
+            align_of::<RankedInternal<K, V>>(),
+        ),
     }
 }
 
@@ -73,6 +84,8 @@ pub(crate) struct NodeRef<'a, K, V> {
     ptr: *mut Leaf<K, V>,
     off: u64,
     height: usize,
+    /// The tree keeps counts: an internal node's block holds them (`RankedInternal`).
+    ranked: bool,
     _m: PhantomData<&'a (K, V)>,
 }
 
@@ -94,24 +107,32 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     ///
     /// # Safety
     /// `off` names a node block of this height (a leaf when 0) of a tree of `K, V` in `core`,
-    /// whose first `len` pairs (and `len + 1` edges) are initialised; references made from it
-    /// follow the borrow the caller holds on the tree for `'a`. Each access still checks
-    /// bounds and `len`, so a damaged node panics instead of reading outside the pool.
+    /// ranked or not as `ranked` says, whose first `len` pairs (and `len + 1` edges) are
+    /// initialised; references made from it follow the borrow the caller holds on the tree
+    /// for `'a`. Each access still checks bounds and `len`, so a damaged node panics instead
+    /// of reading outside the pool.
     #[inline]
-    pub(crate) unsafe fn new(core: &'a PoolCore, off: u64, height: usize) -> Self {
+    pub(crate) unsafe fn new(core: &'a PoolCore, off: u64, height: usize, ranked: bool) -> Self {
         assert!(
             height < MAX_HEIGHT,
             "pcoll: PBTreeMap of height {height}: the pool is damaged"
         );
-        let (size, align) = node_layout::<K, V>(height);
+        let (size, align) = node_layout::<K, V>(height, ranked);
         let ptr = core.ptr_aligned(off, size, align).cast();
         NodeRef {
             core,
             ptr,
             off,
             height,
+            ranked,
             _m: PhantomData,
         }
+    }
+
+    /// True when the tree keeps counts.
+    #[inline]
+    pub(crate) fn ranked(&self) -> bool {
+        self.ranked
     }
 
     #[inline]
@@ -175,17 +196,46 @@ impl<'a, K, V> NodeRef<'a, K, V> {
 
     /// Pointer to edge slot `i` of an internal node.
     #[inline]
-    pub(crate) fn edge_ptr(&self, i: usize) -> *mut Edge {
+    pub(crate) fn edge_ptr(&self, i: usize) -> *mut u64 {
         assert!(i <= CAP);
         // SAFETY: i <= CAP is inside the edges array of an in-bounds internal block.
-        unsafe { (&raw mut (*self.internal()).edges).cast::<Edge>().add(i) }
+        unsafe { (&raw mut (*self.internal()).edges).cast::<u64>().add(i) }
     }
 
-    /// Pointer to the pair count of edge `i` of an internal node.
+    /// Pointer to the pair count of edge `i` of an internal node of a ranked tree.
     #[inline]
     pub(crate) fn count_ptr(&self, i: usize) -> *mut u64 {
-        // SAFETY: a field of an in-bounds edge slot; no reference is made.
-        unsafe { &raw mut (*self.edge_ptr(i)).count }
+        assert!(
+            i <= CAP && self.ranked && self.height > 0,
+            "a ranked internal node"
+        );
+        let node = self.leaf().cast::<RankedInternal<K, V>>();
+        // SAFETY: a ranked internal node's block holds the counts (bounds-checked in `new`
+        // with `RankedInternal`'s size); i <= CAP is inside the array.
+        unsafe { (&raw mut (*node).counts).cast::<u64>().add(i) }
+    }
+
+    /// Edge `i` as it moves: its offset, and its count where the tree keeps one.
+    fn edge_at(&self, i: usize) -> Edge {
+        // SAFETY: an in-bounds edge slot; plain integers.
+        let off = unsafe { self.edge_ptr(i).read() };
+        let count = if self.keeps_counts() {
+            // SAFETY: as for the offset.
+            unsafe { self.count_ptr(i).read() }
+        } else {
+            0
+        };
+        Edge { off, count }
+    }
+
+    /// Writes edge `i` (its count only where the tree keeps counts).
+    fn put_edge(&self, i: usize, e: Edge) {
+        // SAFETY: an in-bounds edge slot; plain integers.
+        unsafe { self.edge_ptr(i).write(e.off) };
+        if self.keeps_counts() {
+            // SAFETY: as for the offset.
+            unsafe { self.count_ptr(i).write(e.count) }
+        }
     }
 
     /// The pairs under child `i` of an internal node (of a ranked tree), as recorded (a
@@ -199,14 +249,18 @@ impl<'a, K, V> NodeRef<'a, K, V> {
         if self.height == 1 {
             return self.edge(i).len() as u64;
         }
+        if !self.ranked {
+            return 0;
+        }
         // SAFETY: edges up to len are initialised plain integers.
         unsafe { self.count_ptr(i).read() }
     }
 
-    /// True where edges keep their counts (see `count`).
+    /// True where edges keep their counts: internal nodes of ranked trees above height 1
+    /// (see `count`).
     #[inline]
     pub(crate) fn keeps_counts(&self) -> bool {
-        self.height > 1
+        self.ranked && self.height > 1
     }
 
     /// Adds `d` (wrapping: a subtraction is a wrapped negative) to child `i`'s pair count.
@@ -258,7 +312,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
     pub(crate) fn edge(&self, i: usize) -> NodeRef<'a, K, V> {
         assert!(i <= self.len());
         // SAFETY: edges up to len are initialised; the child is a node one level down.
-        unsafe { NodeRef::new(self.core, (*self.edge_ptr(i)).off, self.height - 1) }
+        unsafe { NodeRef::new(self.core, *self.edge_ptr(i), self.height - 1, self.ranked) }
     }
 
     /// `Ok(i)` when key `i` equals `q`, else `Err(i)`: the edge (or leaf gap) where `q` would
@@ -305,8 +359,14 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             return;
         }
         assert!(from + count <= CAP + 1 && to + count <= CAP + 1);
-        // SAFETY: both ranges lie in the edges array (asserted).
-        unsafe { std::ptr::copy(self.edge_ptr(from), self.edge_ptr(to), count) }
+        // SAFETY: both ranges lie in the edges array (asserted), and in the counts array
+        // where the node keeps counts.
+        unsafe {
+            std::ptr::copy(self.edge_ptr(from), self.edge_ptr(to), count);
+            if self.keeps_counts() {
+                std::ptr::copy(self.count_ptr(from), self.count_ptr(to), count);
+            }
+        }
     }
 
     /// Inserts `(k, v)` at `i`, and for an internal node `edge` as child `i + 1`.
@@ -324,7 +384,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             self.val_ptr(i).write(v);
             if let Some(e) = edge {
                 self.move_edges(i + 1, i + 2, n - i);
-                self.edge_ptr(i + 1).write(e);
+                self.put_edge(i + 1, e);
             }
         }
         self.set_len(n + 1);
@@ -345,7 +405,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             self.val_ptr(0).write(v);
             if let Some(e) = edge {
                 self.move_edges(0, 1, n + 1);
-                self.edge_ptr(0).write(e);
+                self.put_edge(0, e);
             }
         }
         self.set_len(n + 1);
@@ -365,7 +425,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             let v = self.val_ptr(i).read();
             self.move_pairs(i + 1, i, n - i - 1);
             let e = (!self.is_leaf()).then(|| {
-                let e = self.edge_ptr(i + 1).read();
+                let e = self.edge_at(i + 1);
                 self.move_edges(i + 2, i + 1, n - i - 1);
                 e
             });
@@ -389,7 +449,7 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             let v = self.val_ptr(0).read();
             self.move_pairs(1, 0, n - 1);
             let e = (!self.is_leaf()).then(|| {
-                let e = self.edge_ptr(0).read();
+                let e = self.edge_at(0);
                 self.move_edges(1, 0, n);
                 e
             });
@@ -414,6 +474,9 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             std::ptr::copy_nonoverlapping(self.val_ptr(B), right.val_ptr(0), moved);
             if !self.is_leaf() {
                 std::ptr::copy_nonoverlapping(self.edge_ptr(B), right.edge_ptr(0), moved + 1);
+                if self.keeps_counts() {
+                    std::ptr::copy_nonoverlapping(self.count_ptr(B), right.count_ptr(0), moved + 1);
+                }
             }
             right.set_len(moved);
             self.set_len(MIN);
@@ -437,6 +500,9 @@ impl<'a, K, V> NodeRef<'a, K, V> {
             std::ptr::copy_nonoverlapping(right.val_ptr(0), self.val_ptr(n + 1), m);
             if !self.is_leaf() {
                 std::ptr::copy_nonoverlapping(right.edge_ptr(0), self.edge_ptr(n + 1), m + 1);
+                if self.keeps_counts() {
+                    std::ptr::copy_nonoverlapping(right.count_ptr(0), self.count_ptr(n + 1), m + 1);
+                }
             }
         }
         self.set_len(n + 1 + m);
@@ -464,7 +530,6 @@ impl<'a, K, V> NodeRef<'a, K, V> {
 
     /// Sets edge `i` of a fresh internal node.
     pub(crate) fn set_edge(&self, i: usize, edge: Edge) {
-        // SAFETY: in bounds (edge_ptr); plain integers.
-        unsafe { self.edge_ptr(i).write(edge) }
+        self.put_edge(i, edge);
     }
 }

@@ -30,7 +30,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             }
             // A damaged child pointer naming a smaller block must not be written past it
             // (nodes this transaction allocated are known to be whole).
-            let size = node_layout::<K, V>(s.height).0;
+            let size = node_layout::<K, V>(s.height, self.is_ranked()).0;
             core.expect_block_in(&mut tx, s.off, size, "PBTreeMap node");
             let n = self.node_at(core, s.off, self.height() - s.height);
             if let Some(e) = s.count {
@@ -53,7 +53,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             }
             let (a, b) = (s.edges.0, s.edges.1.min(CAP + 1));
             if s.height > 0 && a < b {
-                tx.log_ptr(n.edge_ptr(a).cast(), (b - a) * size_of::<Edge>())?;
+                tx.log_ptr(n.edge_ptr(a).cast(), (b - a) * 8)?;
+                if n.keeps_counts() {
+                    tx.log_ptr(n.count_ptr(a).cast(), (b - a) * 8)?;
+                }
             }
         }
         Ok(())
@@ -61,10 +64,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
 
     /// A fresh, empty node at `height`.
     fn alloc_node<'a>(&self, core: &'a PoolCore, height: usize) -> Result<NodeRef<'a, K, V>> {
-        let (size, align) = node_layout::<K, V>(height);
+        let (size, align) = node_layout::<K, V>(height, self.is_ranked());
         let off = core.tx().alloc(size, align)?;
         // SAFETY: a fresh block of a node's layout; made an empty node right away.
-        let n = unsafe { NodeRef::new(core, off, height) };
+        let n = unsafe { NodeRef::new(core, off, height, self.is_ranked()) };
         n.init_empty();
         Ok(n)
     }
@@ -391,7 +394,11 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         self.shift_count(parent, (e - 1, e), node, 0);
                         return;
                     }
-                    let both = Self::merged_count(parent, e - 1);
+                    let both = if ranked {
+                        Self::merged_count(parent, e - 1)
+                    } else {
+                        0
+                    };
                     let (k, v, _) = parent.remove_kv(e - 1);
                     left.merge(k, v, &node);
                     if ranked {
@@ -407,7 +414,11 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         self.shift_count(parent, (1, 0), node, node.len());
                         return;
                     }
-                    let both = Self::merged_count(parent, 0);
+                    let both = if ranked {
+                        Self::merged_count(parent, 0)
+                    } else {
+                        0
+                    };
                     let (k, v, _) = parent.remove_kv(0);
                     node.merge(k, v, &right);
                     if ranked {
