@@ -35,7 +35,7 @@ use std::path::Path;
 use crate::error::Error;
 
 pub(crate) const MAGIC: [u8; 8] = *b"PCOLPOOL";
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 pub(crate) const HDR_LEN: usize = 256;
 /// The pool keeps redo slots at the end of its primary log segment (`txn/redo.rs`). Builds
 /// that do not know the flag refuse the pool instead of ignoring committed records.
