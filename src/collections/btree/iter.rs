@@ -115,6 +115,7 @@ impl<'a, K, V> RawRange<'a, K, V> {
     }
 
     /// The next pair from the front: its node and index.
+    #[inline(always)]
     pub(crate) fn next(&mut self) -> Option<(NodeRef<'a, K, V>, usize)> {
         if self.done() {
             return None;
@@ -142,6 +143,7 @@ impl<'a, K, V> RawRange<'a, K, V> {
     }
 
     /// The next pair from the back.
+    #[inline(always)]
     pub(crate) fn next_back(&mut self) -> Option<(NodeRef<'a, K, V>, usize)> {
         if self.done() {
             return None;
