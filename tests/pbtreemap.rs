@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::{bound, valid};
+
 use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,24 +104,6 @@ fn std_api_matches_btreemap() {
     assert_eq!(it.next(), None);
     drop(r);
     p.check().unwrap();
-}
-
-fn bound(kind: u8, x: u64) -> Bound<u64> {
-    match kind % 3 {
-        0 => Bound::Included(x),
-        1 => Bound::Excluded(x),
-        _ => Bound::Unbounded,
-    }
-}
-
-fn valid(lo: Bound<u64>, hi: Bound<u64>) -> bool {
-    match (lo, hi) {
-        (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-            a <= b
-        }
-        _ => true,
-    }
 }
 
 #[test]

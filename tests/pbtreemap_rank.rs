@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{bound, valid};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
@@ -28,24 +30,6 @@ impl Default for Root {
             s: PBTreeSet::ranked(),
             plain: PBTreeMap::new(),
         }
-    }
-}
-
-fn bound(kind: u8, x: u64) -> Bound<u64> {
-    match kind % 3 {
-        0 => Bound::Included(x),
-        1 => Bound::Excluded(x),
-        _ => Bound::Unbounded,
-    }
-}
-
-fn valid(lo: Bound<u64>, hi: Bound<u64>) -> bool {
-    match (lo, hi) {
-        (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-            a <= b
-        }
-        _ => true,
     }
 }
 

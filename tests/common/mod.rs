@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 pub mod model;
@@ -47,4 +48,24 @@ pub fn panic_message(f: impl FnOnce()) -> String {
         .cloned()
         .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
+}
+
+/// A range bound from a proptest draw: included, excluded or unbounded.
+pub fn bound(kind: u8, x: u64) -> Bound<u64> {
+    match kind % 3 {
+        0 => Bound::Included(x),
+        1 => Bound::Excluded(x),
+        _ => Bound::Unbounded,
+    }
+}
+
+/// True for bounds std's `range` accepts (it panics on the others).
+pub fn valid(lo: Bound<u64>, hi: Bound<u64>) -> bool {
+    match (lo, hi) {
+        (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+            a <= b
+        }
+        _ => true,
+    }
 }
