@@ -188,6 +188,7 @@ fn btree_splits_merges_and_cursors() {
         .unwrap();
     {
         let mut w = p.write();
+        w.t = pcoll::PBTreeMap::ranked(); // its nodes hold counts (RankedInternal)
         for i in 0..150u32 {
             w.t.insert(i * 7 % 151, i.to_string().as_str());
             w.s.insert((i % 40) as u16);
@@ -216,7 +217,8 @@ fn btree_splits_merges_and_cursors() {
     assert!(r.t[&10].ends_with('!'));
     assert_eq!(r.s.len(), 40);
     r.t.verify_tree().unwrap();
-    // Positions by the edges' subtree counts: one descent each.
+    assert!(r.t.is_ranked() && !r.s.is_ranked());
+    // Positions by the edges' subtree counts: one descent each (the set walks).
     assert_eq!(r.t.iter().nth(70).map(|(k, _)| *k), Some(fwd[70]));
     assert_eq!(r.t.keys().rev().nth(5), Some(&fwd[fwd.len() - 6]));
     assert_eq!(r.t.range(..fwd[100]).count(), 100);
