@@ -18,6 +18,9 @@ pub(crate) struct Lines {
 
 const EMPTY: u64 = u64::MAX;
 
+/// The smallest table (1 KiB): a transaction of a few lines never reallocates.
+const MIN_SLOTS: usize = 64;
+
 /// The bits of 64-byte line `line` that `off .. end` covers (bit i: byte i of the line).
 fn line_bits(line: u64, off: u64, end: u64) -> u64 {
     let lo = off.max(line * 64) - line * 64;
@@ -36,7 +39,7 @@ impl Lines {
     }
 
     fn grow(&mut self) {
-        let cap = (self.slots.len() * 2).max(64);
+        let cap = (self.slots.len() * 2).max(MIN_SLOTS);
         let old: Vec<(u64, u64)> = self.used.iter().map(|&i| self.slots[i as usize]).collect();
         self.slots = vec![(EMPTY, 0); cap];
         self.used.clear();
@@ -110,10 +113,18 @@ impl Lines {
         }
     }
 
+    /// Forgets every line. A table far larger than this transaction needed shrinks: its
+    /// probes land at random over all of it, so one big transaction (a bulk load) would
+    /// otherwise leave every later small one missing the cache on each line it logs.
     pub(crate) fn clear(&mut self) {
         self.last = (0, 0);
-        for &i in &self.used {
-            self.slots[i as usize] = (EMPTY, 0);
+        let fits = (self.used.len() * 4).next_power_of_two().max(MIN_SLOTS);
+        if self.slots.len() > fits * 4 {
+            self.slots = vec![(EMPTY, 0); fits];
+        } else {
+            for &i in &self.used {
+                self.slots[i as usize] = (EMPTY, 0);
+            }
         }
         self.used.clear();
     }
@@ -152,6 +163,38 @@ mod tests {
         assert_eq!(claim(&mut l, 10, 100), vec![(10, 100)]);
         l.unclaim(40, 30);
         assert_eq!(claim(&mut l, 0, 200), vec![(0, 10), (40, 30), (110, 90)]);
+    }
+
+    #[test]
+    fn a_big_transaction_leaves_no_big_table() {
+        let mut l = Lines::default();
+        let big = |l: &mut Lines| {
+            for line in 0..100_000 {
+                assert_eq!(claim(l, line * 64, 8), vec![(line * 64, 8)]);
+            }
+        };
+        big(&mut l);
+        let size = l.slots.len();
+        assert!(size >= 200_000);
+        // The table stays for the next transaction of that size (no reallocation per
+        // commit)...
+        l.clear();
+        big(&mut l);
+        assert_eq!(l.slots.len(), size);
+        l.clear();
+        // ... and the first small one after it leaves a small table; what was claimed
+        // before a clear is claimed again.
+        for line in 0..20 {
+            assert_eq!(claim(&mut l, line * 64, 8), vec![(line * 64, 8)]);
+        }
+        l.clear();
+        assert_eq!(
+            l.slots.len(),
+            128,
+            "four times the lines the last transaction used"
+        );
+        assert_eq!(claim(&mut l, 0, 8), vec![(0, 8)]);
+        assert_eq!(claim(&mut l, 0, 8), vec![]);
     }
 
     #[test]

@@ -909,7 +909,13 @@ impl Txn {
         self.log_ranges.clear();
         self.entries.clear();
         self.fresh.clear();
+        // Clearing a hash set costs its capacity, and its probes spread over all of it: one
+        // big transaction must not leave the small ones after it paying for its size.
+        let used = self.fresh_blocks.len();
         self.fresh_blocks.clear();
+        if self.fresh_blocks.capacity() > 8 * used.max(64) {
+            self.fresh_blocks.shrink_to(2 * used);
+        }
         self.frees.clear();
         self.lines.clear();
     }
