@@ -409,6 +409,7 @@ type Model = (
     Vec<(String, u64)>,
     Vec<(u64, u64)>,
     bool,
+    [bool; 3],
 );
 
 fn observe(r: &CRoot) -> Model {
@@ -427,6 +428,7 @@ fn observe(r: &CRoot) -> Model {
         r.s.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         r.u.iter().map(|(k, v)| (*k, *v)).collect(),
         ok && ranks,
+        [r.m.is_ranked(), r.b.is_ranked(), r.u.is_ranked()],
     )
 }
 
@@ -529,6 +531,22 @@ fn crash_unranked_split_and_collapse() {
             r.u.remove(&k);
         }
         assert_eq!(r.u.height(), 0);
+    });
+}
+
+/// `set_ranked` both ways (each tree rebuilt in the other layout), and `append` of a ranked
+/// tree into an empty ordinary map (rebuilt to the receiver's kind).
+#[test]
+fn crash_set_ranked_and_append_across_kinds() {
+    crash("set_ranked both ways, append across kinds", |r| {
+        assert!(r.m.height() >= 1 && r.u.height() >= 1);
+        r.m.set_ranked(false);
+        r.u.set_ranked(true);
+        let mut moved = std::mem::take(&mut r.b);
+        r.b.append(&mut moved);
+        assert!(!r.b.is_ranked() && moved.is_ranked());
+        r.b.insert(1000, 1);
+        r.u.insert(1000, 1);
     });
 }
 

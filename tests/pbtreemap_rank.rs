@@ -2,7 +2,8 @@
 //! `nth_back`, `skip` and `count` over `iter`, `range`, `keys`, `values` and the set's
 //! iterators jump in one descent. Checked against std's `BTreeMap`/`BTreeSet` over trees that
 //! every edit path built: inserts with splits, removals with rotations and merges, `retain`,
-//! `split_off`, `append`, `clone`, rolled-back transactions and a reopen; the counts are
+//! `split_off`, `append` (into empty maps of the other kind too), `clone`, `set_ranked` both
+//! ways, rolled-back transactions and a reopen; the counts are
 //! checked by `verify_tree` and `Pool::check` after each step.
 
 mod common;
@@ -88,6 +89,11 @@ enum Op {
     Retain(u64),
     SplitAppend(u64),
     Clone,
+    /// `set_ranked` both ways on every tree (rebuilt into the other layout and back).
+    Flip,
+    /// The whole tree appended into an empty ordinary map, then into an empty ranked one:
+    /// each map keeps its own kind.
+    AppendIntoEmpty,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -97,6 +103,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (2u64..7).prop_map(Op::Retain),
         1 => (0u64..3000).prop_map(Op::SplitAppend),
         1 => Just(Op::Clone),
+        1 => Just(Op::Flip),
+        1 => Just(Op::AppendIntoEmpty),
     ]
 }
 
@@ -135,6 +143,31 @@ fn run(r: &mut Root, m: &mut BTreeMap<u64, u64>, op: &Op) {
         Op::Clone => {
             let c = r.m.clone();
             r.m = c;
+        }
+        Op::Flip => {
+            r.m.set_ranked(false);
+            assert!(!r.m.is_ranked());
+            assert_eq!(r.m.verify_tree(), Ok(()));
+            assert!(
+                r.m.iter()
+                    .map(|(k, v)| (*k, *v))
+                    .eq(m.iter().map(|(k, v)| (*k, *v)))
+            );
+            r.m.set_ranked(true);
+            r.s.set_ranked(false);
+            r.s.set_ranked(true);
+            r.plain.set_ranked(true);
+            assert_eq!(r.plain.verify_tree(), Ok(()));
+            r.plain.set_ranked(false);
+        }
+        Op::AppendIntoEmpty => {
+            let mut moved = std::mem::replace(&mut r.m, PBTreeMap::ranked());
+            let mut plain = PBTreeMap::new();
+            plain.append(&mut moved);
+            assert!(!plain.is_ranked() && moved.is_ranked() && moved.is_empty());
+            assert_eq!(plain.verify_tree(), Ok(()));
+            r.m.append(&mut plain);
+            assert!(r.m.is_ranked() && !plain.is_ranked() && plain.is_empty());
         }
     }
 }

@@ -37,20 +37,29 @@ fn unsortable(u: u64) -> f64 {
 }
 
 impl ZSet {
+    /// The order, for a change. A set whose tree is not ranked (made by a build from before
+    /// ranks, or by an import, which makes ordinary trees) becomes ranked on its first write,
+    /// O(n) once; until then its reads walk, as they did.
+    fn order_mut(&mut self) -> &mut PBTreeMap<(u64, Bytes), ()> {
+        self.order.set_ranked(true);
+        &mut self.order
+    }
+
     /// Sets `m`'s score; true when `m` is new.
     pub(crate) fn set(&mut self, m: &[u8], score: f64) -> bool {
         let old = self.scores.insert(m, score);
+        let order = self.order_mut();
         if let Some(o) = old {
-            self.order.remove(&Pair(&sortable(o), m));
+            order.remove(&Pair(&sortable(o), m));
         }
-        self.order.insert(Pair(&sortable(score), m), ());
+        order.insert(Pair(&sortable(score), m), ());
         old.is_none()
     }
 
     pub(crate) fn remove(&mut self, m: &[u8]) -> bool {
         match self.scores.remove(m) {
             Some(o) => {
-                self.order.remove(&Pair(&sortable(o), m));
+                self.order_mut().remove(&Pair(&sortable(o), m));
                 true
             }
             None => false,
@@ -354,4 +363,41 @@ pub(crate) fn zadd(db: &mut Db, a: &[Vec<u8>], wrong_type: bool) -> Reply {
         return Reply::Bulk(last.map(fmt_score));
     }
     Reply::Int(if ch { changed } else { added })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set whose tree an older build or an import left ordinary is ranked after its first
+    /// write, with every member kept; its reads answer the same before and after.
+    #[test]
+    fn an_ordinary_order_becomes_ranked_on_the_first_write() {
+        let mut z = ZSet {
+            scores: PHashMap::default(),
+            order: PBTreeMap::new(),
+        };
+        for i in 0..500u32 {
+            let m = format!("m{i}");
+            z.scores.insert(m.as_bytes(), f64::from(i));
+            z.order
+                .insert(Pair(&sortable(f64::from(i)), m.as_bytes()), ());
+        }
+        assert!(!z.order.is_ranked() && z.order.height() >= 1);
+        let before = z.at_ranks(100, 110, false);
+        let before: Vec<(Vec<u8>, f64)> = before.iter().map(|(m, s)| (m.to_vec(), *s)).collect();
+        assert!(!z.remove(b"absent"), "no write: nothing changes");
+        assert!(!z.order.is_ranked());
+        assert!(z.set(b"new", 1000.0));
+        assert!(z.order.is_ranked());
+        assert_eq!(z.order.verify_tree(), Ok(()));
+        let after: Vec<(Vec<u8>, f64)> = z
+            .at_ranks(100, 110, false)
+            .iter()
+            .map(|(m, s)| (m.to_vec(), *s))
+            .collect();
+        assert_eq!(before, after);
+        assert_eq!(z.order.len(), 501);
+        assert_eq!(z.count_by_score((0.0, false), (499.0, false)), 500);
+    }
 }

@@ -122,9 +122,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// `iter().nth(k)`, `skip(k)`, `nth_back`, and `range(a..b).count()`, which makes a key's
     /// rank `range(..k).count()`. The price: each insert and removal also writes (and logs)
     /// one count per level above height 1 (random inserts about 1.45× an ordinary map's;
-    /// BENCHMARKS.md, "Ranked B-trees"). The mark is kept
-    /// in the pool and by `clone`, `split_off`, `retain` and `clear`; `Default` and
-    /// deserialising make ordinary maps.
+    /// BENCHMARKS.md, "Ranked B-trees"). The mark is kept in the pool and by `clone`,
+    /// `split_off`, `retain`, `clear`, and `append` into an empty map (each map keeps its own
+    /// kind); `Default` and deserialising make ordinary maps, which [`Self::set_ranked`]
+    /// turns into ranked ones.
     ///
     /// # Examples
     /// ```
@@ -148,6 +149,34 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// True for a map made by [`Self::ranked`] (or cloned or split from one).
     pub fn is_ranked(&self) -> bool {
         self.shape & RANKED != 0
+    }
+
+    /// Makes this map ranked (`true`, see [`Self::ranked`]) or ordinary, in place. A map of
+    /// more than one node is rebuilt: O(n), each pair moved bitwise into new nodes of the
+    /// other layout (its blocks stay where they are) and the old nodes freed. This is how a
+    /// map that deserialising, an import or an older build made ordinary becomes ranked.
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeMap;
+    ///
+    /// let mut map: PBTreeMap<u64, u64> = (0..1000).map(|x| (x, x)).collect();
+    /// assert!(!map.is_ranked());
+    /// map.set_ranked(true);
+    /// assert!(map.is_ranked());
+    /// assert_eq!(map.iter().nth(600), Some((&600, &600))); // one descent, not a walk
+    /// ```
+    pub fn set_ranked(&mut self, ranked: bool) {
+        if self.is_ranked() == ranked {
+            return;
+        }
+        if self.height() == 0 {
+            // A single leaf, or none: leaves have the same layout in both kinds of tree.
+            self.shape ^= RANKED;
+            return;
+        }
+        self.with_pool(|m, core| m.rebuild(core, &[], ranked))
+            .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::set_ranked: {e}"));
     }
 
     /// Test support: levels above the leaves (0 for a single leaf or an empty map).
@@ -946,7 +975,7 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         if keep.iter().all(|&k| k) {
             return;
         }
-        self.with_pool(|m, core| m.rebuild(core, &keep))
+        self.with_pool(|m, core| m.rebuild(core, &keep, m.is_ranked()))
             .unwrap_or_else(|e| panic!("pcoll: PBTreeMap::retain: {e}"));
     }
 
@@ -970,8 +999,12 @@ impl<K: Persistent + Ord, V: Persistent> PBTreeMap<K, V> {
         }
         if self.is_empty() {
             // The trees swap. If `other`'s lives in another pool, `self` (reached through a
-            // noted `&mut`, or outside pool memory) is moved into its pool at commit.
-            return std::mem::swap(self, other);
+            // noted `&mut`, or outside pool memory) is moved into its pool at commit. Each
+            // map keeps its own kind (ranked or not).
+            let (ranked, other_ranked) = (self.is_ranked(), other.is_ranked());
+            std::mem::swap(self, other);
+            other.set_ranked(other_ranked);
+            return self.set_ranked(ranked);
         }
         // A map handed out (lent) becomes a value of its own first.
         let root = other.root;

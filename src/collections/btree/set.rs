@@ -87,6 +87,21 @@ impl<T: Persistent> PBTreeSet<T> {
         self.map.is_ranked()
     }
 
+    /// Makes this set ranked or ordinary, in place ([`PBTreeMap::set_ranked`]: O(n) for a set
+    /// of more than one node, each value moved bitwise).
+    ///
+    /// # Examples
+    /// ```
+    /// use pcoll::PBTreeSet;
+    ///
+    /// let mut set: PBTreeSet<u64> = (0..1000).collect();
+    /// set.set_ranked(true);
+    /// assert_eq!(set.range(..250).count(), 250); // a rank: one descent
+    /// ```
+    pub fn set_ranked(&mut self, ranked: bool) {
+        self.map.set_ranked(ranked);
+    }
+
     /// Number of values.
     ///
     /// # Examples

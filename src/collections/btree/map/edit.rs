@@ -1,13 +1,13 @@
 //! `PBTreeMap`'s structural edits, each in two phases (plan and log, then move): the plan's
 //! logging and node allocation, `insert_at` (with splits), `remove_at` (with rotations and
-//! merges) and `rebalance`, and the bulk `rebuild` (`retain`, `append`, `split_off`). The map's
+//! merges) and `rebalance`, and the bulk `rebuild` (`retain`, `set_ranked`, `append`, `split_off`). The map's
 //! header, search and public API are in `map.rs`.
 
 #![allow(unsafe_code)]
 
 use smallvec::SmallVec;
 
-use super::{PBTreeMap, Path, Span};
+use super::{PBTreeMap, Path, RANKED, Span};
 use crate::collections::btree::node::{B, CAP, Edge, MIN, NodeRef, node_layout};
 use crate::collections::handle::{self, off_of, pack};
 use crate::error::Result;
@@ -469,16 +469,17 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             .wrapping_add(1)
     }
 
-    /// Rebuilds the tree from its pairs in order, keeping those `keep` marks: the old nodes
-    /// are freed (not logged), the new ones are fresh. Dropped pairs are dropped.
-    pub(super) fn rebuild(&mut self, core: &PoolCore, keep: &[bool]) -> Result<()> {
+    /// Rebuilds the tree from its pairs in order, keeping those `keep` marks (the rest of
+    /// the pairs when `keep` is shorter), in nodes of a ranked tree or an ordinary one: the
+    /// old nodes are freed (not logged), the new ones are fresh. Dropped pairs are dropped.
+    pub(super) fn rebuild(&mut self, core: &PoolCore, keep: &[bool], ranked: bool) -> Result<()> {
         let Some(root) = self.root_in(core) else {
             return Ok(());
         };
         let mut pairs = Vec::with_capacity(self.len());
         Self::move_out(core, root, &mut pairs);
         (self.root, self.len) = (0, 0);
-        self.set_height(0);
+        self.shape = if ranked { RANKED } else { 0 };
         let mut res = Ok(());
         for ((k, v), keep) in pairs
             .into_iter()
