@@ -46,6 +46,14 @@ impl Pending {
         self.pages.is_empty()
     }
 
+    /// Empties the set, in O(its pages).
+    pub(crate) fn clear(&mut self) {
+        for &p in &self.pages {
+            self.bits[(p / 64) as usize] = 0;
+        }
+        self.pages.clear();
+    }
+
     /// Bytes of the pending pages (each is a private copy of a file page).
     pub(crate) fn bytes(&self) -> u64 {
         self.pages.len() as u64 * PAGE_U64
