@@ -549,20 +549,21 @@ impl Mapping {
     /// crc32 of the bytes of `ranges`, in order, read through a freezing copy (they may be
     /// user data with padding).
     pub(crate) fn crc_of(&self, ranges: impl Iterator<Item = (u64, u64)>) -> u32 {
-        let mut buf: Vec<u8> = Vec::new();
+        // Copied out a page at a time (pool memory is read only through copies), never
+        // gathered: a commit's ranges can be megabytes.
+        let mut buf = [0u8; 4096];
+        let mut crc = super::checksum::Crc32c::new();
         for (off, len) in ranges {
-            let (off, len) = (off as usize, len as usize);
-            let p = self.check(off, len);
-            let at = buf.len();
-            buf.reserve(len);
-            // SAFETY: p .. p+len is mapped (check above); buf has room for len more bytes,
-            // which copy_frozen initialises before set_len.
-            unsafe {
-                copy_frozen(p, buf.as_mut_ptr().add(at), len);
-                buf.set_len(at + len);
+            let p = self.check(off as usize, len as usize);
+            for at in (0..len as usize).step_by(buf.len()) {
+                let n = (len as usize - at).min(buf.len());
+                // SAFETY: p+at .. p+at+n lies in off .. off+len, mapped (check above); buf
+                // has room for n bytes, and a stack buffer does not overlap pool memory.
+                unsafe { copy_frozen(p.wrapping_add(at), buf.as_mut_ptr(), n) };
+                crc.update(&buf[..n]);
             }
         }
-        super::checksum::crc32c(&buf)
+        crc.finish()
     }
 }
 

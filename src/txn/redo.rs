@@ -39,7 +39,7 @@
 
 use super::super::heap::map::PAGE;
 use super::super::heap::{Heap, HeapIo};
-use crate::heap::checksum::crc32c;
+use crate::heap::checksum::Crc32c;
 
 const MAGIC: u32 = u32::from_le_bytes(*b"PRDO");
 const HEAD: u64 = 32;
@@ -102,9 +102,10 @@ pub(crate) fn clear(io: &HeapIo, slot: Slot) -> (u64, u64) {
 }
 
 fn crc_of(io: &HeapIo, at: u64, bytes: u64) -> u32 {
-    let mut b = io.map.bytes(at as usize + 4, 20).to_vec();
-    b.extend_from_slice(io.map.bytes((at + HEAD) as usize, bytes as usize));
-    crc32c(&b)
+    let mut c = Crc32c::new();
+    c.update(io.map.bytes(at as usize + 4, 20));
+    c.update(io.map.bytes((at + HEAD) as usize, bytes as usize));
+    c.finish()
 }
 
 /// A valid record: its generation, its length in bytes (head included) and its ranges
