@@ -181,7 +181,8 @@ fn admin(cmd: Option<Cmd>, req: &[Vec<u8>], s: &PoolStats, d: &Db, cfg: &Config)
             let text = format!(
                 "# Server\r\nredis_version:7.0.0-pcoll\r\npcoll_redis_version:{}\r\n\
                  tcp_port:{}\r\n\r\n# Persistence\r\npcoll_pool:{}\r\npcoll_durability:{:?}\r\n\
-                 pcoll_commits:{}\r\npcoll_barriers:{}\r\npcoll_synced_bytes:{}\r\npcoll_checkpoints:{}\r\n\r\n# Stats\r\nexpired_keys:{}\r\n\r\n\
+                 pcoll_commits:{}\r\npcoll_barriers:{}\r\npcoll_synced_bytes:{}\r\npcoll_checkpoints:{}\r\npcoll_log_bytes:{}\r\n\
+                 pcoll_log_entries:{}\r\n\r\n# Stats\r\nexpired_keys:{}\r\n\r\n\
                  # Keyspace\r\n",
                 env!("CARGO_PKG_VERSION"),
                 cfg.port,
@@ -191,6 +192,8 @@ fn admin(cmd: Option<Cmd>, req: &[Vec<u8>], s: &PoolStats, d: &Db, cfg: &Config)
                 s.barriers,
                 s.synced_bytes,
                 s.txn.checkpoints,
+                s.txn.log_bytes,
+                s.txn.log_entries,
                 expire::expired_keys(),
             );
             let (keys, expires) = db::counts(d);
