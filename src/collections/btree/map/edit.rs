@@ -375,7 +375,6 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     /// from a sibling with pairs to spare, else a merge with it (which may underfill the
     /// parent in turn); finally an empty root gives way to its only child.
     fn rebalance(&mut self, core: &PoolCore, path: &Path) {
-        let ranked = self.is_ranked();
         for d in (1..path.len()).rev() {
             let node = self.node_at(core, path[d].0, d);
             if node.len() >= MIN {
@@ -394,17 +393,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         self.shift_count(parent, (e - 1, e), node, 0);
                         return;
                     }
-                    let both = if ranked {
-                        Self::merged_count(parent, e - 1)
-                    } else {
-                        0
-                    };
-                    let (k, v, _) = parent.remove_kv(e - 1);
-                    left.merge(k, v, &node);
-                    if ranked {
-                        parent.set_count(e - 1, both);
-                    }
-                    core.tx().free(node.off());
+                    self.merge_children(core, parent, e - 1);
                 } else {
                     let right = parent.edge(1);
                     if right.len() > MIN {
@@ -414,17 +403,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                         self.shift_count(parent, (1, 0), node, node.len());
                         return;
                     }
-                    let both = if ranked {
-                        Self::merged_count(parent, 0)
-                    } else {
-                        0
-                    };
-                    let (k, v, _) = parent.remove_kv(0);
-                    node.merge(k, v, &right);
-                    if ranked {
-                        parent.set_count(0, both);
-                    }
-                    core.tx().free(right.off());
+                    self.merge_children(core, parent, 0);
                 }
             }
         }
@@ -460,13 +439,27 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         parent.add_count(to, n);
     }
 
-    /// The pairs of the children at edges `i` and `i + 1` of `parent` and of the separator
-    /// between them: the count of the node their merge makes.
-    fn merged_count(parent: NodeRef<'_, K, V>, i: usize) -> u64 {
-        parent
-            .count(i)
-            .wrapping_add(parent.count(i + 1))
-            .wrapping_add(1)
+    /// Merges separator `i` of `parent` and the child at edge `i + 1` into the child at edge
+    /// `i` (in a ranked tree its count becomes the pairs of all three), and frees the right
+    /// child.
+    ///
+    /// # Safety
+    /// The two children and the separator fit one node (a merge after a failed rotation).
+    unsafe fn merge_children(&self, core: &PoolCore, parent: NodeRef<'_, K, V>, i: usize) {
+        let both = if self.is_ranked() {
+            let (a, b) = (parent.count(i), parent.count(i + 1));
+            a.wrapping_add(b).wrapping_add(1)
+        } else {
+            0
+        };
+        let (left, right) = (parent.edge(i), parent.edge(i + 1));
+        // SAFETY: the caller's contract; pair i exists (two children around it).
+        unsafe {
+            let (k, v, _) = parent.remove_kv(i);
+            left.merge(k, v, &right);
+        }
+        parent.set_count(i, both);
+        core.tx().free(right.off());
     }
 
     /// Rebuilds the tree from its pairs in order, keeping those `keep` marks (the rest of
