@@ -22,6 +22,8 @@ struct Root {
     s: PBTreeSet<u64>,
     /// Unranked: the same positions, walked.
     plain: PBTreeMap<u64, u64>,
+    /// Empty, unranked: `AppendIntoEmpty` moves `m`'s tree through it.
+    spare: PBTreeMap<u64, u64>,
 }
 
 impl Default for Root {
@@ -30,6 +32,7 @@ impl Default for Root {
             m: PBTreeMap::ranked(),
             s: PBTreeSet::ranked(),
             plain: PBTreeMap::new(),
+            spare: PBTreeMap::new(),
         }
     }
 }
@@ -161,13 +164,11 @@ fn run(r: &mut Root, m: &mut BTreeMap<u64, u64>, op: &Op) {
             r.plain.set_ranked(false);
         }
         Op::AppendIntoEmpty => {
-            let mut moved = std::mem::replace(&mut r.m, PBTreeMap::ranked());
-            let mut plain = PBTreeMap::new();
-            plain.append(&mut moved);
-            assert!(!plain.is_ranked() && moved.is_ranked() && moved.is_empty());
-            assert_eq!(plain.verify_tree(), Ok(()));
-            r.m.append(&mut plain);
-            assert!(r.m.is_ranked() && !plain.is_ranked() && plain.is_empty());
+            r.spare.append(&mut r.m);
+            assert!(!r.spare.is_ranked() && r.m.is_ranked() && r.m.is_empty());
+            assert_eq!(r.spare.verify_tree(), Ok(()));
+            r.m.append(&mut r.spare);
+            assert!(r.m.is_ranked() && !r.spare.is_ranked() && r.spare.is_empty());
         }
     }
 }
@@ -238,5 +239,79 @@ fn ranks_in_a_million_keys() {
         let first = r.m.range(probe..).rev().nth(above.wrapping_sub(1));
         let want = probe.div_ceil(2);
         assert_eq!(first, (above > 0).then_some((&(want * 2), &want)));
+    }
+}
+
+/// A map taken out of pool memory after an unrelated rolled-back transaction (which split its
+/// root) and changed there: each change runs on the pool's own nodes, and nothing leaks.
+/// Before, the rollback took the tree's old root for a copy that had left, so the map taken
+/// out was copied on its first change and its nodes leaked (`check` reported them), and
+/// `iter_mut` (so `retain`) panicked, reading the old root's offset in the copy's pool.
+#[test]
+fn a_map_taken_out_after_a_rollback_changes_in_place() {
+    for variant in 0..6 {
+        let dir = common::TempDir::new("pbtree-rank-taken");
+        let p = Pool::<Root>::options()
+            .durability(Durability::Process)
+            .open(dir.file("r.pool"))
+            .unwrap();
+        let mut model = BTreeMap::new();
+        run(&mut p.write(), &mut model, &Op::Insert(0));
+        let mut w = p.write();
+        let h = w.m.height();
+        run(&mut w, &mut model.clone(), &Op::Insert(38));
+        assert!(w.m.height() > h, "the rolled-back insert splits the root");
+        w.abort();
+        let mut w = p.write();
+        match variant {
+            0 => {
+                let mut moved = std::mem::replace(&mut w.m, PBTreeMap::ranked());
+                let mut other = PBTreeMap::ranked();
+                other.append(&mut moved);
+                w.m.append(&mut other);
+            }
+            1 => {
+                let mut moved = std::mem::replace(&mut w.m, PBTreeMap::ranked());
+                moved.set_ranked(false);
+                moved.set_ranked(true);
+                w.m = moved;
+            }
+            2 => {
+                let mut moved = std::mem::replace(&mut w.m, PBTreeMap::ranked());
+                let mut plain = PBTreeMap::new();
+                plain.append(&mut moved);
+                assert!(!plain.is_ranked() && moved.is_ranked() && moved.is_empty());
+                w.m.append(&mut plain);
+            }
+            3 => {
+                let mut moved = std::mem::replace(&mut w.m, PBTreeMap::ranked());
+                moved.retain(|k, _| k % 2 == 0);
+                model.retain(|k, _| k % 2 == 0);
+                w.m = moved;
+            }
+            4 => {
+                let mut moved = std::mem::replace(&mut w.m, PBTreeMap::ranked());
+                moved.values_mut().for_each(|v| *v += 1);
+                model.values_mut().for_each(|v| *v += 1);
+                w.m = moved;
+            }
+            _ => {
+                let mut moved = std::mem::replace(&mut w.m, PBTreeMap::ranked());
+                moved.insert(5000, 1);
+                model.insert(5000, 1);
+                w.m = moved;
+            }
+        }
+        drop(w);
+        if let Err(e) = p.check() {
+            panic!("variant {variant}: {e}");
+        }
+        let r = p.read();
+        assert!(r.m.is_ranked());
+        assert!(
+            r.m.iter()
+                .map(|(k, v)| (*k, *v))
+                .eq(model.iter().map(|(k, v)| (*k, *v)))
+        );
     }
 }

@@ -499,8 +499,9 @@ impl PoolCore {
     ///   and a handle to a block the transaction allocated (freed now), are noted in
     ///   `disowned`, one count per rollback: dropping such a copy must free nothing, even
     ///   after the pool freed or reused the block (the drop takes one count off). The counts
-    ///   are an upper bound: pointers that changed for other reasons (a tree's old root,
-    ///   stale bytes past a node's end) are noted too. Only handles outside pool memory
+    ///   are an upper bound: pointers that changed for other reasons (stale bytes past a
+    ///   node's end) are noted too, but not a tree's old root that its split kept under the
+    ///   new one (`Txn::keep`). Only handles outside pool memory
     ///   consult it, and a container's own hand-out or drop of a value is its owner's
     ///   (`OwnerScope`): a stray count can only make a later `mem::take` copy leak (or be
     ///   copied when changed or stored), never free a block in use;
@@ -514,7 +515,14 @@ impl PoolCore {
         let st = &mut *tx.st;
         let live = st.fixups.take(None);
         let settled = std::mem::take(&mut st.settled);
-        let freed: HashSet<u64> = st.txn.frees().iter().copied().collect();
+        // Blocks still owned where they are: freed ones, and old roots kept under new ones.
+        let freed: HashSet<u64> = st
+            .txn
+            .frees()
+            .iter()
+            .chain(st.txn.kept())
+            .copied()
+            .collect();
         let old_kind = |f: &&Fixup| !st.txn.is_fresh(f.block);
         let lasting: Vec<Fixup> = live
             .iter()
@@ -1102,6 +1110,11 @@ impl Tx<'_> {
     /// True when the block at `off` was allocated by this transaction (needs no undo).
     pub(crate) fn is_fresh(&self, off: u64) -> bool {
         self.st.txn.is_fresh(off)
+    }
+
+    /// See [`Txn::keep`].
+    pub(crate) fn keep(&mut self, off: u64) {
+        self.st.txn.keep(off);
     }
 
     pub(crate) fn free(&mut self, off: u64) {

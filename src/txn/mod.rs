@@ -113,6 +113,8 @@ pub(crate) struct Txn {
     /// Block offsets come from the allocator, not from users: a fast fixed hasher is fine.
     fresh_blocks: std::collections::HashSet<u64, std::hash::BuildHasherDefault<ahash::AHasher>>,
     frees: Vec<u64>,
+    /// Old top blocks that stay in their values ([`Self::keep`]).
+    kept: Vec<u64>,
     /// `frees` and `fresh_blocks` of the transaction that just ended.
     ended_blocks: Vec<u64>,
     /// True while a write-back commit hands the transaction's bytes to the file.
@@ -166,6 +168,7 @@ impl Txn {
             fresh: Vec::new(),
             fresh_blocks: Default::default(),
             frees: Vec::new(),
+            kept: Vec::new(),
             ended_blocks: Vec::new(),
             in_file: false,
             ring: heap.hdr.flags & crate::heap::header::FLAG_RING != 0,
@@ -353,6 +356,18 @@ impl Txn {
     /// The blocks this transaction's commit will free.
     pub(crate) fn frees(&self) -> &[u64] {
         &self.frees
+    }
+
+    /// Notes that the old top block `off` of a handle stays part of its value under a new
+    /// top block (a B-tree's old root under the root its split made): a rollback that brings
+    /// the old pointer back did not find it moved out (see `PoolCore::rollback`).
+    pub(crate) fn keep(&mut self, off: u64) {
+        self.kept.push(off);
+    }
+
+    /// The blocks [`Self::keep`] noted.
+    pub(crate) fn kept(&self) -> &[u64] {
+        &self.kept
     }
 
     /// The scratch pool frees lazily, before its next allocation: code that frees a block may
@@ -925,6 +940,7 @@ impl Txn {
             self.fresh_blocks.shrink_to(2 * used);
         }
         self.frees.clear();
+        self.kept.clear();
         self.lines.clear();
     }
 }

@@ -446,11 +446,17 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
     }
 
     /// The pool of a map in pool memory, for the whole mutable borrow.
-    fn home_core(&mut self) -> &PoolCore {
-        let p = self.with_home(|_, core| core as *const PoolCore);
+    /// The pool of this map's nodes, with its root's offset, height and mark as `with_home`
+    /// leaves them: read before it, they could name another pool's nodes (a copy left over
+    /// from a rolled-back transaction becomes a copy of its own in the scratch pool there).
+    fn home_root(&mut self) -> (&PoolCore, u64, usize, bool) {
+        let (p, root, height, ranked) = self.with_home(|m, core| {
+            let p = core as *const PoolCore;
+            (p, off_of(m.root), m.height(), m.is_ranked())
+        });
         // SAFETY: the map lies in this pool's memory (with_home checked), so the pool lives at
         // least as long as the borrow of the map the result is tied to.
-        unsafe { &*p }
+        (unsafe { &*p }, root, height, ranked)
     }
 
     /// An iterator over the entries, in key order.
@@ -557,8 +563,7 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 _m: PhantomData,
             };
         }
-        let (root, height, ranked) = (off_of(self.root), self.height(), self.is_ranked());
-        let core = self.home_core();
+        let (core, root, height, ranked) = self.home_root();
         // SAFETY: the map's root node, `height` levels high.
         let root = unsafe { NodeRef::new(core, root, height, ranked) };
         RangeMut {

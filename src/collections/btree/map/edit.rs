@@ -218,6 +218,9 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
         let count = if self.is_ranked() { left.size() } else { 0 };
         let off = off_of(self.root);
         root.set_edge(0, Edge { off, count });
+        // The old root stays in the tree: a rollback bringing it back into the header finds
+        // no copy of it gone out (a copy left over would be copied on its next change).
+        core.tx().keep(off);
         self.insert_between((root, 0), k, v, below);
         self.root = pack(core.tag, root.off());
         self.shape += 1;
