@@ -315,3 +315,50 @@ fn a_map_taken_out_after_a_rollback_changes_in_place() {
         );
     }
 }
+
+/// A root split and then collapsed back onto the old root within one transaction, then the
+/// map taken out of pool memory, and the transaction rolled back: the copy outside names
+/// the pool's root, so it must own nothing (the split's note that the old root stayed inside
+/// the tree ends when it is the root again). Its drop, after the pool reused blocks, leaves
+/// the pool's tree whole.
+#[test]
+fn a_root_split_then_collapsed_and_taken_out_owns_nothing() {
+    let dir = common::TempDir::new("pbtree-rank-collapse");
+    let p = Pool::<Root>::options()
+        .durability(Durability::Process)
+        .open(dir.file("r.pool"))
+        .unwrap();
+    let mut model = BTreeMap::new();
+    run(&mut p.write(), &mut model, &Op::Insert(0));
+    let outside = {
+        let mut w = p.write();
+        let h = w.m.height();
+        let mut k = 1000;
+        while w.m.height() == h {
+            w.m.insert(k, k);
+            k += 1;
+        }
+        for j in (1000..k).rev() {
+            w.m.remove(&j);
+        }
+        assert_eq!(w.m.height(), h, "collapsed back");
+        let out = std::mem::replace(&mut w.m, PBTreeMap::ranked());
+        w.abort();
+        out
+    };
+    {
+        let mut w = p.write();
+        w.plain.extend((5000..6000).map(|k| (k, k)));
+    }
+    {
+        let _w = p.write();
+        drop(outside);
+    }
+    p.check().unwrap();
+    let r = p.read();
+    assert!(
+        r.m.iter()
+            .map(|(k, v)| (*k, *v))
+            .eq(model.iter().map(|(k, v)| (*k, *v)))
+    );
+}

@@ -232,3 +232,48 @@ fn a_rolled_back_copy_stored_into_a_full_pool() {
     assert!(p.read().v.iter().copied().eq(0..4000));
     assert!(p.read().vs.iter().all(|x| *x == [7u64; 512][..]));
 }
+
+/// A handle to a block the transaction allocated, taken out of pool memory after its
+/// vector shifted (the shift leaves a stale copy of the last slot's bits past the end): the
+/// copy owns nothing once the rollback frees the block, even after the pool reused it. This
+/// is why the rollback counts every block the transaction allocated, even one whose handle
+/// its regions still seem to hold: a version that left those out (to spare a retry's values
+/// from being copied when taken out later) freed a reused block here.
+#[test]
+fn a_fresh_handle_taken_out_after_a_shift_owns_nothing() {
+    let dir = TempDir::new("after-rollback-shift");
+    let p = open(&dir.file("r.pool"));
+    {
+        // Room for every push below: the slots stay in a block older than the transaction,
+        // so the rollback reads them (the handed-out regions of fresh blocks it does not).
+        let mut w = p.write();
+        w.vs.reserve(32);
+        w.vs.push((0..2).collect());
+    }
+    let outside = {
+        let mut w = p.write();
+        for i in 1..6u64 {
+            w.vs.push((0..i).collect());
+        }
+        w.vs.iter_mut().for_each(|v| v.push(9));
+        w.vs.remove(0);
+        let last = w.vs.len() - 1;
+        let out = std::mem::take(&mut w.vs[last]);
+        w.abort();
+        out
+    };
+    {
+        let mut w = p.write();
+        for i in 0..20u64 {
+            w.vs.push((0..i).collect());
+        }
+    }
+    {
+        let _w = p.write();
+        drop(outside);
+    }
+    p.check().unwrap();
+    let r = p.read();
+    assert_eq!(r.vs.len(), 21);
+    assert!(r.vs.iter().skip(1).enumerate().all(|(i, v)| v.len() == i));
+}

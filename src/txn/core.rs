@@ -1117,6 +1117,11 @@ impl Tx<'_> {
         self.st.txn.keep(off);
     }
 
+    /// See [`Txn::unkeep`].
+    pub(crate) fn unkeep(&mut self, off: u64) {
+        self.st.txn.unkeep(off);
+    }
+
     pub(crate) fn free(&mut self, off: u64) {
         self.st.txn.free(off);
         if self.core.has_fixups() {

@@ -365,6 +365,12 @@ impl Txn {
         self.kept.push(off);
     }
 
+    /// Takes `off` back from [`Self::keep`]: it is a handle's top block again (a B-tree's
+    /// root collapsed onto it), whose copy could leave pool memory like any other.
+    pub(crate) fn unkeep(&mut self, off: u64) {
+        self.kept.retain(|&k| k != off);
+    }
+
     /// The blocks [`Self::keep`] noted.
     pub(crate) fn kept(&self) -> &[u64] {
         &self.kept

@@ -417,7 +417,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
                 self.root = 0;
                 self.set_height(0);
             } else {
-                self.root = pack(core.tag, root.edge(0).off());
+                let child = root.edge(0).off();
+                // A root again: a split's note that it stayed inside the tree ends.
+                core.tx().unkeep(child);
+                self.root = pack(core.tag, child);
                 self.shape -= 1;
             }
         }
