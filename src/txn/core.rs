@@ -543,9 +543,27 @@ impl PoolCore {
         }
         let now = raws_in(&lasting);
         // A copy of a handle to a block this transaction allocated dangles once the rollback
-        // frees the block: whatever copy went out, its drop must free nothing.
+        // frees the block: whatever copy went out, its drop must free nothing. Except a
+        // handle that a field of the root holds now: a handle is never in two places (only
+        // a rollback makes duplicates, of older blocks), so none of it went out. Only the
+        // root's fields can be trusted so: a container's slots are shifted, which leaves
+        // stale bits of a handle past its end (`a_fresh_handle_taken_out_after_a_shift_owns_
+        // nothing`). Counting the root's too made the values a retried transaction stored
+        // in the root "stale copies" once taken out and changed later: copied, and leaked.
+        let root = st.heap.hdr.root_off;
+        let root_regions: Vec<Fixup> = lasting
+            .iter()
+            .filter(|f| f.block == root)
+            .copied()
+            .collect();
+        let in_root = raws_in(&root_regions);
         let tag = u64::from(self.tag) << OFF_BITS;
-        let fresh: Vec<u64> = st.txn.fresh_blocks().map(|off| tag | off).collect();
+        let fresh: Vec<u64> = st
+            .txn
+            .fresh_blocks()
+            .map(|off| tag | off)
+            .filter(|raw| !in_root.contains(raw))
+            .collect();
         let undone = st.txn.abort(&mut st.heap);
         let old = raws_in(&lasting);
         // Counted: each rollback can leave one more copy of the same handle outside (two
