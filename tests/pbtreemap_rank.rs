@@ -242,6 +242,18 @@ fn ranks_in_a_million_keys() {
     }
 }
 
+/// A pool in `dir` whose maps hold the 40 keys of `Op::Insert(0)` (trees of height 1), and
+/// its model.
+fn seeded(dir: &common::TempDir) -> (Pool<Root>, BTreeMap<u64, u64>) {
+    let p = Pool::<Root>::options()
+        .durability(Durability::Process)
+        .open(dir.file("r.pool"))
+        .unwrap();
+    let mut model = BTreeMap::new();
+    run(&mut p.write(), &mut model, &Op::Insert(0));
+    (p, model)
+}
+
 /// A map taken out of pool memory after an unrelated rolled-back transaction (which split its
 /// root) and changed there: each change runs on the pool's own nodes, and nothing leaks.
 /// Before, the rollback took the tree's old root for a copy that had left, so the map taken
@@ -251,12 +263,7 @@ fn ranks_in_a_million_keys() {
 fn a_map_taken_out_after_a_rollback_changes_in_place() {
     for variant in 0..6 {
         let dir = common::TempDir::new("pbtree-rank-taken");
-        let p = Pool::<Root>::options()
-            .durability(Durability::Process)
-            .open(dir.file("r.pool"))
-            .unwrap();
-        let mut model = BTreeMap::new();
-        run(&mut p.write(), &mut model, &Op::Insert(0));
+        let (p, mut model) = seeded(&dir);
         let mut w = p.write();
         let h = w.m.height();
         run(&mut w, &mut model.clone(), &Op::Insert(38));
@@ -324,12 +331,7 @@ fn a_map_taken_out_after_a_rollback_changes_in_place() {
 #[test]
 fn a_root_split_then_collapsed_and_taken_out_owns_nothing() {
     let dir = common::TempDir::new("pbtree-rank-collapse");
-    let p = Pool::<Root>::options()
-        .durability(Durability::Process)
-        .open(dir.file("r.pool"))
-        .unwrap();
-    let mut model = BTreeMap::new();
-    run(&mut p.write(), &mut model, &Op::Insert(0));
+    let (p, model) = seeded(&dir);
     let outside = {
         let mut w = p.write();
         let h = w.m.height();
