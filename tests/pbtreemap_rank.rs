@@ -13,7 +13,7 @@ use common::{bound, valid};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
-use pcoll::{Durability, PBTreeMap, PBTreeSet, Persistent, Pool};
+use pcoll::{Durability, PBTreeMap, PBTreeSet, PHashMap, Persistent, Pool};
 use proptest::prelude::*;
 
 #[derive(Persistent)]
@@ -363,4 +363,34 @@ fn a_root_split_then_collapsed_and_taken_out_owns_nothing() {
             .map(|(k, v)| (*k, *v))
             .eq(model.iter().map(|(k, v)| (*k, *v)))
     );
+}
+
+/// A one-leaf map removed from a hash map (a value handed out, lent) and made ranked: the
+/// mark holds through its growth and after it is stored again. Before, the flip went to the
+/// handed-out header only and the map's own copy, made at its next change, was ordinary.
+#[test]
+fn a_lent_map_made_ranked_stays_ranked() {
+    #[derive(Persistent, Default)]
+    struct Maps {
+        h: PHashMap<u64, PBTreeMap<u64, u64>>,
+    }
+    let dir = common::TempDir::new("pbtree-rank-lent");
+    let p = Pool::<Maps>::options()
+        .durability(Durability::Process)
+        .open(dir.file("r.pool"))
+        .unwrap();
+    p.write()
+        .h
+        .insert(1, (0..5u64).map(|k| (k, k)).collect::<PBTreeMap<_, _>>());
+    let mut w = p.write();
+    let mut t = w.h.remove(&1).unwrap();
+    t.set_ranked(true);
+    t.extend((5..500u64).map(|k| (k, k)));
+    assert!(t.is_ranked());
+    assert_eq!(t.verify_tree(), Ok(()));
+    assert_eq!(t.iter().nth(300), Some((&300, &300)));
+    w.h.insert(2, t);
+    drop(w);
+    p.check().unwrap();
+    assert!(p.read().h[&2].is_ranked());
 }

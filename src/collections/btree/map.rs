@@ -171,7 +171,10 @@ impl<K: Persistent, V: Persistent> PBTreeMap<K, V> {
             return;
         }
         if self.height() == 0 {
-            // A single leaf, or none: leaves have the same layout in both kinds of tree.
+            // A single leaf, or none: leaves have the same layout in both kinds of tree. A
+            // map handed out (lent) becomes a value of its own first, or its copy, made at
+            // its next change, would not keep the mark.
+            handle::own(self, self.root);
             self.shape ^= RANKED;
             return;
         }
