@@ -320,7 +320,8 @@ where
 /// The image of a pool of the layout from before the redo ring (header flag `REDO` without
 /// `RING`: two record slots where the ring is now), as a kill left it: the state `setup` made,
 /// at its homes, and the redo records of `txns` (one or two small transactions, each its own
-/// commit) in slots 0 and 1, their homes not written. Opening it replays the slots; a
+/// commit) in slots 0 and 1, in the first record format (`PRDO`, all those builds wrote),
+/// their homes not written. Opening it replays the slots; a
 /// write-back open then upgrades the pool to the ring ([`crash_check_open`] checks that open).
 pub fn two_slot_image<R: Persistent + Default>(
     media: Media,
@@ -355,18 +356,19 @@ pub fn two_slot_image<R: Persistent + Default>(
     for _ in txns {
         assert_eq!(
             &img[at..at + 4],
-            b"PRDO",
+            b"PRD2",
             "each txn commits one redo record"
         );
         let rec = img[at..at + 32 + word(&img, at + 16) as usize].to_vec();
-        let mut r = 32;
-        while r < rec.len() {
-            let (off, n) = (word(&rec, r) as usize, word(&rec, r + 8) as usize);
+        let magic = u32::from_le_bytes(*b"PRD2");
+        let count = u32::from_le_bytes(rec[4..8].try_into().expect("4")) as usize;
+        let ranges = crate::txn::redo::ranges_of(magic, &rec[32..], count).expect("a record");
+        for (off, n, _) in ranges {
+            let (off, n) = (off as usize, n as usize);
             img[off..off + n].copy_from_slice(&start[off..off + n]);
-            r += 16 + n.next_multiple_of(8);
         }
         at += rec.len();
-        records.push(rec);
+        records.push(crate::txn::redo::to_first_format(&rec));
     }
     let ring = slots[0].0 as usize..(slots[1].0 + slots[1].1) as usize;
     img[ring].fill(0);

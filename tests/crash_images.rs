@@ -318,6 +318,12 @@ fn two_slot_upgrade() {
     ];
     // Written by a file (only write-back commits make redo records), opened on both media.
     let image = two_slot_image(Media::FilePages, filled, &recorded);
+    // The old builds' records (first format) replay: both transactions show.
+    {
+        let opened = Pool::<Root>::options().from_image(&image).unwrap();
+        let r = opened.read();
+        assert_eq!((r.a, r.b[0][0], **r.one.as_ref().unwrap()), (3, 2, 12));
+    }
     for media in Media::BOTH {
         let cfg = Config {
             media,

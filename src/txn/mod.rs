@@ -960,11 +960,11 @@ impl Txn {
 const PRIVATE_COPY_LIMIT: u64 = 256 << 20;
 
 /// A redo record's ranges are merged across gaps up to this many bytes: a range costs a
-/// 16-byte head and up to 7 bytes of padding, so a smaller gap is cheaper carried. The gap's
+/// head of two varints (2 to 5 bytes for most), so a smaller gap is cheaper carried. The gap's
 /// bytes are carried as they are: this transaction did not change them (every change lies
 /// in a saved or fresh range), so they hold committed bytes or free memory, and replaying
 /// them writes what their homes hold already.
-const REDO_GAP: u64 = 16;
+const REDO_GAP: u64 = 4;
 
 /// Adds the log range `start .. end` to `v`, merging with the last range when contiguous.
 fn push_range(v: &mut Vec<(u64, u64)>, (start, end): (u64, u64)) {
