@@ -110,14 +110,15 @@ fn main() {
         }
     };
     let started = std::time::Instant::now();
-    // A log of 32 MiB gives new pools a 16 MiB redo ring: a round of pipelined writes from
+    // A log of 64 MiB gives new pools a 32 MiB redo ring: a round of pipelined writes from
     // many clients commits with one barrier (`txn/redo.rs`), and a checkpoint comes every
-    // 8 MiB of records (durable SETs over a million random keys: 1.6x the rate of an 8 MiB
-    // log; a kill under load replays up to 8 MiB, tens of milliseconds; an idle server has
-    // checkpointed: BENCHMARKS.md). A small `--maxmemory` gets a log in proportion.
+    // 16 MiB of records. Durable pipelined ZADDs: 0.72x Redis's AOF `always` rate with a
+    // 32 MiB log, 0.86-0.93x with this one; a kill under load replays up to 16 MiB, 60-90 ms
+    // (128 MiB: up to 0.56 s); an idle server has checkpointed (BENCHMARKS.md). A small
+    // `--maxmemory` gets a log in proportion.
     let log = cfg.log_size.unwrap_or_else(|| {
         cfg.maxmemory
-            .map_or(32 << 20, |m| (m / 16).clamp(64 << 10, 32 << 20))
+            .map_or(64 << 20, |m| (m / 16).clamp(64 << 10, 64 << 20))
     });
     let mut opts = Pool::<Db>::options()
         .durability(cfg.durability)
