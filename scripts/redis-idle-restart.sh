@@ -13,24 +13,14 @@ DIR=${2:-/tmp/pcoll-redis-idle}
 PORT=7418
 BIN=$PWD/target/release/pcoll-redis
 cargo build -q --release -p pcoll-redis
+. scripts/restart-lib.sh
 for wait in 0 2; do
-  rm -rf "$DIR"
-  mkdir -p "$DIR"
-  "$BIN" --port $PORT --pool "$DIR/r.pool" --durability sync ${LOG:+--log-size $LOG} \
-    > "$DIR/first.log" 2>&1 &
-  pid=$!
-  until [ "$(redis-cli -p $PORT ping 2>/dev/null)" = "PONG" ]; do sleep 0.05; done
+  fresh_server $PORT "$DIR" "$BIN" "$LOG"
   rate=$(redis-benchmark -p $PORT -t set -c 50 -d 100 -r 1000000 -n 400000 -P 16 -q 2>&1 |
     tr '\r' '\n' | grep "per second" | tail -1)
   redis-cli -p $PORT set probe hello > /dev/null
   sleep $wait
   kill -KILL $pid
   wait $pid 2> /dev/null || true
-  python3 scripts/timed_start.py $PORT probe hello "$DIR/started" \
-    "$BIN" --port $PORT --pool "$DIR/r.pool" --durability sync
-  read -r pid us < "$DIR/started"
-  kill -KILL "$pid"
-  while kill -0 "$pid" 2> /dev/null; do sleep 0.01; done
-  awk -v us="$us" 'BEGIN { printf "restart to the first GET: %.1f ms; ", us / 1000 }'
-  echo "killed after ${wait} s idle (load: $rate); $(head -1 "$DIR/started.log" | grep -o 'open in [0-9.]* ms')"
+  timed_restart $PORT "$DIR" "$BIN" "killed after ${wait} s idle (load: $rate)"
 done

@@ -15,13 +15,9 @@ DIR=${4:-/tmp/pcoll-redis-load-restart}
 PORT=7419
 BIN=$PWD/target/release/pcoll-redis
 cargo build -q --release -p pcoll-redis
+. scripts/restart-lib.sh
 for _ in $(seq "$ROUNDS"); do
-  rm -rf "$DIR"
-  mkdir -p "$DIR"
-  "$BIN" --port $PORT --pool "$DIR/r.pool" --durability sync ${LOG:+--log-size $LOG} \
-    > "$DIR/first.log" 2>&1 &
-  pid=$!
-  until [ "$(redis-cli -p $PORT ping 2>/dev/null)" = "PONG" ]; do sleep 0.05; done
+  fresh_server $PORT "$DIR" "$BIN" "$LOG"
   redis-cli -p $PORT set probe hello > /dev/null
   redis-benchmark -p $PORT -t "$TEST" -c 50 -d 100 -r 1000000 -n 100000000 -P 16 -q \
     > /dev/null 2>&1 &
@@ -31,11 +27,5 @@ for _ in $(seq "$ROUNDS"); do
   wait $pid 2> /dev/null || true
   kill $bench 2> /dev/null || true
   wait $bench 2> /dev/null || true
-  python3 scripts/timed_start.py $PORT probe hello "$DIR/started" \
-    "$BIN" --port $PORT --pool "$DIR/r.pool" --durability sync
-  read -r pid us < "$DIR/started"
-  kill -KILL "$pid"
-  while kill -0 "$pid" 2> /dev/null; do sleep 0.01; done
-  awk -v us="$us" 'BEGIN { printf "restart to the first GET: %.1f ms; ", us / 1000 }'
-  echo "log ${LOG:-default}, $TEST; $(head -1 "$DIR/started.log" | grep -o 'open in [0-9.]* ms')"
+  timed_restart $PORT "$DIR" "$BIN" "log ${LOG:-default}, $TEST"
 done
