@@ -332,6 +332,31 @@ pub fn two_slot_image<R: Persistent + Default>(
         (1..=2).contains(&txns.len()),
         "the old layout has two slots"
     );
+    old_records_image(media, setup, txns, false)
+}
+
+/// The image of a ring pool from the builds before packed redo records (header flag
+/// `PACKED` clear), as a kill left it: the state `setup` made, at its homes, and the redo
+/// records of `txns` (small transactions, each its own commit) at the ring's start, in the
+/// first record format, their homes not written. Opening it replays them; a write-back open
+/// then sets `PACKED` ([`crash_check_open`] checks that open).
+pub fn unpacked_ring_image<R: Persistent + Default>(
+    media: Media,
+    setup: impl Fn(&Pool<R>),
+    txns: &[&dyn Fn(&mut R)],
+) -> Vec<u8> {
+    old_records_image(media, setup, txns, true)
+}
+
+/// The records of `txns` in the first format, over `setup`'s homes, in the ring (`ring`) or
+/// in the two slots.
+fn old_records_image<R: Persistent + Default>(
+    media: Media,
+    setup: impl Fn(&Pool<R>),
+    txns: &[&dyn Fn(&mut R)],
+    ring: bool,
+) -> Vec<u8> {
+    use crate::heap::header::{FLAG_PACKED, FLAG_RING, HDR_LEN, Header, SLOT_OFFSETS};
     let start = start_image(media, setup);
     let p = image_opts::<R>(media)
         .recorder(Arc::new(Silent))
@@ -370,17 +395,33 @@ pub fn two_slot_image<R: Persistent + Default>(
         at += rec.len();
         records.push(crate::txn::redo::to_first_format(&rec));
     }
-    let ring = slots[0].0 as usize..(slots[1].0 + slots[1].1) as usize;
-    img[ring].fill(0);
-    for (slot, rec) in slots.iter().zip(&records) {
-        assert!(rec.len() as u64 <= slot.1, "a record fits its slot");
-        img[slot.0 as usize..][..rec.len()].copy_from_slice(rec);
+    let area = slots[0].0 as usize..(slots[1].0 + slots[1].1) as usize;
+    img[area.clone()].fill(0);
+    if ring {
+        let mut at = area.start;
+        for rec in &records {
+            assert!(
+                at + rec.len() <= area.start + area.len() / 2,
+                "records fit half the ring"
+            );
+            img[at..][..rec.len()].copy_from_slice(rec);
+            at += rec.len();
+        }
+    } else {
+        for (slot, rec) in slots.iter().zip(&records) {
+            assert!(rec.len() as u64 <= slot.1, "a record fits its slot");
+            img[slot.0 as usize..][..rec.len()].copy_from_slice(rec);
+        }
     }
-    for off in crate::heap::header::SLOT_OFFSETS {
-        let page0 = &img[off..off + crate::heap::header::HDR_LEN];
-        if let Ok(mut h) = crate::heap::header::Header::decode(page0, "<image>".as_ref()) {
-            h.flags &= !crate::heap::header::FLAG_RING;
-            img[off..off + crate::heap::header::HDR_LEN].copy_from_slice(&h.encode());
+    let cleared = if ring {
+        FLAG_PACKED
+    } else {
+        FLAG_RING | FLAG_PACKED
+    };
+    for off in SLOT_OFFSETS {
+        if let Ok(mut h) = Header::decode(&img[off..off + HDR_LEN], "<image>".as_ref()) {
+            h.flags &= !cleared;
+            img[off..off + HDR_LEN].copy_from_slice(&h.encode());
         }
     }
     img

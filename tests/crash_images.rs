@@ -4,7 +4,7 @@
 
 use pcoll::testing::{
     Config, Media, crash_check_both, crash_check_history, crash_check_open, interrupted_image,
-    two_slot_image,
+    two_slot_image, unpacked_ring_image,
 };
 use pcoll::{PBox, Persistent, Pool};
 
@@ -331,6 +331,40 @@ fn two_slot_upgrade() {
         };
         let rep = crash_check_open(cfg, &image, &|r: &mut Root| r.b[19][29] = 7, observe);
         rep.assert_ok(&format!("two-slot upgrade ({media:?})"));
+        assert!(rep.before > 0 && rep.after > 0, "{rep:?}");
+    }
+}
+
+/// A ring pool of the builds before packed redo records (`PACKED` clear), killed with two
+/// records of the first format at the ring's start and neither home written: open replays
+/// them and sets `PACKED` in the header (one barrier), then a ring commit writes a packed
+/// record after them, and the close checkpoints. Every image recovers to the replayed state
+/// or the commit's, on both media.
+#[test]
+fn unpacked_ring_upgrade() {
+    let recorded: [&dyn Fn(&mut Root); 2] = [
+        &|r| {
+            r.a = 2;
+            r.b[0][0] = 2;
+        },
+        &|r| {
+            r.a = 3;
+            **r.one.as_mut().unwrap() = 12;
+        },
+    ];
+    let image = unpacked_ring_image(Media::FilePages, filled, &recorded);
+    {
+        let opened = Pool::<Root>::options().from_image(&image).unwrap();
+        let r = opened.read();
+        assert_eq!((r.a, r.b[0][0], **r.one.as_ref().unwrap()), (3, 2, 12));
+    }
+    for media in Media::BOTH {
+        let cfg = Config {
+            media,
+            ..Config::default()
+        };
+        let rep = crash_check_open(cfg, &image, &|r: &mut Root| r.b[19][29] = 7, observe);
+        rep.assert_ok(&format!("unpacked ring upgrade ({media:?})"));
         assert!(rep.before > 0 && rep.after > 0, "{rep:?}");
     }
 }

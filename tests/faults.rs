@@ -580,6 +580,32 @@ fn a_failed_call_while_upgrading_two_slots_loses_nothing() {
     assert!(injected[0].1 >= 1 && injected[1].1 >= 3, "{injected:?}");
 }
 
+/// A ring pool of the builds before packed redo records, killed with two records of the
+/// first format: open replays them (by `pwrite`, no barrier) and sets the header's `PACKED`
+/// flag (one barrier). Each `pwrite` and `fdatasync` of that open is failed in turn: open is
+/// an `Io` error, and the next open, without faults, gives exactly both recorded commits and
+/// checks clean.
+#[test]
+fn a_failed_call_while_flagging_packed_records_loses_nothing() {
+    use pcoll::testing::{Media, unpacked_ring_image};
+    let dir = TempDir::new("faults-packed");
+    let setup = |p: &Pool<Root>| p.transaction(|w| step(w, SMALL)).unwrap();
+    let (a, b) = (SMALL + 1, SMALL + 2);
+    let image = unpacked_ring_image(
+        Media::FilePages,
+        setup,
+        &[&|w| step(w, a).unwrap(), &|w| step(w, b).unwrap()],
+    );
+    let mut model = Model::default();
+    for i in [SMALL, a, b] {
+        model.step(i);
+    }
+    let calls = [Call::Pwrite, Call::Fdatasync];
+    let injected = sweep_open_calls(&dir, &image, &model, &calls);
+    println!("packed-records flag on open: injected failures {injected:?}");
+    assert!(injected[0].1 >= 1 && injected[1].1 >= 1, "{injected:?}");
+}
+
 /// Recovery on a write-back pool writes the rollback to the file and leaves its barrier and
 /// the record that retires the interrupted transaction to the first commit
 /// (`Txn::settle_recovery`). Every `fdatasync` and `pwrite` of that first commit, the

@@ -692,3 +692,66 @@ fn a_two_slot_pool_is_replayed_and_upgraded_to_the_ring() {
     drop(pool);
     assert!(pcoll::inspect::recover(&old).unwrap().is_clean());
 }
+
+/// A ring pool written by a build before packed redo records (header flag `PACKED`, bit 2,
+/// clear): a read-only open leaves its header alone; the first open that can write records
+/// sets the flag (so those builds refuse the pool from then on instead of missing packed
+/// records), and the pool works on, its committed state whole.
+#[test]
+fn a_ring_pool_from_before_packed_records_gains_the_flag_when_opened_to_write() {
+    #[derive(Persistent, Default)]
+    struct Root {
+        n: u64,
+    }
+    const FLAG_PACKED: u32 = 4;
+    let flags =
+        |img: &[u8], slot: usize| u32::from_le_bytes(img[slot + 12..slot + 16].try_into().unwrap());
+    let seq =
+        |img: &[u8], slot: usize| u64::from_le_bytes(img[slot + 24..slot + 32].try_into().unwrap());
+    let newest = |img: &[u8]| {
+        if seq(img, 0) > seq(img, 2048) {
+            0
+        } else {
+            2048
+        }
+    };
+    let dir = TempDir::new("packed-flag");
+    let path = dir.file("p");
+    Pool::<Root>::create(&path).unwrap().write().n = 5;
+    let mut image = std::fs::read(&path).unwrap();
+    assert_ne!(
+        flags(&image, newest(&image)) & FLAG_PACKED,
+        0,
+        "new pools have it"
+    );
+    for slot in [0, 2048] {
+        let f = flags(&image, slot) & !FLAG_PACKED;
+        image[slot + 12..slot + 16].copy_from_slice(&f.to_le_bytes());
+        let crc = crc32fast::hash(&image[slot..slot + 252]);
+        image[slot + 252..slot + 256].copy_from_slice(&crc.to_le_bytes());
+    }
+    std::fs::write(&path, &image).unwrap();
+    {
+        let pool = Pool::<Root>::options().read_only(true).open(&path).unwrap();
+        assert_eq!(pool.read().n, 5);
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        image,
+        "a read-only open writes nothing"
+    );
+    {
+        let pool = Pool::<Root>::open_existing(&path).unwrap();
+        assert_eq!(pool.read().n, 5);
+        pool.write().n = 6; // a packed record
+    }
+    let file = std::fs::read(&path).unwrap();
+    assert_ne!(
+        flags(&file, newest(&file)) & FLAG_PACKED,
+        0,
+        "the flag is set"
+    );
+    let pool = Pool::<Root>::open_existing(&path).unwrap();
+    assert_eq!(pool.read().n, 6);
+    pool.check().unwrap();
+}

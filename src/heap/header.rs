@@ -43,6 +43,9 @@ pub(crate) const FLAG_REDO: u32 = 1;
 /// The redo area is a ring of records appended one after another (`txn/redo.rs`), not two
 /// alternating slots. Builds that do not know it refuse the pool: they would miss records.
 pub(crate) const FLAG_RING: u32 = 2;
+/// Redo records may be packed (`"PRD2"`: varint range heads, `txn/redo.rs`). Builds that do
+/// not know it refuse the pool: they would stop at such a record and lose its commit.
+pub(crate) const FLAG_PACKED: u32 = 4;
 pub(crate) const SLOT_OFFSETS: [usize; 2] = [0, 2048];
 const NAME_LEN: usize = 128;
 
@@ -125,7 +128,7 @@ impl Header {
             return Err(Error::HeaderChecksum { path });
         }
         let flags = u32_at(b, 12);
-        if flags & !(FLAG_REDO | FLAG_RING) != 0
+        if flags & !(FLAG_REDO | FLAG_RING | FLAG_PACKED) != 0
             || u32_at(b, 16) != super::map::PAGE as u32
             || u32_at(b, 20) != HDR_LEN as u32
         {

@@ -228,8 +228,8 @@ impl Txn {
     pub(crate) fn format(heap: &mut Heap) -> Result<()> {
         let pages = heap.log_pages();
         if redo::slots(heap.hdr.log_off, pages).is_some() {
-            use crate::heap::header::{FLAG_REDO, FLAG_RING};
-            heap.hdr.flags |= FLAG_REDO | FLAG_RING;
+            use crate::heap::header::{FLAG_PACKED, FLAG_REDO, FLAG_RING};
+            heap.hdr.flags |= FLAG_REDO | FLAG_RING | FLAG_PACKED;
         }
         for g in 1..=2 {
             let r = log::put_record(&heap.io, heap.hdr.log_off, log::Record::plain(g));
@@ -636,26 +636,43 @@ impl Txn {
                     heap.io.persist.handed(&heap.io.map, &written);
                     heap.io.persist.note(&heap.io.map, Event::Recovery);
                 }
-                return Ok(());
+            } else {
+                let mut written = Vec::new();
+                for rec in pending {
+                    written.extend(redo::apply(heap, rec));
+                }
+                // Durable before a rollback's retiring record: that record finishes every
+                // generation below the rolled-back one, these records' included.
+                heap.io.persist_many(&written)?;
+                heap.io.sync_shared()?;
+                self.settle_recovery(heap)?;
+                heap.io.persist.note(&heap.io.map, Event::Recovery);
+                self.redo_tail = 0;
             }
-            let mut written = Vec::new();
-            for rec in pending {
-                written.extend(redo::apply(heap, rec));
-            }
-            // Durable before a rollback's retiring record: that record finishes every
-            // generation below the rolled-back one, these records' included.
-            heap.io.persist_many(&written)?;
-            heap.io.sync_shared()?;
-            self.settle_recovery(heap)?;
-            heap.io.persist.note(&heap.io.map, Event::Recovery);
-            self.redo_tail = 0;
         }
         // Pools whose commits use redo records (write-back, a real file or its simulation).
         let redo_commits = heap.io.persist.is_durable() && !heap.io.persist.per_step();
         if !self.ring && self.chain.redo.is_some() && redo_commits && !heap.io.map.is_read_only() {
             self.upgrade_to_ring(heap)?;
+        } else if self.ring && redo_commits && !heap.io.map.is_read_only() {
+            Self::allow_packed_records(heap)?;
         }
         Ok(())
+    }
+
+    /// A ring pool from a build before packed records, opened to write them: its header
+    /// gains `FLAG_PACKED` (one barrier, once), so that those builds refuse it from now on
+    /// rather than stop at a packed record and lose its commit. Either format's records read
+    /// the same here, so nothing else changes: a crash before the header lands leaves the old
+    /// pool as it was.
+    fn allow_packed_records(heap: &mut Heap) -> Result<()> {
+        use crate::heap::header::FLAG_PACKED;
+        if heap.hdr.flags & FLAG_PACKED != 0 {
+            return Ok(());
+        }
+        let mut next = heap.hdr.clone();
+        next.flags |= FLAG_PACKED;
+        heap.write_header_as(next)
     }
 
     /// On a writable private file mapping, writes the records' bytes to their homes in the
@@ -704,7 +721,7 @@ impl Txn {
         heap.io.barrier()?;
         self.retire_records(heap)?;
         let mut next = heap.hdr.clone();
-        next.flags |= crate::heap::header::FLAG_RING;
+        next.flags |= crate::heap::header::FLAG_RING | crate::heap::header::FLAG_PACKED;
         heap.write_header_as(next)?;
         self.ring = true;
         self.redo_tail = 0;

@@ -41,8 +41,9 @@
 //! The ranges of a commit are mostly a few dozen bytes (a hash slot, a counter, a leaf's
 //! shifted tail), so their heads are varints: 2 to 5 bytes instead of the 16 (and up to 7
 //! of padding) of the first format, `"PRDO"` (`off u64, len u64, len bytes padded to 8`),
-//! which open still reads (a pool killed by an older build). Durable sorted-set inserts:
-//! 930 -> 720 bytes of record each, so checkpoints come a fifth less often.
+//! which open still reads (a pool killed by an older build; the header's `PACKED` flag
+//! keeps older builds from opening a pool that may hold packed records). A million durable
+//! ZADDs through pcoll-redis: 936 -> 818 bytes of record each, 59 -> 45 checkpoints.
 
 use super::super::heap::map::PAGE;
 use super::super::heap::{Heap, HeapIo};
@@ -150,8 +151,9 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
-/// The ranges `(off, len, position of their bytes in `body`)` of a record's body (what
-/// follows its head), in the format of `magic`; None if they do not parse inside it.
+/// The ranges of a record's body (what follows its head) in the format of `magic`, as
+/// `(off, len, at)` with their bytes at `body[at..at + len]`; None if they do not parse
+/// inside it.
 pub(crate) fn ranges_of(magic: u32, body: &[u8], count: usize) -> Option<Vec<(u64, u64, usize)>> {
     let mut ranges = Vec::with_capacity(count.min(4096));
     let (mut at, mut end) = (0usize, 0u64);
