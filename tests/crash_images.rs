@@ -306,6 +306,25 @@ fn checkpoint_after_a_rollback_on_open() {
 /// clearing landed: the older record then replayed over the newer one's homes.)
 #[test]
 fn two_slot_upgrade() {
+    old_records_open("two-slot upgrade", |m, s, t| two_slot_image(m, s, t));
+}
+
+/// A ring pool of the builds before packed redo records (`PACKED` clear), killed with two
+/// records of the first format at the ring's start and neither home written: open replays
+/// them and sets `PACKED` in the header (one barrier), then a ring commit writes a packed
+/// record after them, and the close checkpoints. Every image recovers to the replayed state
+/// or the commit's, on both media.
+#[test]
+fn unpacked_ring_upgrade() {
+    old_records_open("unpacked ring upgrade", |m, s, t| {
+        unpacked_ring_image(m, s, t)
+    });
+}
+
+/// Two transactions recorded in the first record format by `image` (written by a file: only
+/// write-back commits make redo records), the second overwriting the first's bytes: they
+/// replay, and every image of the open, a commit and the close recovers, on both media.
+fn old_records_open(name: &str, image: OldRecordsImage) {
     let recorded: [&dyn Fn(&mut Root); 2] = [
         &|r| {
             r.a = 2;
@@ -316,8 +335,7 @@ fn two_slot_upgrade() {
             **r.one.as_mut().unwrap() = 12;
         },
     ];
-    // Written by a file (only write-back commits make redo records), opened on both media.
-    let image = two_slot_image(Media::FilePages, filled, &recorded);
+    let image = image(Media::FilePages, &filled, &recorded);
     // The old builds' records (first format) replay: both transactions show.
     {
         let opened = Pool::<Root>::options().from_image(&image).unwrap();
@@ -330,44 +348,12 @@ fn two_slot_upgrade() {
             ..Config::default()
         };
         let rep = crash_check_open(cfg, &image, &|r: &mut Root| r.b[19][29] = 7, observe);
-        rep.assert_ok(&format!("two-slot upgrade ({media:?})"));
+        rep.assert_ok(&format!("{name} ({media:?})"));
         assert!(rep.before > 0 && rep.after > 0, "{rep:?}");
     }
 }
 
-/// A ring pool of the builds before packed redo records (`PACKED` clear), killed with two
-/// records of the first format at the ring's start and neither home written: open replays
-/// them and sets `PACKED` in the header (one barrier), then a ring commit writes a packed
-/// record after them, and the close checkpoints. Every image recovers to the replayed state
-/// or the commit's, on both media.
-#[test]
-fn unpacked_ring_upgrade() {
-    let recorded: [&dyn Fn(&mut Root); 2] = [
-        &|r| {
-            r.a = 2;
-            r.b[0][0] = 2;
-        },
-        &|r| {
-            r.a = 3;
-            **r.one.as_mut().unwrap() = 12;
-        },
-    ];
-    let image = unpacked_ring_image(Media::FilePages, filled, &recorded);
-    {
-        let opened = Pool::<Root>::options().from_image(&image).unwrap();
-        let r = opened.read();
-        assert_eq!((r.a, r.b[0][0], **r.one.as_ref().unwrap()), (3, 2, 12));
-    }
-    for media in Media::BOTH {
-        let cfg = Config {
-            media,
-            ..Config::default()
-        };
-        let rep = crash_check_open(cfg, &image, &|r: &mut Root| r.b[19][29] = 7, observe);
-        rep.assert_ok(&format!("unpacked ring upgrade ({media:?})"));
-        assert!(rep.before > 0 && rep.after > 0, "{rep:?}");
-    }
-}
+type OldRecordsImage = fn(Media, &dyn Fn(&Pool<Root>), &[&dyn Fn(&mut Root)]) -> Vec<u8>;
 
 #[derive(Persistent, Default)]
 struct Wide {

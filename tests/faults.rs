@@ -559,24 +559,10 @@ fn a_failed_call_while_replaying_records_on_open_loses_nothing() {
 /// and the next open, without faults, gives exactly both recorded commits and checks clean.
 #[test]
 fn a_failed_call_while_upgrading_two_slots_loses_nothing() {
-    use pcoll::testing::{Media, two_slot_image};
-    let dir = TempDir::new("faults-upgrade");
-    let setup = |p: &Pool<Root>| p.transaction(|w| step(w, SMALL)).unwrap();
-    let (a, b) = (SMALL + 1, SMALL + 2);
-    let image = two_slot_image(
-        Media::FilePages,
-        setup,
-        &[&|w| step(w, a).unwrap(), &|w| step(w, b).unwrap()],
-    );
-    let mut model = Model::default();
-    for i in [SMALL, a, b] {
-        model.step(i);
-    }
-    // (Records this small replay by direct `pwrite`s: no page is read.)
-    let calls = [Call::Pwrite, Call::Fdatasync];
-    let injected = sweep_open_calls(&dir, &image, &model, &calls);
-    println!("two-slot upgrade on open: injected failures {injected:?}");
     // Replaying issues no barrier: each failed `fdatasync` was one of the upgrade's.
+    let injected = sweep_old_records_open("two-slot upgrade on open", |m, s, t| {
+        pcoll::testing::two_slot_image(m, s, t)
+    });
     assert!(injected[0].1 >= 1 && injected[1].1 >= 3, "{injected:?}");
 }
 
@@ -587,24 +573,35 @@ fn a_failed_call_while_upgrading_two_slots_loses_nothing() {
 /// checks clean.
 #[test]
 fn a_failed_call_while_flagging_packed_records_loses_nothing() {
-    use pcoll::testing::{Media, unpacked_ring_image};
-    let dir = TempDir::new("faults-packed");
+    let injected = sweep_old_records_open("packed-records flag on open", |m, s, t| {
+        pcoll::testing::unpacked_ring_image(m, s, t)
+    });
+    assert!(injected[0].1 >= 1 && injected[1].1 >= 1, "{injected:?}");
+}
+
+/// Two small steps recorded in the first record format by `image`, over a first step; each
+/// `pwrite` and `fdatasync` of the open that replays them is failed in turn
+/// (`sweep_open_calls`). Records this small replay by direct `pwrite`s: no page is read.
+fn sweep_old_records_open(name: &str, image: OldRecordsImage) -> Vec<(Call, usize)> {
+    let dir = TempDir::new("faults-old-records");
     let setup = |p: &Pool<Root>| p.transaction(|w| step(w, SMALL)).unwrap();
     let (a, b) = (SMALL + 1, SMALL + 2);
-    let image = unpacked_ring_image(
-        Media::FilePages,
-        setup,
+    let image = image(
+        pcoll::testing::Media::FilePages,
+        &setup,
         &[&|w| step(w, a).unwrap(), &|w| step(w, b).unwrap()],
     );
     let mut model = Model::default();
     for i in [SMALL, a, b] {
         model.step(i);
     }
-    let calls = [Call::Pwrite, Call::Fdatasync];
-    let injected = sweep_open_calls(&dir, &image, &model, &calls);
-    println!("packed-records flag on open: injected failures {injected:?}");
-    assert!(injected[0].1 >= 1 && injected[1].1 >= 1, "{injected:?}");
+    let injected = sweep_open_calls(&dir, &image, &model, &[Call::Pwrite, Call::Fdatasync]);
+    println!("{name}: injected failures {injected:?}");
+    injected
 }
+
+type OldRecordsImage =
+    fn(pcoll::testing::Media, &dyn Fn(&Pool<Root>), &[&dyn Fn(&mut Root)]) -> Vec<u8>;
 
 /// Recovery on a write-back pool writes the rollback to the file and leaves its barrier and
 /// the record that retires the interrupted transaction to the first commit
