@@ -110,15 +110,15 @@ fn main() {
         }
     };
     let started = std::time::Instant::now();
-    // A log of 64 MiB gives new pools a 32 MiB redo ring: a round of pipelined writes from
+    // A log of 128 MiB gives new pools a 64 MiB redo ring: a round of pipelined writes from
     // many clients commits with one barrier (`txn/redo.rs`), and a checkpoint comes every
-    // 16 MiB of records. Durable pipelined ZADDs: 0.72x Redis's AOF `always` rate with a
-    // 32 MiB log, 0.86-0.93x with this one; a kill under load replays up to 16 MiB, 60-90 ms
-    // (128 MiB: up to 0.56 s); an idle server has checkpointed (BENCHMARKS.md). A small
-    // `--maxmemory` gets a log in proportion.
+    // 32 MiB of records. Durable pipelined ZADDs against Redis's AOF `always`: 0.72x with a
+    // 32 MiB log, 0.85-0.93x with 64 MiB, 0.95-1.04x with this one. A kill under load leaves
+    // up to 32 MiB to replay: 0.15-0.2 s (64 MiB: up to 0.13 s); an idle server has
+    // checkpointed (BENCHMARKS.md). A small `--maxmemory` gets a log in proportion.
     let log = cfg.log_size.unwrap_or_else(|| {
         cfg.maxmemory
-            .map_or(64 << 20, |m| (m / 16).clamp(64 << 10, 64 << 20))
+            .map_or(128 << 20, |m| (m / 16).clamp(64 << 10, 128 << 20))
     });
     let mut opts = Pool::<Db>::options()
         .durability(cfg.durability)
