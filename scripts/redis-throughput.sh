@@ -7,7 +7,8 @@
 # - pcoll-redis `--durability sync` against redis-server `--appendonly yes --appendfsync
 #   always`: both make every write durable before answering.
 # Each: `redis-benchmark -t set,get,incr,lpush,rpop,sadd,hset,zadd -c 50 -d 100 -r 1000000`
-# at -P 1 and -P 16 (-n 200000; 20000 for the durable pair at -P 1; N16=1000000 for longer,
+# at -P 1 and -P 16 (-n 200000; N1S=100000 for the durable pair at -P 1, whose runs of
+# 20,000 lasted under half a second and moved with a few slow fsyncs; N16=1000000 for longer,
 # steadier -P 16 runs, whose tables then grow to ~630,000 keys). A fresh server and store for
 # every run. Server and benchmark share the 2 cores.
 set -euo pipefail
@@ -51,7 +52,7 @@ for round in $(seq "${ROUNDS:-1}"); do
   done
   [ "${DURABLE:-1}" = 1 ] || continue
   for pipe in ${PIPES:-1 16}; do
-    n=$([ $pipe = 1 ] && echo 20000 || echo "$N16")
+    n=$([ $pipe = 1 ] && echo "${N1S:-100000}" || echo "$N16")
     run "pcoll-redis sync" "$n" $pipe "${P[@]}" --durability sync
     run "redis-server AOF always" "$n" $pipe "${R[@]}" --save "" --appendonly yes --appendfsync always
   done
