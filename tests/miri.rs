@@ -379,3 +379,50 @@ fn reentrant_reads_share_one_lock() {
     drop(w);
     drop(p.read());
 }
+
+#[derive(Persistent, Default)]
+struct Queues {
+    q: pcoll::PVecDeque<u64>,
+    s: pcoll::PVecDeque<pcoll::PVec<u8>>,
+}
+
+/// A queue's rebalance of a long side copies the half that stays into a fresh block (the
+/// raw moves of `PVec::move_into`), committed and rolled back.
+#[test]
+fn long_queue_sides_move_to_fresh_blocks() {
+    let p = small_pool::<Queues>();
+    {
+        let mut w = p.write();
+        for i in 0..1100 {
+            w.q.push_front(i);
+        }
+        for i in 0..360u16 {
+            w.s.push_front_from(&i.to_le_bytes()[..]);
+        }
+    }
+    let r: Result<(), Error> = p.transaction(|root| {
+        assert_eq!(root.q.pop_back(), Some(0));
+        assert_eq!(
+            root.s.pop_back().unwrap().as_slice(),
+            &0u16.to_le_bytes()[..]
+        );
+        Err(Error::ReadOnly { path: "x".into() })
+    });
+    assert!(r.is_err());
+    let logged = p.stats().txn.log_bytes;
+    {
+        let mut w = p.write();
+        assert_eq!(w.q.pop_back(), Some(0));
+        assert_eq!(w.q.pop_front(), Some(1099));
+        assert_eq!(w.s.pop_back().unwrap().as_slice(), &0u16.to_le_bytes()[..]);
+    }
+    // Shifted in place, the two halves that stay (8.7 KB) would have been logged first.
+    let logged = p.stats().txn.log_bytes - logged;
+    assert!(logged < 4096, "{logged} bytes logged");
+    let r = p.read();
+    assert!(r.q.iter().copied().eq((1..1099).rev()));
+    assert_eq!(r.s.len(), 359);
+    assert_eq!(r.s[0].as_slice(), &359u16.to_le_bytes()[..]);
+    drop(r);
+    p.check().unwrap();
+}
