@@ -489,10 +489,10 @@ impl<T: Persistent> PVec<T> {
             self.log_slots(core, start, len).unwrap_or_else(|e| fail(e));
         }
         let (sp, dp) = (self.buf(core), d.buf(core));
-        // SAFETY: the two buffers are distinct blocks (two vectors; `rest` is a third, fresh
-        // one); dst has room for n more (grow). Its tail at..dlen moves right by n, the n
-        // elements move bitwise into the gap (each read once, then no longer owned by self),
-        // and self's tail closes up, in place or in `rest` with the elements before `start`.
+        // `rest`, when there is one, is a third block, fresh.
+        // SAFETY: distinct blocks (two vectors); dst has room for n more (grow). Its tail
+        // at..dlen moves right by n, the n elements move bitwise into the gap (each read once,
+        // then not self's), and self's tail closes up, in place or in `rest` after its prefix.
         unsafe {
             std::ptr::copy(dp.add(at), dp.add(at + n), dlen - at);
             for i in 0..n {
